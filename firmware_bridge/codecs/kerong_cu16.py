@@ -155,6 +155,16 @@ class Parser:
         self._drop(dropped)
         return dropped
 
+    @property
+    def awaiting_silence(self) -> bool:
+        """Always False: every KR-CU16 frame is self-delimiting."""
+        return False
+
+    def end_of_burst(self) -> list[Reply]:
+        """The line fell silent: a partial frame can no longer complete, so drop it."""
+        self.reset()
+        return []
+
     def feed(self, data: bytes) -> list[Reply]:
         """Add received bytes; return every reply they complete."""
         self._buf += data

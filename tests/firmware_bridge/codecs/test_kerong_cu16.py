@@ -79,7 +79,11 @@ def test_without_expectation_every_byte_is_noise_and_reset_counts() -> None:
     assert parser.stats.noise_bytes == 9
     parser.expect(Status(0))
     parser.feed(b"\x02\x00")
+    assert not parser.awaiting_silence
     assert parser.reset() == 2
+    parser.feed(b"\x02\x00\x35")
+    assert parser.end_of_burst() == []
+    assert parser.stats.noise_bytes == 14
 
 
 @pytest.mark.parametrize(
