@@ -46,6 +46,8 @@ class BusSettings:
 
     ``reply_timeout`` overrides the computed per-reply timeout (wire time plus the family's
     processing allowance). ``confirm_window`` is how long an unlocked door is watched.
+    ``belief_max_age``: an unlock skips its pre-read when the board's states were confirmed this
+    recently (the edge daemon polls every door continuously, so a pickup pays no extra reads).
     """
 
     reply_timeout: float | None = None
@@ -54,6 +56,7 @@ class BusSettings:
     reprobe_after: float = 30.0
     confirm_window: float = 2.0
     confirm_interval: float = 0.05
+    belief_max_age: float = 1.0
 
 
 class UnlockOutcome(StrEnum):
@@ -94,6 +97,7 @@ class _Board:
     config: BoardConfig
     health: BoardHealth = field(default_factory=BoardHealth)
     belief: Belief | None = None
+    believed_at: float | None = None
     status_bytes: int | None = None
     length_votes: deque[int] = field(default_factory=lambda: deque(maxlen=PINNED_AFTER))
 
@@ -150,11 +154,18 @@ class BusMaster:
         reading = await self.read_status(board)
         for _ in range(CONFIRM_READS - 1):
             if belief.absorb(reading):
+                entry.believed_at = self.clock.now()
                 break
             reading = await self.read_status(board)
         else:
             belief.absorb(reading)
         return belief.status(len(reading.locks))
+
+    async def _state_before_unlock(self, entry: _Board, lock: int) -> LockState:
+        belief, at = entry.belief, entry.believed_at
+        if belief and at is not None and self.clock.now() - at <= self.settings.belief_max_age:
+            return belief.status(lock).lock(lock).state
+        return (await self.confirmed_status(entry.config.address)).lock(lock).state
 
     async def open_lock(self, board: int, lock: int) -> UnlockResult:
         """Pulse one lock and report what the feedback switch then showed.
@@ -164,10 +175,11 @@ class BusMaster:
         lock could not be read back. Never resends the unlock.
         """
         entry = self._board(board)
-        before = await self.confirmed_status(board)
-        if before.lock(lock).state is LockState.OPEN:
+        self._check_online(entry)
+        if await self._state_before_unlock(entry, lock) is LockState.OPEN:
             return UnlockResult(board, lock, UnlockOutcome.ALREADY_OPEN, acknowledged=False)
         exchange = self.family.unlock_exchange(entry.config, lock)
+        entry.believed_at = None  # whatever happens next, the door may move
         try:
             reply = await self._transact(exchange)
         except TransportError as exc:
