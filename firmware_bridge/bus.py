@@ -245,13 +245,23 @@ class BusMaster:
             return reply
 
     async def _await_reply(self, deadline: float) -> object | None:
+        """Feed the parser until it yields a reply or the deadline passes.
+
+        Once bytes have arrived, line silence ends the burst: the parser completes a reply of
+        unknown length, or drops a false start (junk that began with a header byte) and the
+        wait goes on for the rest of the timeout.
+        """
         silence = end_of_frame_silence(self.baud)
+        in_burst = False
         while (remaining := deadline - self.clock.now()) > 0:
-            waiting = self.parser.awaiting_silence
-            data = await self.transport.read(min(remaining, silence) if waiting else remaining)
-            replies = self.parser.feed(data) if data else []
-            if not data and waiting:
+            data = await self.transport.read(min(remaining, silence) if in_burst else remaining)
+            if data:
+                replies = self.parser.feed(data)
+            elif in_burst:
                 replies = self.parser.end_of_burst()
+            else:
+                replies = []
+            in_burst = bool(data)
             if replies:
                 return replies[0]
         return None
