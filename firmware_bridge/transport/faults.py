@@ -70,20 +70,28 @@ class DropWrites(_Wrapper):
 
 
 class Garble(_Wrapper):
-    """Corrupts received bytes: prepends ``junk`` and flips each bit with probability ``ber``."""
+    """Corrupts received bytes: ``junk`` before each burst, and each bit flipped with ``ber``.
+
+    A burst starts with the first bytes after a silent read or a flush, so the junk lands before
+    a reply whether the line delivers it whole or one byte at a time.
+    """
 
     def __init__(self, inner: Transport, *, junk: bytes = b"", ber: float = 0.0, seed: int = 0):
         super().__init__(inner)
         self.junk = junk
         self.ber = ber
         self._rng = random.Random(seed)
+        self._burst_start = True
 
     async def read(self, timeout: float) -> bytes:
         data = await self.inner.read(timeout)
-        if not data:
-            return data
-        flipped = bytes(self._flip(byte) for byte in data)
-        return self.junk + flipped
+        junk = self.junk if data and self._burst_start else b""
+        self._burst_start = not data
+        return junk + bytes(self._flip(byte) for byte in data)
+
+    def discard_input(self) -> bytes:
+        self._burst_start = True
+        return self.inner.discard_input()
 
     def _flip(self, byte: int) -> int:
         for bit in range(8):

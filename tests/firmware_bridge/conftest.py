@@ -12,6 +12,7 @@ from firmware_bridge.families import family_named
 from firmware_bridge.model import BoardConfig
 from firmware_bridge.transport import Transport
 from firmware_bridge.transport.memory import memory_pair
+from firmware_bridge.transport.serial import open_serial
 from hil_sim import Simulator
 
 # Replies in the simulator come within milliseconds; a short timeout keeps fault tests quick.
@@ -42,16 +43,30 @@ async def wired(
     settings: BusSettings = FAST,
     boards: list[BoardConfig] | None = None,
     clock: SteppableClock | None = None,
+    link: str = "memory",
 ) -> AsyncIterator[BusMaster]:
-    """A bus master talking to ``sim`` over an in-memory pair, host end wrapped by ``wrap``."""
-    host, device = memory_pair()
-    server = asyncio.create_task(sim.serve(device))
+    """A bus master talking to ``sim``, host end wrapped by ``wrap``.
+
+    ``link="memory"`` serves the simulator on an in-memory pair; ``link="pty"`` starts it on a
+    real pseudo-terminal and opens that device path through pyserial, as in the field.
+    """
     configs = boards or [BoardConfig(a) for a in sim.bus.boards]
-    master = BusMaster(
-        wrap(host), family_named(sim.protocol), configs, settings=settings, clock=clock
-    )
+    if link == "pty":
+        with sim:
+            host: Transport = await open_serial(sim.start(), sim.baud)
+            try:
+                yield BusMaster(
+                    wrap(host), family_named(sim.protocol), configs, settings=settings, clock=clock
+                )
+            finally:
+                await host.close()
+        return
+    memory_host, device = memory_pair()
+    server = asyncio.create_task(sim.serve(device))
     try:
-        yield master
+        yield BusMaster(
+            wrap(memory_host), family_named(sim.protocol), configs, settings=settings, clock=clock
+        )
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)

@@ -65,11 +65,12 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("link", ["memory", pytest.param("pty", marks=pytest.mark.pty)])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.protocol}: {c.name}")
-async def test_fault_table(case: Case) -> None:
+async def test_fault_table(case: Case, link: str) -> None:
     sim = Simulator(case.protocol, [_board(case.protocol)], faults=case.faults, close_after=None)
     board = _board(case.protocol)
-    async with wired(sim, wrap=case.wrap) as bus:
+    async with wired(sim, wrap=case.wrap, link=link) as bus:
         if isinstance(case.expect, UnlockOutcome):
             result = await bus.open_lock(board, 3)
             assert result.outcome is case.expect
@@ -151,11 +152,12 @@ async def test_write_failure_means_unlock_not_sent() -> None:
             await bus.open_lock(1, 1)
 
 
-async def test_board_goes_offline_and_is_reprobed_after_cooldown() -> None:
+@pytest.mark.parametrize("link", ["memory", pytest.param("pty", marks=pytest.mark.pty)])
+async def test_board_goes_offline_and_is_reprobed_after_cooldown(link: str) -> None:
     clock = SteppableClock()
     sim = Simulator("xor8a", [1], faults="unplugged")
     settings = BusSettings(reply_timeout=0.05, read_retries=2, offline_after=3, reprobe_after=60)
-    async with wired(sim, settings=settings, clock=clock) as bus:
+    async with wired(sim, settings=settings, clock=clock, link=link) as bus:
         with pytest.raises(BoardNoReply):
             await bus.read_status(1)
         assert not bus.health(1).online
