@@ -48,7 +48,7 @@ FULL_OPENS, FULL_POLLS = 200, 100
 QUICK_OPENS, QUICK_POLLS = 20, 10
 WARM_UP_ROUNDS = 2  # an 8A/80 status length is trusted after two agreeing replies
 SPRING_WAIT = 1.0  # seconds a pulsed door may take to spring open before it is shut again
-SPRING_POLL = 0.005
+SPRING_POLL = 0.005  # seconds between looks at a door waiting to spring open
 MS = 1000.0
 
 
