@@ -42,13 +42,10 @@ from firmware_bridge.transport.serial import SerialTransport, open_serial
 from hil_sim import Simulator
 from hil_sim.boards import READ_REPLY_DELAY
 from hil_sim.bus import ReceivedFrame
-from hil_sim.door import DoorState
 
 FULL_OPENS, FULL_POLLS = 200, 100
 QUICK_OPENS, QUICK_POLLS = 20, 10
 WARM_UP_ROUNDS = 2  # an 8A/80 status length is trusted after two agreeing replies
-SPRING_WAIT = 1.0  # seconds a pulsed door may take to spring open before it is shut again
-SPRING_POLL = 0.005  # seconds between looks at a door waiting to spring open
 MS = 1000.0
 
 
@@ -162,12 +159,7 @@ async def time_open(
 
 
 async def shut(sim: Simulator, board: int, lock: int) -> None:
-    """Close the door once it has sprung open (a released latch cannot be pushed shut yet)."""
-    deadline = time.perf_counter() + SPRING_WAIT
-    while sim.door(board, lock).state is not DoorState.OPEN:
-        if time.perf_counter() > deadline:
-            raise BenchmarkError(f"door {board}/{lock} did not spring open")
-        await asyncio.sleep(SPRING_POLL)
+    """A person pushes the door shut again (a released latch catches at once)."""
     if not sim.close_door(board, lock):
         raise BenchmarkError(f"door {board}/{lock} did not latch again")
 

@@ -2,6 +2,7 @@
 
     LOCKED --pulse--> RELEASED --spring--> OPEN --close--> LOCKED
     LOCKED --force--> OPEN
+    RELEASED --close--> LOCKED     (held shut through the pulse: the latch catches again)
 
 A jammed lock ignores the pulse; a door that will not close ignores the close. The latch feedback
 switch reads "closed" only in LOCKED. Events are scheduled on the simulation clock and applied
@@ -33,6 +34,7 @@ TRANSITIONS: dict[tuple[DoorState, DoorEvent], DoorState] = {
     (DoorState.LOCKED, DoorEvent.PULSE): DoorState.RELEASED,
     (DoorState.LOCKED, DoorEvent.FORCE): DoorState.OPEN,
     (DoorState.RELEASED, DoorEvent.SPRING): DoorState.OPEN,
+    (DoorState.RELEASED, DoorEvent.CLOSE): DoorState.LOCKED,
     (DoorState.OPEN, DoorEvent.CLOSE): DoorState.LOCKED,
 }
 
@@ -75,6 +77,7 @@ class Door:
             return
         new = TRANSITIONS.get((self.state, event))
         if new is None:
+            self.history.append((at, f"{event.value}: no effect when {self.state.value}"))
             return
         self.state = new
         self.history.append((at, f"{event.value} -> {new.value}"))

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 IDLE_WAKE = 0.05  # seconds between checks of the stop flag when the line is idle
 SPIN_BELOW = 0.0002  # waits shorter than this are busy-waited: sleep() overshoots them
+# epoll rounds its timeout up to whole milliseconds, so a reply due in 0.3 ms would leave ~1 ms
+# late. The loop wakes this much early from select() and sleeps the rest precisely.
+SELECT_RESOLUTION = 0.002
 
 
 class PtyPort:
@@ -59,8 +62,10 @@ class PtyPort:
             while not self._stop.is_set():
                 wait = IDLE_WAKE
                 if self._pending:
-                    wait = min(wait, max(0.0, self._pending[0][0] - time.perf_counter()))
-                if selector.select(wait):
+                    wait = min(wait, self._pending[0][0] - time.perf_counter())
+                if wait < SELECT_RESOLUTION:
+                    _sleep_until(self._pending[0][0])
+                elif selector.select(wait - SELECT_RESOLUTION / 2):
                     self._receive()
                 self._send_due()
 
