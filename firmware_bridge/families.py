@@ -6,8 +6,9 @@ or unlocks, and for what a reply means under a board's configuration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from firmware_bridge.codecs import kerong_cu16, xor8a
 from firmware_bridge.codecs.stats import ParserStats
@@ -23,20 +24,25 @@ KERONG_ALLOWANCE = 1.0
 
 
 class FrameParser(Protocol):
-    """The streaming parser interface every codec module implements."""
+    """The streaming parser interface every codec module implements.
 
-    stats: ParserStats
+    ``expect`` takes the family's own request type; the bus master only ever passes back the
+    ``Exchange.request`` the same family built, hence ``Any`` at this seam.
+    """
 
-    def expect(self, request: object) -> None: ...
+    @property
+    def stats(self) -> ParserStats: ...
 
-    def feed(self, data: bytes) -> list[object]: ...
+    def expect(self, request: Any) -> None: ...
+
+    def feed(self, data: bytes) -> Sequence[object]: ...
 
     def reset(self) -> int: ...
 
     @property
     def awaiting_silence(self) -> bool: ...
 
-    def end_of_burst(self) -> list[object]: ...
+    def end_of_burst(self) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +83,7 @@ class Xor8aFamily:
     board_numbers = range(xor8a.BOARD_MIN, xor8a.BOARD_MAX + 1)
 
     def new_parser(self) -> FrameParser:
-        return xor8a.Parser()  # type: ignore[return-value]
+        return xor8a.Parser()
 
     def status_exchange(self, board: BoardConfig, status_bytes: int | None) -> Exchange:
         request = xor8a.ReadAll(board.address, board.status_bytes or status_bytes)
@@ -113,7 +119,7 @@ class KerongCu16Family:
     board_numbers = range(kerong_cu16.BOARD_MIN, kerong_cu16.BOARD_MAX + 1)
 
     def new_parser(self) -> FrameParser:
-        return kerong_cu16.Parser()  # type: ignore[return-value]
+        return kerong_cu16.Parser()
 
     def status_exchange(self, board: BoardConfig, status_bytes: int | None) -> Exchange:
         request = kerong_cu16.Status(board.address)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -107,12 +107,12 @@ def describe_unlock(result: UnlockResult) -> tuple[str, bool]:
             return f"{where}: pulse sent but the lock was never seen open (jammed?)", False
 
 
-def run_or_exit(work: Callable[[], Awaitable[T]]) -> T:
+def run_or_exit(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``work``; turn the bridge's errors into a one-line reason and a non-zero exit."""
     from firmware_bridge.errors import BridgeError, InvalidRequest
 
     try:
-        return asyncio.run(work())  # type: ignore[arg-type]
+        return asyncio.run(work())
     except InvalidRequest as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

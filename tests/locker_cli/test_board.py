@@ -18,6 +18,12 @@ pytestmark = pytest.mark.pty
 FAST = ("--timeout", "0.15")
 
 
+def open_args(path: str, board: int, lock: int, *extra: str) -> tuple[str, ...]:
+    """Arguments of `locker board open` for an 8A/80 board on ``path``."""
+    return ("board", "open", "--port", path, "--protocol", "xor8a", "--board", str(board),
+            "--lock", str(lock), *extra)  # fmt: skip
+
+
 def test_scan_prints_only_the_boards(locker: Locker) -> None:
     with Simulator("xor8a", [2, 5]) as sim:
         done = locker("board", "scan", "--port", sim.path, "--protocol", "xor8a", *FAST)
@@ -73,18 +79,7 @@ def test_status_with_items_and_json(locker: Locker) -> None:
 
 def test_open_says_the_door_was_seen_open(locker: Locker) -> None:
     with Simulator("xor8a", [1], close_after=None) as sim:
-        done = locker(
-            "board",
-            "open",
-            "--port",
-            sim.path,
-            "--protocol",
-            "xor8a",
-            "--board",
-            "1",
-            "--lock",
-            "7",
-        )
+        done = locker(*open_args(sim.path, 1, 7))
         assert sim.door(1, 7).state is not DoorState.LOCKED
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "board 1 lock 7: opened (seen open after the pulse)"
@@ -103,10 +98,7 @@ OPEN_FAULTS = [
 @pytest.mark.parametrize(("faults", "code", "says"), OPEN_FAULTS)
 def test_open_under_faults(locker: Locker, faults: str, code: int, says: str) -> None:
     with Simulator("xor8a", [1], faults=faults, seed=3, close_after=None) as sim:
-        done = locker(
-            "board", "open", "--port", sim.path, "--protocol", "xor8a", "--board", "1",
-            "--lock", "7", *FAST,
-        )  # fmt: skip
+        done = locker(*open_args(sim.path, 1, 7, *FAST))
         door_open = sim.door(1, 7).state is not DoorState.LOCKED
     assert done.returncode == code, done.stderr
     assert says in (done.stdout + done.stderr)
@@ -116,18 +108,7 @@ def test_open_under_faults(locker: Locker, faults: str, code: int, says: str) ->
 
 def test_bad_arguments_exit_2_with_a_reason(locker: Locker) -> None:
     with Simulator("xor8a", [1]) as sim:
-        done = locker(
-            "board",
-            "open",
-            "--port",
-            sim.path,
-            "--protocol",
-            "xor8a",
-            "--board",
-            "40",
-            "--lock",
-            "1",
-        )
+        done = locker(*open_args(sim.path, 40, 1))
     assert done.returncode == 2
     assert done.stderr.strip() == "error: 8A/80 board address must be 1-31, got 40"
 
