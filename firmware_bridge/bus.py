@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -167,8 +167,13 @@ class BusMaster:
             return belief.status(lock).lock(lock).state
         return (await self.confirmed_status(entry.config.address)).lock(lock).state
 
-    async def open_lock(self, board: int, lock: int) -> UnlockResult:
+    async def open_lock(
+        self, board: int, lock: int, on_sent: Callable[[], None] | None = None
+    ) -> UnlockResult:
         """Pulse one lock and report what the feedback switch then showed.
+
+        ``on_sent`` is called once the unlock frame has been written, before the door is
+        watched: the moment from which the door may move whatever happens to this process.
 
         Raises ``BoardNoReply``/``BoardOffline`` before anything is sent, ``UnlockNotSent`` when
         the frame could not be written, and ``UnlockOutcomeUnknown`` when it was written but the
@@ -185,6 +190,8 @@ class BusMaster:
         except TransportError as exc:
             raise UnlockNotSent(board, str(exc)) from exc
         log.info("unlock sent: board %d lock %d", board, lock)
+        if on_sent is not None:
+            on_sent()
         first = LockState.UNKNOWN
         if reply is not None:
             first = self.family.unlock_feedback(entry.config, lock, reply)

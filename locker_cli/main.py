@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from locker_cli import board, demo, sim
+from locker_cli import board, demo, edge, sim
 
 app = typer.Typer(
     name="locker",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(board.app, name="board")
+app.add_typer(edge.app, name="edge")
 app.command("sim")(sim.run)
 app.command("demo")(demo.run)
 

@@ -1,0 +1,253 @@
+"""The bank's local store: SQLite in WAL mode with ``synchronous=FULL``, through SQLModel.
+
+Every state change is written in the same transaction as the event that reports it (``emit``
+adds the event to the outbox table). Database constraints hold the invariants the flows rely
+on: one active parcel per compartment, one active pickup group per recipient and per code.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Index, event, text
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+
+from locker_contract.events import Envelope, Event, EventAdapter
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ParcelState(StrEnum):
+    IN_LOCKER = "in_locker"  # waiting for its recipient
+    RETURN_PENDING = "return_pending"  # refused, or past its storage period: for its courier
+    PICKED_UP = "picked_up"
+    RETURNED = "returned"
+
+
+ACTIVE_PARCEL_STATES = (ParcelState.IN_LOCKER.value, ParcelState.RETURN_PENDING.value)
+
+
+class Compartment(SQLModel, table=True):
+    label: str = Field(primary_key=True)
+    size: str
+    low: bool = False
+    in_service: bool = True
+    service_note: str = ""
+    jam_count: int = 0
+    door: str = "unknown"  # believed state: open, closed, unknown
+    opened_at: datetime | None = None
+    left_open_reported: bool = False
+    reserved_for: str | None = None  # a carrier's reservation, pushed by the cloud
+
+
+class PickupGroup(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    phone: str
+    code_hash: str
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        Index("one_active_group_per_phone", "phone", unique=True, sqlite_where=text("active")),
+        Index("one_active_group_per_code", "code_hash", unique=True, sqlite_where=text("active")),
+    )
+
+
+class Parcel(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    waybill: str = Field(index=True)
+    carrier: str
+    courier_id: str
+    recipient_phone: str
+    compartment: str = Field(foreign_key="compartment.label")
+    group_id: str | None = Field(default=None, foreign_key="pickupgroup.id")
+    state: str = ParcelState.IN_LOCKER.value
+    consent: str
+    flagged_for_review: bool = False
+    deposited_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    opened_for: str | None = None  # "pickup" or "return" while its door stands open for that
+    refusal: str = ""
+
+    __table_args__ = (
+        Index(
+            "one_active_parcel_per_compartment",
+            "compartment",
+            unique=True,
+            sqlite_where=text("state IN ('in_locker', 'return_pending')"),
+        ),
+    )
+
+
+class Courier(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    carrier: str
+    name: str = ""
+    pin_hash: str
+    salt: str
+    expires_at: datetime
+    revoked: bool = False
+
+
+class Expected(SQLModel, table=True):
+    """A waybill announced ahead with the recipient's consent on record."""
+
+    waybill: str = Field(primary_key=True)
+    carrier: str
+    recipient_phone: str
+    consent: str
+
+
+class Deposit(SQLModel, table=True):
+    """A courier's deposit in progress; its state survives a crash (see ``flows``)."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    courier_id: str
+    carrier: str
+    waybill: str
+    recipient_phone: str
+    size: str
+    low: bool = False
+    consent: str
+    flagged_for_review: bool = False
+    compartment: str | None = None
+    state: str
+    tried: str = ""  # compartments that failed to open for this deposit, comma-separated
+    outcome: str = ""  # why it ended, once RECORDED or ABANDONED
+    parcel_id: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        Index(
+            "one_active_deposit_per_compartment",
+            "compartment",
+            unique=True,
+            sqlite_where=text("state IN ('opening', 'open', 'resizing', 'cancelling')"),
+        ),
+    )
+
+
+class Intent(SQLModel, table=True):
+    """An unlock, committed before its frame is sent, and what became of it."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    compartment: str = Field(foreign_key="compartment.label", index=True)
+    reason: str
+    flow: str
+    ref: str
+    state: str = "pending"  # pending, opened, already_open, jammed, unknown, not_sent, closed
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Throttle(SQLModel, table=True):
+    scope: str = Field(primary_key=True)
+    consecutive: int = 0
+    lockout_s: float = 0.0
+    locked_until: float = 0.0  # CLOCK_MONOTONIC seconds, valid within ``boot_id``
+    locked_until_wall: datetime | None = None
+    boot_id: str = ""
+    day: str = ""
+    day_failures: int = 0
+    disabled: bool = False
+
+
+class Setting(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Outbox(SQLModel, table=True):
+    """Events waiting to reach the cloud; ``seq`` is the bank's sequence number, never reused."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True)
+    type: str
+    time: datetime
+    body: str
+
+    __table_args__ = {"sqlite_autoincrement": True}
+
+
+def _on_connect(dbapi_connection: Any, _record: object) -> None:
+    # Let SQLAlchemy's "begin" hook issue BEGIN IMMEDIATE: a writer takes the lock up front
+    # instead of failing later on a read-to-write upgrade.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_store(path: Path) -> Engine:
+    """Open (creating if needed) the bank's database at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One write transaction: everything in it, events included, commits or nothing does."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def emit(session: Session, event_: Event) -> Outbox:
+    """Add ``event_`` to the outbox, in the caller's transaction."""
+    row = Outbox(event_id=new_id(), type=event_.type, time=utcnow(), body=event_.model_dump_json())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def envelope(bank_id: str, row: Outbox) -> Envelope:
+    assert row.seq is not None
+    return Envelope(
+        event_id=uuid.UUID(row.event_id),
+        bank_id=bank_id,
+        seq=row.seq,
+        time=row.time.replace(tzinfo=row.time.tzinfo or UTC),
+        event=EventAdapter.validate_json(row.body),
+    )
+
+
+def outbox(session: Session, bank_id: str, after: int = 0) -> list[Envelope]:
+    rows = session.exec(select(Outbox).where(col(Outbox.seq) > after).order_by(col(Outbox.seq)))
+    return [envelope(bank_id, row) for row in rows]
+
+
+def get_setting(session: Session, key: str, default: str = "") -> str:
+    row = session.get(Setting, key)
+    return row.value if row else default
+
+
+def put_setting(session: Session, key: str, value: str) -> None:
+    session.merge(Setting(key=key, value=value))
+
+
+def event_types(session: Session) -> list[str]:
+    """Types of every event in the outbox, oldest first (for tests and the CLI)."""
+    rows = session.exec(select(Outbox).order_by(col(Outbox.seq)))
+    return [json.loads(row.body)["type"] for row in rows]

@@ -1,0 +1,206 @@
+"""``locker edge``: the daemon of one locker bank, and its local administration.
+
+``locker edge --config edge.toml`` runs the daemon. The subcommands change the bank's store
+directly, each change with its event, so a bank with no cloud at all (a building's own locker)
+is fully administered from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from controller.config import EdgeConfig
+
+app = typer.Typer(help="The edge daemon of a locker bank.", invoke_without_command=True)
+couriers = typer.Typer(help="Courier credentials kept at this bank.", no_args_is_help=True)
+app.add_typer(couriers, name="couriers")
+
+
+def _config(ctx: typer.Context) -> EdgeConfig:
+    config: EdgeConfig = ctx.obj
+    return config
+
+
+CONFIG = typer.Option(
+    Path("edge.toml"), "--config", envvar="LOCKER_EDGE_CONFIG", help="The bank's TOML file."
+)
+
+
+@app.callback()
+def main(ctx: typer.Context, config: Path = CONFIG) -> None:
+    """Run the daemon (no subcommand), or administer the bank."""
+    from controller.config import ConfigError, load_config
+
+    try:
+        ctx.obj = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.path} is not usable:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(2) from None
+    if ctx.invoked_subcommand is None:
+        _serve(ctx.obj)
+
+
+def _serve(config: EdgeConfig) -> None:
+    import uvicorn
+
+    from controller.api import create_app
+    from controller.daemon import Edge
+    from firmware_bridge.errors import TransportError
+
+    app_ = create_app(Edge(config))
+    server = uvicorn.Server(
+        uvicorn.Config(app_, host=config.api.host, port=config.api.port, log_level="info")
+    )
+    try:
+        asyncio.run(server.serve())
+    except TransportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@couriers.command("add")
+def couriers_add(
+    ctx: typer.Context,
+    courier_id: str = typer.Option(..., "--id", help="The courier's id, as the carrier issues it."),
+    carrier: str = typer.Option(..., "--carrier", help="The courier's company."),
+    name: str = typer.Option("", "--name"),
+    pin: str = typer.Option("", "--pin", help="4-12 digits; asked for when not given."),
+    ttl_hours: float | None = typer.Option(None, "--ttl-hours", help="Valid offline this long."),
+) -> None:
+    """Add (or renew) a courier's kiosk credential."""
+    from controller import codes
+    from controller.store import Courier, open_store, transaction, utcnow
+
+    config = _config(ctx)
+    pin = pin or getpass.getpass("PIN: ")
+    if not (pin.isdigit() and 4 <= len(pin) <= 12):
+        typer.echo("error: the PIN must be 4-12 digits", err=True)
+        raise typer.Exit(2)
+    key = codes.load_or_create_key(config.bank.key_file)
+    salt = codes.new_salt()
+    ttl = ttl_hours or config.policy.credential_ttl_h
+    with transaction(open_store(config.bank.database)) as s:
+        s.merge(
+            Courier(
+                id=courier_id,
+                carrier=carrier,
+                name=name,
+                pin_hash=codes.pin_hash(key, pin, salt),
+                salt=salt,
+                expires_at=utcnow() + timedelta(hours=ttl),
+            )
+        )
+    typer.echo(f"courier {courier_id} ({carrier}) valid for {ttl:g} h")
+
+
+@couriers.command("revoke")
+def couriers_revoke(ctx: typer.Context, courier_id: str) -> None:
+    """Revoke a courier's credential at once."""
+    from controller.store import Courier, open_store, transaction
+
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        courier = s.get(Courier, courier_id)
+        if courier is None:
+            typer.echo(f"error: no courier {courier_id}", err=True)
+            raise typer.Exit(1)
+        courier.revoked = True
+        s.add(courier)
+    typer.echo(f"courier {courier_id} revoked")
+
+
+@couriers.command("list")
+def couriers_list(ctx: typer.Context) -> None:
+    """Couriers with their carrier and validity."""
+    from sqlmodel import select
+
+    from controller.store import Courier, open_store, transaction
+
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        for c in s.exec(select(Courier).order_by(Courier.id)):
+            state = "revoked" if c.revoked else f"valid until {c.expires_at:%Y-%m-%d %H:%M}"
+            typer.echo(f"{c.id}\t{c.carrier}\t{c.name}\t{state}")
+
+
+@app.command()
+def expect(
+    ctx: typer.Context,
+    waybill: str = typer.Option(..., "--waybill"),
+    carrier: str = typer.Option(..., "--carrier"),
+    phone: str = typer.Option(..., "--phone", help="The recipient's phone number."),
+    consent: str = typer.Option(..., "--consent", help="How the recipient agreed, on record."),
+) -> None:
+    """Announce a waybill whose recipient agreed to locker delivery."""
+    from controller.store import Expected, open_store, transaction
+
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        s.merge(Expected(waybill=waybill, carrier=carrier, recipient_phone=phone, consent=consent))
+    typer.echo(f"waybill {waybill} expected")
+
+
+@app.command()
+def parcels(ctx: typer.Context, show_all: bool = typer.Option(False, "--all")) -> None:
+    """Parcels in the bank (with --all, also those picked up or returned)."""
+    from sqlmodel import col, select
+
+    from controller.codes import mask_phone
+    from controller.store import ACTIVE_PARCEL_STATES, Parcel, open_store, transaction
+
+    query = select(Parcel).order_by(Parcel.compartment)
+    if not show_all:
+        query = query.where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES))
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        for p in s.exec(query):
+            typer.echo(
+                f"{p.compartment}\t{p.waybill}\t{p.carrier}\t{mask_phone(p.recipient_phone)}\t{p.state}"
+            )
+
+
+@app.command()
+def maintenance(ctx: typer.Context, mode: str = typer.Argument(..., help="on or off")) -> None:
+    """Stop (on) or resume (off) deposits and pickups at the kiosk."""
+    from controller.store import emit, open_store, put_setting, transaction
+    from locker_contract.events import MaintenanceChanged
+
+    if mode not in ("on", "off"):
+        typer.echo("error: say on or off", err=True)
+        raise typer.Exit(2)
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        put_setting(s, "maintenance", mode)
+        emit(s, MaintenanceChanged(on=mode == "on"))
+    typer.echo(f"maintenance {mode}")
+
+
+@app.command()
+def keypad(ctx: typer.Context) -> None:
+    """Re-enable code entry after the daily limit of wrong codes disabled it."""
+    from controller.flows import CODE_SCOPE
+    from controller.store import Throttle, open_store, transaction
+    from controller.throttle import reenable
+
+    with transaction(open_store(_config(ctx).bank.database)) as s:
+        row = s.get(Throttle, CODE_SCOPE)
+        if row is not None:
+            reenable(row)
+            s.add(row)
+    typer.echo("code entry enabled")
+
+
+@app.command()
+def commission(
+    ctx: typer.Context,
+    wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for each door to be shut."),
+) -> None:
+    """Open each door in turn (the daemon must be stopped) and record which work."""
+    from controller.commissioning import commission_all
+
+    for line in asyncio.run(commission_all(_config(ctx), wait_s=wait)):
+        typer.echo(line)

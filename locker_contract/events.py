@@ -1,0 +1,196 @@
+"""Edge events: what happened at a bank, one model per type, in a versioned envelope.
+
+The edge writes each event in the same local transaction as the state change it reports
+(transactional outbox) and publishes it at least once; the cloud de-duplicates by ``event_id``
+and applies a bank's events in ``seq`` order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+BANK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$", examples=["A07"])]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UnlockRequested(_Event):
+    """Committed before the unlock frame is sent: the door may move from here on."""
+
+    type: Literal["door.unlock_requested"] = "door.unlock_requested"
+    compartment: Label
+    intent_id: UUID
+    reason: str
+    flow: str
+
+
+class UnlockAbandoned(_Event):
+    """The unlock frame was certainly not sent (board offline, port gone), or a restart found
+    the intent unanswered with the door shut."""
+
+    type: Literal["door.unlock_abandoned"] = "door.unlock_abandoned"
+    compartment: Label
+    intent_id: UUID
+    reason: str
+
+
+class DoorOpened(_Event):
+    type: Literal["door.opened"] = "door.opened"
+    compartment: Label
+    intent_id: UUID | None = None
+
+
+class DoorAlreadyOpen(_Event):
+    type: Literal["door.already_open"] = "door.already_open"
+    compartment: Label
+    intent_id: UUID
+
+
+class DoorJammed(_Event):
+    type: Literal["door.jammed"] = "door.jammed"
+    compartment: Label
+    intent_id: UUID
+    jam_count: int
+
+
+class DoorOutcomeUnknown(_Event):
+    type: Literal["door.outcome_unknown"] = "door.outcome_unknown"
+    compartment: Label
+    intent_id: UUID
+
+
+class DoorLeftOpen(_Event):
+    type: Literal["door.left_open"] = "door.left_open"
+    compartment: Label
+    open_for_s: float
+
+
+class DoorForcedOpen(_Event):
+    type: Literal["door.forced_open"] = "door.forced_open"
+    compartment: Label
+
+
+class DoorClosed(_Event):
+    type: Literal["door.closed"] = "door.closed"
+    compartment: Label
+
+
+class CompartmentService(_Event):
+    type: Literal["compartment.service"] = "compartment.service"
+    compartment: Label
+    in_service: bool
+    reason: str
+
+
+class BoardHealthChanged(_Event):
+    type: Literal["board.health"] = "board.health"
+    bus: str
+    board: int
+    online: bool
+
+
+class ParcelDeposited(_Event):
+    """The only place a plain pickup code leaves the edge: for the recipient's notification.
+
+    ``pickup_code`` is None when the parcel joined the recipient's active pickup group: the code
+    they already hold opens it too.
+    """
+
+    type: Literal["parcel.deposited"] = "parcel.deposited"
+    parcel_id: UUID
+    waybill: str
+    carrier: str
+    courier_id: str
+    compartment: Label
+    recipient_phone: str
+    group_id: UUID
+    pickup_code: str | None
+    consent: str
+    flagged_for_review: bool
+
+
+class ParcelPickedUp(_Event):
+    type: Literal["parcel.picked_up"] = "parcel.picked_up"
+    parcel_id: UUID
+    waybill: str
+    compartment: Label
+
+
+class ParcelRefused(_Event):
+    type: Literal["parcel.refused"] = "parcel.refused"
+    parcel_id: UUID
+    waybill: str
+    reason: str
+
+
+class ParcelReturned(_Event):
+    type: Literal["parcel.returned"] = "parcel.returned"
+    parcel_id: UUID
+    waybill: str
+    courier_id: str
+
+
+class DepositAbandoned(_Event):
+    type: Literal["deposit.abandoned"] = "deposit.abandoned"
+    waybill: str
+    compartment: Label
+    reason: Literal["cancelled", "nothing_put_in", "does_not_fit", "door_failed", "timeout"]
+
+
+class KioskLockout(_Event):
+    type: Literal["kiosk.lockout"] = "kiosk.lockout"
+    scope: str
+    failures: int
+    lockout_s: float
+    disabled: bool
+
+
+class MaintenanceChanged(_Event):
+    type: Literal["bank.maintenance"] = "bank.maintenance"
+    on: bool
+
+
+Event = Annotated[
+    UnlockRequested
+    | UnlockAbandoned
+    | DoorOpened
+    | DoorAlreadyOpen
+    | DoorJammed
+    | DoorOutcomeUnknown
+    | DoorLeftOpen
+    | DoorForcedOpen
+    | DoorClosed
+    | CompartmentService
+    | BoardHealthChanged
+    | ParcelDeposited
+    | ParcelPickedUp
+    | ParcelRefused
+    | ParcelReturned
+    | DepositAbandoned
+    | KioskLockout
+    | MaintenanceChanged,
+    Field(discriminator="type"),
+]
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class Envelope(BaseModel):
+    """One event as it travels: identity, order, time and schema version around the event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    bank_id: Annotated[str, Field(pattern=BANK_ID_PATTERN)]
+    seq: Annotated[int, Field(ge=1)]
+    time: datetime
+    schema_version: int = SCHEMA_VERSION
+    event: Event
