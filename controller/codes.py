@@ -68,6 +68,13 @@ def pin_matches(key: bytes, pin: str, salt: str, stored: str) -> bool:
     return hmac.compare_digest(pin_hash(key, pin, salt), stored)
 
 
+def normalize_phone(text: str) -> str:
+    """One spelling per number: a leading ``+`` if given, then digits (``138-0013-8000`` and
+    ``13800138000`` are one recipient)."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return f"+{digits}" if text.strip().startswith("+") else digits
+
+
 def mask_phone(phone: str) -> str:
     """Show only the last 4 digits (at least 6 hidden on any real number)."""
     digits = [ch for ch in phone if ch.isdigit()]

@@ -94,6 +94,7 @@ class Policy(_Strict):
     daily_failure_limit: Annotated[int, Field(ge=1)] = 100
     jams_before_out_of_service: Annotated[int, Field(ge=1)] = 2
     unlock_confirm_s: Annotated[float, Field(gt=0)] = 2.0
+    board_reprobe_s: Annotated[float, Field(gt=0)] = 30.0
 
 
 class EdgeConfig(_Strict):

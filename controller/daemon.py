@@ -49,7 +49,10 @@ def seed_compartments(edge_config: EdgeConfig, engine: Engine) -> None:
 
 async def open_buses(config: EdgeConfig) -> tuple[dict[str, BusMaster], list[Transport]]:
     """A bus master for every configured bus, over its serial port."""
-    settings = BusSettings(confirm_window=config.policy.unlock_confirm_s)
+    policy = config.policy
+    settings = BusSettings(
+        confirm_window=policy.unlock_confirm_s, reprobe_after=policy.board_reprobe_s
+    )
     buses: dict[str, BusMaster] = {}
     transports: list[Transport] = []
     try:

@@ -236,16 +236,17 @@ class Flows:
         if expected is not None:
             if expected.carrier != courier.carrier:
                 raise Invalid("this waybill was announced by another carrier")
-            if phone and _digits(phone) != _digits(expected.recipient_phone):
+            announced = codes.normalize_phone(expected.recipient_phone)
+            if phone and codes.normalize_phone(phone) != announced:
                 raise Invalid("the phone number does not match the announced recipient")
-            return expected.recipient_phone, expected.consent, False
+            return announced, expected.consent, False
         if len(_digits(phone)) < 7:
             raise Invalid("enter the recipient's phone number")
         if consent not in CONSENT_CHOICES:
             raise Invalid(
                 "say how the recipient agreed to locker delivery", choices=CONSENT_CHOICES
             )
-        return phone, consent, True
+        return codes.normalize_phone(phone), consent, True
 
     def _allocate(
         self, s: Session, size: Size, *, low: bool, carrier: str, exclude: set[str]

@@ -24,6 +24,7 @@ poll_interval_s = 0.05
 left_open_after_s = 1.0
 unlock_confirm_s = 1.0
 session_timeout_s = 30
+board_reprobe_s = 0.5
 """
 
 

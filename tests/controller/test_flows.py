@@ -1,0 +1,411 @@
+"""The edge daemon on the twin: every courier and recipient case through the kiosk API.
+
+Nothing here has a cloud: the bank works offline throughout, as a building's own locker would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from controller.api import Sessions
+from controller.flows import CourierIdentity
+from controller.store import Compartment, Outbox, Parcel, PickupGroup
+from hil_sim import Simulator
+from hil_sim.door import DoorState
+from locker_cli.main import app as locker_app
+from tests.controller.conftest import FAST_POLICY, Bank, config_text
+
+pytestmark = pytest.mark.pty
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def door_of(bank: Bank, label: str) -> tuple[int, int]:
+    first = 1 if bank.sim.protocol == "xor8a" else 0
+    return first + "AB".index(label[0]), int(label[1:])
+
+
+def shut(bank: Bank, label: str) -> None:
+    board, lock = door_of(bank, label)
+    wait_until(lambda: bank.sim.door(board, lock).state is DoorState.OPEN)
+    assert bank.sim.close_door(board, lock)
+
+
+def deposit(
+    bank: Bank, headers: dict[str, str], waybill: str, **extra: object
+) -> dict[str, object]:
+    body = {
+        "waybill": waybill,
+        "phone": "13800138000",
+        "size": "M",
+        "consent": "phone_call",
+        **extra,
+    }
+    answer = bank.client.post("/api/deposits", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def recorded(bank: Bank, headers: dict[str, str], deposit_id: object) -> dict[str, object]:
+    url = f"/api/deposits/{deposit_id}"
+    wait_until(lambda: bank.client.get(url, headers=headers).json()["state"] == "recorded")
+    return dict(bank.client.get(url, headers=headers).json())
+
+
+def deposit_and_shut(
+    bank: Bank, headers: dict[str, str], waybill: str, **extra: object
+) -> dict[str, object]:
+    started = deposit(bank, headers, waybill, **extra)
+    shut(bank, str(started["compartment"]))
+    return recorded(bank, headers, started["deposit_id"])
+
+
+def codes_sent(bank: Bank) -> list[str | None]:
+    with bank.session() as s:
+        rows = s.exec(
+            select(Outbox).where(Outbox.type == "parcel.deposited").order_by(col(Outbox.seq))
+        )
+        return [json.loads(r.body)["pickup_code"] for r in rows]
+
+
+def parcel(bank: Bank, parcel_id: object) -> Parcel:
+    with bank.session() as s:
+        return s.get_one(Parcel, str(parcel_id))
+
+
+# --- couriers -----------------------------------------------------------------------------
+
+
+def test_deposit_records_the_parcel_only_after_open_then_close(bank: Bank) -> None:
+    headers = bank.courier("sf-0042", "sf-express")
+    started = deposit(bank, headers, "SF100")
+    assert started["compartment"] == "A03"  # smallest free M
+    assert started["state"] == "open"
+    assert started["flagged_for_review"] is True  # consent declared at the kiosk
+    with bank.session() as s:
+        assert s.exec(select(Parcel)).first() is None
+    shut(bank, "A03")
+    done = recorded(bank, headers, started["deposit_id"])
+    assert parcel(bank, done["parcel_id"]).compartment == "A03"
+    assert bank.events() == [
+        "door.unlock_requested",
+        "door.opened",
+        "door.closed",
+        "parcel.deposited",
+    ]
+    [code] = codes_sent(bank)
+    assert code is not None
+    assert len(code) == 8
+    with bank.session() as s:
+        group = s.exec(select(PickupGroup)).one()
+    assert code not in group.code_hash
+
+
+def test_announced_waybill_uses_the_consent_on_record(bank: Bank) -> None:
+    headers = bank.courier("jd-7", "jd")
+    runner = CliRunner()
+    args = [
+        "edge",
+        "--config",
+        str(bank.config_path),
+        "expect",
+        "--waybill",
+        "JD1",
+        "--carrier",
+        "jd",
+    ]
+    done = runner.invoke(
+        locker_app, [*args, "--phone", "13900139000", "--consent", "recipient_app"]
+    )
+    assert done.exit_code == 0, done.output
+    started = deposit(bank, headers, "JD1", phone="", consent=None)
+    assert started["flagged_for_review"] is False
+    other = bank.courier("sf-1", "sf-express")
+    refused = bank.client.post("/api/deposits", json={"waybill": "JD1", "size": "M"}, headers=other)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "this waybill was announced by another carrier"
+
+
+def test_unannounced_waybill_needs_a_declared_consent(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    body = {"waybill": "X1", "phone": "13800138000", "size": "M"}
+    answer = bank.client.post("/api/deposits", json=body, headers=headers)
+    assert answer.status_code == 422
+    assert "phone_call" in answer.json()["choices"]
+
+
+def test_a_low_compartment_when_asked(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    assert deposit(bank, headers, "LOW1", size="S", low=True)["compartment"] == "A01"
+
+
+def test_does_not_fit_moves_to_the_next_size_up(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    started = deposit(bank, headers, "BIG1")
+    moved = bank.client.post(f"/api/deposits/{started['deposit_id']}/does-not-fit", headers=headers)
+    assert moved.json()["state"] == "resizing"
+    shut(bank, "A03")
+    url = f"/api/deposits/{started['deposit_id']}"
+    wait_until(lambda: bank.client.get(url, headers=headers).json()["compartment"] == "A05")
+    shut(bank, "A05")
+    done = recorded(bank, headers, started["deposit_id"])
+    assert done["size"] == "L"
+    assert parcel(bank, done["parcel_id"]).compartment == "A05"
+
+
+def test_a_door_that_fails_to_open_moves_to_the_next_compartment(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    deposit_and_shut(bank, headers, "FILL-A03")
+    started = deposit(bank, headers, "NEXT1")  # A04 is jammed in the twin
+    assert started["compartment"] == "B03"
+    assert started["state"] == "open"
+    assert "door.jammed" in bank.events()
+
+
+def test_cancel_leaves_nothing_recorded(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    started = deposit(bank, headers, "CANCEL1")
+    bank.client.post(f"/api/deposits/{started['deposit_id']}/cancel", headers=headers)
+    shut(bank, "A03")
+    url = f"/api/deposits/{started['deposit_id']}"
+    wait_until(lambda: bank.client.get(url, headers=headers).json()["state"] == "abandoned")
+    assert bank.client.get(url, headers=headers).json()["outcome"] == "cancelled"
+    assert "parcel.deposited" not in bank.events()
+    again = bank.client.post(f"/api/deposits/{started['deposit_id']}/cancel", headers=headers)
+    assert again.status_code == 409
+
+
+def test_a_full_bank_says_so(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    with bank.session() as s:
+        for row in s.exec(select(Compartment).where(Compartment.size == "XL")):
+            row.in_service = False
+            s.add(row)
+        s.commit()
+    answer = bank.client.post(
+        "/api/deposits",
+        json={"waybill": "XL1", "phone": "13800138000", "size": "XL", "consent": "phone_call"},
+        headers=headers,
+    )
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == "no free compartment fits size XL"
+
+
+def test_a_door_left_open_raises_an_alarm(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    deposit(bank, headers, "OPEN1")
+    wait_until(lambda: "door.left_open" in bank.events(), timeout=5)
+    assert bank.events().count("door.left_open") == 1
+
+
+def test_wrong_pin_and_unknown_courier_look_the_same(bank: Bank) -> None:
+    bank.courier("sf-1", "sf-express")
+    wrong = bank.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "0000"})
+    unknown = bank.client.post("/api/courier/sign-in", json={"courier_id": "nobody", "pin": "0000"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+    assert bank.client.post("/api/deposits", json={"waybill": "A"}).status_code == 401
+
+
+def test_courier_sessions_time_out() -> None:
+    sessions = Sessions(timeout_s=0.05)
+    token = sessions.open(CourierIdentity("c", "acme"))
+    assert sessions.courier(token).carrier == "acme"
+    time.sleep(0.1)
+    with pytest.raises(Exception, match="session has ended"):
+        sessions.courier(token)
+
+
+# --- recipients ---------------------------------------------------------------------------
+
+
+def test_one_code_opens_two_companies_parcels(bank: Bank) -> None:
+    sf = bank.courier("sf-1", "sf-express")
+    jd = bank.courier("jd-1", "jd")
+    first = deposit_and_shut(bank, sf, "SF1", phone="13800138000")
+    second = deposit_and_shut(bank, jd, "JD1", phone="138-0013-8000")
+    code, joined = codes_sent(bank)
+    assert code is not None
+    assert joined is None  # the second parcel joined the recipient's group
+    assert parcel(bank, first["parcel_id"]).group_id == parcel(bank, second["parcel_id"]).group_id
+    doors = bank.client.post("/api/pickup", json={"code": f"{code[:4]} {code[4:]}"}).json()
+    assert [d["outcome"] for d in doors] == ["opened", "opened"]
+    for d in doors:
+        shut(bank, d["compartment"])
+    wait_until(lambda: parcel(bank, second["parcel_id"]).state == "picked_up")
+    assert parcel(bank, first["parcel_id"]).state == "picked_up"
+    used = bank.client.post("/api/pickup", json={"code": code})
+    assert used.status_code == 401  # the group is empty: the code is used up
+
+
+def test_wrong_codes_show_tries_left_then_lock_out(bank: Bank) -> None:
+    for left in (4, 3, 2, 1):
+        answer = bank.client.post("/api/pickup", json={"code": "00000000"})
+        assert answer.status_code == 401
+        assert answer.json()["attempts_left"] == left
+    locked = bank.client.post("/api/pickup", json={"code": "00000000"})
+    assert locked.status_code == 401
+    assert locked.json()["retry_after_s"] == 30
+    again = bank.client.post("/api/pickup", json={"code": "11111111"})
+    assert again.status_code == 429
+    assert again.headers["Retry-After"] == "30"
+
+
+def test_a_jammed_door_keeps_its_parcel_in_the_group(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    done = deposit_and_shut(bank, headers, "J1")
+    [code] = codes_sent(bank)
+    assert code is not None
+    bank.sim.door(1, 3).jammed = True
+    [door] = bank.client.post("/api/pickup", json={"code": code}).json()
+    assert door["outcome"] == "jammed"
+    assert parcel(bank, done["parcel_id"]).state == "in_locker"
+    bank.sim.door(1, 3).jammed = False
+    [door] = bank.client.post("/api/pickup", json={"code": code}).json()
+    assert door["outcome"] == "opened"
+
+
+def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    done = deposit_and_shut(bank, headers, "DMG1")
+    [code] = codes_sent(bank)
+    assert code is not None
+    bank.client.post("/api/pickup", json={"code": code})
+    refused = bank.client.post(
+        "/api/pickup/refuse",
+        json={"code": code, "parcel_id": done["parcel_id"], "reason": "box crushed"},
+    )
+    assert refused.status_code == 200, refused.text
+    shut(bank, "A03")
+    time.sleep(0.3)
+    assert parcel(bank, done["parcel_id"]).state == "return_pending"
+    other = bank.courier("jd-1", "jd")
+    assert bank.client.get("/api/returns", headers=other).json() == []
+    [listed] = bank.client.get("/api/returns", headers=headers).json()
+    assert listed["reason"] == "box crushed"
+    [door] = bank.client.post("/api/returns/collect", headers=headers).json()
+    assert door["outcome"] == "opened"
+    shut(bank, "A03")
+    wait_until(lambda: parcel(bank, done["parcel_id"]).state == "returned")
+    assert bank.events().count("parcel.returned") == 1
+
+
+def test_a_forced_door_is_reported(bank: Bank) -> None:
+    bank.sim.force_open(2, 7)
+    wait_until(lambda: "door.forced_open" in bank.events())
+    with bank.session() as s:
+        assert s.get_one(Compartment, "B07").door == "open"
+
+
+def test_a_board_offline_and_back(bank: Bank) -> None:
+    bank.sim.unplug(2)
+    wait_until(lambda: bank.client.get("/api/status").json()["boards_online"]["main/2"] is False)
+    bank.sim.plug(2)
+    wait_until(
+        lambda: bank.client.get("/api/status").json()["boards_online"]["main/2"] is True, timeout=40
+    )
+    with bank.session() as s:
+        health = [
+            json.loads(r.body) for r in s.exec(select(Outbox).where(Outbox.type == "board.health"))
+        ]
+    assert [h["online"] for h in health] == [False, True]
+
+
+def test_maintenance_stops_the_kiosk(bank: Bank) -> None:
+    args = ["edge", "--config", str(bank.config_path), "maintenance"]
+    assert CliRunner().invoke(locker_app, [*args, "on"]).exit_code == 0
+    answer = bank.client.post("/api/pickup", json={"code": "12345678"})
+    assert answer.status_code == 503
+    assert CliRunner().invoke(locker_app, [*args, "off"]).exit_code == 0
+    assert bank.client.post("/api/pickup", json={"code": "12345678"}).status_code == 401
+
+
+def test_metrics_expose_compartments_and_the_bus(bank: Bank) -> None:
+    text = bank.client.get("/metrics").text
+    assert 'locker_compartments{state="free"} 16.0' in text
+    assert 'locker_bus_transactions_total{bus="main"}' in text
+
+
+# --- item sensors (Kerong) ------------------------------------------------------------------
+
+
+def test_nothing_put_in_is_not_recorded(kerong_bank: Bank) -> None:
+    headers = kerong_bank.courier("sf-1", "sf-express")
+    started = deposit(kerong_bank, headers, "EMPTY1")
+    shut(kerong_bank, "A03")
+    url = f"/api/deposits/{started['deposit_id']}"
+    wait_until(lambda: kerong_bank.client.get(url, headers=headers).json()["state"] == "abandoned")
+    assert kerong_bank.client.get(url, headers=headers).json()["outcome"] == "nothing_put_in"
+
+
+def test_a_parcel_left_behind_stays_active(kerong_bank: Bank) -> None:
+    headers = kerong_bank.courier("sf-1", "sf-express")
+    started = deposit(kerong_bank, headers, "ITEM1")
+    board, lock = door_of(kerong_bank, "A03")
+    wait_until(lambda: kerong_bank.sim.door(board, lock).state is DoorState.OPEN)
+    kerong_bank.sim.put_item(board, lock)
+    shut(kerong_bank, "A03")
+    done = recorded(kerong_bank, headers, started["deposit_id"])
+    [code] = codes_sent(kerong_bank)
+    assert code is not None
+    kerong_bank.client.post("/api/pickup", json={"code": code})
+    shut(kerong_bank, "A03")  # closed again without taking the parcel
+    time.sleep(0.4)
+    assert parcel(kerong_bank, done["parcel_id"]).state == "in_locker"
+    kerong_bank.client.post("/api/pickup", json={"code": code})
+    wait_until(lambda: kerong_bank.sim.door(board, lock).state is DoorState.OPEN)
+    kerong_bank.sim.take_item(board, lock)
+    shut(kerong_bank, "A03")
+    wait_until(lambda: parcel(kerong_bank, done["parcel_id"]).state == "picked_up")
+
+
+def test_another_carriers_reservation_is_never_used(kerong_bank: Bank) -> None:
+    with kerong_bank.session() as s:
+        row = s.get_one(Compartment, "A03")
+        row.reserved_for = "jd"
+        s.add(row)
+        s.commit()
+    sf = kerong_bank.courier("sf-1", "sf-express")
+    assert deposit(kerong_bank, sf, "R1")["compartment"] == "A04"
+    jd = kerong_bank.courier("jd-1", "jd")
+    assert deposit(kerong_bank, jd, "R2")["compartment"] == "A03"
+
+
+# --- commissioning --------------------------------------------------------------------------
+
+
+def test_commissioning_records_which_doors_work(tmp_path: Path) -> None:
+    with Simulator("xor8a", [1, 2], 8, faults="jammed@2/6", close_after=0.2) as sim:
+        path = tmp_path / "edge.toml"
+        path.write_text(config_text(sim.path, tmp_path / "edge.db", extra=FAST_POLICY))
+        done = CliRunner().invoke(
+            locker_app, ["edge", "--config", str(path), "commission", "--wait", "3"]
+        )
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert len(lines) == 16
+    assert "A01: works (opened)" in lines
+    assert "B06: FAILED (jammed)" in lines
+
+
+def test_a_bad_config_is_refused_with_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text('[bank]\nid = "Bad Id"\n')
+    done = CliRunner().invoke(locker_app, ["edge", "--config", str(path), "parcels"])
+    assert done.exit_code == 2
+    assert "bank.id" in done.output
+    assert "bus: Field required" in done.output
+    assert "compartment: Field required" in done.output
