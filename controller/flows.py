@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from controller import codes, throttle
@@ -400,6 +401,7 @@ class Flows:
             closed_at=utcnow(),
         )
         s.add(parcel)
+        sa_event.listen(s, "after_commit", lambda _s: failpoint("after_recorded"), once=True)
         deposit.parcel_id, deposit.outcome = parcel.id, "recorded"
         announced = s.get(Expected, deposit.waybill)
         if announced is not None:
