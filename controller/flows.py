@@ -58,6 +58,7 @@ from controller.store import (
 )
 from locker_contract.events import (
     DepositAbandoned,
+    KioskLockout,
     ParcelDeposited,
     ParcelPickedUp,
     ParcelRefused,
@@ -163,13 +164,23 @@ class Flows:
             raise LockedOut("too many wrong tries", retry_after_s=round(verdict.retry_after_s, 1))
         return row
 
-    def _failed(self, row: Throttle) -> dict[str, object]:
+    def _failed(self, s: Session, row: Throttle) -> dict[str, object]:
+        """Count a failure; a lockout or a daily disable is an alarm for the managers."""
         verdict = throttle.fail(row, self.policy, now=_mono(), today=date.today(), boot=self.boot)
+        if verdict.allowed:
+            return {"attempts_left": verdict.attempts_left}
+        emit(
+            s,
+            KioskLockout(
+                scope=row.scope,
+                failures=row.day_failures,
+                lockout_s=verdict.retry_after_s,
+                disabled=verdict.disabled,
+            ),
+        )
         if verdict.disabled:
             return {"disabled": True}
-        if not verdict.allowed:
-            return {"retry_after_s": round(verdict.retry_after_s, 1)}
-        return {"attempts_left": verdict.attempts_left}
+        return {"retry_after_s": round(verdict.retry_after_s, 1)}
 
     # --- couriers -------------------------------------------------------------------------
 
@@ -186,7 +197,7 @@ class Flows:
                 and codes.pin_matches(self.key, pin, courier.salt, courier.pin_hash)
             )
             if courier is None or not valid:
-                detail = self._failed(row)
+                detail = self._failed(s, row)
                 failure = NotAllowed("wrong courier id or PIN, or the credential expired", **detail)
             else:
                 throttle.succeed(row)
@@ -452,7 +463,7 @@ class Flows:
             row = self._throttle(s, CODE_SCOPE)
             parcels = self._group_parcels(s, code)
             if parcels is None:
-                detail = self._failed(row)
+                detail = self._failed(s, row)
                 failure = WrongCode("that code opens nothing here", **detail)
             else:
                 throttle.succeed(row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from controller.store import Compartment, Outbox, Parcel, PickupGroup
 from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
-from tests.controller.conftest import FAST_POLICY, Bank, config_text
+from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
 
 pytestmark = pytest.mark.pty
 
@@ -409,3 +409,71 @@ def test_a_bad_config_is_refused_with_every_problem(tmp_path: Path) -> None:
     assert "bank.id" in done.output
     assert "bus: Field required" in done.output
     assert "compartment: Field required" in done.output
+
+
+# --- guessing limits and administration ---------------------------------------------------
+
+
+@pytest.fixture
+def strict_bank(tmp_path: Path) -> Iterator[Bank]:
+    sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    yield from make_bank(
+        tmp_path, sim, extra=FAST_POLICY + "lockout_after = 50\ndaily_failure_limit = 6\n"
+    )
+
+
+def test_a_day_of_wrong_codes_disables_entry_until_a_manager_reenables(strict_bank: Bank) -> None:
+    for _ in range(5):
+        assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 401
+    last = strict_bank.client.post("/api/pickup", json={"code": "00000000"})
+    assert last.json()["disabled"] is True
+    assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 423
+    with strict_bank.session() as s:
+        [alarm] = [
+            json.loads(r.body) for r in s.exec(select(Outbox).where(Outbox.type == "kiosk.lockout"))
+        ]
+    assert alarm["disabled"] is True
+    assert alarm["failures"] == 6
+    done = CliRunner().invoke(
+        locker_app, ["edge", "--config", str(strict_bank.config_path), "keypad"]
+    )
+    assert done.exit_code == 0, done.output
+    assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 401
+
+
+def test_courier_pins_are_throttled_per_courier(bank: Bank) -> None:
+    bank.courier("sf-1", "sf-express")
+    for _ in range(4):
+        answer = bank.client.post(
+            "/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "1111"}
+        )
+        assert answer.status_code == 401
+    locked = bank.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "1111"})
+    assert locked.json()["retry_after_s"] == 30
+    right_pin = bank.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "2468"})
+    assert right_pin.status_code == 429  # even the right PIN waits out the lockout
+    assert "kiosk.lockout" in bank.events()
+
+
+def test_revoked_and_listed_couriers(bank: Bank) -> None:
+    bank.courier("sf-1", "sf-express")
+    args = ["edge", "--config", str(bank.config_path), "couriers"]
+    assert CliRunner().invoke(locker_app, [*args, "revoke", "sf-1"]).exit_code == 0
+    listed = CliRunner().invoke(locker_app, [*args, "list"]).output
+    assert "sf-1\tsf-express" in listed
+    assert "revoked" in listed
+    answer = bank.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "2468"})
+    assert answer.status_code == 401
+    missing = CliRunner().invoke(locker_app, [*args, "revoke", "nobody"])
+    assert missing.exit_code == 1
+
+
+def test_parcels_listing_hides_phone_numbers(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    deposit_and_shut(bank, headers, "SF-LIST-1")
+    out = (
+        CliRunner()
+        .invoke(locker_app, ["edge", "--config", str(bank.config_path), "parcels"])
+        .output
+    )
+    assert out.strip() == "A03\tSF-LIST-1\tsf-express\t*******8000\tin_locker"
