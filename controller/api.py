@@ -199,8 +199,8 @@ def current_courier(
 Courier = Annotated[CourierIdentity, Depends(current_courier)]
 
 
-def create_app(edge: Edge) -> FastAPI:
-    """The kiosk API for ``edge``; starting the app starts the daemon."""
+def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
+    """The kiosk API for ``edge``; with ``start_edge`` the app's lifespan runs the daemon."""
     sessions = Sessions(edge.config.policy.session_timeout_s)
     flows = edge.flows
     registry = CollectorRegistry()
@@ -208,6 +208,9 @@ def create_app(edge: Edge) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not start_edge:
+            yield
+            return
         await edge.start()
         try:
             yield

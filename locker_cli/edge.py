@@ -50,19 +50,26 @@ def main(ctx: typer.Context, config: Path = CONFIG) -> None:
 
 
 def _serve(config: EdgeConfig) -> None:
+    """Start the bank first (a missing port is a one-line error), then serve the kiosk API."""
     import uvicorn
 
     from controller.api import create_app
     from controller.daemon import Edge
-    from firmware_bridge.errors import TransportError
+    from firmware_bridge.errors import BridgeError
 
-    app_ = create_app(Edge(config))
-    server = uvicorn.Server(
-        uvicorn.Config(app_, host=config.api.host, port=config.api.port, log_level="info")
-    )
+    async def run() -> None:
+        edge = Edge(config)
+        await edge.start()
+        try:
+            app_ = create_app(edge, start_edge=False)
+            uv = uvicorn.Config(app_, host=config.api.host, port=config.api.port, log_level="info")
+            await uvicorn.Server(uv).serve()
+        finally:
+            await edge.stop()
+
     try:
-        asyncio.run(server.serve())
-    except TransportError as exc:
+        asyncio.run(run())
+    except BridgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
