@@ -210,8 +210,8 @@ class DoorSupervisor:
             c.label for c in self.config.compartments if (c.bus, c.board) == (bus_name, board)
         ]
         with transaction(self.engine) as s:
-            for label in labels:
-                self._observe(s, s.get_one(Compartment, label), status)
+            for comp in s.exec(select(Compartment).where(col(Compartment.label).in_(labels))):
+                self._observe(s, comp, status)
 
     def _observe(self, s: Session, comp: Compartment, status: BoardStatus) -> None:
         reading = status.lock(self.wiring[comp.label].channel)
