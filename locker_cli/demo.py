@@ -27,6 +27,9 @@ def run(
         typer.echo(f"Simulated 8A/80 bus on {sim.path} (boards 1 and 2, 24 locks each)\n")
         asyncio.run(_script(BusOptions(sim.path, "xor8a"), trace=trace))
         typer.echo(f"\n{len(sim.frames)} frames reached the boards; lock 2/4 is jammed on purpose.")
+    from locker_cli.demo_bank import run_bank_act
+
+    run_bank_act()
 
 
 class WireLog:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from controller.config import EdgeConfig
 
 app = typer.Typer(help="The edge daemon of a locker bank.", invoke_without_command=True)
@@ -84,43 +86,39 @@ def couriers_add(
     ttl_hours: float | None = typer.Option(None, "--ttl-hours", help="Valid offline this long."),
 ) -> None:
     """Add (or renew) a courier's kiosk credential."""
-    from controller import codes
-    from controller.store import Courier, open_store, transaction, utcnow
+    from controller import admin, codes
 
     config = _config(ctx)
-    pin = pin or getpass.getpass("PIN: ")
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        typer.echo("error: the PIN must be 4-12 digits", err=True)
-        raise typer.Exit(2)
-    key = codes.load_or_create_key(config.bank.key_file)
-    salt = codes.new_salt()
     ttl = ttl_hours or config.policy.credential_ttl_h
-    with transaction(open_store(config.bank.database)) as s:
-        s.merge(
-            Courier(
-                id=courier_id,
-                carrier=carrier,
-                name=name,
-                pin_hash=codes.pin_hash(key, pin, salt),
-                salt=salt,
-                expires_at=utcnow() + timedelta(hours=ttl),
-            )
-        )
+    key = codes.load_or_create_key(config.bank.key_file)
+    pin = pin or getpass.getpass("PIN: ")
+    _admin(ctx, lambda engine: admin.add_courier(
+        engine, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name
+    ))  # fmt: skip
     typer.echo(f"courier {courier_id} ({carrier}) valid for {ttl:g} h")
+
+
+def _admin(ctx: typer.Context, change: Callable[[Engine], None]) -> None:
+    """Apply one administrative change to the bank's store; its errors exit with a reason."""
+    from controller.errors import EdgeError
+    from controller.store import open_store
+
+    engine = open_store(_config(ctx).bank.database)
+    try:
+        change(engine)
+    except EdgeError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2 if exc.status == 422 else 1) from None
+    finally:
+        engine.dispose()
 
 
 @couriers.command("revoke")
 def couriers_revoke(ctx: typer.Context, courier_id: str) -> None:
     """Revoke a courier's credential at once."""
-    from controller.store import Courier, open_store, transaction
+    from controller import admin
 
-    with transaction(open_store(_config(ctx).bank.database)) as s:
-        courier = s.get(Courier, courier_id)
-        if courier is None:
-            typer.echo(f"error: no courier {courier_id}", err=True)
-            raise typer.Exit(1)
-        courier.revoked = True
-        s.add(courier)
+    _admin(ctx, lambda engine: admin.revoke_courier(engine, courier_id))
     typer.echo(f"courier {courier_id} revoked")
 
 
@@ -146,10 +144,11 @@ def expect(
     consent: str = typer.Option(..., "--consent", help="How the recipient agreed, on record."),
 ) -> None:
     """Announce a waybill whose recipient agreed to locker delivery."""
-    from controller.store import Expected, open_store, transaction
+    from controller import admin
 
-    with transaction(open_store(_config(ctx).bank.database)) as s:
-        s.merge(Expected(waybill=waybill, carrier=carrier, recipient_phone=phone, consent=consent))
+    _admin(ctx, lambda engine: admin.expect_parcel(
+        engine, waybill=waybill, carrier=carrier, phone=phone, consent=consent
+    ))  # fmt: skip
     typer.echo(f"waybill {waybill} expected")
 
 
@@ -174,30 +173,21 @@ def parcels(ctx: typer.Context, show_all: bool = typer.Option(False, "--all")) -
 @app.command()
 def maintenance(ctx: typer.Context, mode: str = typer.Argument(..., help="on or off")) -> None:
     """Stop (on) or resume (off) deposits and pickups at the kiosk."""
-    from controller.store import emit, open_store, put_setting, transaction
-    from locker_contract.events import MaintenanceChanged
+    from controller import admin
 
     if mode not in ("on", "off"):
         typer.echo("error: say on or off", err=True)
         raise typer.Exit(2)
-    with transaction(open_store(_config(ctx).bank.database)) as s:
-        put_setting(s, "maintenance", mode)
-        emit(s, MaintenanceChanged(on=mode == "on"))
+    _admin(ctx, lambda engine: admin.set_maintenance(engine, on=mode == "on"))
     typer.echo(f"maintenance {mode}")
 
 
 @app.command()
 def keypad(ctx: typer.Context) -> None:
     """Re-enable code entry after the daily limit of wrong codes disabled it."""
-    from controller.flows import CODE_SCOPE
-    from controller.store import Throttle, open_store, transaction
-    from controller.throttle import reenable
+    from controller import admin
 
-    with transaction(open_store(_config(ctx).bank.database)) as s:
-        row = s.get(Throttle, CODE_SCOPE)
-        if row is not None:
-            reenable(row)
-            s.add(row)
+    _admin(ctx, admin.reenable_keypad)
     typer.echo("code entry enabled")
 
 

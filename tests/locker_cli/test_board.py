@@ -166,6 +166,9 @@ def test_demo_runs(locker: Locker) -> None:
     assert "board 2 lock 4: pulse sent but the lock was never seen open" in done.stdout
     assert "board 1 lock 1: opened" in done.stdout
     assert "-> 8A 01 01 11 9B" in done.stdout
+    assert "recipient enters the code: door A03 opened, door A04 opened" in done.stdout
+    assert "parcel.picked_up" in done.stdout
+    assert "door.forced_open         B07" in done.stdout
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")

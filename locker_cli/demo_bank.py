@@ -1,0 +1,147 @@
+"""Act two of ``locker demo``: a bank at work, with no cloud, on the hardware twin.
+
+Two couriers of two companies deposit for one recipient, who opens both doors with one code
+after a wrong try; then someone forces a door. Everything goes through the edge daemon's flows
+and door supervisor over a real pseudo-terminal, and the bank's outbox is printed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from controller.daemon import Edge
+    from hil_sim import Simulator
+
+SIZES = ["S", "S", "M", "M", "L", "L", "XL", "XL"]
+
+
+def _config(port: str, folder: Path) -> dict[str, object]:
+    compartments = [
+        {"label": f"{row}{n:02d}", "bus": "main", "board": board, "channel": n, "size": size}
+        for row, board in (("A", 1), ("B", 2))
+        for n, size in enumerate(SIZES, start=1)
+    ]
+    return {
+        "bank": {
+            "id": "maple-court-3",
+            "database": folder / "edge.db",
+            "key_file": folder / "bank.key",
+        },
+        "policy": {"poll_interval_s": 0.1},
+        "bus": [{"name": "main", "port": port, "protocol": "xor8a", "board": [
+            {"address": 1, "channels": 8}, {"address": 2, "channels": 8}]}],
+        "compartment": compartments,
+    }  # fmt: skip
+
+
+async def _until(check: object, timeout: float = 5.0) -> None:
+    assert callable(check)
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the twin did not get there in time")
+
+
+def _door(label: str) -> tuple[int, int]:
+    return "AB".index(label[0]) + 1, int(label[1:])
+
+
+async def _shut_when_open(sim: Simulator, label: str) -> None:
+    from hil_sim.door import DoorState
+
+    board, lock = _door(label)
+    await _until(lambda: sim.door(board, lock).state is DoorState.OPEN)
+    sim.close_door(board, lock)
+
+
+async def _deposit(edge: Edge, sim: Simulator, courier_id: str, waybill: str) -> str:
+    from controller.config import Size
+
+    courier = edge.flows.sign_in(courier_id, "2468")
+    deposit = await edge.flows.start_deposit(
+        courier, waybill=waybill, phone="138 0013 8000", size=Size.M, consent="phone_call"
+    )
+    label = str(deposit.compartment)
+    typer.echo(
+        f"{courier.carrier} courier {courier_id} deposits {waybill}: door {label} {deposit.state}"
+    )
+    await _shut_when_open(sim, label)
+    await _until(lambda: edge.flows.deposit(deposit.id).state == "recorded")
+    typer.echo(f"  door {label} shut: parcel recorded")
+    return label
+
+
+def _events(edge: Edge) -> list[dict[str, object]]:
+    from sqlmodel import col, select
+
+    from controller.store import Outbox, transaction
+
+    with transaction(edge.engine) as s:
+        rows = s.exec(select(Outbox).order_by(col(Outbox.seq)))
+        return [{"seq": r.seq, **json.loads(r.body)} for r in rows]
+
+
+async def _script(edge: Edge, sim: Simulator) -> None:
+    from controller import admin
+    from controller.errors import WrongCode
+
+    for courier_id, carrier in (("sf-0042", "sf-express"), ("jd-0007", "jd")):
+        admin.add_courier(
+            edge.engine, edge.key, courier_id=courier_id, carrier=carrier, pin="2468", ttl_h=72
+        )
+    first = await _deposit(edge, sim, "sf-0042", "SF1008611")
+    second = await _deposit(edge, sim, "jd-0007", "JD0020099")
+    codes = [e["pickup_code"] for e in _events(edge) if e["type"] == "parcel.deposited"]
+    code = str(codes[0])
+    typer.echo(
+        f"recipient 138****8000 is sent code {code[:4]} {code[4:]} (the second parcel joined it)"
+    )
+    try:
+        await edge.flows.pickup("0000 0000")
+    except WrongCode as exc:
+        typer.echo(f"recipient mistypes: {exc.message}, {exc.detail['attempts_left']} tries left")
+    doors = await edge.flows.pickup(code)
+    typer.echo(
+        "recipient enters the code: "
+        + ", ".join(f"door {d.compartment} {d.outcome}" for d in doors)
+    )
+    for label in (first, second):
+        await _shut_when_open(sim, label)
+    await _until(lambda: sum(e["type"] == "parcel.picked_up" for e in _events(edge)) == 2)
+    typer.echo("both doors shut: both parcels picked up, the code is used up")
+    sim.force_open(2, 7)
+    await _until(lambda: any(e["type"] == "door.forced_open" for e in _events(edge)))
+    typer.echo("someone pries door B07 open: alarm raised")
+    typer.echo("\nthe bank's outbox (what the cloud will receive):")
+    for event in _events(edge):
+        where = event.get("compartment", "")
+        typer.echo(f"  {event['seq']:>3}  {event['type']:<24} {where}")
+
+
+def run_bank_act() -> None:
+    from controller.config import EdgeConfig
+    from controller.daemon import Edge
+    from hil_sim import Simulator
+
+    async def act(sim: Simulator, folder: Path) -> None:
+        edge = Edge(EdgeConfig.model_validate(_config(sim.path, folder)))
+        await edge.start()
+        try:
+            await _script(edge, sim)
+        finally:
+            await edge.stop()
+
+    typer.echo("\nA bank at work (no cloud): Maple Court, 2 boards x 8 compartments\n")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Simulator("xor8a", [1, 2], 8, close_after=None) as sim,
+    ):
+        asyncio.run(act(sim, Path(tmp)))
