@@ -94,6 +94,7 @@ class Edge:
         self.doors = DoorSupervisor(self.engine, self.config, self.buses, self.flows)
         self.flows.doors = self.doors
         await self.doors.poll_once()
+        self.doors.reconcile_restart()
         self.flows.abandon_orphans()
         self._tasks = [
             asyncio.create_task(self._poll_forever(), name="door-poller"),

@@ -228,6 +228,13 @@ class DoorSupervisor:
                 self.listener.door_closed(s, comp.label, reading.item)
             self._interrupted(s, comp.label)
 
+    def reconcile_restart(self) -> None:
+        """After the first poll: settle unlocks the previous process left unanswered behind
+        doors now read shut. (A door read open claims its intent in ``_observe`` instead.)"""
+        with transaction(self.engine) as s:
+            for comp in s.exec(select(Compartment).where(Compartment.door == CLOSED)):
+                self._interrupted(s, comp.label)
+
     def _interrupted(self, s: Session, label: str) -> None:
         """Intents left unanswered by an earlier process, with the door now read shut."""
         stale = select(Intent).where(

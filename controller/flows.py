@@ -57,6 +57,7 @@ from controller.store import (
     utcnow,
 )
 from locker_contract.events import (
+    CompartmentService,
     DepositAbandoned,
     KioskLockout,
     ParcelDeposited,
@@ -628,6 +629,18 @@ class Flows:
         if deposit is None or deposit.state != D.OPENING:
             return
         self._deposit_event(session, deposit, E.INTERRUPTED)
+        # The door may have opened and shut while no process watched it: unless the board's
+        # item sensor says the compartment is empty, hold it until someone has looked inside.
+        if self._door_supervisor().items.get(intent.compartment) is not False:
+            comp = session.get_one(Compartment, intent.compartment)
+            comp.in_service, comp.service_note = False, "inspect: a deposit was interrupted"
+            session.add(comp)
+            emit(
+                session,
+                CompartmentService(
+                    compartment=comp.label, in_service=False, reason=comp.service_note
+                ),
+            )
 
 
 def _has_intent(s: Session, deposit_id: str, label: str | None) -> bool:
