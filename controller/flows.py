@@ -507,15 +507,17 @@ class Flows:
                 raise NotFound("no such parcel for this code")
             if parcel.state != ParcelState.IN_LOCKER or parcel.opened_for != "pickup":
                 raise Conflict("only a parcel whose door is open for pickup can be refused")
-            parcel.state, parcel.refusal = ParcelState.RETURN_PENDING.value, reason
-            emit(
-                s,
-                ParcelRefused(
-                    parcel_id=uuid.UUID(parcel.id), waybill=parcel.waybill, reason=reason
-                ),
-            )
-            self._close_group_if_empty(s, group)
+            self._make_return(s, parcel, reason)
             return parcel
+
+    def _make_return(self, s: Session, parcel: Parcel, reason: str) -> None:
+        """The parcel goes back to its courier (refused, or past its storage period)."""
+        parcel.state, parcel.refusal = ParcelState.RETURN_PENDING.value, reason
+        s.add(parcel)
+        event = ParcelRefused(parcel_id=uuid.UUID(parcel.id), waybill=parcel.waybill, reason=reason)
+        emit(s, event)
+        if parcel.group_id:
+            self._close_group_if_empty(s, s.get_one(PickupGroup, parcel.group_id))
 
     def _close_group_if_empty(self, s: Session, group: PickupGroup) -> None:
         s.flush()
@@ -550,18 +552,7 @@ class Flows:
             )
             expired = list(s.exec(query))
             for parcel in expired:
-                parcel.state = ParcelState.RETURN_PENDING.value
-                parcel.refusal = "storage period ended"
-                emit(
-                    s,
-                    ParcelRefused(
-                        parcel_id=uuid.UUID(parcel.id),
-                        waybill=parcel.waybill,
-                        reason=parcel.refusal,
-                    ),
-                )
-                if parcel.group_id:
-                    self._close_group_if_empty(s, s.get_one(PickupGroup, parcel.group_id))
+                self._make_return(s, parcel, "storage period ended")
             return len(expired)
 
     # --- what doors mean (DoorListener) ---------------------------------------------------

@@ -477,3 +477,18 @@ def test_parcels_listing_hides_phone_numbers(bank: Bank) -> None:
         .output
     )
     assert out.strip() == "A03\tSF-LIST-1\tsf-express\t*******8000\tin_locker"
+
+
+def test_parcels_past_the_storage_period_become_returns(tmp_path: Path) -> None:
+    sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    for bank in make_bank(tmp_path, sim, extra=FAST_POLICY + "storage_days = 0.00001\n"):
+        headers = bank.courier("sf-1", "sf-express")
+        done = deposit_and_shut(bank, headers, "OLD1")
+        [code] = codes_sent(bank)
+        time.sleep(1.0)  # 0.00001 days is 0.86 s
+        assert bank.edge.flows.expire_storage() == 1
+        assert parcel(bank, done["parcel_id"]).refusal == "storage period ended"
+        assert bank.client.post("/api/pickup", json={"code": code}).status_code == 401
+        [listed] = bank.client.get("/api/returns", headers=headers).json()
+        assert listed["waybill"] == "OLD1"
+        assert bank.edge.flows.expire_storage() == 0
