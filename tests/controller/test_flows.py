@@ -492,3 +492,39 @@ def test_parcels_past_the_storage_period_become_returns(tmp_path: Path) -> None:
         [listed] = bank.client.get("/api/returns", headers=headers).json()
         assert listed["waybill"] == "OLD1"
         assert bank.edge.flows.expire_storage() == 0
+
+
+def test_a_door_that_jams_twice_goes_out_of_service(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    deposit_and_shut(bank, headers, "FILL-A03")
+    assert deposit(bank, headers, "J-1")["compartment"] == "B03"  # A04 jammed once
+    shut(bank, "B03")
+    assert deposit(bank, headers, "J-2")["compartment"] == "B04"  # A04 jammed twice
+    with bank.session() as s:
+        a04 = s.get_one(Compartment, "A04")
+        service = [
+            json.loads(r.body)
+            for r in s.exec(select(Outbox).where(Outbox.type == "compartment.service"))
+        ]
+    assert (a04.in_service, a04.jam_count) == (False, 2)
+    assert service == [
+        {
+            "type": "compartment.service",
+            "compartment": "A04",
+            "in_service": False,
+            "reason": "jammed 2 times",
+        }
+    ]
+    assert bank.events().count("door.jammed") == 2
+
+
+def test_courier_credentials_expire_offline(bank: Bank) -> None:
+    args = ["edge", "--config", str(bank.config_path), "couriers", "add", "--id", "tmp-1"]
+    done = CliRunner().invoke(
+        locker_app, [*args, "--carrier", "acme", "--pin", "2468", "--ttl-hours", "0.0001"]
+    )
+    assert done.exit_code == 0, done.output
+    time.sleep(0.5)  # 0.0001 h is 0.36 s
+    answer = bank.client.post("/api/courier/sign-in", json={"courier_id": "tmp-1", "pin": "2468"})
+    assert answer.status_code == 401
+    assert "expired" in answer.json()["detail"]
