@@ -7,15 +7,14 @@ helps the person at the screen, ``attempts_left`` or ``retry_after_s``.
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -26,6 +25,8 @@ from controller.config import Size
 from controller.daemon import Edge
 from controller.errors import EdgeError, LockedOut, NotAllowed
 from controller.flows import ACTIVE_DEPOSIT, CONSENT_CHOICES, CourierIdentity, DoorView
+from controller.kiosk.pages import kiosk_router, root_redirect
+from controller.sessions import SESSION_COOKIE, Sessions
 from controller.store import (
     ACTIVE_PARCEL_STATES,
     Compartment,
@@ -35,6 +36,8 @@ from controller.store import (
     get_setting,
     transaction,
 )
+
+KIOSK_STATIC = Path(__file__).parent / "kiosk" / "static"
 
 
 class SignIn(BaseModel):
@@ -95,37 +98,6 @@ class Status(BaseModel):
     maintenance: bool
     free: dict[str, int]
     boards_online: dict[str, bool]
-
-
-@dataclass
-class _Session:
-    courier: CourierIdentity
-    seen: float
-
-
-class Sessions:
-    """Courier sessions in memory: a restart signs everyone out, which is the safe side."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
-        self._by_token: dict[str, _Session] = {}
-
-    def open(self, courier: CourierIdentity) -> str:
-        token = secrets.token_urlsafe(24)
-        self._by_token[token] = _Session(courier, time.monotonic())
-        return token
-
-    def courier(self, token: str) -> CourierIdentity:
-        session = self._by_token.get(token)
-        now = time.monotonic()
-        if session is None or now - session.seen > self.timeout_s:
-            self._by_token.pop(token, None)
-            raise NotAllowed("your session has ended; sign in again")
-        session.seen = now
-        return session.courier
-
-    def close(self, token: str) -> None:
-        self._by_token.pop(token, None)
 
 
 def _deposit_out(deposit: Deposit) -> DepositOut:
@@ -189,8 +161,11 @@ class EdgeCollector(Collector):
 def current_courier(
     request: Request, authorization: Annotated[str, Header()] = ""
 ) -> CourierIdentity:
+    """The signed-in courier: a bearer token (API clients) or the kiosk's session cookie."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
+        token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
         raise NotAllowed("sign in first")
     sessions: Sessions = request.app.state.sessions
     return sessions.courier(token)
@@ -219,6 +194,9 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
 
     app = FastAPI(title=f"smartlocker kiosk API: {edge.config.bank.id}", lifespan=lifespan)
     app.state.sessions = sessions
+    app.include_router(kiosk_router(edge, sessions))
+    app.mount("/kiosk/static", StaticFiles(directory=KIOSK_STATIC), name="kiosk-static")
+    app.get("/", include_in_schema=False)(root_redirect)
 
     @app.exception_handler(EdgeError)
     async def edge_error(_request: Request, exc: EdgeError) -> JSONResponse:

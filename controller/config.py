@@ -95,6 +95,7 @@ class Policy(_Strict):
     jams_before_out_of_service: Annotated[int, Field(ge=1)] = 2
     unlock_confirm_s: Annotated[float, Field(gt=0)] = 2.0
     board_reprobe_s: Annotated[float, Field(gt=0)] = 30.0
+    kiosk_idle_s: Annotated[float, Field(gt=0)] = 60.0
 
 
 class EdgeConfig(_Strict):

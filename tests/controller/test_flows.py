@@ -14,8 +14,8 @@ import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from controller.api import Sessions
 from controller.flows import CourierIdentity
+from controller.sessions import Sessions
 from controller.store import Compartment, Outbox, Parcel, PickupGroup
 from hil_sim import Simulator
 from hil_sim.door import DoorState
