@@ -1,0 +1,58 @@
+"""Dependencies: the database engine, settings, and the calling principal (rate-limited)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Engine
+
+from cloud.core.config import Settings
+from cloud.services.auth import Principal, authenticate
+from cloud.services.errors import RateLimited, Unauthorized
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per API key, per worker process (each worker enforces the rate alone)."""
+
+    per_minute: int
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, key_id: str) -> None:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key_id, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - last) * self.per_minute / 60)
+        if tokens < 1:
+            wait = (1 - tokens) * 60 / self.per_minute
+            raise RateLimited("too many requests for this key", retry_after_s=round(wait, 2))
+        self._buckets[key_id] = (tokens - 1, now)
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def current_principal(
+    request: Request, authorization: Annotated[str, Header(description="Bearer <API key>")] = ""
+) -> Principal:
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("send Authorization: Bearer <API key>")
+    principal = authenticate(get_engine(request), get_settings(request).secret_key, key)
+    limiter: RateLimiter = request.app.state.limiter
+    limiter.take(principal.key_id)
+    return principal
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

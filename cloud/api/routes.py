@@ -1,0 +1,199 @@
+"""The cloud's HTTP routes: parse, call one service, serialise. No queries here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from cloud.api import schemas as api
+from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
+from cloud.models import Courier, Parcel, Reservation
+from cloud.services import allocation, carriers, fleet, sites
+from cloud.services.allocation import ReserveRequest
+from cloud.services.fleet import CompartmentSpec
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": api.Problem} for code in (401, 403, 404, 409, 422, 429)
+}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+def _reservation(r: Reservation) -> api.ReservationPublic:
+    return api.ReservationPublic.model_validate(r, from_attributes=True)
+
+
+def _parcel(p: Parcel) -> api.ParcelPublic:
+    return api.ParcelPublic.model_validate(p, from_attributes=True)
+
+
+def _courier(c: Courier) -> api.CourierPublic:
+    return api.CourierPublic.model_validate(c, from_attributes=True)
+
+
+# --- carriers -------------------------------------------------------------------------------
+
+
+@router.get("/banks", tags=["carriers"])
+def list_banks(engine: EngineDep, who: CurrentPrincipal) -> list[api.BankPublic]:
+    """Shared banks with their free compartments by size and your standing at each."""
+    return [api.BankPublic(**view.__dict__) for view in carriers.banks(engine, who)]
+
+
+@router.post("/reservations", status_code=201, tags=["carriers"])
+def create_reservation(
+    body: api.ReservationCreate,
+    response: Response,
+    engine: EngineDep,
+    who: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> api.ReservationPublic:
+    """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
+    ``Idempotency-Key`` answer 200 with the first result."""
+    request = ReserveRequest(body.bank_id, body.size, body.kind, body.ttl_s)
+    reservation, created = allocation.reserve(engine, who, request, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return _reservation(reservation)
+
+
+@router.get("/reservations", tags=["carriers"])
+def list_reservations(
+    engine: EngineDep, who: CurrentPrincipal, state: str | None = None
+) -> list[api.ReservationPublic]:
+    return [_reservation(r) for r in allocation.list_own(engine, who, state)]
+
+
+@router.get("/reservations/{reservation_id}", tags=["carriers"])
+def get_reservation(
+    reservation_id: str, engine: EngineDep, who: CurrentPrincipal
+) -> api.ReservationPublic:
+    return _reservation(allocation.get(engine, who, reservation_id))
+
+
+@router.delete("/reservations/{reservation_id}", tags=["carriers"])
+def cancel_reservation(
+    reservation_id: str, engine: EngineDep, who: CurrentPrincipal
+) -> api.ReservationPublic:
+    return _reservation(allocation.cancel(engine, who, reservation_id))
+
+
+@router.post("/parcels", status_code=201, tags=["carriers"])
+def announce_parcel(
+    body: api.ParcelCreate, engine: EngineDep, who: CurrentPrincipal
+) -> api.ParcelPublic:
+    """Announce a parcel ahead, with the recipient's consent on record."""
+    parcel = carriers.announce(
+        engine, who, waybill=body.waybill, bank_id=body.bank_id, phone=body.recipient_phone,
+        consent=body.consent,
+    )  # fmt: skip
+    return _parcel(parcel)
+
+
+@router.get("/parcels", tags=["carriers"])
+def list_parcels(engine: EngineDep, who: CurrentPrincipal) -> list[api.ParcelPublic]:
+    return [_parcel(p) for p in carriers.parcels(engine, who)]
+
+
+@router.get("/parcels/{waybill}", tags=["carriers"])
+def parcel_history(waybill: str, engine: EngineDep, who: CurrentPrincipal) -> api.ParcelHistory:
+    parcel, history = carriers.parcel_history(engine, who, waybill)
+    events = [api.ParcelEventPublic.model_validate(e, from_attributes=True) for e in history]
+    return api.ParcelHistory(**_parcel(parcel).model_dump(), history=events)
+
+
+@router.get("/couriers", tags=["carriers"])
+def list_couriers(engine: EngineDep, who: CurrentPrincipal) -> list[api.CourierPublic]:
+    return [_courier(c) for c in carriers.couriers(engine, who)]
+
+
+@router.post("/couriers", status_code=201, tags=["carriers"])
+def add_courier(
+    body: api.CourierCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
+) -> api.CourierCreated:
+    """A courier with a kiosk PIN; the answer carries its app key, shown this once."""
+    courier, key = carriers.add_courier(
+        engine, who, settings.secret_key, courier_id=body.id, name=body.name, pin=body.pin
+    )
+    return api.CourierCreated(**_courier(courier).model_dump(), api_key=key)
+
+
+# --- couriers -------------------------------------------------------------------------------
+
+
+@router.get("/courier/me", tags=["couriers"])
+def courier_me(engine: EngineDep, who: CurrentPrincipal) -> api.CourierSelf:
+    courier, parcels = carriers.courier_self(engine, who)
+    return api.CourierSelf(
+        **_courier(courier).model_dump(), carrier_id=courier.carrier_id,
+        parcels=[_parcel(p) for p in parcels],
+    )  # fmt: skip
+
+
+# --- property managers ----------------------------------------------------------------------
+
+
+@router.get("/sites/{site_id}/health", tags=["managers"])
+def site_health(site_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.SiteHealth:
+    site, health = sites.site_health(engine, who, site_id)
+    banks = [api.BankHealthPublic(**h.__dict__) for h in health]
+    return api.SiteHealth(site_id=site.id, name=site.name, banks=banks)
+
+
+# --- operators and admins -------------------------------------------------------------------
+
+
+@router.post("/operators", status_code=201, tags=["admin"])
+def create_operator(
+    body: api.OperatorCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
+) -> api.Created:
+    operator, key = fleet.create_operator(engine, who, settings.secret_key, body.name)
+    return api.Created(id=operator.id, api_key=key)
+
+
+@router.post("/sites", status_code=201, tags=["admin"])
+def create_site(body: api.SiteCreate, engine: EngineDep, who: CurrentPrincipal) -> api.Created:
+    site = fleet.create_site(
+        engine, who, name=body.name, lat=body.lat, lon=body.lon, address=body.address,
+        operator_id=body.operator_id,
+    )  # fmt: skip
+    return api.Created(id=site.id)
+
+
+@router.post("/banks", status_code=201, tags=["admin"])
+def create_bank(body: api.BankCreate, engine: EngineDep, who: CurrentPrincipal) -> api.Created:
+    specs = [CompartmentSpec(c.label, c.size, c.low) for c in body.compartments]
+    bank = fleet.create_bank(
+        engine, who, bank_id=body.id, site_id=body.site_id, name=body.name, compartments=specs
+    )
+    return api.Created(id=bank.id)
+
+
+@router.post("/carriers", status_code=201, tags=["admin"])
+def create_carrier(
+    body: api.CarrierCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
+) -> api.Created:
+    key = fleet.create_carrier(engine, who, settings.secret_key, body.id, body.name)
+    return api.Created(id=body.id, api_key=key)
+
+
+@router.put("/banks/{bank_id}/policies/{carrier_id}", tags=["admin"])
+def set_policy(
+    bank_id: str, carrier_id: str, body: api.PolicySet, engine: EngineDep, who: CurrentPrincipal
+) -> api.PolicySet:
+    policy = fleet.set_policy(
+        engine, who, bank_id, carrier_id, guaranteed=body.guaranteed, ceiling=body.ceiling
+    )
+    return api.PolicySet(guaranteed=policy.guaranteed, ceiling=policy.ceiling)
+
+
+@router.post("/sites/{site_id}/manager-keys", status_code=201, tags=["admin"])
+def create_manager_key(
+    site_id: str,
+    body: api.ManagerKeyCreate,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: CurrentPrincipal,
+) -> api.Created:
+    key = fleet.create_manager_key(engine, who, settings.secret_key, site_id, body.label)
+    return api.Created(id=site_id, api_key=key)

@@ -1,0 +1,152 @@
+"""Request and response bodies (``XCreate`` in, ``XPublic`` out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from cloud.models import Size
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$")]
+
+
+class ReservationCreate(BaseModel):
+    bank_id: Slug
+    size: Size
+    kind: Literal["soft", "hard"] = "soft"
+    ttl_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
+
+
+class ReservationPublic(BaseModel):
+    id: str
+    bank_id: str
+    compartment_id: str
+    size: str
+    kind: str
+    state: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class BankPublic(BaseModel):
+    bank_id: str
+    name: str
+    site: str
+    lat: float
+    lon: float
+    free: dict[str, int]
+    you_hold: int
+    your_guarantee: int
+    your_ceiling: int | None
+
+
+class ParcelCreate(BaseModel):
+    waybill: Annotated[str, Field(min_length=1, max_length=64)]
+    bank_id: Slug
+    recipient_phone: Annotated[str, Field(min_length=7, max_length=32)]
+    consent: str
+
+
+class ParcelPublic(BaseModel):
+    id: str
+    waybill: str
+    bank_id: str
+    status: str
+    consent: str
+    created_at: datetime
+
+
+class ParcelEventPublic(BaseModel):
+    status: str
+    at: datetime
+    source: str
+
+
+class ParcelHistory(ParcelPublic):
+    history: list[ParcelEventPublic]
+
+
+class CourierCreate(BaseModel):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(max_length=120)] = ""
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,12}$")]
+
+
+class CourierPublic(BaseModel):
+    id: str
+    name: str
+    active: bool
+
+
+class CourierCreated(CourierPublic):
+    api_key: str
+
+
+class CourierSelf(CourierPublic):
+    carrier_id: str
+    parcels: list[ParcelPublic]
+
+
+class OperatorCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class Created(BaseModel):
+    id: str
+    api_key: str | None = None
+
+
+class SiteCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    address: Annotated[str, Field(max_length=300)] = ""
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    operator_id: str | None = None
+
+
+class CompartmentCreate(BaseModel):
+    label: Label
+    size: Size
+    low: bool = False
+
+
+class BankCreate(BaseModel):
+    id: Slug
+    site_id: str
+    name: Annotated[str, Field(max_length=120)] = ""
+    compartments: Annotated[list[CompartmentCreate], Field(min_length=1, max_length=500)]
+
+
+class CarrierCreate(BaseModel):
+    id: Slug
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class PolicySet(BaseModel):
+    guaranteed: Annotated[int, Field(ge=0, le=10_000)]
+    ceiling: Annotated[int, Field(ge=0, le=10_000)]
+
+
+class ManagerKeyCreate(BaseModel):
+    label: Annotated[str, Field(max_length=120)] = ""
+
+
+class BankHealthPublic(BaseModel):
+    bank_id: str
+    name: str
+    compartments: int
+    out_of_service: list[str]
+    open_alarms: list[str]
+
+
+class SiteHealth(BaseModel):
+    site_id: str
+    name: str
+    banks: list[BankHealthPublic]
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,239 @@
+"""The fleet's tables. Invariants the services rely on are constraints here, not just code.
+
+- One active reservation per compartment, and one parcel in the locker per compartment (partial
+  unique indexes, on PostgreSQL and SQLite alike).
+- A carrier's idempotency key names one reservation (unique per carrier).
+- The audit log is append-only (the migration installs triggers that refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy.orm import registry
+from sqlalchemy.types import JSON
+from sqlmodel import Field, SQLModel
+
+
+class CloudModel(SQLModel, registry=registry()):
+    """The cloud's tables live in their own metadata: the edge's store is another database and
+    shares table names (``compartment``, ``parcel``) with it."""
+
+
+METADATA = CloudModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    MANAGER = "manager"
+    CARRIER = "carrier"
+    COURIER = "courier"
+
+
+class Size(StrEnum):
+    S = "S"
+    M = "M"
+    L = "L"
+    XL = "XL"
+
+    @property
+    def rank(self) -> int:
+        return list(Size).index(self)
+
+
+class Operator(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+
+
+class Site(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    operator_id: str = Field(foreign_key="operator.id", index=True)
+    name: str
+    address: str = ""
+    lat: float
+    lon: float
+
+
+class Bank(CloudModel, table=True):
+    id: str = Field(primary_key=True)  # the edge's bank id, e.g. maple-court-3
+    site_id: str = Field(foreign_key="site.id", index=True)
+    name: str = ""
+
+
+class Compartment(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    label: str
+    size: str
+    size_rank: int
+    low: bool = False
+    in_service: bool = True
+
+    __table_args__ = (UniqueConstraint("bank_id", "label"),)
+
+
+class Carrier(CloudModel, table=True):
+    id: str = Field(primary_key=True)  # e.g. sf-express
+    name: str
+
+
+class Courier(CloudModel, table=True):
+    id: str = Field(primary_key=True)
+    carrier_id: str = Field(foreign_key="carrier.id", index=True)
+    name: str = ""
+    pin_hash: str
+    salt: str
+    active: bool = True
+
+
+class ApiKey(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    key_hash: str = Field(unique=True)
+    role: str
+    label: str = ""
+    carrier_id: str | None = Field(default=None, foreign_key="carrier.id")
+    operator_id: str | None = Field(default=None, foreign_key="operator.id")
+    site_id: str | None = Field(default=None, foreign_key="site.id")
+    courier_id: str | None = Field(default=None, foreign_key="courier.id")
+    revoked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SharingPolicy(CloudModel, table=True):
+    """A carrier's guaranteed share and ceiling at a bank (compartments held at once)."""
+
+    bank_id: str = Field(foreign_key="bank.id", primary_key=True)
+    carrier_id: str = Field(foreign_key="carrier.id", primary_key=True)
+    guaranteed: int = Field(ge=0)
+    ceiling: int = Field(ge=0)
+
+
+class ReservationState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FULFILLED = "fulfilled"
+
+
+class Reservation(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    carrier_id: str = Field(foreign_key="carrier.id", index=True)
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    compartment_id: str = Field(foreign_key="compartment.id")
+    size: str
+    kind: str  # soft: held until expires_at; hard: until deposit or cancel
+    state: str = ReservationState.ACTIVE.value
+    expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        Index(
+            "one_active_reservation_per_compartment",
+            "compartment_id",
+            unique=True,
+            postgresql_where=text("state = 'active'"),
+            sqlite_where=text("state = 'active'"),
+        ),
+        UniqueConstraint(
+            "carrier_id", "idempotency_key", name="one_reservation_per_idempotency_key"
+        ),
+    )
+
+
+class ParcelStatus(StrEnum):
+    ANNOUNCED = "announced"
+    IN_LOCKER = "in_locker"
+    PICKED_UP = "picked_up"
+    RETURN_PENDING = "return_pending"
+    RETURNED = "returned"
+
+
+class Parcel(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    carrier_id: str = Field(foreign_key="carrier.id", index=True)
+    waybill: str
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    recipient_phone: str
+    consent: str
+    status: str = ParcelStatus.ANNOUNCED.value
+    compartment_id: str | None = Field(default=None, foreign_key="compartment.id")
+    courier_id: str | None = Field(default=None, foreign_key="courier.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("carrier_id", "waybill"),
+        Index(
+            "one_parcel_in_locker_per_compartment",
+            "compartment_id",
+            unique=True,
+            postgresql_where=text("status IN ('in_locker', 'return_pending')"),
+            sqlite_where=text("status IN ('in_locker', 'return_pending')"),
+        ),
+    )
+
+
+class ParcelEvent(CloudModel, table=True):
+    """A parcel's status history."""
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    parcel_id: str = Field(foreign_key="parcel.id", index=True)
+    status: str
+    at: datetime = Field(default_factory=utcnow)
+    source: str = ""
+
+
+class Command(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    type: str
+    payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    ttl_s: float = 3600.0
+    state: str = "pending"  # pending, acknowledged, expired
+
+
+class CommandAck(CloudModel, table=True):
+    command_id: str = Field(foreign_key="command.id", primary_key=True)
+    outcome: str
+    detail: str = ""
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Alarm(CloudModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    kind: str
+    compartment: str = ""
+    raised_at: datetime = Field(default_factory=utcnow)
+    cleared_at: datetime | None = None
+
+
+class AuditEntry(CloudModel, table=True):
+    """Append-only: who did what to what, and when."""
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    role: str
+    action: str
+    target: str
+    detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -1,0 +1,283 @@
+"""Allocation of shared compartments: reservations under each bank's sharing policy.
+
+Policy, per bank and carrier (``SharingPolicy``): a *guaranteed* number of compartments the
+carrier can always hold, a *ceiling* it can never exceed, and the rest a shared pool. A carrier
+past its guarantee may take a compartment only while free compartments remain beyond what other
+carriers are still owed of their guarantees. A carrier with no policy at a bank uses the shared
+pool only.
+
+Concurrency: the policy counts holdings, so decisions at one bank are serialised by locking the
+bank's row (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``). The compartment is
+then taken ``FOR UPDATE SKIP LOCKED``, and the partial unique index on active reservations makes
+two holds on one compartment impossible whatever the code does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cloud.core.db import is_postgres, transaction
+from cloud.models import (
+    Bank,
+    Compartment,
+    Parcel,
+    Reservation,
+    ReservationState,
+    SharingPolicy,
+    Site,
+    Size,
+    utcnow,
+)
+from cloud.services.auth import Principal, audit
+from cloud.services.errors import Conflict, Invalid, NotFound
+
+HOLDING_PARCEL = ("in_locker", "return_pending")
+NEAREST = 3
+
+
+@dataclass(frozen=True)
+class ReserveRequest:
+    bank_id: str
+    size: Size
+    kind: str = "soft"  # soft: held for ttl_s; hard: until deposit or cancel
+    ttl_s: float = 3600.0
+
+    def digest(self) -> str:
+        body = json.dumps([self.bank_id, self.size.value, self.kind, self.ttl_s])
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def reserve(
+    engine: Engine, who: Principal, request: ReserveRequest, idempotency_key: str | None = None
+) -> tuple[Reservation, bool]:
+    """Reserve the smallest free fitting compartment; return it and whether it is new."""
+    carrier = who.carrier
+    if request.kind not in ("soft", "hard"):
+        raise Invalid("kind must be soft or hard")
+    try:
+        with transaction(engine) as s:
+            earlier = _replay(s, carrier, idempotency_key, request)
+            if earlier is not None:
+                return earlier, False
+            reservation = _reserve_locked(s, engine, who, request, idempotency_key)
+    except IntegrityError:
+        # The same Idempotency-Key raced in on another connection and won: answer with its result.
+        with transaction(engine) as s:
+            earlier = _replay(s, carrier, idempotency_key, request)
+        if earlier is None:
+            raise
+        return earlier, False
+    return reservation, True
+
+
+def _replay(
+    s: Session, carrier: str, key: str | None, request: ReserveRequest
+) -> Reservation | None:
+    if key is None:
+        return None
+    query = select(Reservation).where(
+        Reservation.carrier_id == carrier, Reservation.idempotency_key == key
+    )
+    earlier = s.exec(query).first()
+    if earlier is not None and earlier.request_hash != request.digest():
+        raise Conflict("this Idempotency-Key was used for a different request")
+    return earlier
+
+
+def _reserve_locked(
+    s: Session, engine: Engine, who: Principal, request: ReserveRequest, key: str | None
+) -> Reservation:
+    carrier = who.carrier
+    _lock_bank(s, engine, request.bank_id)
+    _expire_due(s, request.bank_id)
+    refusal = _admit(s, request.bank_id, carrier)
+    compartment = None if refusal else _pick(s, engine, request.bank_id, request.size)
+    if compartment is None:
+        reason = (
+            refusal or f"no free compartment fits size {request.size.value} at {request.bank_id}"
+        )
+        raise Conflict(reason, nearest=nearest_with_room(s, request.bank_id, request.size))
+    soft = request.kind == "soft"
+    reservation = Reservation(
+        carrier_id=carrier,
+        bank_id=request.bank_id,
+        compartment_id=compartment.id,
+        size=compartment.size,
+        kind=request.kind,
+        expires_at=utcnow() + timedelta(seconds=request.ttl_s) if soft else None,
+        idempotency_key=key,
+        request_hash=request.digest(),
+    )
+    s.add(reservation)
+    s.flush()
+    audit(s, who, "reserve", reservation.id, bank=request.bank_id, compartment=compartment.label)
+    return reservation
+
+
+def _lock_bank(s: Session, engine: Engine, bank_id: str) -> None:
+    query = select(Bank).where(Bank.id == bank_id)
+    if is_postgres(engine):
+        query = query.with_for_update()
+    if s.exec(query).first() is None:
+        raise NotFound(f"no bank {bank_id}")
+
+
+def _expire_due(s: Session, bank_id: str) -> None:
+    due = select(Reservation).where(
+        Reservation.bank_id == bank_id,
+        Reservation.state == ReservationState.ACTIVE.value,
+        col(Reservation.expires_at) < utcnow(),
+    )
+    for reservation in s.exec(due):
+        reservation.state = ReservationState.EXPIRED.value
+        s.add(reservation)
+    s.flush()
+
+
+def _held_ids(bank_id: str) -> tuple[object, object]:
+    reserved = select(Reservation.compartment_id).where(
+        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
+    )
+    occupied = select(Parcel.compartment_id).where(
+        Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
+    )
+    return reserved, occupied
+
+
+def holdings(s: Session, bank_id: str) -> Counter[str]:
+    """Compartments each carrier holds at the bank: active reservations and parcels inside."""
+    reserved = s.exec(
+        select(Reservation.carrier_id).where(
+            Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
+        )
+    )
+    parcels = s.exec(
+        select(Parcel.carrier_id).where(
+            Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
+        )
+    )
+    return Counter(list(reserved) + list(parcels))
+
+
+def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
+    """Why the bank's sharing policy refuses the carrier another hold, or None when it may.
+
+    A carrier at its ceiling gets ``Conflict`` at once: other banks would not help it here."""
+    policies = {
+        p.carrier_id: p
+        for p in s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
+    }
+    held = holdings(s, bank_id)
+    mine = policies.get(carrier)
+    if mine is not None and held[carrier] >= mine.ceiling:
+        raise Conflict(
+            f"{carrier} holds {held[carrier]} compartments here, its ceiling", ceiling=mine.ceiling
+        )
+    if mine is not None and held[carrier] < mine.guaranteed:
+        return None
+    in_service = s.exec(
+        select(Compartment.id).where(
+            Compartment.bank_id == bank_id, col(Compartment.in_service).is_(True)
+        )
+    )
+    free = len(list(in_service)) - sum(held.values())
+    owed = sum(max(0, p.guaranteed - held[c]) for c, p in policies.items() if c != carrier)
+    if free <= 0:
+        return f"{bank_id} is full"
+    if free - owed <= 0:
+        return "the shared pool is empty; what is free is guaranteed to other carriers"
+    return None
+
+
+def _pick(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment | None:
+    reserved, occupied = _held_ids(bank_id)
+    query = (
+        select(Compartment)
+        .where(
+            Compartment.bank_id == bank_id,
+            col(Compartment.in_service).is_(True),
+            col(Compartment.size_rank) >= size.rank,
+            col(Compartment.id).not_in(reserved),  # type: ignore[arg-type]
+            col(Compartment.id).not_in(occupied),  # type: ignore[arg-type]
+        )
+        .order_by(col(Compartment.size_rank), col(Compartment.label))
+        .limit(1)
+    )
+    if is_postgres(engine):
+        query = query.with_for_update(skip_locked=True)
+    return s.exec(query).first()
+
+
+def nearest_with_room(s: Session, bank_id: str, size: Size) -> list[dict[str, object]]:
+    """Up to three other banks with a free fitting compartment, nearest first."""
+    here = s.exec(select(Site).join(Bank).where(Bank.id == bank_id)).first()
+    if here is None:
+        return []
+    found = []
+    for bank, site in s.exec(select(Bank, Site).join(Site).where(Bank.id != bank_id)):
+        free = free_by_size(s, bank.id)
+        room = sum(n for sz, n in free.items() if Size(sz).rank >= size.rank)
+        if room:
+            km = _km(here.lat, here.lon, site.lat, site.lon)
+            found.append({"bank_id": bank.id, "distance_km": round(km, 2), "free": room})
+    return sorted(found, key=lambda b: float(str(b["distance_km"])))[:NEAREST]
+
+
+def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
+    reserved, occupied = _held_ids(bank_id)
+    query = select(Compartment.size).where(
+        Compartment.bank_id == bank_id,
+        col(Compartment.in_service).is_(True),
+        col(Compartment.id).not_in(reserved),  # type: ignore[arg-type]
+        col(Compartment.id).not_in(occupied),  # type: ignore[arg-type]
+    )
+    counts = Counter(s.exec(query))
+    return {size.value: counts.get(size.value, 0) for size in Size}
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def cancel(engine: Engine, who: Principal, reservation_id: str) -> Reservation:
+    with transaction(engine) as s:
+        reservation = _own(s, who, reservation_id)
+        if reservation.state != ReservationState.ACTIVE.value:
+            raise Conflict(f"the reservation is {reservation.state}")
+        reservation.state = ReservationState.CANCELLED.value
+        s.add(reservation)
+        audit(s, who, "cancel_reservation", reservation.id)
+        return reservation
+
+
+def _own(s: Session, who: Principal, reservation_id: str) -> Reservation:
+    reservation = s.get(Reservation, reservation_id)
+    if reservation is None or reservation.carrier_id != who.carrier:
+        raise NotFound("no such reservation")
+    return reservation
+
+
+def get(engine: Engine, who: Principal, reservation_id: str) -> Reservation:
+    with transaction(engine) as s:
+        return _own(s, who, reservation_id)
+
+
+def list_own(engine: Engine, who: Principal, state: str | None = None) -> list[Reservation]:
+    query = select(Reservation).where(Reservation.carrier_id == who.carrier)
+    if state:
+        query = query.where(Reservation.state == state)
+    with transaction(engine) as s:
+        return list(s.exec(query.order_by(col(Reservation.created_at))))

@@ -1,0 +1,150 @@
+"""Setting up the fleet: operators, sites, banks, compartments, carriers, policies, keys.
+
+Admins do anything; an operator only within its own operator's sites and banks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from cloud.core.db import transaction
+from cloud.models import Bank, Carrier, Compartment, Operator, Role, SharingPolicy, Site, Size
+from cloud.services.auth import Principal, Scope, audit, mint_key
+from cloud.services.errors import Conflict, Invalid, NotFound
+
+
+@dataclass(frozen=True)
+class CompartmentSpec:
+    label: str
+    size: Size
+    low: bool = False
+
+
+def create_operator(
+    engine: Engine, who: Principal, secret_key: str, name: str
+) -> tuple[Operator, str]:
+    """A new operator and its first operator key (shown once)."""
+    who.require(Role.ADMIN)
+    with transaction(engine) as s:
+        operator = Operator(name=name)
+        s.add(operator)
+        s.flush()
+        key = mint_key(s, secret_key, Role.OPERATOR, name, Scope(operator_id=operator.id))
+        audit(s, who, "create_operator", operator.id, name=name)
+    return operator, key
+
+
+def _operator_of(who: Principal, operator_id: str | None) -> str:
+    who.require(Role.ADMIN, Role.OPERATOR)
+    if who.role is Role.OPERATOR:
+        return str(who.operator_id)
+    if operator_id is None:
+        raise Invalid("an admin must say which operator")
+    return operator_id
+
+
+def create_site(
+    engine: Engine, who: Principal, *, name: str, lat: float, lon: float, address: str = "",
+    operator_id: str | None = None,
+) -> Site:  # fmt: skip
+    owner = _operator_of(who, operator_id)
+    with transaction(engine) as s:
+        if s.get(Operator, owner) is None:
+            raise NotFound("no such operator")
+        site = Site(operator_id=owner, name=name, lat=lat, lon=lon, address=address)
+        s.add(site)
+        s.flush()
+        audit(s, who, "create_site", site.id, name=name)
+        return site
+
+
+def _own_site(s: Session, who: Principal, site_id: str) -> Site:
+    site = s.get(Site, site_id)
+    if site is None or (who.role is Role.OPERATOR and site.operator_id != who.operator_id):
+        raise NotFound("no such site")
+    return site
+
+
+def create_bank(
+    engine: Engine, who: Principal, *, bank_id: str, site_id: str, name: str,
+    compartments: list[CompartmentSpec],
+) -> Bank:  # fmt: skip
+    who.require(Role.ADMIN, Role.OPERATOR)
+    with transaction(engine) as s:
+        _own_site(s, who, site_id)
+        if s.get(Bank, bank_id) is not None:
+            raise Conflict(f"bank {bank_id} exists")
+        bank = Bank(id=bank_id, site_id=site_id, name=name)
+        s.add(bank)
+        for spec in compartments:
+            s.add(Compartment(bank_id=bank_id, label=spec.label, size=spec.size.value,
+                              size_rank=spec.size.rank, low=spec.low))  # fmt: skip
+        audit(s, who, "create_bank", bank_id, compartments=len(compartments))
+        return bank
+
+
+def own_bank(s: Session, who: Principal, bank_id: str) -> Bank:
+    bank = s.get(Bank, bank_id)
+    if bank is None:
+        raise NotFound("no such bank")
+    if who.role is Role.OPERATOR:
+        _own_site(s, who, bank.site_id)
+    elif who.role is Role.MANAGER and bank.site_id != who.site_id:
+        raise NotFound("no such bank")
+    return bank
+
+
+def create_carrier(
+    engine: Engine, who: Principal, secret_key: str, carrier_id: str, name: str
+) -> str:
+    """A carrier and its API key (shown once)."""
+    who.require(Role.ADMIN)
+    with transaction(engine) as s:
+        if s.get(Carrier, carrier_id) is not None:
+            raise Conflict(f"carrier {carrier_id} exists")
+        s.add(Carrier(id=carrier_id, name=name))
+        s.flush()
+        key = mint_key(s, secret_key, Role.CARRIER, name, Scope(carrier_id=carrier_id))
+        audit(s, who, "create_carrier", carrier_id)
+    return key
+
+
+def set_policy(
+    engine: Engine, who: Principal, bank_id: str, carrier_id: str, *, guaranteed: int, ceiling: int
+) -> SharingPolicy:
+    who.require(Role.ADMIN, Role.OPERATOR)
+    if not 0 <= guaranteed <= ceiling:
+        raise Invalid("need 0 <= guaranteed <= ceiling")
+    with transaction(engine) as s:
+        own_bank(s, who, bank_id)
+        if s.get(Carrier, carrier_id) is None:
+            raise NotFound("no such carrier")
+        others = s.exec(
+            select(SharingPolicy).where(
+                SharingPolicy.bank_id == bank_id, SharingPolicy.carrier_id != carrier_id
+            )
+        )
+        total = s.exec(select(Compartment.id).where(Compartment.bank_id == bank_id)).all()
+        if guaranteed + sum(p.guaranteed for p in others) > len(total):
+            raise Conflict("the guarantees at this bank would exceed its compartments")
+        policy = s.merge(SharingPolicy(bank_id=bank_id, carrier_id=carrier_id,
+                                       guaranteed=guaranteed, ceiling=ceiling))  # fmt: skip
+        audit(
+            s, who, "set_policy", f"{bank_id}/{carrier_id}", guaranteed=guaranteed, ceiling=ceiling
+        )
+        return policy
+
+
+def create_manager_key(
+    engine: Engine, who: Principal, secret_key: str, site_id: str, label: str
+) -> str:
+    """A property manager's key, scoped to one site."""
+    who.require(Role.ADMIN, Role.OPERATOR)
+    with transaction(engine) as s:
+        _own_site(s, who, site_id)
+        key = mint_key(s, secret_key, Role.MANAGER, label, Scope(site_id=site_id))
+        audit(s, who, "create_manager_key", site_id, label=label)
+    return key

@@ -1,0 +1,51 @@
+"""What a property manager sees: the health of the banks at its own site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from cloud.core.db import transaction
+from cloud.models import Alarm, Bank, Compartment, Role, Site
+from cloud.services.auth import Principal
+from cloud.services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class BankHealth:
+    bank_id: str
+    name: str
+    compartments: int
+    out_of_service: list[str]
+    open_alarms: list[str]
+
+
+def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, list[BankHealth]]:
+    who.require(Role.MANAGER, Role.OPERATOR, Role.ADMIN)
+    with transaction(engine) as s:
+        site = s.get(Site, site_id)
+        visible = site is not None and (
+            who.role is Role.ADMIN
+            or (who.role is Role.MANAGER and who.site_id == site_id)
+            or (who.role is Role.OPERATOR and site.operator_id == who.operator_id)
+        )
+        if site is None or not visible:
+            raise NotFound("no such site")
+        health = []
+        for bank in s.exec(select(Bank).where(Bank.site_id == site_id).order_by(col(Bank.id))):
+            comps = list(s.exec(select(Compartment).where(Compartment.bank_id == bank.id)))
+            alarms = s.exec(
+                select(Alarm).where(Alarm.bank_id == bank.id, col(Alarm.cleared_at).is_(None))
+            )
+            health.append(
+                BankHealth(
+                    bank_id=bank.id,
+                    name=bank.name,
+                    compartments=len(comps),
+                    out_of_service=sorted(c.label for c in comps if not c.in_service),
+                    open_alarms=[f"{a.kind} {a.compartment}".strip() for a in alarms],
+                )
+            )
+        return site, health

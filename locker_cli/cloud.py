@@ -1,0 +1,68 @@
+"""``locker cloud``: the fleet manager's server and its bootstrap.
+
+Settings come from the environment: ``LOCKER_CLOUD_DATABASE_URL`` (SQLite by default,
+``postgresql://...`` in production) and ``LOCKER_CLOUD_SECRET_KEY`` (required; no placeholder).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from cloud.core.config import Settings
+
+app = typer.Typer(help="The cloud fleet manager.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from cloud.core.config import Settings
+
+    try:
+        return Settings()  # type: ignore[call-arg]  # from the environment
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            typer.echo(f"error: LOCKER_CLOUD_{where.upper()}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from cloud.core.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    typer.echo("schema up to date")
+
+
+@app.command("create-admin")
+def create_admin(label: str = typer.Option("admin", "--label")) -> None:
+    """Create an admin API key (printed once; stored only hashed). There is no default account."""
+    from cloud.core.db import make_engine
+    from cloud.core.migrate import upgrade
+    from cloud.services.auth import create_admin as create
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    typer.echo(create(engine, settings.secret_key, label))
+    engine.dispose()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(2, "--workers", min=1),
+) -> None:
+    """Serve the API (OpenAPI page at /docs) with several worker processes."""
+    import uvicorn
+
+    _settings()
+    uvicorn.run(
+        "cloud.main:app_from_environment", factory=True, host=host, port=port, workers=workers
+    )

@@ -1,0 +1,155 @@
+"""Allocation through the carriers' API, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tests.cloud.conftest import Cloud, fleet
+
+RESERVE = "/api/v1/reservations"
+
+
+def reserve(
+    cloud: Cloud, carrier: str, size: str = "M", bank: str = "maple", **extra: object
+) -> object:
+    return cloud.call(
+        "POST", RESERVE, cloud.keys[carrier], json={"bank_id": bank, "size": size, **extra}
+    )
+
+
+def label_of(cloud: Cloud, reservation: dict[str, object]) -> str:
+    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as db:
+        row = db.execute(
+            text("SELECT label FROM compartment WHERE id = :i"),
+            {"i": reservation["compartment_id"]},
+        )
+        return str(row.scalar_one())
+
+
+def test_smallest_fitting_then_upsizing(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"S": 1, "M": 1, "L": 1}})
+    first = reserve(cloud, "sf", "M").json()  # type: ignore[attr-defined]
+    assert (label_of(cloud, first), first["size"], first["kind"]) == ("A02", "M", "soft")
+    second = reserve(cloud, "sf", "M").json()  # type: ignore[attr-defined]
+    assert (label_of(cloud, second), second["size"]) == ("A03", "L")  # no M left: upsized
+    banks = cloud.ok("GET", "/api/v1/banks", cloud.keys["sf"])
+    assert banks[0]["free"] == {"S": 1, "M": 0, "L": 0, "XL": 0}
+    assert banks[0]["you_hold"] == 2
+
+
+def test_idempotency_key_replays_and_refuses_a_different_body(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 3}})
+    headers = {"Idempotency-Key": "order-42"}
+    first = cloud.call(
+        "POST", RESERVE, cloud.keys["sf"], json={"bank_id": "maple", "size": "M"}, headers=headers
+    )
+    again = cloud.call(
+        "POST", RESERVE, cloud.keys["sf"], json={"bank_id": "maple", "size": "M"}, headers=headers
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    other = cloud.call(
+        "POST", RESERVE, cloud.keys["sf"], json={"bank_id": "maple", "size": "S"}, headers=headers
+    )
+    assert other.status_code == 409
+    # Another carrier may use the same key string: keys are per carrier.
+    theirs = cloud.call(
+        "POST", RESERVE, cloud.keys["jd"], json={"bank_id": "maple", "size": "M"}, headers=headers
+    )
+    assert theirs.status_code == 201
+    assert len(cloud.ok("GET", RESERVE, cloud.keys["sf"])) == 1
+
+
+def test_cancel_frees_the_compartment(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 1}})
+    made = reserve(cloud, "sf").json()  # type: ignore[attr-defined]
+    assert reserve(cloud, "jd").status_code == 409  # type: ignore[attr-defined]
+    cancelled = cloud.ok("DELETE", f"{RESERVE}/{made['id']}", cloud.keys["sf"])
+    assert cancelled["state"] == "cancelled"
+    assert cloud.call("DELETE", f"{RESERVE}/{made['id']}", cloud.keys["sf"]).status_code == 409
+    assert reserve(cloud, "jd").status_code == 201  # type: ignore[attr-defined]
+
+
+def test_soft_reservations_expire_hard_ones_do_not(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 2}})
+    soft = reserve(cloud, "sf", ttl_s=60).json()  # type: ignore[attr-defined]
+    hard = reserve(cloud, "sf", kind="hard").json()  # type: ignore[attr-defined]
+    assert hard["expires_at"] is None
+    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with engine.begin() as db:
+        db.execute(
+            text("UPDATE reservation SET expires_at = :t WHERE id = :i"),
+            {"t": past, "i": soft["id"]},
+        )
+    assert reserve(cloud, "jd").status_code == 201  # type: ignore[attr-defined]
+    states = {r["id"]: r["state"] for r in cloud.ok("GET", RESERVE, cloud.keys["sf"])}
+    assert states == {soft["id"]: "expired", hard["id"]: "active"}
+
+
+def test_a_full_bank_names_the_nearest_banks_with_room(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 1}, "oak": {"M": 2}, "pine": {"S": 3}, "elm": {"L": 1}})
+    assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
+    full = reserve(cloud, "sf")
+    assert full.status_code == 409  # type: ignore[attr-defined]
+    nearest = full.json()["nearest"]  # type: ignore[attr-defined]
+    assert [b["bank_id"] for b in nearest] == ["oak", "elm"]  # pine has only S
+    assert nearest[0]["distance_km"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_ceiling_and_guarantees(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 4}}, carriers=("sf", "jd", "yt"))
+    op = cloud.keys["operator"]
+    cloud.ok("PUT", "/api/v1/banks/maple/policies/sf", op, json={"guaranteed": 1, "ceiling": 2})
+    cloud.ok("PUT", "/api/v1/banks/maple/policies/jd", op, json={"guaranteed": 2, "ceiling": 4})
+    assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
+    assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]  # shared pool
+    capped = reserve(cloud, "sf")
+    assert capped.status_code == 409  # type: ignore[attr-defined]
+    assert capped.json()["ceiling"] == 2  # type: ignore[attr-defined]
+    # yt has no policy: the 2 free compartments are owed to jd's guarantee.
+    refused = reserve(cloud, "yt")
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    assert "guaranteed to other carriers" in refused.json()["detail"]  # type: ignore[attr-defined]
+    assert reserve(cloud, "jd").status_code == 201  # type: ignore[attr-defined]
+    assert reserve(cloud, "jd").status_code == 201  # type: ignore[attr-defined]
+    bad = cloud.call(
+        "PUT", "/api/v1/banks/maple/policies/yt", op, json={"guaranteed": 3, "ceiling": 3}
+    )
+    assert bad.status_code == 409  # guarantees would exceed the bank
+
+
+def test_parcels_announced_with_history_and_couriers(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 1}})
+    body = {
+        "waybill": "SF1",
+        "bank_id": "maple",
+        "recipient_phone": "13800138000",
+        "consent": "recipient_app",
+    }
+    assert cloud.call("POST", "/api/v1/parcels", cloud.keys["sf"], json=body).status_code == 201
+    assert cloud.call("POST", "/api/v1/parcels", cloud.keys["sf"], json=body).status_code == 409
+    history = cloud.ok("GET", "/api/v1/parcels/SF1", cloud.keys["sf"])
+    assert [h["status"] for h in history["history"]] == ["announced"]
+    bad = body | {"waybill": "SF2", "consent": "nodded"}
+    assert cloud.call("POST", "/api/v1/parcels", cloud.keys["sf"], json=bad).status_code == 422
+    made = cloud.ok(
+        "POST", "/api/v1/couriers", cloud.keys["sf"], json={"id": "sf-0042", "pin": "2468"}
+    )
+    me = cloud.ok("GET", "/api/v1/courier/me", {"Authorization": f"Bearer {made['api_key']}"})
+    assert (me["id"], me["carrier_id"]) == ("sf-0042", "sf")
+    assert [c["id"] for c in cloud.ok("GET", "/api/v1/couriers", cloud.keys["sf"])] == ["sf-0042"]
+
+
+def test_the_audit_log_is_append_only(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 1}})
+    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as db:
+        assert db.execute(text("SELECT count(*) FROM auditentry")).scalar_one() > 3
+    for statement in ("UPDATE auditentry SET action = 'x'", "DELETE FROM auditentry"):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as db:
+            db.execute(text(statement))
