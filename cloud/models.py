@@ -126,6 +126,7 @@ class ReservationState(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     FULFILLED = "fulfilled"
+    UNFULFILLABLE = "unfulfillable"  # the bank filled the compartment offline; no other fits
 
 
 class Reservation(CloudModel, table=True):
@@ -237,3 +238,24 @@ class AuditEntry(CloudModel, table=True):
     action: str
     target: str
     detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class BankCursor(CloudModel, table=True):
+    """How far a bank's event stream has been applied without a gap."""
+
+    bank_id: str = Field(foreign_key="bank.id", primary_key=True)
+    applied_seq: int = 0
+
+
+class InboundEvent(CloudModel, table=True):
+    """Every event received from a bank, once: applied in ``seq`` order, parked until then."""
+
+    event_id: str = Field(primary_key=True)
+    bank_id: str = Field(foreign_key="bank.id")
+    seq: int
+    type: str
+    body: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+    received_at: datetime = Field(default_factory=utcnow)
+    applied: bool = False
+
+    __table_args__ = (UniqueConstraint("bank_id", "seq", name="one_event_per_bank_seq"),)

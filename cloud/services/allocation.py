@@ -38,6 +38,7 @@ from cloud.models import (
     utcnow,
 )
 from cloud.services.auth import Principal, audit
+from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
 HOLDING_PARCEL = ("in_locker", "return_pending")
@@ -120,6 +121,9 @@ def _reserve_locked(
     s.add(reservation)
     s.flush()
     audit(s, who, "reserve", reservation.id, bank=request.bank_id, compartment=compartment.label)
+    push: dict[str, object] = {"reservation_id": reservation.id, "carrier_id": carrier}
+    push |= {"compartment": compartment.label, "kind": request.kind}
+    enqueue_command(s, request.bank_id, "reservation.push", push)
     return reservation
 
 
@@ -140,6 +144,8 @@ def _expire_due(s: Session, bank_id: str) -> None:
     for reservation in s.exec(due):
         reservation.state = ReservationState.EXPIRED.value
         s.add(reservation)
+        withdraw: dict[str, object] = {"reservation_id": reservation.id}
+        enqueue_command(s, bank_id, "reservation.withdraw", withdraw)
     s.flush()
 
 
@@ -196,6 +202,11 @@ def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
     if free - owed <= 0:
         return "the shared pool is empty; what is free is guaranteed to other carriers"
     return None
+
+
+def pick_free(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment | None:
+    """The smallest free compartment that fits, locked for this transaction."""
+    return _pick(s, engine, bank_id, size)
 
 
 def _pick(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment | None:
@@ -260,6 +271,8 @@ def cancel(engine: Engine, who: Principal, reservation_id: str) -> Reservation:
         reservation.state = ReservationState.CANCELLED.value
         s.add(reservation)
         audit(s, who, "cancel_reservation", reservation.id)
+        withdraw: dict[str, object] = {"reservation_id": reservation.id}
+        enqueue_command(s, reservation.bank_id, "reservation.withdraw", withdraw)
         return reservation
 
 

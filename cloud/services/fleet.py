@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from cloud.core.db import transaction
 from cloud.models import Bank, Carrier, Compartment, Operator, Role, SharingPolicy, Site, Size
 from cloud.services.auth import Principal, Scope, audit, mint_key
+from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
 
@@ -135,6 +136,9 @@ def set_policy(
         audit(
             s, who, "set_policy", f"{bank_id}/{carrier_id}", guaranteed=guaranteed, ceiling=ceiling
         )
+        share: dict[str, object] = {"carrier_id": carrier_id, "guaranteed": guaranteed}
+        share["ceiling"] = ceiling
+        enqueue_command(s, bank_id, "policy.push", share, who=who)
         return policy
 
 

@@ -1,0 +1,166 @@
+"""Events from banks: applied once, in order, with gaps parked; the physical fact wins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from cloud.models import Alarm, Command, Compartment, Parcel, ParcelEvent, Reservation
+from cloud.services.errors import Conflict
+from cloud.services.ingest import ingest_event
+from locker_contract.events import (
+    BoardHealthChanged,
+    DoorClosed,
+    DoorForcedOpen,
+    DoorLeftOpen,
+    Envelope,
+    Event,
+    ParcelDeposited,
+    ParcelPickedUp,
+)
+from tests.cloud.conftest import Cloud, fleet
+
+BANK = "maple"
+
+
+def envelope(seq: int, event: Event, event_id: uuid.UUID | None = None) -> Envelope:
+    return Envelope(event_id=event_id or uuid.uuid4(), bank_id=BANK, seq=seq,
+                    time=datetime.now(UTC), event=event)  # fmt: skip
+
+
+def deposited(waybill: str, label: str, carrier: str = "sf") -> ParcelDeposited:
+    return ParcelDeposited(
+        parcel_id=uuid.uuid4(), waybill=waybill, carrier=carrier, courier_id="nobody",
+        compartment=label, recipient_phone="13800138000", group_id=uuid.uuid4(),
+        pickup_code="12345678", consent="recipient_app", flagged_for_review=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def engine(cloud: Cloud) -> Engine:
+    fleet(cloud, {BANK: {"M": 4}})
+    announce = {
+        "waybill": "SF1",
+        "bank_id": BANK,
+        "recipient_phone": "13800138000",
+        "consent": "recipient_app",
+    }
+    cloud.ok("POST", "/api/v1/parcels", cloud.keys["sf"], json=announce)
+    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+def history(engine: Engine, waybill: str) -> list[str]:
+    with Session(engine) as s:
+        parcel = s.exec(select(Parcel).where(Parcel.waybill == waybill)).one()
+        events = s.exec(
+            select(ParcelEvent)
+            .where(ParcelEvent.parcel_id == parcel.id)
+            .order_by(col(ParcelEvent.id))
+        )
+        return [e.status for e in events]
+
+
+def test_events_apply_in_order_and_a_redelivery_is_a_no_op(engine: Engine) -> None:
+    first = envelope(1, deposited("SF1", "A02"))
+    assert ingest_event(engine, first).applied_seq == 1
+    again = ingest_event(engine, first)
+    assert (again.duplicate, again.applied_seq) == (True, 1)
+    ingest_event(
+        engine,
+        envelope(2, ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")),
+    )
+    assert history(engine, "SF1") == ["announced", "in_locker", "picked_up"]
+
+
+def test_a_gap_parks_events_until_it_fills(engine: Engine) -> None:
+    later = ingest_event(
+        engine,
+        envelope(2, ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")),
+    )
+    assert (later.applied_seq, later.parked) == (0, 1)
+    assert history(engine, "SF1") == ["announced"]
+    filled = ingest_event(engine, envelope(1, deposited("SF1", "A02")))
+    assert (filled.applied_seq, filled.parked) == (2, 0)
+    assert history(engine, "SF1") == ["announced", "in_locker", "picked_up"]
+
+
+def test_a_reused_sequence_number_is_refused(engine: Engine) -> None:
+    ingest_event(engine, envelope(1, DoorClosed(compartment="A01")))
+    with pytest.raises(Conflict, match="already sent seq 1"):
+        ingest_event(engine, envelope(1, DoorClosed(compartment="A02")))
+
+
+def test_walk_up_deposits_are_recorded_too(engine: Engine) -> None:
+    ingest_event(engine, envelope(1, deposited("JD9", "A03", carrier="jd")))
+    assert history(engine, "JD9") == ["in_locker"]
+
+
+def test_door_alarms_raise_and_clear(engine: Engine) -> None:
+    events: list[Event] = [
+        DoorForcedOpen(compartment="A04"),
+        DoorLeftOpen(compartment="A01", open_for_s=61.0),
+        DoorClosed(compartment="A01"),
+        BoardHealthChanged(bus="main", board=2, online=False),
+        BoardHealthChanged(bus="main", board=2, online=True),
+    ]
+    for seq, event in enumerate(events, start=1):
+        ingest_event(engine, envelope(seq, event))
+    with Session(engine) as s:
+        alarms = {(a.kind, a.compartment, a.cleared_at is None) for a in s.exec(select(Alarm))}
+    assert alarms == {
+        ("door.forced_open", "A04", True),
+        ("door.left_open", "A01", False),
+        ("board.offline", "main/2", False),
+    }
+
+
+def test_a_deposit_into_another_carriers_reservation_moves_it(cloud: Cloud, engine: Engine) -> None:
+    held = cloud.ok(
+        "POST", "/api/v1/reservations", cloud.keys["jd"], json={"bank_id": BANK, "size": "M"}
+    )
+    with Session(engine) as s:
+        label = s.exec(select(Reservation).where(Reservation.id == held["id"])).one().compartment_id
+        first = s.get_one(Compartment, label).label
+    ingest_event(engine, envelope(1, deposited("SF1", first)))  # the bank filled it while offline
+    moved = cloud.ok("GET", f"/api/v1/reservations/{held['id']}", cloud.keys["jd"])
+    assert moved["state"] == "active"
+    assert moved["compartment_id"] != held["compartment_id"]
+    with Session(engine) as s:
+        kinds = [c.type for c in s.exec(select(Command).order_by(col(Command.created_at)))]
+    assert kinds == ["reservation.push", "reservation.withdraw", "reservation.push"]
+
+
+def test_a_displaced_reservation_with_nowhere_to_go_is_unfulfillable(
+    cloud: Cloud, engine: Engine
+) -> None:
+    body = {"bank_id": BANK, "size": "M"}
+    made = [cloud.ok("POST", "/api/v1/reservations", cloud.keys["jd"], json=body) for _ in range(4)]
+    with Session(engine) as s:
+        first = s.get_one(Compartment, made[0]["compartment_id"]).label
+    ingest_event(engine, envelope(1, deposited("SF1", first)))
+    assert (
+        cloud.ok("GET", f"/api/v1/reservations/{made[0]['id']}", cloud.keys["jd"])["state"]
+        == "unfulfillable"
+    )
+
+
+def test_policies_and_cancellations_are_pushed_to_the_bank(cloud: Cloud, engine: Engine) -> None:
+    cloud.ok(
+        "PUT",
+        f"/api/v1/banks/{BANK}/policies/sf",
+        cloud.keys["operator"],
+        json={"guaranteed": 1, "ceiling": 2},
+    )
+    made = cloud.ok(
+        "POST", "/api/v1/reservations", cloud.keys["sf"], json={"bank_id": BANK, "size": "M"}
+    )
+    cloud.ok("DELETE", f"/api/v1/reservations/{made['id']}", cloud.keys["sf"])
+    with Session(engine) as s:
+        commands = list(s.exec(select(Command).order_by(col(Command.created_at))))
+    assert [c.type for c in commands] == ["policy.push", "reservation.push", "reservation.withdraw"]
+    assert commands[0].payload == {"carrier_id": "sf", "guaranteed": 1, "ceiling": 2}
