@@ -30,10 +30,12 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bus.py
 	$(BIN)/python benchmarks/edge.py
+	$(BIN)/python benchmarks/allocation.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bus.py --quick
 	$(BIN)/python benchmarks/edge.py --quick
+	$(BIN)/python benchmarks/allocation.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

@@ -62,7 +62,14 @@ def serve(
     """Serve the API (OpenAPI page at /docs) with several worker processes."""
     import uvicorn
 
+    from cloud.core.server import NoDelayH11Protocol
+
     _settings()
     uvicorn.run(
-        "cloud.main:app_from_environment", factory=True, host=host, port=port, workers=workers
+        "cloud.main:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=NoDelayH11Protocol,
     )

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -160,18 +160,24 @@ def _held_ids(bank_id: str) -> tuple[object, object]:
 
 
 def holdings(s: Session, bank_id: str) -> Counter[str]:
-    """Compartments each carrier holds at the bank: active reservations and parcels inside."""
-    reserved = s.exec(
-        select(Reservation.carrier_id).where(
-            Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
-        )
+    """Compartments each carrier holds at the bank: active reservations and parcels inside.
+
+    Counted in SQL: this runs while the bank's lock is held."""
+    reserved = select(Reservation.carrier_id, func.count()).where(
+        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
     )
-    parcels = s.exec(
-        select(Parcel.carrier_id).where(
-            Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
-        )
+    parcels = select(Parcel.carrier_id, func.count()).where(
+        Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
     )
-    return Counter(list(reserved) + list(parcels))
+    held: Counter[str] = Counter()
+    grouped = (
+        reserved.group_by(col(Reservation.carrier_id)),
+        parcels.group_by(col(Parcel.carrier_id)),
+    )
+    for query in grouped:
+        for carrier, count in s.exec(query):
+            held[carrier] += count
+    return held
 
 
 def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
@@ -191,11 +197,11 @@ def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
     if mine is not None and held[carrier] < mine.guaranteed:
         return None
     in_service = s.exec(
-        select(Compartment.id).where(
-            Compartment.bank_id == bank_id, col(Compartment.in_service).is_(True)
-        )
-    )
-    free = len(list(in_service)) - sum(held.values())
+        select(func.count())
+        .select_from(Compartment)
+        .where(Compartment.bank_id == bank_id, col(Compartment.in_service).is_(True))
+    ).one()
+    free = in_service - sum(held.values())
     owed = sum(max(0, p.guaranteed - held[c]) for c, p in policies.items() if c != carrier)
     if free <= 0:
         return f"{bank_id} is full"
