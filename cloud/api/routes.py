@@ -14,8 +14,9 @@ from cloud.services.allocation import ReserveRequest
 from cloud.services.fleet import CompartmentSpec
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": api.Problem} for code in (401, 403, 404, 409, 422, 429)
+    code: {"model": api.Problem} for code in (400, 401, 403, 404, 409, 429)
 }
+ERRORS[422] = {"model": api.Unprocessable}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
@@ -40,7 +41,12 @@ def list_banks(engine: EngineDep, who: CurrentPrincipal) -> list[api.BankPublic]
     return [api.BankPublic(**view.__dict__) for view in carriers.banks(engine, who)]
 
 
-@router.post("/reservations", status_code=201, tags=["carriers"])
+REPLAY: dict[int | str, dict[str, object]] = {
+    200: {"model": api.ReservationPublic, "description": "A replay of an Idempotency-Key"}
+}
+
+
+@router.post("/reservations", status_code=201, tags=["carriers"], responses=REPLAY)
 def create_reservation(
     body: api.ReservationCreate,
     response: Response,

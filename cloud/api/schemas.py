@@ -149,4 +149,20 @@ class SiteHealth(BaseModel):
 
 
 class Problem(BaseModel):
+    """An error: ``detail`` says what went wrong; some errors add fields (``nearest``,
+    ``ceiling``, ``retry_after_s``, ``choices``)."""
+
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """422: the request's shape is wrong (a list of issues, from validation) or its content is
+    (a sentence, from the services)."""
+
+    detail: str | list[ValidationIssue]
