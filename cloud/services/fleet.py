@@ -74,6 +74,11 @@ def create_bank(
     compartments: list[CompartmentSpec],
 ) -> Bank:  # fmt: skip
     who.require(Role.ADMIN, Role.OPERATOR)
+    twice = sorted(
+        {c.label for c in compartments if sum(o.label == c.label for o in compartments) > 1}
+    )
+    if twice:
+        raise Invalid(f"compartments listed more than once: {', '.join(twice)}")
     with transaction(engine) as s:
         _own_site(s, who, site_id)
         if s.get(Bank, bank_id) is not None:

@@ -153,3 +153,13 @@ def test_the_audit_log_is_append_only(cloud: Cloud) -> None:
     for statement in ("UPDATE auditentry SET action = 'x'", "DELETE FROM auditentry"):
         with pytest.raises(Exception, match="append-only"), engine.begin() as db:
             db.execute(text(statement))
+
+
+def test_a_bank_with_a_label_twice_is_refused_clearly(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 1}})
+    site = cloud.keys["site:maple"]["id"]
+    twice = [{"label": "B01", "size": "M"}, {"label": "B01", "size": "L"}]
+    body = {"id": "birch", "site_id": site, "compartments": twice}
+    answer = cloud.call("POST", "/api/v1/banks", cloud.keys["operator"], json=body)
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "compartments listed more than once: B01"

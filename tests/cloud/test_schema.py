@@ -1,0 +1,279 @@
+"""Schemathesis against the cloud's OpenAPI schema: no 5xx, and every answer as documented.
+
+Every operation is sent at least 100 generated requests, valid and invalid ones, each with the key
+of a principal the operation is for, so that requests reach the services rather than stop at
+401/403. Half the time an id in the path or the body is swapped for one that exists in the fleet,
+so that 200/201/409 answers get checked too, not only 404s. Then Schemathesis's own deterministic
+cases (boundary values, missing and malformed fields) run once per operation.
+
+The checks: no 5xx, and each answer's status code, content type and body as the schema documents.
+Bounded in time: no shrinking, a timeout per request, and a budget for the whole module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from cloud.core.config import Settings
+from cloud.main import create_app
+from cloud.services.carriers import CONSENTS
+from tests.cloud.conftest import bearer, build_cloud, fleet, secret
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = 300  # generated requests per operation, at least
+REQUEST_TIMEOUT_S = 10.0
+MODULE_BUDGET_S = 300.0  # the whole module; measured at about 30 s
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a bank's or a carrier's id; fits a courier's too
+BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+NUMBERS = itertools.count()
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+# The schema only: this app never opens its database (in memory, created lazily). Requests go to
+# the app that `fleet_cloud` builds on a migrated SQLite file.
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(database_url="sqlite://", secret_key=secret())).openapi()
+)
+# The keys are this run's throwaway ones; the Idempotency-Key is needed to reproduce a failure.
+schema.config.output.sanitization.update(enabled=False)
+
+# Who may call each operation; the fuzzing test draws one per request, the coverage test uses
+# the first.
+CALLERS: dict[str, tuple[str, ...]] = {
+    "GET /api/v1/banks": ("sf", "jd"),
+    "POST /api/v1/reservations": ("sf", "jd"),
+    "GET /api/v1/reservations": ("sf", "jd"),
+    "GET /api/v1/reservations/{reservation_id}": ("sf", "jd"),
+    "DELETE /api/v1/reservations/{reservation_id}": ("sf", "jd"),
+    "POST /api/v1/parcels": ("sf", "jd"),
+    "GET /api/v1/parcels": ("sf", "jd"),
+    "GET /api/v1/parcels/{waybill}": ("sf", "jd"),
+    "GET /api/v1/couriers": ("sf", "jd"),
+    "POST /api/v1/couriers": ("sf", "jd"),
+    "GET /api/v1/courier/me": ("courier",),
+    "GET /api/v1/sites/{site_id}/health": ("manager", "operator", "admin"),
+    "POST /api/v1/operators": ("admin",),
+    "POST /api/v1/sites": ("admin", "operator"),
+    "POST /api/v1/banks": ("admin", "operator"),
+    "POST /api/v1/carriers": ("admin",),
+    "PUT /api/v1/banks/{bank_id}/policies/{carrier_id}": ("admin", "operator"),
+    "POST /api/v1/sites/{site_id}/manager-keys": ("admin", "operator"),
+}
+
+
+@dataclass
+class Fleet:
+    app: FastAPI
+    keys: dict[str, dict[str, str]]  # principal -> Authorization header
+    known: dict[str, list[str]]  # path parameter or body field -> values the fleet has
+
+
+@dataclass
+class Tally:
+    examples: int = 0
+    failed: bool = False
+
+
+@pytest.fixture(scope="module")
+def fleet_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """Banks maple and oak at two sites of one operator, carriers sf and jd; sf with a courier, a
+    reservation and an announced parcel; a second operator, with no sites."""
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('schema')) / 'cloud.db'}"
+    with contextlib.contextmanager(build_cloud)(url) as cloud:
+        fleet(cloud, {"maple": {"S": 2, "M": 3, "L": 1, "XL": 1}, "oak": {"M": 2, "L": 1}})
+        sf = cloud.keys["sf"]
+        courier = cloud.ok("POST", "/api/v1/couriers", sf, json={"id": "sf-c1", "pin": "2468"})
+        reservation = cloud.ok(
+            "POST", "/api/v1/reservations", sf, json={"bank_id": "maple", "size": "M"}
+        )
+        parcel = {"waybill": "SF-W1", "bank_id": "maple", "recipient_phone": "13800138000"}
+        cloud.ok("POST", "/api/v1/parcels", sf, json=parcel | {"consent": "recipient_app"})
+        other = cloud.ok("POST", "/api/v1/operators", cloud.admin, json={"name": "Other Ltd"})
+        keys = {
+            "admin": cloud.admin,
+            "operator": cloud.keys["operator"],
+            "manager": cloud.keys["manager:maple"],
+            "sf": sf,
+            "jd": cloud.keys["jd"],
+            "courier": bearer(courier["api_key"]),
+        }
+        known = {
+            "reservation_id": [reservation["id"]],
+            "waybill": ["SF-W1"],
+            "site_id": [cloud.keys["site:maple"]["id"], cloud.keys["site:oak"]["id"]],
+            "bank_id": ["maple", "oak"],
+            "carrier_id": ["sf", "jd"],
+            "operator_id": [other["id"]],
+            "recipient_phone": ["13800138000"],
+            "consent": list(CONSENTS),
+        }
+        app = cloud.client.app
+        assert isinstance(app, FastAPI)
+        yield Fleet(app, keys, known)
+
+
+@pytest.fixture(scope="module")
+def module_deadline() -> float:
+    return time.monotonic() + MODULE_BUDGET_S
+
+
+class OverBudget(Exception):
+    """Raised by SIGALRM in the main thread: a test ran past the module's budget."""
+
+
+@pytest.fixture(autouse=True)
+def time_limit(module_deadline: float) -> Iterator[None]:
+    """Fail a test that runs past the module's budget instead of letting it hang. The alarm
+    fires again every second until the test ends, in case something swallowed the first."""
+    remaining = module_deadline - time.monotonic()
+    if remaining <= 0:
+        pytest.fail(f"the module's budget of {MODULE_BUDGET_S:.0f} s was spent before this test")
+    armed = True
+
+    def expired(_signum: int, _frame: FrameType | None) -> None:
+        if armed:
+            raise OverBudget(f"past the module's budget of {MODULE_BUDGET_S:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, remaining, 1.0)
+        yield
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def tally() -> Iterator[Tally]:
+    """Counts one operation's requests; fewer than EXAMPLES fails it (Hypothesis stops early,
+    silently, when it cannot generate enough valid examples)."""
+    counted = Tally()
+    yield counted
+    if not counted.failed:
+        assert counted.examples >= EXAMPLES, f"only {counted.examples} requests were sent"
+
+
+def fresh(value: str) -> str:
+    """``value`` with its tail replaced by a number not used before (base 36): as long, and as
+    valid a slug as it was."""
+    number, tail = next(NUMBERS), ""
+    while not tail or number:
+        number, digit = divmod(number, 36)
+        tail = BASE36[digit] + tail
+    return (value[: max(len(value) - len(tail), 0)] + tail)[-len(value) :]
+
+
+def use_fleet_values(
+    case: schemathesis.Case[Any], fleet: Fleet, choose: Callable[[list[str]], str | None]
+) -> None:
+    """Swap generated ids in the path and the body for ones the fleet has, and a new resource's
+    id for one not used before, so that requests get past 404 and 409: ``choose`` picks the value,
+    or None to keep the generated one. A value of the wrong type stays: it is its case's point."""
+    containers = [case.path_parameters or {}]
+    if isinstance(case.body, dict):
+        containers.append(case.body)
+    for container in containers:
+        for name, value in list(container.items()):
+            if not isinstance(value, str):
+                continue
+            if name in fleet.known:
+                picked = choose(fleet.known[name])
+            elif name == "id" and SLUG.fullmatch(value):
+                picked = choose([fresh(value)])
+            else:
+                continue
+            if picked is not None:
+                container[name] = picked
+    if isinstance(case.body, dict) and isinstance(case.body.get("compartments"), list):
+        seen = set()
+        out = []
+        for c in case.body["compartments"]:
+            if isinstance(c, dict) and isinstance(c.get("label"), str):
+                if c["label"] in seen:
+                    continue
+                seen.add(c["label"])
+            out.append(c)
+        case.body["compartments"] = out
+
+
+def test_every_operation_has_callers() -> None:
+    operations = set()
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # an operation Schemathesis cannot read
+        operations.add(result.ok().label)
+    assert operations == set(CALLERS)
+
+
+@schema.given(data=st.data())
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: bounded in time
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+def test_fuzzed_requests_get_documented_answers(
+    case: schemathesis.Case[Any], data: st.DataObject, fleet_cloud: Fleet, tally: Tally
+) -> None:
+    tally.examples += 1
+    try:
+        caller = data.draw(st.sampled_from(CALLERS[case.operation.label]))
+
+        def half_the_time(values: list[str]) -> str | None:
+            return data.draw(st.sampled_from(values)) if data.draw(st.booleans()) else None
+
+        use_fleet_values(case, fleet_cloud, half_the_time)
+        case.call_and_validate(
+            headers=fleet_cloud.keys[caller],
+            checks=CHECKS,
+            app=fleet_cloud.app,
+            timeout=REQUEST_TIMEOUT_S,
+        )
+    except BaseException:
+        tally.failed = True
+        raise
+
+
+@schema.parametrize()
+@hypothesis.settings(deadline=None, phases=[Phase.explicit])
+def test_coverage_cases_get_documented_answers(
+    case: schemathesis.Case[Any], fleet_cloud: Fleet
+) -> None:
+    """Schemathesis's deterministic cases: boundary values, missing and malformed fields."""
+    caller = CALLERS[case.operation.label][0]
+    use_fleet_values(case, fleet_cloud, lambda values: values[0])
+    case.call_and_validate(
+        headers=fleet_cloud.keys[caller],
+        checks=CHECKS,
+        app=fleet_cloud.app,
+        timeout=REQUEST_TIMEOUT_S,
+    )
