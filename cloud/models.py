@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import registry
@@ -32,6 +33,9 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+Consent = Literal["recipient_app", "phone_call", "sms_reply", "written_note", "contract"]
 
 
 class Role(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from cloud.models import Size
+from cloud.models import Consent, Size
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$")]
@@ -47,7 +47,7 @@ class ParcelCreate(BaseModel):
     waybill: Annotated[str, Field(min_length=1, max_length=64)]
     bank_id: Slug
     recipient_phone: Annotated[str, Field(min_length=7, max_length=32)]
-    consent: str
+    consent: Annotated[Consent, Field(description="How the recipient agreed to locker delivery")]
 
 
 class ParcelPublic(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -10,12 +11,22 @@ from sqlmodel import col, select
 
 from cloud.core.db import transaction
 from cloud.core.security import new_salt, pin_hash
-from cloud.models import Bank, Courier, Parcel, ParcelEvent, ParcelStatus, Role, SharingPolicy, Site
+from cloud.models import (
+    Bank,
+    Consent,
+    Courier,
+    Parcel,
+    ParcelEvent,
+    ParcelStatus,
+    Role,
+    SharingPolicy,
+    Site,
+)
 from cloud.services.allocation import free_by_size, holdings
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.errors import Conflict, Invalid, NotFound
 
-CONSENTS = ("recipient_app", "phone_call", "sms_reply", "written_note", "contract")
+CONSENTS: tuple[str, ...] = get_args(Consent)
 
 
 @dataclass(frozen=True)
