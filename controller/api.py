@@ -19,21 +19,18 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import select
 
 from controller.config import Size
 from controller.daemon import Edge
 from controller.errors import EdgeError, LockedOut, NotAllowed
-from controller.flows import ACTIVE_DEPOSIT, CONSENT_CHOICES, CourierIdentity, DoorView
+from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
 from controller.kiosk.pages import kiosk_router, root_redirect
 from controller.sessions import SESSION_COOKIE, Sessions
 from controller.store import (
-    ACTIVE_PARCEL_STATES,
     Compartment,
     Deposit,
     Outbox,
-    Parcel,
-    get_setting,
     transaction,
 )
 
@@ -130,15 +127,12 @@ class EdgeCollector(Collector):
         gauge = GaugeMetricFamily("locker_compartments", "Compartments by state", labels=["state"])
         with transaction(self.edge.engine) as s:
             rows = list(s.exec(select(Compartment)))
-            full = set(
-                s.exec(
-                    select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES))
-                )
-            )
             pending = len(list(s.exec(select(Outbox.seq))))
-        gauge.add_metric(["out_of_service"], sum(not r.in_service for r in rows))
-        gauge.add_metric(["occupied"], sum(r.in_service and r.label in full for r in rows))
-        gauge.add_metric(["free"], sum(r.in_service and r.label not in full for r in rows))
+        free = sum(self.edge.flows.free_by_size().values())
+        in_service = sum(r.in_service for r in rows)
+        gauge.add_metric(["out_of_service"], len(rows) - in_service)
+        gauge.add_metric(["free"], free)
+        gauge.add_metric(["busy"], in_service - free)
         gauge.add_metric(["outbox_pending"], pending)
         return gauge
 
@@ -208,26 +202,12 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
 
     @app.get("/api/status")
     def status() -> Status:
-        with transaction(edge.engine) as s:
-            maintenance = get_setting(s, "maintenance") == "on"
-            full = set(
-                s.exec(
-                    select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES))
-                )
-            )
-            held = set(
-                s.exec(select(Deposit.compartment).where(col(Deposit.state).in_(ACTIVE_DEPOSIT)))
-            )
-            free = {size.value: 0 for size in Size}
-            for row in s.exec(select(Compartment).where(col(Compartment.in_service).is_(True))):
-                if row.label not in full | held and row.door != "open":
-                    free[row.size] += 1
         online = edge.doors.boards_online() if edge.doors else {}
         return Status(
             bank_id=edge.config.bank.id,
             name=edge.config.bank.name,
-            maintenance=maintenance,
-            free=free,
+            maintenance=flows.in_maintenance(),
+            free=flows.free_by_size(),
             boards_online={f"{bus}/{board}": up for (bus, board), up in online.items()},
         )
 

@@ -28,6 +28,10 @@ class NotAllowed(EdgeError):
     status = 401
 
 
+class BadCredentials(NotAllowed):
+    pass
+
+
 class WrongCode(EdgeError):
     status = 401
 

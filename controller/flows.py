@@ -29,13 +29,13 @@ from controller import codes, throttle
 from controller.config import EdgeConfig, Size
 from controller.doors import OPEN, DoorOutcome, DoorSupervisor
 from controller.errors import (
+    BadCredentials,
     BankFull,
     Conflict,
     EntryDisabled,
     Invalid,
     LockedOut,
     Maintenance,
-    NotAllowed,
     NotFound,
     WrongCode,
 )
@@ -199,7 +199,9 @@ class Flows:
             )
             if courier is None or not valid:
                 detail = self._failed(s, row)
-                failure = NotAllowed("wrong courier id or PIN, or the credential expired", **detail)
+                failure = BadCredentials(
+                    "wrong courier id or PIN, or the credential expired", **detail
+                )
             else:
                 throttle.succeed(row)
                 return CourierIdentity(courier.id, courier.carrier)
@@ -265,23 +267,23 @@ class Flows:
         self, s: Session, size: Size, *, low: bool, carrier: str, exclude: set[str]
     ) -> str | None:
         """The smallest free compartment that fits (a low one when asked)."""
-        held = set(
-            s.exec(select(Deposit.compartment).where(col(Deposit.state).in_(ACTIVE_DEPOSIT)))
-        )
-        full = set(
-            s.exec(select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES)))
-        )
         candidates = [
             c
-            for c in s.exec(select(Compartment).where(col(Compartment.in_service).is_(True)))
-            if c.label not in held | full | exclude
-            and c.door != OPEN
-            and c.reserved_for in (None, carrier)
-            and Size(c.size).rank >= size.rank
-            and (c.low or not low)
+            for c in free_compartments(s, carrier=carrier)
+            if c.label not in exclude and Size(c.size).rank >= size.rank and (c.low or not low)
         ]
         candidates.sort(key=lambda c: (Size(c.size).rank, c.label))
         return candidates[0].label if candidates else None
+
+    def free_by_size(self) -> dict[str, int]:
+        """Compartments any carrier could deposit in now, by size (for the kiosk and metrics)."""
+        with transaction(self.engine) as s:
+            free = free_compartments(s, carrier=None)
+        return {size.value: sum(c.size == size.value for c in free) for size in Size}
+
+    def in_maintenance(self) -> bool:
+        with transaction(self.engine) as s:
+            return get_setting(s, "maintenance") == "on"
 
     async def _open_for_deposit(self, deposit_id: str) -> Deposit:
         """Unlock the deposit's compartment; on a jam, try the next fitting one."""
@@ -632,6 +634,20 @@ class Flows:
                     compartment=comp.label, in_service=False, reason=comp.service_note
                 ),
             )
+
+
+def free_compartments(s: Session, *, carrier: str | None) -> list[Compartment]:
+    """In service, door shut, holding no parcel, held by no deposit in progress, and not
+    reserved for another carrier (``carrier=None``: reserved for nobody)."""
+    held = set(s.exec(select(Deposit.compartment).where(col(Deposit.state).in_(ACTIVE_DEPOSIT))))
+    full = set(
+        s.exec(select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES)))
+    )
+    return [
+        c
+        for c in s.exec(select(Compartment).where(col(Compartment.in_service).is_(True)))
+        if c.label not in held | full and c.door != OPEN and c.reserved_for in (None, carrier)
+    ]
 
 
 def _has_intent(s: Session, deposit_id: str, label: str | None) -> bool:

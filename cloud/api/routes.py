@@ -48,15 +48,18 @@ REPLAY: dict[int | str, dict[str, object]] = {
 
 @router.post("/reservations", status_code=201, tags=["carriers"], responses=REPLAY)
 def create_reservation(
+    *,
     body: api.ReservationCreate,
     response: Response,
     engine: EngineDep,
+    settings: SettingsDep,
     who: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> api.ReservationPublic:
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
-    request = ReserveRequest(body.bank_id, body.size, body.kind, body.ttl_s)
+    ttl_s = body.ttl_s or settings.soft_reservation_ttl_s
+    request = ReserveRequest(body.bank_id, body.size, body.kind, ttl_s)
     reservation, created = allocation.reserve(engine, who, request, idempotency_key)
     if not created:
         response.status_code = 200

@@ -17,7 +17,9 @@ class ReservationCreate(BaseModel):
     bank_id: Slug
     size: Size
     kind: Literal["soft", "hard"] = "soft"
-    ttl_s: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
+    ttl_s: Annotated[
+        float | None, Field(gt=0, le=7 * 24 * 3600, description="soft only; default: the server's")
+    ] = None
 
 
 class ReservationPublic(BaseModel):

@@ -42,13 +42,6 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def create_schema(engine: Engine) -> None:
-    """For tools that want tables without migrations; the server runs the Alembic migrations."""
-    from cloud.models import METADATA  # noqa: PLC0415 - models import this module's helpers
-
-    METADATA.create_all(engine)
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session, session.begin():

@@ -13,6 +13,7 @@ from controller.codes import mask_phone
 from controller.config import Size
 from controller.daemon import Edge
 from controller.errors import (
+    BadCredentials,
     BankFull,
     EdgeError,
     EntryDisabled,
@@ -24,7 +25,6 @@ from controller.errors import (
 from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
 from controller.kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, flow_message, translator
 from controller.sessions import SESSION_COOKIE, Sessions
-from controller.store import get_setting, transaction
 
 LANG_COOKIE = "kiosk_lang"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -77,7 +77,7 @@ class Kiosk:
                 return t("maintenance")
             case BankFull():
                 return t("bank_full", size=exc.detail.get("size", ""))
-            case NotAllowed() if "session" not in exc.message and "sign in" not in exc.message:
+            case BadCredentials():
                 return t("bad_sign_in")
             case _:
                 return flow_message(exc.message, lang)
@@ -88,10 +88,6 @@ class Kiosk:
             return self.sessions.courier(token) if token else None
         except NotAllowed:
             return None
-
-    def maintenance(self) -> bool:
-        with transaction(self.edge.engine) as s:
-            return get_setting(s, "maintenance") == "on"
 
 
 def _doors(views: list[DoorView]) -> list[dict[str, object]]:
@@ -108,7 +104,7 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
 
     @router.get("/")
     def home(request: Request) -> Response:
-        return kiosk.render(request, "home.html", maintenance=kiosk.maintenance())
+        return kiosk.render(request, "home.html", maintenance=edge.flows.in_maintenance())
 
     @router.get("/lang/{code}")
     def language(code: str, next: str = "/kiosk/") -> Response:

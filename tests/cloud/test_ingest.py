@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from cloud.models import Alarm, Command, Compartment, Parcel, ParcelEvent, Reservation
-from cloud.services.errors import Conflict
+from cloud.core.db import transaction
+from cloud.models import Alarm, Command, CommandAck, Compartment, Parcel, ParcelEvent, Reservation
+from cloud.services.commands import acknowledge, pending
+from cloud.services.errors import Conflict, NotFound
 from cloud.services.ingest import ingest_event
 from locker_contract.events import (
     BoardHealthChanged,
@@ -164,3 +166,31 @@ def test_policies_and_cancellations_are_pushed_to_the_bank(cloud: Cloud, engine:
         commands = list(s.exec(select(Command).order_by(col(Command.created_at))))
     assert [c.type for c in commands] == ["policy.push", "reservation.push", "reservation.withdraw"]
     assert commands[0].payload == {"carrier_id": "sf", "guaranteed": 1, "ceiling": 2}
+
+
+def test_commands_wait_for_their_bank_and_an_ack_is_kept_once(cloud: Cloud, engine: Engine) -> None:
+    made = cloud.ok(
+        "POST", "/api/v1/reservations", cloud.keys["sf"], json={"bank_id": BANK, "size": "M"}
+    )
+    with transaction(engine) as s:
+        [push] = pending(s, BANK)
+        assert push.payload["reservation_id"] == made["id"]
+        acknowledge(s, push.id, "applied")
+    with transaction(engine) as s:
+        acknowledge(s, push.id, "refused", "a redelivered ack changes nothing")
+        assert pending(s, BANK) == []
+        ack = s.get_one(CommandAck, push.id)
+        assert (ack.outcome, s.get_one(Command, push.id).state) == ("applied", "acknowledged")
+        with pytest.raises(NotFound):
+            acknowledge(s, "no-such-command", "applied")
+
+
+def test_soft_reservations_default_to_the_servers_ttl(cloud: Cloud, engine: Engine) -> None:
+    made = cloud.ok(
+        "POST", "/api/v1/reservations", cloud.keys["sf"], json={"bank_id": BANK, "size": "M"}
+    )
+    expires = datetime.fromisoformat(made["expires_at"]).replace(tzinfo=UTC)
+    created = datetime.fromisoformat(made["created_at"]).replace(tzinfo=UTC)
+    assert (expires - created).total_seconds() == pytest.approx(
+        cloud.settings.soft_reservation_ttl_s, abs=5
+    )

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 
 from controller.flows import CourierIdentity
 from controller.sessions import Sessions
-from controller.store import Compartment, Outbox, Parcel, PickupGroup
+from controller.store import Compartment, Outbox, Parcel, PickupGroup, outbox
 from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
+from locker_contract.events import Envelope, ParcelDeposited
 from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
 
 pytestmark = pytest.mark.pty
@@ -333,10 +334,32 @@ def test_maintenance_stops_the_kiosk(bank: Bank) -> None:
     assert bank.client.post("/api/pickup", json={"code": "12345678"}).status_code == 401
 
 
-def test_metrics_expose_compartments_and_the_bus(bank: Bank) -> None:
+def test_metrics_and_status_agree_on_what_is_free(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    assert 'locker_compartments{state="free"} 16.0' in bank.client.get("/metrics").text
+    deposit(bank, headers, "BUSY1")  # door open, deposit in progress: not free, not a parcel yet
+    free = sum(bank.client.get("/api/status").json()["free"].values())
     text = bank.client.get("/metrics").text
-    assert 'locker_compartments{state="free"} 16.0' in text
+    assert free == 15
+    assert f'locker_compartments{{state="free"}} {free}.0' in text
+    assert 'locker_compartments{state="busy"} 1.0' in text
     assert 'locker_bus_transactions_total{bus="main"}' in text
+
+
+def test_the_outbox_reads_back_as_contract_envelopes(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    deposit_and_shut(bank, headers, "ENV1")
+    with bank.session() as s:
+        envelopes = outbox(s, "maple-court-3")
+        later = outbox(s, "maple-court-3", after=2)
+    assert [e.seq for e in envelopes] == [1, 2, 3, 4]
+    assert [e.event.type for e in envelopes] == bank.events()
+    assert len({e.event_id for e in envelopes}) == 4
+    assert [e.seq for e in later] == [3, 4]
+    deposited = envelopes[-1].event
+    assert isinstance(deposited, ParcelDeposited)
+    assert deposited.waybill == "ENV1"
+    assert Envelope.model_validate_json(envelopes[-1].model_dump_json()) == envelopes[-1]
 
 
 # --- item sensors (Kerong) ------------------------------------------------------------------
@@ -528,3 +551,13 @@ def test_courier_credentials_expire_offline(bank: Bank) -> None:
     answer = bank.client.post("/api/courier/sign-in", json={"courier_id": "tmp-1", "pin": "2468"})
     assert answer.status_code == 401
     assert "expired" in answer.json()["detail"]
+
+
+def test_the_kiosk_says_wrong_pin_and_session_ended_apart(bank: Bank) -> None:
+    bank.courier("sf-1", "sf-express")
+    wrong = bank.client.post("/kiosk/courier", data={"courier_id": "sf-1", "pin": "0000"})
+    assert wrong.status_code == 401
+    assert "快递员编号或密码错误，或登录凭证已过期。" in wrong.text
+    bank.client.cookies.set("kiosk_session", "stale")
+    ended = bank.client.get("/api/deposits/x")
+    assert ended.json()["detail"] == "your session has ended; sign in again"
