@@ -75,6 +75,12 @@ class Bank(CloudModel, table=True):
     id: str = Field(primary_key=True)  # the edge's bank id, e.g. maple-court-3
     site_id: str = Field(foreign_key="site.id", index=True)
     name: str = ""
+    # what the link knows of it: its Last Will and heartbeats, its clock, its retained state
+    online: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    status_since: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    clock_skew_s: float | None = None  # its clock minus ours, at the last heartbeat
+    state: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Compartment(CloudModel, table=True):
@@ -211,7 +217,10 @@ class Command(CloudModel, table=True):
     payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
     ttl_s: float = 3600.0
-    state: str = "pending"  # pending, acknowledged, expired
+    expires_at: datetime | None = Field(default=None, index=True)
+    state: str = Field(default="pending", index=True)  # pending, acknowledged, expired
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    last_sent_at: datetime | None = None
 
 
 class CommandAck(CloudModel, table=True):

@@ -1,24 +1,35 @@
-"""Local administration of a bank, each change committed with its event where one exists.
+"""Administration of a bank: the local CLI's changes and the cloud's commands, one function each.
 
-Used by ``locker edge`` and, later, by the cloud's commands arriving over the link.
+Every function works in the caller's transaction (``store.transaction``), so that a command's
+effect and the record that it was applied commit together, and emits the event a change has.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlmodel import Session, col, delete, select
 
 from controller import codes
 from controller.errors import Invalid, NotFound
 from controller.flows import CODE_SCOPE
-from controller.store import Courier, Expected, Throttle, emit, put_setting, transaction, utcnow
+from controller.store import (
+    CarrierPolicy,
+    Compartment,
+    Courier,
+    Expected,
+    Hold,
+    Throttle,
+    emit,
+    put_setting,
+    utcnow,
+)
 from controller.throttle import reenable
-from locker_contract.events import MaintenanceChanged
+from locker_contract.events import CompartmentService, MaintenanceChanged
 
 
 def add_courier(
-    engine: Engine,
+    s: Session,
     key: bytes,
     *,
     courier_id: str,
@@ -31,49 +42,97 @@ def add_courier(
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         raise Invalid("the PIN must be 4-12 digits")
     salt = codes.new_salt()
-    with transaction(engine) as s:
-        s.merge(
-            Courier(
-                id=courier_id,
-                carrier=carrier,
-                name=name,
-                pin_hash=codes.pin_hash(key, pin, salt),
-                salt=salt,
-                expires_at=utcnow() + timedelta(hours=ttl_h),
-            )
+    push_courier(s, key, courier_id=courier_id, carrier=carrier, name=name, salt=salt,
+                 verifier=codes.pin_verifier(pin, salt), ttl_h=ttl_h)  # fmt: skip
+
+
+def push_courier(
+    s: Session,
+    key: bytes,
+    *,
+    courier_id: str,
+    carrier: str,
+    name: str,
+    salt: str,
+    verifier: str,
+    ttl_h: float,
+) -> None:
+    """Store a courier's credential from its PIN verifier (the cloud's, or one made here)."""
+    s.merge(
+        Courier(
+            id=courier_id,
+            carrier=carrier,
+            name=name,
+            pin_hash=codes.pin_record(key, verifier),
+            salt=salt,
+            expires_at=utcnow() + timedelta(hours=ttl_h),
         )
-
-
-def revoke_courier(engine: Engine, courier_id: str) -> None:
-    with transaction(engine) as s:
-        courier = s.get(Courier, courier_id)
-        if courier is None:
-            raise NotFound(f"no courier {courier_id}")
-        courier.revoked = True
-        s.add(courier)
-
-
-def expect_parcel(engine: Engine, *, waybill: str, carrier: str, phone: str, consent: str) -> None:
-    """Announce a waybill whose recipient's consent is on record."""
-    record = Expected(
-        waybill=waybill,
-        carrier=carrier,
-        recipient_phone=codes.normalize_phone(phone),
-        consent=consent,
     )
-    with transaction(engine) as s:
-        s.merge(record)
 
 
-def set_maintenance(engine: Engine, *, on: bool) -> None:
-    with transaction(engine) as s:
-        put_setting(s, "maintenance", "on" if on else "off")
-        emit(s, MaintenanceChanged(on=on))
+def revoke_courier(s: Session, courier_id: str) -> None:
+    courier = s.get(Courier, courier_id)
+    if courier is None:
+        raise NotFound(f"no courier {courier_id}")
+    courier.revoked = True
+    s.add(courier)
 
 
-def reenable_keypad(engine: Engine) -> None:
-    with transaction(engine) as s:
-        row = s.get(Throttle, CODE_SCOPE)
-        if row is not None:
-            reenable(row)
-            s.add(row)
+def expect_parcel(s: Session, *, waybill: str, carrier: str, phone: str, consent: str) -> None:
+    """Announce a waybill whose recipient's consent is on record."""
+    s.merge(
+        Expected(
+            waybill=waybill,
+            carrier=carrier,
+            recipient_phone=codes.normalize_phone(phone),
+            consent=consent,
+        )
+    )
+
+
+def set_maintenance(s: Session, *, on: bool) -> None:
+    put_setting(s, "maintenance", "on" if on else "off")
+    emit(s, MaintenanceChanged(on=on))
+
+
+def reenable_keypad(s: Session) -> None:
+    row = s.get(Throttle, CODE_SCOPE)
+    if row is not None:
+        reenable(row)
+        s.add(row)
+
+
+def set_service(s: Session, label: str, *, in_service: bool, reason: str) -> None:
+    """Take a compartment out of service, or put it back (its jam count starts again)."""
+    comp = s.get(Compartment, label)
+    if comp is None:
+        raise NotFound(f"no compartment {label}")
+    if comp.in_service == in_service:
+        return
+    comp.in_service, comp.service_note = in_service, "" if in_service else reason
+    if in_service:
+        comp.jam_count = 0
+    s.add(comp)
+    emit(s, CompartmentService(compartment=label, in_service=in_service, reason=reason))
+
+
+def hold(s: Session, *, reservation_id: str, carrier: str, label: str, kind: str) -> None:
+    """Reserve ``label`` for ``carrier`` (pushed again: the same hold, perhaps moved)."""
+    if s.get(Compartment, label) is None:
+        raise NotFound(f"no compartment {label}")
+    s.merge(Hold(reservation_id=reservation_id, compartment=label, carrier=carrier, kind=kind))
+
+
+def withdraw(s: Session, reservation_id: str) -> None:
+    """The reservation ended in the cloud; withdrawing an unknown one changes nothing."""
+    s.exec(delete(Hold).where(col(Hold.reservation_id) == reservation_id))
+
+
+def set_policy(s: Session, *, carrier: str, guaranteed: int, ceiling: int) -> None:
+    if not 0 <= guaranteed <= ceiling:
+        raise Invalid("need 0 <= guaranteed <= ceiling")
+    s.merge(CarrierPolicy(carrier=carrier, guaranteed=guaranteed, ceiling=ceiling))
+
+
+def holds(s: Session) -> list[Hold]:
+    return list(s.exec(select(Hold).order_by(col(Hold.compartment))))

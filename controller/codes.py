@@ -3,7 +3,8 @@
 The bank key (32 random bytes) is created on first start, readable by the daemon's user only, and
 never leaves the bank. A pickup code is 8 digits; it is stored as HMAC-SHA256 under the bank key
 and compared in constant time. A courier PIN is short, so it is stretched with scrypt, salted per
-courier and peppered with the bank key.
+courier (``locker_contract.credentials``, as the cloud does), then keyed with HMAC under the bank
+key.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import os
 import secrets
 from pathlib import Path
 
+from locker_contract.credentials import new_salt, pin_verifier
+
+__all__ = ["new_salt", "pin_verifier"]  # the edge salts its couriers as the cloud does
+
 CODE_DIGITS = 8
 KEY_BYTES = 32
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~20 ms per PIN check: cheap once, slow to guess
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -53,15 +57,13 @@ def code_matches(key: bytes, code: str, stored: str) -> bool:
     return hmac.compare_digest(code_hash(key, code), stored)
 
 
-def new_salt() -> str:
-    return secrets.token_hex(16)
+def pin_record(key: bytes, verifier: str) -> str:
+    """What the bank stores for a courier: the PIN verifier keyed under the bank key."""
+    return hmac.new(key, bytes.fromhex(verifier), hashlib.sha256).hexdigest()
 
 
 def pin_hash(key: bytes, pin: str, salt: str) -> str:
-    digest = hashlib.scrypt(
-        pin.encode(), salt=bytes.fromhex(salt) + key, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P
-    )
-    return digest.hex()
+    return pin_record(key, pin_verifier(pin, salt))
 
 
 def pin_matches(key: bytes, pin: str, salt: str, stored: str) -> bool:

@@ -98,10 +98,26 @@ class Policy(_Strict):
     kiosk_idle_s: Annotated[float, Field(gt=0)] = 60.0
 
 
+class LinkSpec(_Strict):
+    """The link to the cloud; without a ``[link]`` table the bank runs standalone."""
+
+    broker: Annotated[str, Field(pattern=r"^mqtt(311)?://")]
+    client_id: str | None = None  # stable across restarts: the broker keeps the session
+    password_file: Path | None = None  # username is the bank id; the file is never committed
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
+    resend_after_s: Annotated[float, Field(gt=0)] = 30.0  # no ack by then: publish again
+    backoff_base_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
+    resync_jitter_s: Annotated[float, Field(ge=0)] = 10.0  # spread the backlog after reconnect
+    state_every_s: Annotated[float, Field(gt=0)] = 1.0  # how often the snapshot is compared
+    keepalive_s: Annotated[int, Field(ge=5)] = 60
+
+
 class EdgeConfig(_Strict):
     bank: BankSpec
     api: ApiSpec = ApiSpec()
     policy: Policy = Policy()
+    link: LinkSpec | None = None
     buses: Annotated[list[BusSpec], Field(alias="bus", min_length=1)]
     compartments: Annotated[list[CompartmentSpec], Field(alias="compartment", min_length=1)]
 
@@ -131,7 +147,11 @@ def load_config(path: Path) -> EdgeConfig:
             "key_file": path.parent / config.bank.key_file,
         }
     )
-    return config.model_copy(update={"bank": bank})
+    update: dict[str, object] = {"bank": bank}
+    if config.link is not None and config.link.password_file is not None:
+        password_file = path.parent / config.link.password_file
+        update["link"] = config.link.model_copy(update={"password_file": password_file})
+    return config.model_copy(update=update)
 
 
 def _describe(error: object) -> str:

@@ -10,9 +10,11 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from controller.codes import load_or_create_key
+from controller.commands import CommandRunner
 from controller.config import EdgeConfig
 from controller.doors import DoorSupervisor
 from controller.flows import Flows
+from controller.link import EdgeLink
 from controller.store import Compartment, emit, open_store, transaction
 from firmware_bridge.bus import BusMaster, BusSettings
 from firmware_bridge.families import family_named
@@ -87,6 +89,11 @@ class Edge:
         self.doors: DoorSupervisor | None = None
         self._transports: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.link: EdgeLink | None = None
+        if config.link is not None:
+            runner = CommandRunner(self.engine, self.key, lambda: self.doors)
+            self.link = EdgeLink(self.engine, config.bank.id, config.link, runner=runner,
+                                 snapshot=self.flows.snapshot, boards=self._boards)  # fmt: skip
 
     async def start(self) -> None:
         """Open every bus, read every door once (reconciling a crash), then run."""
@@ -100,6 +107,8 @@ class Edge:
             asyncio.create_task(self._poll_forever(), name="door-poller"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
         ]
+        if self.link is not None:
+            self._tasks.append(asyncio.create_task(self.link.run(), name="link"))
         log.info(
             "bank %s running: %d compartments", self.config.bank.id, len(self.config.compartments)
         )
@@ -114,12 +123,22 @@ class Edge:
             await transport.close()
         self.engine.dispose()
 
+    def _boards(self) -> tuple[int, int]:
+        """Boards answering, and boards configured."""
+        total = sum(len(bus.boards) for bus in self.config.buses)
+        offline = (
+            0 if self.doors is None else sum(not up for up in self.doors.boards_online().values())
+        )
+        return total - offline, total
+
     async def _poll_forever(self) -> None:
         assert self.doors is not None
         while True:
             try:
                 await self.doors.poll_once()
                 await self.flows.resume_openings()
+                if self.link is not None:
+                    self.link.nudge()
             except Exception:
                 log.exception("door poll failed; retrying")
             await asyncio.sleep(self.config.policy.poll_interval_s)

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
-from controller import codes, throttle
+from controller import codes, sharing, throttle
 from controller.config import EdgeConfig, Size
 from controller.doors import OPEN, DoorOutcome, DoorSupervisor
 from controller.errors import (
@@ -41,6 +41,7 @@ from controller.errors import (
 )
 from controller.failpoints import failpoint
 from controller.store import (
+    ACTIVE_DEPOSIT_STATES,
     ACTIVE_PARCEL_STATES,
     Compartment,
     Courier,
@@ -65,6 +66,7 @@ from locker_contract.events import (
     ParcelRefused,
     ParcelReturned,
 )
+from locker_contract.messages import BankState
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ DEPOSIT_TABLE: dict[tuple[DepositState, DepositEvent], DepositState] = {
     (D.CANCELLING, E.CLOSED_WITH_ITEM): D.ABANDONED,
     (D.CANCELLING, E.CLOSED_EMPTY): D.ABANDONED,
 }
-ACTIVE_DEPOSIT = (D.OPENING.value, D.OPEN.value, D.RESIZING.value, D.CANCELLING.value)
+ACTIVE_DEPOSIT = ACTIVE_DEPOSIT_STATES  # D.OPENING, D.OPEN, D.RESIZING, D.CANCELLING
 ABANDON_REASON = {
     E.NOT_SENT: "door_failed",
     E.JAMMED: "door_failed",
@@ -267,12 +269,18 @@ class Flows:
         self, s: Session, size: Size, *, low: bool, carrier: str, exclude: set[str]
     ) -> str | None:
         """The smallest free compartment that fits (a low one when asked)."""
+        free = free_compartments(s, carrier=carrier)
+        candidates = sharing.admissible(s, carrier, free)
         candidates = [
             c
-            for c in free_compartments(s, carrier=carrier)
+            for c in candidates
             if c.label not in exclude and Size(c.size).rank >= size.rank and (c.low or not low)
         ]
-        candidates.sort(key=lambda c: (Size(c.size).rank, c.label))
+        held = sharing.holders(s)
+        # the carrier's own reservations first, then the smallest fit
+        candidates.sort(
+            key=lambda c: (carrier not in held.get(c.label, ()), Size(c.size).rank, c.label)
+        )
         return candidates[0].label if candidates else None
 
     def free_by_size(self) -> dict[str, int]:
@@ -280,6 +288,29 @@ class Flows:
         with transaction(self.engine) as s:
             free = free_compartments(s, carrier=None)
         return {size.value: sum(c.size == size.value for c in free) for size in Size}
+
+    def snapshot(self) -> BankState:
+        """Every compartment as the cloud's ``state`` topic shows it."""
+        with transaction(self.engine) as s:
+            parcels = select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES))
+            deposits = select(Deposit.compartment).where(col(Deposit.state).in_(ACTIVE_DEPOSIT))
+            occupied = set(s.exec(parcels)) | set(s.exec(deposits))
+            held = sharing.holders(s)
+            compartments = [
+                {
+                    "label": c.label,
+                    "size": c.size,
+                    "in_service": c.in_service,
+                    "door": c.door,
+                    "occupied": c.label in occupied,
+                    "reserved_for": ",".join(sorted(held[c.label])) if c.label in held else None,
+                }
+                for c in s.exec(select(Compartment).order_by(col(Compartment.label)))
+            ]
+            maintenance = get_setting(s, "maintenance") == "on"
+        return BankState.model_validate(
+            {"time": utcnow(), "maintenance": maintenance, "compartments": compartments}
+        )
 
     def in_maintenance(self) -> bool:
         with transaction(self.engine) as s:
@@ -415,6 +446,7 @@ class Flows:
             closed_at=utcnow(),
         )
         s.add(parcel)
+        sharing.consume(s, deposit.compartment, deposit.carrier)
         sa_event.listen(s, "after_commit", lambda _s: failpoint("after_recorded"), once=True)
         deposit.parcel_id, deposit.outcome = parcel.id, "recorded"
         announced = s.get(Expected, deposit.waybill)
@@ -643,10 +675,11 @@ def free_compartments(s: Session, *, carrier: str | None) -> list[Compartment]:
     full = set(
         s.exec(select(Parcel.compartment).where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES)))
     )
+    holds = sharing.holders(s)
     return [
         c
         for c in s.exec(select(Compartment).where(col(Compartment.in_service).is_(True)))
-        if c.label not in held | full and c.door != OPEN and c.reserved_for in (None, carrier)
+        if c.label not in held | full and c.door != OPEN and holds.get(c.label, set()) <= {carrier}
     ]
 
 

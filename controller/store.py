@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Index, event, text
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
 from locker_contract.events import Envelope, Event, EventAdapter
 
@@ -38,6 +38,7 @@ class ParcelState(StrEnum):
 
 
 ACTIVE_PARCEL_STATES = (ParcelState.IN_LOCKER.value, ParcelState.RETURN_PENDING.value)
+ACTIVE_DEPOSIT_STATES = ("opening", "open", "resizing", "cancelling")  # see flows.D
 
 
 class Compartment(SQLModel, table=True):
@@ -50,7 +51,6 @@ class Compartment(SQLModel, table=True):
     door: str = "unknown"  # believed state: open, closed, unknown
     opened_at: datetime | None = None
     left_open_reported: bool = False
-    reserved_for: str | None = None  # a carrier's reservation, pushed by the cloud
 
 
 class PickupGroup(SQLModel, table=True):
@@ -152,6 +152,34 @@ class Intent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Hold(SQLModel, table=True):
+    """A carrier's reservation of a compartment, pushed by the cloud: other carriers' walk-up
+    deposits skip it. Consumed by the carrier's deposit there, or withdrawn by the cloud."""
+
+    reservation_id: str = Field(primary_key=True)
+    compartment: str = Field(foreign_key="compartment.label", index=True)
+    carrier: str
+    kind: str = "hard"
+
+
+class CarrierPolicy(SQLModel, table=True):
+    """A carrier's guaranteed share and ceiling at this bank, pushed by the cloud."""
+
+    carrier: str = Field(primary_key=True)
+    guaranteed: int
+    ceiling: int
+
+
+class AppliedCommand(SQLModel, table=True):
+    """Every command id the bank has answered: applied at most once, answered every time."""
+
+    command_id: str = Field(primary_key=True)
+    type: str
+    outcome: str  # applied, expired, rejected, failed
+    detail: str = ""
+    received_at: datetime = Field(default_factory=utcnow)
+
+
 class Throttle(SQLModel, table=True):
     scope: str = Field(primary_key=True)
     consecutive: int = 0
@@ -233,9 +261,26 @@ def envelope(bank_id: str, row: Outbox) -> Envelope:
     )
 
 
-def outbox(session: Session, bank_id: str, after: int = 0) -> list[Envelope]:
-    rows = session.exec(select(Outbox).where(col(Outbox.seq) > after).order_by(col(Outbox.seq)))
-    return [envelope(bank_id, row) for row in rows]
+def outbox(
+    session: Session, bank_id: str, after: int = 0, limit: int | None = None
+) -> list[Envelope]:
+    query = select(Outbox).where(col(Outbox.seq) > after).order_by(col(Outbox.seq)).limit(limit)
+    return [envelope(bank_id, row) for row in session.exec(query)]
+
+
+def last_seq(session: Session) -> int:
+    """The newest sequence number ever given (deleted rows included: SQLite never reuses one)."""
+    found = session.connection().exec_driver_sql(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+    )
+    row = found.first()
+    return int(row[0]) if row else 0
+
+
+def drop_acknowledged(session: Session, upto: int) -> int:
+    """Delete the events the cloud has applied; how many went."""
+    gone = session.exec(delete(Outbox).where(col(Outbox.seq) <= upto))
+    return int(gone.rowcount)
 
 
 def get_setting(session: Session, key: str, default: str = "") -> str:

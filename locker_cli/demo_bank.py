@@ -92,11 +92,13 @@ def _events(edge: Edge) -> list[dict[str, object]]:
 async def _script(edge: Edge, sim: Simulator) -> None:
     from controller import admin
     from controller.errors import WrongCode
+    from controller.store import transaction
 
-    for courier_id, carrier in (("sf-0042", "sf-express"), ("jd-0007", "jd")):
-        admin.add_courier(
-            edge.engine, edge.key, courier_id=courier_id, carrier=carrier, pin="2468", ttl_h=72
-        )
+    with transaction(edge.engine) as s:
+        for courier_id, carrier in (("sf-0042", "sf-express"), ("jd-0007", "jd")):
+            admin.add_courier(
+                s, edge.key, courier_id=courier_id, carrier=carrier, pin="2468", ttl_h=72
+            )
     first = await _deposit(edge, sim, "sf-0042", "SF1008611")
     second = await _deposit(edge, sim, "jd-0007", "JD0020099")
     codes = [e["pickup_code"] for e in _events(edge) if e["type"] == "parcel.deposited"]

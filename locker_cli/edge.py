@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlmodel import Session
 
     from controller.config import EdgeConfig
 
@@ -92,20 +92,21 @@ def couriers_add(
     ttl = ttl_hours or config.policy.credential_ttl_h
     key = codes.load_or_create_key(config.bank.key_file)
     pin = pin or getpass.getpass("PIN: ")
-    _admin(ctx, lambda engine: admin.add_courier(
-        engine, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name
+    _admin(ctx, lambda s: admin.add_courier(
+        s, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name
     ))  # fmt: skip
     typer.echo(f"courier {courier_id} ({carrier}) valid for {ttl:g} h")
 
 
-def _admin(ctx: typer.Context, change: Callable[[Engine], None]) -> None:
+def _admin(ctx: typer.Context, change: Callable[[Session], None]) -> None:
     """Apply one administrative change to the bank's store; its errors exit with a reason."""
     from controller.errors import EdgeError
-    from controller.store import open_store
+    from controller.store import open_store, transaction
 
     engine = open_store(_config(ctx).bank.database)
     try:
-        change(engine)
+        with transaction(engine) as s:
+            change(s)
     except EdgeError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2 if exc.status == 422 else 1) from None
@@ -118,7 +119,7 @@ def couriers_revoke(ctx: typer.Context, courier_id: str) -> None:
     """Revoke a courier's credential at once."""
     from controller import admin
 
-    _admin(ctx, lambda engine: admin.revoke_courier(engine, courier_id))
+    _admin(ctx, lambda s: admin.revoke_courier(s, courier_id))
     typer.echo(f"courier {courier_id} revoked")
 
 
@@ -146,8 +147,8 @@ def expect(
     """Announce a waybill whose recipient agreed to locker delivery."""
     from controller import admin
 
-    _admin(ctx, lambda engine: admin.expect_parcel(
-        engine, waybill=waybill, carrier=carrier, phone=phone, consent=consent
+    _admin(ctx, lambda s: admin.expect_parcel(
+        s, waybill=waybill, carrier=carrier, phone=phone, consent=consent
     ))  # fmt: skip
     typer.echo(f"waybill {waybill} expected")
 
@@ -178,7 +179,7 @@ def maintenance(ctx: typer.Context, mode: str = typer.Argument(..., help="on or 
     if mode not in ("on", "off"):
         typer.echo("error: say on or off", err=True)
         raise typer.Exit(2)
-    _admin(ctx, lambda engine: admin.set_maintenance(engine, on=mode == "on"))
+    _admin(ctx, lambda s: admin.set_maintenance(s, on=mode == "on"))
     typer.echo(f"maintenance {mode}")
 
 

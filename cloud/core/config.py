@@ -17,6 +17,16 @@ class Settings(BaseSettings):
     secret_key: Annotated[str, Field(min_length=32)]
     rate_per_minute: Annotated[int, Field(ge=1)] = 600
     soft_reservation_ttl_s: Annotated[float, Field(gt=0)] = 3600.0
+    # the link: no broker URL means the embedded broker (amqtt, MQTT 3.1.1) on embedded_port
+    broker_url: str | None = None
+    embedded_host: str = "127.0.0.1"
+    embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
+    ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
+    ingest_lanes: Annotated[int, Field(ge=1, le=64)] = 4  # banks ingested in parallel
+    command_retry_s: Annotated[float, Field(gt=0)] = 30.0
+    command_poll_s: Annotated[float, Field(gt=0)] = 1.0
+    heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 90.0
+    clock_skew_alarm_s: Annotated[float, Field(gt=0)] = 120.0
 
     @field_validator("secret_key")
     @classmethod

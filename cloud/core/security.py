@@ -10,6 +10,10 @@ import hashlib
 import hmac
 import secrets
 
+from locker_contract.credentials import new_salt, pin_verifier
+
+__all__ = ["key_hash", "new_api_key", "new_salt", "pin_verifier"]
+
 KEY_PREFIX = "lk_"
 
 
@@ -19,11 +23,3 @@ def new_api_key() -> str:
 
 def key_hash(secret_key: str, api_key: str) -> str:
     return hmac.new(secret_key.encode(), api_key.encode(), hashlib.sha256).hexdigest()
-
-
-def new_salt() -> str:
-    return secrets.token_hex(16)
-
-
-def pin_hash(pin: str, salt: str) -> str:
-    return hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1).hex()

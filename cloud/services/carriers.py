@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from cloud.core.db import transaction
-from cloud.core.security import new_salt, pin_hash
+from cloud.core.security import new_salt, pin_verifier
 from cloud.models import (
     Bank,
     Consent,
@@ -126,7 +126,11 @@ def add_courier(
             raise Conflict(f"courier {courier_id} exists")
         salt = new_salt()
         courier = Courier(
-            id=courier_id, carrier_id=carrier, name=name, salt=salt, pin_hash=pin_hash(pin, salt)
+            id=courier_id,
+            carrier_id=carrier,
+            name=name,
+            salt=salt,
+            pin_hash=pin_verifier(pin, salt),
         )
         s.add(courier)
         s.flush()

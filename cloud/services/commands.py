@@ -6,11 +6,22 @@ live counted by the edge from receipt; the edge applies each at most once.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
-from cloud.models import Command, CommandAck, utcnow
+from cloud.core.db import is_postgres, transaction
+from cloud.models import Bank, Command, CommandAck, utcnow
 from cloud.services.auth import Principal, audit
-from cloud.services.errors import NotFound
+from cloud.services.errors import Invalid, NotFound
+from locker_contract.commands import CommandAdapter, CommandEnvelope
+from locker_contract.messages import CommandAck as CommandAckMessage
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 24 * 3600.0
 
@@ -24,8 +35,15 @@ def enqueue_command(
     who: Principal | None = None,
     ttl_s: float = DEFAULT_TTL_S,
 ) -> Command:
-    """Record a command for ``bank_id`` in the caller's transaction (with what caused it)."""
-    command = Command(bank_id=bank_id, type=type_, payload=payload, ttl_s=ttl_s)
+    """Record a command for ``bank_id`` in the caller's transaction (with what caused it).
+    ``payload`` must be what the contract's model for ``type_`` accepts."""
+    try:
+        CommandAdapter.validate_python({"type": type_, **payload})
+    except ValidationError as exc:
+        raise Invalid(f"not a valid {type_} command: {exc.errors(include_url=False)}") from None
+    now = utcnow()
+    command = Command(bank_id=bank_id, type=type_, payload=payload, ttl_s=ttl_s, created_at=now,
+                      expires_at=now + timedelta(seconds=ttl_s))  # fmt: skip
     s.add(command)
     s.flush()
     audit(s, who, f"command:{type_}", bank_id, command_id=command.id, **payload)
@@ -38,7 +56,7 @@ def pending(s: Session, bank_id: str) -> list[Command]:
 
 
 def acknowledge(s: Session, command_id: str, outcome: str, detail: str = "") -> Command:
-    """The edge's answer; a repeated ack changes nothing."""
+    """The edge's answer; a repeated ack changes nothing. Every first answer is audited."""
     command = s.get(Command, command_id)
     if command is None:
         raise NotFound("no such command")
@@ -46,4 +64,75 @@ def acknowledge(s: Session, command_id: str, outcome: str, detail: str = "") -> 
         s.add(CommandAck(command_id=command_id, outcome=outcome, detail=detail, at=utcnow()))
         command.state = "acknowledged"
         s.add(command)
+        audit(s, None, f"ack:{command.type}", command.bank_id, command_id=command_id,
+              outcome=outcome, detail=detail)  # fmt: skip
     return command
+
+
+def record_ack(engine: Engine, bank_id: str, ack: CommandAckMessage) -> None:
+    """A ``cmd/ack`` from ``bank_id``; one naming another bank's command is ignored."""
+    with transaction(engine) as s:
+        command = s.get(Command, ack.command_id)
+        if command is None or command.bank_id != bank_id:
+            log.warning("bank %s acked unknown command %s", bank_id, ack.command_id)
+            return
+        acknowledge(s, ack.command_id, ack.outcome, ack.detail)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    bank_id: str
+    envelope: CommandEnvelope
+    remaining_s: float
+
+
+def due(engine: Engine, retry_s: float, now: datetime | None = None) -> list[Delivery]:
+    """Commands to publish now, marked sent: those never sent, and those an online bank has
+    not answered for ``retry_s``. A bank offline gets no retries (each would wait at the broker
+    as one more copy); its session holds the first. Commands past their time become expired."""
+    now = now or utcnow()
+    with transaction(engine) as s:
+        _expire(s, now)
+        retry_before = now - timedelta(seconds=retry_s)
+        query = (
+            select(Command)
+            .join(Bank, col(Bank.id) == col(Command.bank_id))
+            .where(
+                Command.state == "pending",
+                col(Command.expires_at) > now,
+                or_(
+                    col(Command.last_sent_at).is_(None),
+                    and_(col(Bank.online).is_(True), col(Command.last_sent_at) < retry_before),
+                ),
+            )
+            .order_by(col(Command.created_at))
+            .limit(500)
+        )
+        if is_postgres(engine):  # several ingest processes: each command goes out from one
+            query = query.with_for_update(of=Command, skip_locked=True)
+        deliveries = []
+        for command in s.exec(query):
+            assert command.expires_at is not None
+            command.attempts += 1
+            command.last_sent_at = now
+            s.add(command)
+            remaining = (_aware(command.expires_at) - now).total_seconds()
+            envelope = CommandEnvelope.model_validate(
+                {"command_id": command.id, "sent_at": now, "ttl_s": remaining,
+                 "command": {"type": command.type, **command.payload}}
+            )  # fmt: skip
+            deliveries.append(Delivery(command.bank_id, envelope, remaining))
+        return deliveries
+
+
+def _expire(s: Session, now: datetime) -> None:
+    query = select(Command).where(Command.state == "pending", col(Command.expires_at) <= now)
+    for command in s.exec(query):
+        command.state = "expired"
+        s.add(command)
+        audit(s, None, f"expired:{command.type}", command.bank_id, command_id=command.id,
+              attempts=command.attempts)  # fmt: skip
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -11,7 +11,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from cloud.core.db import transaction
-from cloud.models import Bank, Carrier, Compartment, Operator, Role, SharingPolicy, Site, Size
+from cloud.models import (
+    Bank,
+    BankCursor,
+    Carrier,
+    Compartment,
+    Operator,
+    Role,
+    SharingPolicy,
+    Site,
+    Size,
+)
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
@@ -85,6 +95,7 @@ def create_bank(
             raise Conflict(f"bank {bank_id} exists")
         bank = Bank(id=bank_id, site_id=site_id, name=name)
         s.add(bank)
+        s.add(BankCursor(bank_id=bank_id))  # ingest locks it; never created concurrently
         for spec in compartments:
             s.add(Compartment(bank_id=bank_id, label=spec.label, size=spec.size.value,
                               size_rank=spec.size.rank, low=spec.low))  # fmt: skip

@@ -14,9 +14,17 @@ import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from controller.flows import CourierIdentity
+from controller.flows import CourierIdentity, D
 from controller.sessions import Sessions
-from controller.store import Compartment, Outbox, Parcel, PickupGroup, outbox
+from controller.store import (
+    ACTIVE_DEPOSIT_STATES,
+    Compartment,
+    Hold,
+    Outbox,
+    Parcel,
+    PickupGroup,
+    outbox,
+)
 from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
@@ -397,14 +405,26 @@ def test_a_parcel_left_behind_stays_active(kerong_bank: Bank) -> None:
 
 def test_another_carriers_reservation_is_never_used(kerong_bank: Bank) -> None:
     with kerong_bank.session() as s:
-        row = s.get_one(Compartment, "A03")
-        row.reserved_for = "jd"
-        s.add(row)
+        s.add(Hold(reservation_id="r-1", compartment="A03", carrier="jd"))
         s.commit()
     sf = kerong_bank.courier("sf-1", "sf-express")
     assert deposit(kerong_bank, sf, "R1")["compartment"] == "A04"
     jd = kerong_bank.courier("jd-1", "jd")
-    assert deposit(kerong_bank, jd, "R2")["compartment"] == "A03"
+    started = deposit(kerong_bank, jd, "R2")
+    assert started["compartment"] == "A03"
+    board, lock = door_of(kerong_bank, "A03")
+    wait_until(lambda: kerong_bank.sim.door(board, lock).state is DoorState.OPEN)
+    kerong_bank.sim.put_item(board, lock)
+    shut(kerong_bank, "A03")
+    recorded(kerong_bank, jd, started["deposit_id"])
+    with kerong_bank.session() as s:
+        assert s.get(Hold, "r-1") is None  # fulfilled by jd's parcel
+
+
+def test_deposit_states_are_the_active_ones() -> None:
+    assert set(ACTIVE_DEPOSIT_STATES) == {
+        d.value for d in (D.OPENING, D.OPEN, D.RESIZING, D.CANCELLING)
+    }
 
 
 # --- commissioning --------------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""The ingest worker: events in, acks and commands out, bank presence tracked.
+
+- ``events`` go to ``ingest_event`` (stored once by event id, applied in ``seq`` order); after
+  each batch the worker publishes, per bank, a retained ``events/ack`` with the highest ``seq``
+  applied without a gap, which lets the bank drop its outbox up to there.
+- ``heartbeat``, ``status`` (the Last Will) and ``state`` feed ``presence``; a sweep marks banks
+  whose heartbeats stopped as offline.
+- Commands are published as ``commands.due`` hands them out: first at once, then retried while
+  the bank is online and silent, until acknowledged or expired. Over MQTT 5 each carries its
+  remaining time to live as the Message Expiry Interval.
+
+Several workers share the load on Mosquitto: events, heartbeats and command acks arrive through
+MQTT 5 shared subscriptions (one member gets each message); status and state, retained, go to
+every worker. A bank's messages go through one lane in arrival order; lanes run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from cloud.core.config import Settings
+from cloud.models import utcnow
+from cloud.services import commands, presence
+from cloud.services.errors import CloudError
+from cloud.services.ingest import ingest_event
+from locker_contract.broker import BrokerUrl, full_jitter
+from locker_contract.broker import client as broker_client
+from locker_contract.errors import ContractError
+from locker_contract.events import Envelope
+from locker_contract.messages import (
+    BankState,
+    BankStatus,
+    CommandAck,
+    EventsAck,
+    Heartbeat,
+    decode,
+)
+from locker_contract.topics import Channel, every_bank, parse, shared, topic
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # messages a lane takes at once before acknowledging
+SWEEP_EVERY_S = 5.0
+SHARED = (Channel.EVENTS, Channel.HEARTBEAT, Channel.CMD_ACK)
+EVERYONE = (Channel.STATUS, Channel.STATE)
+
+
+@dataclass
+class WorkerStats:
+    events: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    commands_sent: int = 0
+    connected: bool = False
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+Inbound = tuple[str, Channel, bytes, float]  # bank, channel, payload, received (time.time())
+
+
+class IngestWorker:
+    def __init__(self, engine: Engine, settings: Settings, broker: str, *, name: str = "1") -> None:
+        self.engine = engine
+        self.settings = settings
+        self.broker = BrokerUrl.parse(broker)
+        self.client_id = f"cloud-{settings.ingest_group}-{name}"
+        self.stats = WorkerStats()
+        self._lanes: list[asyncio.Queue[Inbound]] = [
+            asyncio.Queue() for _ in range(settings.ingest_lanes)
+        ]
+        self._handlers: dict[Channel, Callable[[str, bytes, float], int | None]] = {
+            Channel.EVENTS: self._event,
+            Channel.HEARTBEAT: self._heartbeat,
+            Channel.CMD_ACK: self._cmd_ack,
+            Channel.STATUS: self._status,
+            Channel.STATE: self._state,
+        }
+
+    def _client(self) -> aiomqtt.Client:
+        return broker_client(self.broker, self.client_id, max_queued_outgoing_messages=None)
+
+    async def run(self) -> None:
+        """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
+        attempt = 0
+        while True:
+            try:
+                async with self._client() as client:
+                    attempt = 0
+                    self.stats.connected = True
+                    log.info("ingest worker %s connected to %s", self.client_id, self.broker)
+                    await self._session(client)
+            except* aiomqtt.MqttError as group:
+                log.warning("ingest worker lost %s: %s", self.broker, group.exceptions[0])
+            finally:
+                self.stats.connected = False
+            await asyncio.sleep(full_jitter(attempt, 0.5, 30.0))
+            attempt += 1
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        for channel in SHARED:
+            wanted = every_bank(channel)
+            if self.broker.mqtt5:
+                wanted = shared(self.settings.ingest_group, wanted)
+            await client.subscribe(wanted, qos=1)
+        for channel in EVERYONE:
+            await client.subscribe(every_bank(channel), qos=1)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive(client))
+            for lane in self._lanes:
+                tasks.create_task(self._drain(client, lane))
+            tasks.create_task(self._send_commands(client))
+            tasks.create_task(self._sweep())
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                address = parse(message.topic.value)
+            except ContractError as exc:
+                log.warning("ignored: %s", exc)
+                continue
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            lane = zlib.crc32(address.bank_id.encode()) % len(self._lanes)
+            self._lanes[lane].put_nowait((address.bank_id, address.channel, payload, time.time()))
+
+    async def _drain(self, client: aiomqtt.Client, lane: asyncio.Queue[Inbound]) -> None:
+        while True:
+            batch = [await lane.get()]
+            while len(batch) < BATCH and not lane.empty():
+                batch.append(lane.get_nowait())
+            acks = await asyncio.to_thread(self._handle_batch, batch)
+            for bank_id, seq in acks.items():
+                ack = EventsAck(seq=seq, cloud_time=utcnow()).model_dump_json()
+                await client.publish(topic(bank_id, Channel.EVENTS_ACK), ack, qos=1, retain=True)
+
+    def _handle_batch(self, batch: list[Inbound]) -> dict[str, int]:
+        """Handle messages in order (on a thread: the database calls block); the ack per bank."""
+        acks: dict[str, int] = {}
+        for bank_id, channel, payload, received in batch:
+            try:
+                applied = self._handlers[channel](bank_id, payload, received)
+            except (ContractError, CloudError) as exc:
+                self.stats.rejected += 1
+                log.warning("bank %s %s refused: %s", bank_id, channel.value, exc)
+            except Exception:
+                self.stats.rejected += 1  # the bank publishes it again; nothing is lost
+                log.exception("bank %s %s failed", bank_id, channel.value)
+            else:
+                if applied is not None:
+                    acks[bank_id] = max(acks.get(bank_id, 0), applied)
+        return acks
+
+    # --- one handler per channel; an event's returns how far its bank is applied -------------
+
+    def _event(self, bank_id: str, payload: bytes, received: float) -> int | None:
+        try:
+            envelope = Envelope.model_validate_json(payload)
+        except ValidationError as exc:
+            raise ContractError(f"bad event: {exc.errors(include_url=False)}") from None
+        if envelope.bank_id != bank_id:
+            raise ContractError(f"an event of bank {envelope.bank_id} on {bank_id}'s topic")
+        result = ingest_event(self.engine, envelope)
+        self.stats.events += 1
+        self.stats.duplicates += result.duplicate
+        self.stats.applied[bank_id] = result.applied_seq
+        return result.applied_seq
+
+    def _heartbeat(self, bank_id: str, payload: bytes, received: float) -> None:
+        beat = decode(Heartbeat, payload)
+        at = datetime.fromtimestamp(received, UTC)
+        presence.record_heartbeat(self.engine, bank_id, beat, at, self.settings.clock_skew_alarm_s)
+
+    def _cmd_ack(self, bank_id: str, payload: bytes, received: float) -> None:
+        commands.record_ack(self.engine, bank_id, decode(CommandAck, payload))
+
+    def _status(self, bank_id: str, payload: bytes, received: float) -> None:
+        if payload:  # an empty retained message clears the topic
+            presence.record_status(self.engine, bank_id, decode(BankStatus, payload))
+
+    def _state(self, bank_id: str, payload: bytes, received: float) -> None:
+        if payload:
+            presence.record_state(self.engine, bank_id, decode(BankState, payload))
+
+    # --- commands out, silence swept ----------------------------------------------------------
+
+    async def _send_commands(self, client: aiomqtt.Client) -> None:
+        while True:
+            due = await asyncio.to_thread(commands.due, self.engine, self.settings.command_retry_s)
+            for delivery in due:
+                properties = None
+                if self.broker.mqtt5:
+                    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                    properties.MessageExpiryInterval = max(1, math.ceil(delivery.remaining_s))
+                await client.publish(topic(delivery.bank_id, Channel.CMD),
+                                     delivery.envelope.model_dump_json(), qos=1,
+                                     properties=properties)  # fmt: skip
+                self.stats.commands_sent += 1
+            await asyncio.sleep(self.settings.command_poll_s)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                timeout = self.settings.heartbeat_timeout_s
+                await asyncio.to_thread(presence.sweep_silent, self.engine, timeout)
+            except Exception:
+                log.exception("sweeping silent banks failed; trying again")

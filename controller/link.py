@@ -1,0 +1,293 @@
+"""The bank's link to the cloud over MQTT: at-least-once events, at-most-once commands.
+
+- **Session.** A stable client id and a session the broker keeps across reconnects (MQTT 5
+  session expiry, or ``clean_session=False`` on 3.1.1), so commands published while the bank
+  is offline wait at the broker. The Last Will marks the bank ``offline`` (retained).
+- **Events.** The outbox is published in ``seq`` order at QoS 1 and deleted only when the cloud's
+  ``events/ack`` covers it: a PUBACK says the broker has it, not that the cloud applied it. With
+  no ack progress for ``resend_after_s`` the unacknowledged tail is published again; the cloud
+  drops what it already has by event id.
+- **Reconnect.** Capped full-jitter backoff, then a jittered pause before the backlog goes out,
+  so that a district whose network returns does not reconnect and resync all at once.
+- **Heartbeat** with the edge's clock every ``heartbeat_s``; the **state** snapshot (retained)
+  whenever it changes.
+- **Commands** go to ``CommandRunner`` one at a time, in arrival order; every delivery is
+  answered on ``cmd/ack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiomqtt
+from sqlalchemy import Engine
+
+from controller.commands import CommandRunner
+from controller.config import LinkSpec
+from controller.store import (
+    drop_acknowledged,
+    get_setting,
+    last_seq,
+    outbox,
+    put_setting,
+    transaction,
+    utcnow,
+)
+from locker_contract.broker import BrokerUrl, full_jitter
+from locker_contract.broker import client as broker_client
+from locker_contract.commands import CommandEnvelope
+from locker_contract.errors import ContractError
+from locker_contract.messages import (
+    BankState,
+    BankStatus,
+    CommandAck,
+    EventsAck,
+    Heartbeat,
+    decode,
+)
+from locker_contract.topics import Channel, parse, topic
+
+log = logging.getLogger(__name__)
+
+ACKED_KEY = "link.acked_seq"
+BATCH = 200
+POLL_S = 0.1  # how often the outbox is looked at when nothing nudges the link
+STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
+
+
+@dataclass
+class LinkStatus:
+    """What the kiosk and ``/metrics`` show of the link."""
+
+    connected: bool = False
+    acked_seq: int = 0
+    last_seq: int = 0
+    reconnects: int = 0
+    cloud_offset_s: float | None = None  # cloud clock minus ours, from the latest ack
+
+
+class EdgeLink:
+    def __init__(
+        self,
+        engine: Engine,
+        bank_id: str,
+        spec: LinkSpec,
+        *,
+        runner: CommandRunner,
+        snapshot: Callable[[], BankState],
+        boards: Callable[[], tuple[int, int]] = lambda: (0, 0),
+    ) -> None:
+        self.engine = engine
+        self.bank_id = bank_id
+        self.spec = spec
+        self.broker = BrokerUrl.parse(spec.broker)
+        self.runner = runner
+        self.snapshot = snapshot
+        self.boards = boards
+        self.status = LinkStatus()
+        self._nudge = asyncio.Event()
+        self._commands: asyncio.Queue[tuple[CommandEnvelope, float]] = asyncio.Queue()
+        self._last_progress = time.monotonic()
+        self._started = time.monotonic()
+        with transaction(engine) as s:
+            self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
+            self.status.last_seq = last_seq(s)
+
+    def nudge(self) -> None:
+        """New events are in the outbox: publish them now rather than at the next poll."""
+        self._nudge.set()
+
+    # --- connection -----------------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        status = topic(self.bank_id, Channel.STATUS)
+        will = aiomqtt.Will(status, BankStatus(state="offline").model_dump_json(), 1, True)
+        password = None
+        if self.spec.password_file is not None:
+            password = self.spec.password_file.read_text(encoding="utf-8").strip()
+        identifier = self.spec.client_id or f"edge-{self.bank_id}"
+        username = self.bank_id if password else None
+        return broker_client(self.broker, identifier, username=username, password=password,
+                             will=will, keepalive=self.spec.keepalive_s)  # fmt: skip
+
+    async def run(self) -> None:
+        """Stay connected until cancelled; publish ``offline`` on the way out."""
+        attempt = 0
+        while True:
+            began = time.monotonic()
+            try:
+                async with self._client() as client:
+                    self.status.connected = True
+                    log.info("link to %s up", self.broker)
+                    try:
+                        await self._session(client)
+                    finally:
+                        self.status.connected = False
+                        if _cancelling():
+                            await _say_offline(client, self.bank_id)
+            except* aiomqtt.MqttError as group:
+                log.warning("link to %s down: %s", self.broker, group.exceptions[0])
+            if time.monotonic() - began > STABLE_AFTER_S:
+                attempt = 0
+            delay = full_jitter(attempt, self.spec.backoff_base_s, self.spec.backoff_cap_s)
+            attempt += 1
+            self.status.reconnects += 1
+            await asyncio.sleep(delay)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        await client.subscribe(topic(self.bank_id, Channel.EVENTS_ACK), qos=1)
+        await client.subscribe(topic(self.bank_id, Channel.CMD), qos=1)
+        online = BankStatus(state="online", since=utcnow()).model_dump_json()
+        await client.publish(topic(self.bank_id, Channel.STATUS), online, qos=1, retain=True)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive(client))
+            tasks.create_task(self._publish_events(client))
+            tasks.create_task(self._run_commands(client))
+            tasks.create_task(self._heartbeat(client))
+            tasks.create_task(self._publish_state(client))
+
+    # --- events out, acks in --------------------------------------------------------------
+
+    async def _publish_events(self, client: aiomqtt.Client) -> None:
+        await asyncio.sleep(random.uniform(0, self.spec.resync_jitter_s))
+        events = topic(self.bank_id, Channel.EVENTS)
+        sent = self.status.acked_seq
+        self._last_progress = time.monotonic()
+        while True:
+            with transaction(self.engine) as s:
+                batch = outbox(s, self.bank_id, after=max(sent, self.status.acked_seq), limit=BATCH)
+                self.status.last_seq = last_seq(s)
+            for envelope in batch:
+                await client.publish(events, envelope.model_dump_json(), qos=1)
+                sent = envelope.seq
+            if len(batch) == BATCH:
+                continue
+            stalled = time.monotonic() - self._last_progress > self.spec.resend_after_s
+            if sent > self.status.acked_seq and stalled:
+                log.info("no ack past %d for %.0f s: publishing again from there",
+                         self.status.acked_seq, self.spec.resend_after_s)  # fmt: skip
+                sent, self._last_progress = self.status.acked_seq, time.monotonic()
+                continue
+            self._nudge.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_S):
+                    await self._nudge.wait()
+
+    def _acked(self, ack: EventsAck) -> None:
+        self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
+        if ack.seq <= self.status.acked_seq:
+            return
+        with transaction(self.engine) as s:
+            upto = min(ack.seq, last_seq(s))
+            dropped = drop_acknowledged(s, upto)
+            put_setting(s, ACKED_KEY, str(upto))
+        log.debug("cloud applied up to %d: %d events dropped", upto, dropped)
+        self.status.acked_seq = upto
+        self._last_progress = time.monotonic()
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                channel = parse(message.topic.value).channel
+                if channel is Channel.EVENTS_ACK:
+                    self._acked(decode(EventsAck, _payload(message)))
+                elif channel is Channel.CMD:
+                    await self._take_command(client, message)
+            except ContractError as exc:
+                log.warning("dropped a message on %s: %s", message.topic, exc)
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def _take_command(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        payload = _payload(message)
+        try:
+            envelope = decode(CommandEnvelope, payload)
+        except ContractError as exc:
+            command_id = _command_id(payload)
+            if command_id is not None:
+                ack = CommandAck(command_id=command_id, outcome="rejected",
+                                 detail=str(exc)[:500], edge_time=utcnow())  # fmt: skip
+                await self._answer(client, ack)
+            raise
+        deadline = time.monotonic() + self._remaining(message, envelope)
+        await self._commands.put((envelope, deadline))
+
+    def _remaining(self, message: aiomqtt.Message, envelope: CommandEnvelope) -> float:
+        """Seconds the command has left, counted from now, its receipt."""
+        expiry = getattr(message.properties, "MessageExpiryInterval", None)
+        if expiry is not None:  # MQTT 5: the broker counted the time it waited
+            return float(expiry)
+        if self.status.cloud_offset_s is None:  # nothing better known: from receipt
+            return envelope.ttl_s
+        cloud_now = utcnow() + timedelta(seconds=self.status.cloud_offset_s)
+        age = max(0.0, (cloud_now - envelope.sent_at).total_seconds())
+        return envelope.ttl_s - age
+
+    async def _run_commands(self, client: aiomqtt.Client) -> None:
+        while True:
+            envelope, deadline = await self._commands.get()
+            ack = await self.runner.run(envelope, deadline - time.monotonic())
+            await self._answer(client, ack)
+            self.nudge()  # the command's events, if any
+
+    async def _answer(self, client: aiomqtt.Client, ack: CommandAck) -> None:
+        await client.publish(topic(self.bank_id, Channel.CMD_ACK), ack.model_dump_json(), qos=1)
+
+    # --- heartbeat and state --------------------------------------------------------------
+
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        while True:
+            online, total = self.boards()
+            beat = Heartbeat(
+                edge_time=utcnow(), last_seq=self.status.last_seq,
+                acked_seq=self.status.acked_seq, uptime_s=time.monotonic() - self._started,
+                boards_online=online, boards_total=total,
+            )  # fmt: skip
+            await client.publish(topic(self.bank_id, Channel.HEARTBEAT), beat.model_dump_json())
+            await asyncio.sleep(self.spec.heartbeat_s)
+
+    async def _publish_state(self, client: aiomqtt.Client) -> None:
+        last = ""
+        while True:
+            state = self.snapshot()
+            fingerprint = state.model_dump_json(exclude={"time"})
+            if fingerprint != last:
+                await client.publish(topic(self.bank_id, Channel.STATE), state.model_dump_json(),
+                                     qos=1, retain=True)  # fmt: skip
+                last = fingerprint
+            await asyncio.sleep(self.spec.state_every_s)
+
+
+def _payload(message: aiomqtt.Message) -> bytes:
+    if isinstance(message.payload, bytes | bytearray):
+        return bytes(message.payload)
+    return str(message.payload).encode()
+
+
+def _command_id(payload: bytes) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError):
+        found = json.loads(payload).get("command_id")
+        if isinstance(found, str) and 0 < len(found) <= 64:
+            return found
+    return None
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _say_offline(client: aiomqtt.Client, bank_id: str) -> None:
+    """A clean stop sends no Last Will: say it ourselves, briefly."""
+    offline = BankStatus(state="offline", since=utcnow()).model_dump_json()
+    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        async with asyncio.timeout(2):
+            await client.publish(topic(bank_id, Channel.STATUS), offline, qos=1, retain=True)

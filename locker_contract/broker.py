@@ -1,0 +1,73 @@
+"""How edge and cloud reach the broker: its URL, and how they wait before reconnecting.
+
+``mqtt://host:port`` speaks MQTT 5 (Mosquitto): sessions with an expiry, message expiry for
+commands, shared subscriptions. ``mqtt311://host:port`` speaks MQTT 3.1.1, for brokers that have
+nothing newer (amqtt, the embedded default); commands then count their time to live from the
+receipt and the clock offset the edge learnt from the cloud's acks.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from locker_contract.errors import ContractError
+
+SCHEMES = {"mqtt": 5, "mqtt311": 4}  # MQTT protocol levels: 5 is MQTT 5, 4 is 3.1.1
+SESSION_EXPIRY_S = 7 * 24 * 3600  # a bank offline for a week still finds its commands waiting
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    protocol_level: int
+
+    @property
+    def mqtt5(self) -> bool:
+        return self.protocol_level == SCHEMES["mqtt"]
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in SCHEMES or not parts.hostname:
+            raise ContractError(f"broker URL {url!r}: expected mqtt://host:port or mqtt311://...")
+        if parts.username or parts.password:
+            raise ContractError("put broker credentials in a file, not in the broker URL")
+        return cls(parts.hostname, parts.port or 1883, SCHEMES[parts.scheme])
+
+    def __str__(self) -> str:
+        scheme = "mqtt" if self.mqtt5 else "mqtt311"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+def client(broker: BrokerUrl, identifier: str, **options: Any) -> aiomqtt.Client:
+    """An MQTT client whose session the broker keeps across reconnects and restarts: MQTT 5
+    with a session expiry, or ``clean_session=False`` on 3.1.1."""
+    options |= {"identifier": identifier, "timeout": 10.0}
+    if broker.mqtt5:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        options |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False,
+                    "properties": props}  # fmt: skip
+    else:
+        options |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
+    return aiomqtt.Client(broker.host, broker.port, **options)
+
+
+def full_jitter(
+    attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before reconnect ``attempt`` (0, 1, ...): uniform in [0, min(cap, base·2^n)].
+
+    Spread over the whole interval, so that a district's banks whose network came back together
+    do not all knock at once (AWS Architecture Blog, "Exponential Backoff And Jitter").
+    """
+    ceiling = min(cap_s, base_s * 2 ** min(attempt, 32))
+    return (rng or random).uniform(0, ceiling)

@@ -1,0 +1,135 @@
+"""Commands from the cloud to one bank: one model per type, in an envelope with an id and a TTL.
+
+The time to live is counted from receipt, never by comparing clocks: over MQTT 5 the broker
+sends it as the Message Expiry Interval, decremented while the message waited; the edge counts
+what is left from the moment it receives the message. The edge applies each command id at most
+once and answers every delivery on ``cmd/ack``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from locker_contract.events import Label
+from locker_contract.messages import Message
+
+Carrier = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReservationPush(_Command):
+    """Hold ``compartment`` for ``carrier_id``: walk-up deposits of other carriers skip it."""
+
+    type: Literal["reservation.push"] = "reservation.push"
+    reservation_id: str
+    carrier_id: Carrier
+    compartment: Label
+    kind: Literal["soft", "hard"] = "hard"
+
+
+class ReservationWithdraw(_Command):
+    type: Literal["reservation.withdraw"] = "reservation.withdraw"
+    reservation_id: str
+
+
+class PolicyPush(_Command):
+    """A carrier's guaranteed share and ceiling at this bank (compartments held at once)."""
+
+    type: Literal["policy.push"] = "policy.push"
+    carrier_id: Carrier
+    guaranteed: Annotated[int, Field(ge=0)]
+    ceiling: Annotated[int, Field(ge=0)]
+
+
+class ParcelAnnounce(_Command):
+    """A waybill announced by its carrier, with the recipient's consent on record."""
+
+    type: Literal["parcel.announce"] = "parcel.announce"
+    waybill: Annotated[str, Field(min_length=1, max_length=64)]
+    carrier_id: Carrier
+    recipient_phone: Annotated[str, Field(min_length=3, max_length=32)]
+    consent: Literal["recipient_app", "phone_call", "sms_reply", "written_note", "contract"]
+
+
+class CourierPush(_Command):
+    """A courier's kiosk credential: the cloud's scrypt verifier of the PIN, never the PIN.
+    The edge keys it once more under the bank key before storing it."""
+
+    type: Literal["courier.push"] = "courier.push"
+    courier_id: Annotated[str, Field(min_length=1, max_length=64)]
+    carrier_id: Carrier
+    name: str = ""
+    salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    verifier: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+    valid_h: Annotated[float, Field(gt=0, le=24 * 365)]
+
+
+class CourierRevoke(_Command):
+    type: Literal["courier.revoke"] = "courier.revoke"
+    courier_id: str
+
+
+class CompartmentServiceSet(_Command):
+    type: Literal["compartment.service"] = "compartment.service"
+    compartment: Label
+    in_service: bool
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class MaintenanceSet(_Command):
+    type: Literal["bank.maintenance"] = "bank.maintenance"
+    on: bool
+
+
+class KeypadReenable(_Command):
+    type: Literal["keypad.reenable"] = "keypad.reenable"
+
+
+class RemoteOpen(_Command):
+    """Open one door from afar. The reason and who asked are audited in the cloud and, with
+    the unlock, in the bank's own event stream."""
+
+    type: Literal["door.open"] = "door.open"
+    compartment: Label
+    reason: Annotated[str, Field(min_length=3, max_length=200)]
+    requested_by: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+Command = Annotated[
+    ReservationPush
+    | ReservationWithdraw
+    | PolicyPush
+    | ParcelAnnounce
+    | CourierPush
+    | CourierRevoke
+    | CompartmentServiceSet
+    | MaintenanceSet
+    | KeypadReenable
+    | RemoteOpen,
+    Field(discriminator="type"),
+]
+CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
+COMMAND_TYPES = tuple(
+    model.model_fields["type"].default
+    for model in (
+        ReservationPush, ReservationWithdraw, PolicyPush, ParcelAnnounce, CourierPush,
+        CourierRevoke, CompartmentServiceSet, MaintenanceSet, KeypadReenable, RemoteOpen,
+    )
+)  # fmt: skip
+
+
+class CommandEnvelope(Message):
+    """One command as it travels. ``ttl_s`` is what was left when the cloud sent it; over
+    MQTT 5 the broker's expiry interval, counted from the edge's receipt, takes precedence.
+    ``sent_at`` is the cloud's clock, for the record only."""
+
+    command_id: Annotated[str, Field(min_length=1, max_length=64)]
+    sent_at: datetime
+    ttl_s: Annotated[float, Field(gt=0)]
+    command: Command

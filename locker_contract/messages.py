@@ -1,0 +1,92 @@
+"""The messages of the link besides events: acks, status, heartbeat, state and command acks.
+
+Every message carries ``v``, its schema version; a receiver refuses a version it does not know
+(``decode``) instead of guessing. Times are ISO 8601 with a zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from locker_contract.errors import BadMessage
+from locker_contract.events import Label
+
+LINK_VERSION: Literal[1] = 1
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = LINK_VERSION
+
+
+class EventsAck(Message):
+    """Cloud to edge: every event up to ``seq`` is applied, without a gap. Retained, so that an
+    edge learns it on reconnecting; the edge may delete its outbox up to here."""
+
+    seq: Annotated[int, Field(ge=0)]
+    cloud_time: datetime
+
+
+class BankStatus(Message):
+    """Retained. ``online`` when the edge connects; ``offline`` is its Last Will, published by
+    the broker when the connection dies, and by the edge itself on a clean stop."""
+
+    state: Literal["online", "offline"]
+    since: datetime | None = None
+
+
+class Heartbeat(Message):
+    """Edge to cloud, every few seconds: the edge's clock and how far its outbox has come."""
+
+    edge_time: datetime
+    last_seq: Annotated[int, Field(ge=0)]
+    acked_seq: Annotated[int, Field(ge=0)]
+    uptime_s: Annotated[float, Field(ge=0)]
+    boards_online: Annotated[int, Field(ge=0)]
+    boards_total: Annotated[int, Field(ge=0)]
+
+
+class CompartmentState(Message):
+    label: Label
+    size: Literal["S", "M", "L", "XL"]
+    in_service: bool
+    door: Literal["open", "closed", "unknown"]
+    occupied: bool
+    reserved_for: str | None = None
+
+
+class BankState(Message):
+    """Retained snapshot of every compartment, published when anything in it changes."""
+
+    time: datetime
+    maintenance: bool
+    compartments: list[CompartmentState]
+
+
+Outcome = Literal["applied", "expired", "rejected", "failed"]
+
+
+class CommandAck(Message):
+    """Edge to cloud: what became of one command. A repeated delivery is answered with the
+    first outcome and ``repeat``; an expired command is never applied."""
+
+    command_id: str
+    outcome: Outcome
+    detail: str = ""
+    repeat: bool = False
+    edge_time: datetime
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def decode(model: type[M], payload: bytes | bytearray | str) -> M:
+    """Parse ``payload`` as ``model``; ``BadMessage`` says what is wrong with it."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise BadMessage(f"bad {model.__name__}: {exc.errors(include_url=False)}") from None

@@ -1,0 +1,88 @@
+"""Brokers for link tests: a Mosquitto of the test's own on a free port (persistence on, so that
+a test can restart it), and the embedded amqtt."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ci_required
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_program(name: str) -> str:
+    """The path of ``name``: a missing one fails under CI and skips elsewhere."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found:
+        return found
+    reason = f"{name} is not installed (apt-get install {name})"
+    if ci_required():
+        pytest.fail(f"{reason}; CI=true requires it")
+    pytest.skip(reason)
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+class Mosquitto:
+    """``mosquitto -c`` with a generated config: loopback, persistence in ``folder``."""
+
+    def __init__(self, folder: Path, port: int | None = None, extra: str = "") -> None:
+        self.binary = require_program("mosquitto")
+        self.folder = folder
+        self.port = port or free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            f"user {getpass.getuser()}\n"  # as root it would switch to mosquitto: no tmp access
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {folder}/\n"
+            "max_queued_messages 0\n"  # no limit: a bank offline for days loses nothing
+            "max_inflight_messages 0\n"
+            "set_tcp_nodelay true\n"
+            f"log_dest file {folder}/mosquitto.log\n" + extra
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> Mosquitto:
+        self.process = subprocess.Popen([self.binary, "-c", str(self.config)])
+        wait_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        """A clean stop: Mosquitto writes its persistence file on SIGTERM."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
