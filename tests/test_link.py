@@ -13,8 +13,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from cloud.link.embedded import embedded_broker
-from cloud.models import Alarm, InboundEvent
-from controller.store import Outbox, get_setting
+from cloud.models import Alarm, Bank, Command, CommandAck, InboundEvent
+from cloud.services.commands import enqueue_command
+from controller.store import AppliedCommand, Compartment, Outbox, get_setting
 from locker_contract.events import DoorForcedOpen
 from tests.brokers import Mosquitto, free_port
 from tests.linkbench import (
@@ -119,3 +120,56 @@ async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, tmp_
     await until(lambda: outbox_empty(edge), what="outbox drained")
     await edge.stop()
     await cloud.stop()
+
+
+def enqueue(cloud: CloudSide, type_: str, ttl_s: float, **payload: object) -> str:
+    with Session(cloud.engine) as s, s.begin():
+        return enqueue_command(s, BANK, type_, payload, ttl_s=ttl_s).id
+
+
+def command_state(cloud: CloudSide, command_id: str) -> str:
+    with Session(cloud.engine) as s:
+        return s.get_one(Command, command_id).state
+
+
+async def test_commands_sent_while_the_bank_is_offline_apply_once_and_expired_never(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    cloud = cloud_for(tmp_path, mosquitto.url)
+    edge = EdgeSide.create(tmp_path / "edge", BANK, mosquitto.url)
+    cloud.start()
+    edge.start()  # the bank's first connection creates its session at the broker
+    await until(lambda: edge.link is not None and edge.link.status.connected, what="edge up")
+    await edge.stop()
+    await until(lambda: _online(cloud) is False, what="the cloud sees the bank offline")
+
+    lasting = enqueue(cloud, "bank.maintenance", 600, on=True)
+    fleeting = enqueue(cloud, "compartment.service", 1.0, compartment="A01", in_service=False,
+                       reason="inspect the hinge")  # fmt: skip
+    await until(lambda: command_state(cloud, fleeting) == "expired", what="expiry in the cloud")
+    await asyncio.sleep(1.0)  # the cloud retries nothing while the bank is offline
+
+    edge.start()
+    await until(lambda: command_state(cloud, lasting) == "acknowledged", what="the ack")
+    await asyncio.sleep(1.5)  # room for any stray copy or retry to arrive
+    with Session(edge.engine) as s:
+        applied = list(s.exec(select(AppliedCommand)))
+        assert [(a.command_id, a.outcome) for a in applied if a.outcome == "applied"] == [
+            (lasting, "applied")
+        ]
+        assert s.get_one(Compartment, "A01").in_service  # the expired command never applied
+        changes = [o for o in s.exec(select(Outbox)) if o.type == "bank.maintenance"]
+    with Session(cloud.engine) as s:
+        assert s.get_one(CommandAck, lasting).outcome == "applied"
+        assert s.get(CommandAck, fleeting) is None  # the broker dropped it unseen (MQTT 5 expiry)
+    assert len(changes) <= 1  # the maintenance event, once (or already acked and dropped)
+    await until(lambda: len(rows(cloud.engine, InboundEvent,
+                                 col(InboundEvent.type) == "bank.maintenance")) == 1,
+                what="the maintenance event in the cloud, once")  # fmt: skip
+    await edge.stop()
+    await cloud.stop()
+
+
+def _online(cloud: CloudSide) -> bool:
+    with Session(cloud.engine) as s:
+        return s.get_one(Bank, BANK).online
