@@ -8,8 +8,8 @@ from fastapi import APIRouter, Header, Response
 
 from cloud.api import schemas as api
 from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
-from cloud.models import Courier, Parcel, Reservation
-from cloud.services import allocation, carriers, fleet, sites
+from cloud.models import Command, CommandAck, Courier, Parcel, Reservation
+from cloud.services import allocation, carriers, fleet, operations, sites
 from cloud.services.allocation import ReserveRequest
 from cloud.services.fleet import CompartmentSpec
 
@@ -139,6 +139,12 @@ def courier_me(engine: EngineDep, who: CurrentPrincipal) -> api.CourierSelf:
     )  # fmt: skip
 
 
+@router.delete("/couriers/{courier_id}", tags=["carriers"])
+def revoke_courier(courier_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.CourierPublic:
+    """Revoke a courier: its app key at once, its kiosk credential at each bank when reachable."""
+    return _courier(carriers.revoke_courier(engine, who, courier_id))
+
+
 # --- property managers ----------------------------------------------------------------------
 
 
@@ -206,3 +212,51 @@ def create_manager_key(
 ) -> api.Created:
     key = fleet.create_manager_key(engine, who, settings.secret_key, site_id, body.label)
     return api.Created(id=site_id, api_key=key)
+
+
+# --- operating banks from afar: each a command the bank answers ----------------------------
+
+
+def _command(command: Command, ack: CommandAck | None = None) -> api.CommandPublic:
+    answer = {"outcome": ack.outcome, "detail": ack.detail} if ack else {}
+    return api.CommandPublic.model_validate(
+        command.model_dump(include=set(api.CommandPublic.model_fields)) | answer
+    )
+
+
+@router.post("/banks/{bank_id}/compartments/{label}/open", status_code=202, tags=["operators"])
+def remote_open(
+    bank_id: str, label: str, body: api.RemoteOpen, engine: EngineDep, who: CurrentPrincipal
+) -> api.CommandPublic:
+    """Open a door from afar, with a reason; audited here and in the bank's own events."""
+    return _command(operations.remote_open(engine, who, bank_id, label, body.reason))
+
+
+@router.put("/banks/{bank_id}/maintenance", status_code=202, tags=["operators"])
+def set_maintenance(
+    bank_id: str, body: api.MaintenanceSet, engine: EngineDep, who: CurrentPrincipal
+) -> api.CommandPublic:
+    return _command(operations.set_maintenance(engine, who, bank_id, on=body.on))
+
+
+@router.put("/banks/{bank_id}/compartments/{label}/service", status_code=202, tags=["operators"])
+def set_service(
+    bank_id: str, label: str, body: api.ServiceSet, engine: EngineDep, who: CurrentPrincipal
+) -> api.CommandPublic:
+    command = operations.set_service(
+        engine, who, bank_id, label, in_service=body.in_service, reason=body.reason
+    )
+    return _command(command)
+
+
+@router.post("/banks/{bank_id}/keypad/reenable", status_code=202, tags=["operators"])
+def reenable_keypad(bank_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.CommandPublic:
+    return _command(operations.reenable_keypad(engine, who, bank_id))
+
+
+@router.get("/banks/{bank_id}/commands", tags=["operators"])
+def list_commands(
+    bank_id: str, engine: EngineDep, who: CurrentPrincipal
+) -> list[api.CommandPublic]:
+    """The bank's latest 200 commands, newest first, with their outcomes."""
+    return [_command(c, ack) for c, ack in operations.commands(engine, who, bank_id)]

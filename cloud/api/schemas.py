@@ -139,9 +139,40 @@ class ManagerKeyCreate(BaseModel):
 class BankHealthPublic(BaseModel):
     bank_id: str
     name: str
+    online: bool
+    last_heartbeat_at: datetime | None
+    clock_skew_s: float | None
     compartments: int
     out_of_service: list[str]
     open_alarms: list[str]
+
+
+class RemoteOpen(BaseModel):
+    reason: Annotated[str, Field(min_length=3, max_length=200)]
+
+
+class MaintenanceSet(BaseModel):
+    on: bool
+
+
+class ServiceSet(BaseModel):
+    in_service: bool
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CommandPublic(BaseModel):
+    """A command to a bank and, once the bank answered, its outcome (applied, expired,
+    rejected, failed). ``state`` is pending until then, or expired without an answer."""
+
+    id: str
+    bank_id: str
+    type: str
+    state: str
+    created_at: datetime
+    expires_at: datetime | None
+    attempts: int
+    outcome: str | None = None
+    detail: str = ""
 
 
 class SiteHealth(BaseModel):

@@ -7,11 +7,12 @@ from typing import get_args
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
 from cloud.core.security import new_salt, pin_verifier
 from cloud.models import (
+    ApiKey,
     Bank,
     Consent,
     Courier,
@@ -24,9 +25,13 @@ from cloud.models import (
 )
 from cloud.services.allocation import free_by_size, holdings
 from cloud.services.auth import Principal, Scope, audit, mint_key
+from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
 CONSENTS: tuple[str, ...] = get_args(Consent)
+# how long a pushed credential opens a bank's kiosk without news from the cloud; a revocation
+# reaches a bank as soon as it is online
+COURIER_VALID_H = 30 * 24.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ def announce(
                 ParcelEvent(parcel_id=parcel.id, status=ParcelStatus.ANNOUNCED.value, source="api")
             )
             audit(s, who, "announce", parcel.id, waybill=waybill)
+            announced: dict[str, object] = {"waybill": waybill, "carrier_id": carrier}
+            announced |= {"recipient_phone": phone, "consent": consent}
+            enqueue_command(s, bank_id, "parcel.announce", announced, who=who)
             return parcel
     except IntegrityError:
         raise Conflict(f"waybill {waybill} is already announced") from None
@@ -134,6 +142,7 @@ def add_courier(
         )
         s.add(courier)
         s.flush()
+        push_courier(s, courier)
         key = mint_key(
             s,
             secret_key,
@@ -143,6 +152,39 @@ def add_courier(
         )
         audit(s, who, "add_courier", courier_id)
         return courier, key
+
+
+def revoke_courier(engine: Engine, who: Principal, courier_id: str) -> Courier:
+    """At once in the cloud (its app key) and, as soon as each is reachable, at every bank."""
+    with transaction(engine) as s:
+        courier = s.get(Courier, courier_id)
+        if courier is None or courier.carrier_id != who.carrier:
+            raise NotFound("no such courier")
+        courier.active = False
+        s.add(courier)
+        for key in s.exec(select(ApiKey).where(ApiKey.courier_id == courier_id)):
+            key.revoked = True
+            s.add(key)
+        for bank_id in served_banks(s, courier.carrier_id):
+            enqueue_command(s, bank_id, "courier.revoke", {"courier_id": courier_id}, who=who)
+        audit(s, who, "revoke_courier", courier_id)
+        return courier
+
+
+def served_banks(s: Session, carrier_id: str) -> list[str]:
+    """Banks where the carrier has a share: where its couriers' credentials are pushed."""
+    query = select(SharingPolicy.bank_id).where(SharingPolicy.carrier_id == carrier_id)
+    return sorted(s.exec(query))
+
+
+def push_courier(s: Session, courier: Courier, bank_ids: list[str] | None = None) -> None:
+    """Send the courier's PIN verifier (never the PIN) to ``bank_ids`` (default: every bank
+    the carrier serves), in the caller's transaction."""
+    payload: dict[str, object] = {"courier_id": courier.id, "carrier_id": courier.carrier_id}
+    payload |= {"name": courier.name, "salt": courier.salt, "verifier": courier.pin_hash}
+    payload["valid_h"] = COURIER_VALID_H
+    for bank_id in served_banks(s, courier.carrier_id) if bank_ids is None else bank_ids:
+        enqueue_command(s, bank_id, "courier.push", payload)
 
 
 def courier_self(engine: Engine, who: Principal) -> tuple[Courier, list[Parcel]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
 from cloud.models import (
@@ -16,12 +16,14 @@ from cloud.models import (
     BankCursor,
     Carrier,
     Compartment,
+    Courier,
     Operator,
     Role,
     SharingPolicy,
     Site,
     Size,
 )
+from cloud.services import carriers
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
@@ -155,6 +157,9 @@ def set_policy(
         share: dict[str, object] = {"carrier_id": carrier_id, "guaranteed": guaranteed}
         share["ceiling"] = ceiling
         enqueue_command(s, bank_id, "policy.push", share, who=who)
+        active = select(Courier).where(Courier.carrier_id == carrier_id, col(Courier.active))
+        for courier in s.exec(active):  # its couriers may now deposit here
+            carriers.push_courier(s, courier, [bank_id])
         return policy
 
 

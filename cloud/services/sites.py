@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -17,6 +18,9 @@ from cloud.services.errors import NotFound
 class BankHealth:
     bank_id: str
     name: str
+    online: bool
+    last_heartbeat_at: datetime | None
+    clock_skew_s: float | None
     compartments: int
     out_of_service: list[str]
     open_alarms: list[str]
@@ -43,6 +47,9 @@ def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, lis
                 BankHealth(
                     bank_id=bank.id,
                     name=bank.name,
+                    online=bank.online,
+                    last_heartbeat_at=bank.last_heartbeat_at,
+                    clock_skew_s=bank.clock_skew_s,
                     compartments=len(comps),
                     out_of_service=sorted(c.label for c in comps if not c.in_service),
                     open_alarms=[f"{a.kind} {a.compartment}".strip() for a in alarms],

@@ -59,7 +59,7 @@ class Cloud:
 
     def ok(self, method: str, url: str, key: dict[str, str], **kw: Any) -> Any:
         answer = self.call(method, url, key, **kw)
-        assert answer.status_code in (200, 201), answer.text
+        assert answer.status_code in (200, 201, 202), answer.text
         return answer.json()
 
 

@@ -134,7 +134,8 @@ def test_a_deposit_into_another_carriers_reservation_moves_it(cloud: Cloud, engi
     assert moved["compartment_id"] != held["compartment_id"]
     with Session(engine) as s:
         kinds = [c.type for c in s.exec(select(Command).order_by(col(Command.created_at)))]
-    assert kinds == ["reservation.push", "reservation.withdraw", "reservation.push"]
+    moves = [kind for kind in kinds if kind.startswith("reservation.")]
+    assert moves == ["reservation.push", "reservation.withdraw", "reservation.push"]
 
 
 def test_a_displaced_reservation_with_nowhere_to_go_is_unfulfillable(
@@ -163,8 +164,11 @@ def test_policies_and_cancellations_are_pushed_to_the_bank(cloud: Cloud, engine:
     )
     cloud.ok("DELETE", f"/api/v1/reservations/{made['id']}", cloud.keys["sf"])
     with Session(engine) as s:
-        commands = list(s.exec(select(Command).order_by(col(Command.created_at))))
-    assert [c.type for c in commands] == ["policy.push", "reservation.push", "reservation.withdraw"]
+        everything = list(s.exec(select(Command).order_by(col(Command.created_at))))
+    assert "parcel.announce" in {c.type for c in everything}  # the fixture's announced parcel
+    sharing = ("policy.push", "reservation.push", "reservation.withdraw")
+    commands = [c for c in everything if c.type in sharing]
+    assert [c.type for c in commands] == list(sharing)
     assert commands[0].payload == {"carrier_id": "sf", "guaranteed": 1, "ceiling": 2}
 
 
@@ -173,12 +177,12 @@ def test_commands_wait_for_their_bank_and_an_ack_is_kept_once(cloud: Cloud, engi
         "POST", "/api/v1/reservations", cloud.keys["sf"], json={"bank_id": BANK, "size": "M"}
     )
     with transaction(engine) as s:
-        [push] = pending(s, BANK)
+        [push] = [c for c in pending(s, BANK) if c.type == "reservation.push"]
         assert push.payload["reservation_id"] == made["id"]
         acknowledge(s, push.id, "applied")
     with transaction(engine) as s:
         acknowledge(s, push.id, "refused", "a redelivered ack changes nothing")
-        assert pending(s, BANK) == []
+        assert push.id not in {c.id for c in pending(s, BANK)}
         ack = s.get_one(CommandAck, push.id)
         assert (ack.outcome, s.get_one(Command, push.id).state) == ("applied", "acknowledged")
         with pytest.raises(NotFound):
