@@ -73,3 +73,40 @@ def serve(
         workers=workers,
         http=NoDelayH11Protocol,
     )
+
+
+@app.command()
+def ingest(
+    name: str = typer.Option("1", "--name", help="This worker's name in its group (stable)."),
+) -> None:
+    """Run the ingest worker: events in, acks and commands out, bank presence tracked.
+
+    With ``LOCKER_CLOUD_BROKER_URL`` (``mqtt://host:port``, MQTT 5) it joins the shared group
+    ``LOCKER_CLOUD_INGEST_GROUP``, so several workers split the load. Without it the worker runs
+    the embedded broker (amqtt) on ``LOCKER_CLOUD_EMBEDDED_PORT``, for a demo or a trial.
+    """
+    import asyncio
+    import contextlib
+    import logging
+
+    from cloud.core.db import make_engine
+    from cloud.link.embedded import embedded_broker
+    from cloud.link.worker import IngestWorker
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    engine = make_engine(settings.database_url)
+
+    async def run() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            broker = settings.broker_url
+            if broker is None:
+                broker = await stack.enter_async_context(
+                    embedded_broker(settings.embedded_host, settings.embedded_port)
+                )
+            typer.echo(f"ingest worker {name} on {broker}")
+            await IngestWorker(engine, settings, broker, name=name).run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    engine.dispose()

@@ -1,0 +1,236 @@
+"""The whole system once: the cloud (API in process, ingest worker as its own process), a
+Mosquitto of the test's own, and two banks on the twin, each an edge daemon with its link.
+
+A carrier serves both banks and reserves at one; the reservation reaches the bank; a courier
+whose credential the cloud pushed deposits the announced parcel through the kiosk API; the
+recipient picks up with the code; a door is forced at the other bank. The cloud's records and
+alarms show each step once, in order.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from cloud.models import Alarm, Bank, CommandAck, InboundEvent, ParcelEvent
+from controller.api import create_app
+from controller.config import load_config
+from controller.daemon import Edge
+from controller.store import Hold, event_types, transaction
+from hil_sim import Simulator
+from hil_sim.door import DoorState
+from tests.brokers import Mosquitto
+from tests.cloud.conftest import Cloud, build_cloud, postgres_database
+from tests.controller.conftest import FAST_POLICY, SIZES, config_text
+from tests.linkbench import FAST_LINK
+
+EAST, WEST = "east-1", "west-1"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Site:
+    sim: Simulator
+    edge: Edge
+    client: TestClient
+
+    def events(self) -> list[str]:
+        with transaction(self.edge.engine) as s:
+            return event_types(s)
+
+    def door_open(self, board: int, lock: int) -> bool:
+        return self.sim.door(board, lock).state is DoorState.OPEN
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cloud.db'}"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(tmp_path / "mosquitto").start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def cloud(database_url: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[Cloud]:
+    for made in build_cloud(database_url):
+        env = os.environ | {
+            "LOCKER_CLOUD_DATABASE_URL": database_url,
+            "LOCKER_CLOUD_SECRET_KEY": made.settings.secret_key,
+            "LOCKER_CLOUD_BROKER_URL": mosquitto.url,
+            "LOCKER_CLOUD_COMMAND_POLL_S": "0.1",
+            "LOCKER_CLOUD_COMMAND_RETRY_S": "2",
+        }
+        log = (tmp_path / "ingest.log").open("wb")
+        worker = subprocess.Popen([sys.executable, "-m", "locker_cli.main", "cloud", "ingest"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            yield made
+        finally:
+            worker.terminate()
+            worker.wait(10)
+            log.close()
+
+
+def start_site(tmp_path: Path, bank_id: str, broker: str) -> Iterator[Site]:
+    sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    folder = tmp_path / bank_id
+    folder.mkdir()
+    text = config_text(sim.start(), folder / "edge.db", extra=FAST_POLICY)
+    link = "\n".join(f"{k} = {v}" for k, v in FAST_LINK.items())
+    path = folder / "edge.toml"
+    path.write_text(text.replace("maple-court-3", bank_id) + f'\n[link]\nbroker = "{broker}"\n'
+                    + link + "\n")  # fmt: skip
+    edge = Edge(load_config(path))
+    with TestClient(create_app(edge)) as client:
+        yield Site(sim, edge, client)
+    sim.stop()
+
+
+@pytest.fixture
+def east(tmp_path: Path, mosquitto: Mosquitto, cloud: Cloud) -> Iterator[Site]:
+    yield from start_site(tmp_path, EAST, mosquitto.url)
+
+
+@pytest.fixture
+def west(tmp_path: Path, mosquitto: Mosquitto, cloud: Cloud) -> Iterator[Site]:
+    yield from start_site(tmp_path, WEST, mosquitto.url)
+
+
+def set_up_fleet(cloud: Cloud) -> None:
+    """An operator's site with both banks (the twin's 16 compartments), and carrier sf."""
+    made = cloud.ok("POST", "/api/v1/operators", cloud.admin, json={"name": "Estates Ltd"})
+    cloud.keys["operator"] = {"Authorization": f"Bearer {made['api_key']}"}
+    site = cloud.ok("POST", "/api/v1/sites", cloud.keys["operator"],
+                    json={"name": "Maple Court", "lat": 31.2, "lon": 121.4})  # fmt: skip
+    compartments = [
+        {"label": f"{row}{n:02d}", "size": size, "low": n <= 2}
+        for row in "AB"
+        for n, size in enumerate(SIZES, start=1)
+    ]
+    for bank_id in (EAST, WEST):
+        cloud.ok("POST", "/api/v1/banks", cloud.keys["operator"], json={
+            "id": bank_id, "site_id": site["id"], "name": bank_id, "compartments": compartments,
+        })  # fmt: skip
+    carrier = cloud.ok("POST", "/api/v1/carriers", cloud.admin, json={"id": "sf", "name": "SF"})
+    cloud.keys["sf"] = {"Authorization": f"Bearer {carrier['api_key']}"}
+    for bank_id in (EAST, WEST):
+        cloud.ok("PUT", f"/api/v1/banks/{bank_id}/policies/sf", cloud.keys["operator"],
+                 json={"guaranteed": 2, "ceiling": 8})  # fmt: skip
+
+
+def engine_of(cloud: Cloud) -> Engine:
+    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    return engine
+
+
+def history(cloud: Cloud, waybill: str) -> list[str]:
+    answer = cloud.ok("GET", f"/api/v1/parcels/{waybill}", cloud.keys["sf"])
+    return [e["status"] for e in answer["history"]]
+
+
+def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
+    cloud: Cloud, east: Site, west: Site
+) -> None:
+    set_up_fleet(cloud)
+    cloud.ok("POST", "/api/v1/couriers", cloud.keys["sf"],
+             json={"id": "sf-1", "name": "Wang", "pin": "2468"})  # fmt: skip
+    cloud.ok("POST", "/api/v1/parcels", cloud.keys["sf"], json={
+        "waybill": "SF100", "bank_id": EAST, "recipient_phone": "13800138000",
+        "consent": "sms_reply",
+    })  # fmt: skip
+    reservation = cloud.ok("POST", "/api/v1/reservations", cloud.keys["sf"],
+                           json={"bank_id": EAST, "size": "M", "kind": "hard"})  # fmt: skip
+
+    # the reservation reaches the bank, as a hold on the compartment the cloud chose
+    def held() -> set[str]:
+        with transaction(east.edge.engine) as s:
+            return {h.reservation_id for h in s.exec(select(Hold))}
+
+    wait_until(lambda: reservation["id"] in held(), what="the hold at the bank")
+    with transaction(east.edge.engine) as s:
+        label = s.get_one(Hold, reservation["id"]).compartment
+
+    # the courier's credential arrived with the commands: sign in, deposit the announced parcel
+    wait_until(lambda: east.client.post("/api/courier/sign-in",
+                                        json={"courier_id": "sf-1", "pin": "2468"}).status_code
+               == 200, what="the courier's credential at the bank")  # fmt: skip
+    signed = east.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "2468"})
+    courier = {"Authorization": f"Bearer {signed.json()['token']}"}
+    started = east.client.post("/api/deposits", headers=courier,
+                               json={"waybill": "SF100", "size": "M"})  # fmt: skip
+    assert started.status_code == 201, started.text
+    assert started.json()["compartment"] == label  # its own reservation, first
+    board, lock = 1 + "AB".index(label[0]), int(label[1:])
+    wait_until(lambda: east.door_open(board, lock), what="the deposit door open")
+    assert east.sim.close_door(board, lock)
+    wait_until(lambda: "parcel.deposited" in east.events(), what="the deposit recorded")
+    wait_until(lambda: history(cloud, "SF100") == ["announced", "in_locker"], what="in_locker")
+    answer = cloud.ok("GET", f"/api/v1/reservations/{reservation['id']}", cloud.keys["sf"])
+    assert answer["state"] == "fulfilled"
+
+    # the recipient picks up with the code the bank sent
+    with Session(engine_of(cloud)) as s:
+        query = select(InboundEvent).where(
+            InboundEvent.type == "parcel.deposited", InboundEvent.bank_id == EAST
+        )
+        deposited = s.exec(query).one()
+    code = str(deposited.body["pickup_code"])
+    assert east.client.post("/api/pickup", json={"code": code}).status_code == 200
+    wait_until(lambda: east.door_open(board, lock), what="the pickup door open")
+    assert east.sim.close_door(board, lock)
+    wait_until(lambda: history(cloud, "SF100")[-1] == "picked_up", what="picked up")
+
+    # a door forced at the other bank raises one alarm there
+    west.sim.force_open(2, 5)
+    wait_until(lambda: _alarms(cloud, WEST, "door.forced_open") == ["B05"], what="the alarm")
+
+    # each step once, in order; both banks online; every command answered
+    time.sleep(1.0)  # room for any duplicate to arrive
+    assert history(cloud, "SF100") == ["announced", "in_locker", "picked_up"]
+    assert _alarms(cloud, WEST, "door.forced_open") == ["B05"]
+    assert _alarms(cloud, EAST, "door.forced_open") == []
+    with Session(engine_of(cloud)) as s:
+        stream = list(s.exec(select(InboundEvent).where(
+            InboundEvent.bank_id == EAST).order_by(col(InboundEvent.seq))))  # fmt: skip
+        assert [e.seq for e in stream] == list(range(1, len(stream) + 1))  # whole, no gap
+        assert all(e.applied for e in stream)
+        assert [e.type for e in stream] == [
+            "door.unlock_requested", "door.opened", "door.closed", "parcel.deposited",
+            "door.unlock_requested", "door.opened", "door.closed", "parcel.picked_up",
+        ]  # fmt: skip
+        assert all(s.get_one(Bank, b).online for b in (EAST, WEST))
+        events = list(s.exec(select(ParcelEvent)))
+        assert len(events) == 3
+        acks = list(s.exec(select(CommandAck)))
+        assert acks
+        assert {a.outcome for a in acks} == {"applied"}
+
+
+def _alarms(cloud: Cloud, bank_id: str, kind: str) -> list[str]:
+    with Session(engine_of(cloud)) as s:
+        query = select(Alarm).where(Alarm.bank_id == bank_id, Alarm.kind == kind)
+        return [a.compartment for a in s.exec(query)]
