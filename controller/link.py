@@ -135,6 +135,8 @@ class EdgeLink:
                             await _say_offline(client, self.bank_id)
             except* aiomqtt.MqttError as group:
                 log.warning("link to %s down: %s", self.broker, group.exceptions[0])
+            except* Exception as group:  # a bug must not end the link: report it, reconnect
+                log.error("link failed; reconnecting", exc_info=group.exceptions[0])
             if time.monotonic() - began > STABLE_AFTER_S:
                 attempt = 0
             delay = full_jitter(attempt, self.spec.backoff_base_s, self.spec.backoff_cap_s)

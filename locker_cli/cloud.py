@@ -94,7 +94,8 @@ def ingest(
     from cloud.link.worker import IngestWorker
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))  # a daemon says what it does
     engine = make_engine(settings.database_url)
 
     async def run() -> None:

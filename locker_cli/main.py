@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from locker_cli import board, cloud, demo, edge, sim
+from locker_cli import board, cloud, contract, demo, edge, sim
 
 app = typer.Typer(
     name="locker",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(board.app, name="board")
 app.add_typer(edge.app, name="edge")
 app.add_typer(cloud.app, name="cloud")
+app.add_typer(contract.app, name="contract")
 app.command("sim")(sim.run)
 app.command("demo")(demo.run)
 

@@ -40,7 +40,11 @@ class BrokerUrl:
             raise ContractError(f"broker URL {url!r}: expected mqtt://host:port or mqtt311://...")
         if parts.username or parts.password:
             raise ContractError("put broker credentials in a file, not in the broker URL")
-        return cls(parts.hostname, parts.port or 1883, SCHEMES[parts.scheme])
+        try:
+            port = parts.port or 1883
+        except ValueError as exc:
+            raise ContractError(f"broker URL {url!r}: {exc}") from None
+        return cls(parts.hostname, port, SCHEMES[parts.scheme])
 
     def __str__(self) -> str:
         scheme = "mqtt" if self.mqtt5 else "mqtt311"

@@ -8,15 +8,15 @@ once and answers every delivery on ``cmd/ack``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from locker_contract.events import Label
 from locker_contract.messages import Message
 
 Carrier = Annotated[str, Field(min_length=1, max_length=64)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class _Command(BaseModel):
@@ -27,7 +27,7 @@ class ReservationPush(_Command):
     """Hold ``compartment`` for ``carrier_id``: walk-up deposits of other carriers skip it."""
 
     type: Literal["reservation.push"] = "reservation.push"
-    reservation_id: str
+    reservation_id: Identifier
     carrier_id: Carrier
     compartment: Label
     kind: Literal["soft", "hard"] = "hard"
@@ -35,7 +35,7 @@ class ReservationPush(_Command):
 
 class ReservationWithdraw(_Command):
     type: Literal["reservation.withdraw"] = "reservation.withdraw"
-    reservation_id: str
+    reservation_id: Identifier
 
 
 class PolicyPush(_Command):
@@ -62,7 +62,7 @@ class CourierPush(_Command):
     The edge keys it once more under the bank key before storing it."""
 
     type: Literal["courier.push"] = "courier.push"
-    courier_id: Annotated[str, Field(min_length=1, max_length=64)]
+    courier_id: Identifier
     carrier_id: Carrier
     name: str = ""
     salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -72,7 +72,7 @@ class CourierPush(_Command):
 
 class CourierRevoke(_Command):
     type: Literal["courier.revoke"] = "courier.revoke"
-    courier_id: str
+    courier_id: Identifier
 
 
 class CompartmentServiceSet(_Command):
@@ -129,7 +129,7 @@ class CommandEnvelope(Message):
     MQTT 5 the broker's expiry interval, counted from the edge's receipt, takes precedence.
     ``sent_at`` is the cloud's clock, for the record only."""
 
-    command_id: Annotated[str, Field(min_length=1, max_length=64)]
-    sent_at: datetime
+    command_id: Identifier
+    sent_at: AwareDatetime
     ttl_s: Annotated[float, Field(gt=0)]
     command: Command

@@ -7,13 +7,12 @@ and applies a bank's events in ``seq`` order.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 BANK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$", examples=["A07"])]
@@ -191,6 +190,6 @@ class Envelope(BaseModel):
     event_id: UUID
     bank_id: Annotated[str, Field(pattern=BANK_ID_PATTERN)]
     seq: Annotated[int, Field(ge=1)]
-    time: datetime
-    schema_version: int = SCHEMA_VERSION
+    time: AwareDatetime
+    schema_version: Literal[1] = SCHEMA_VERSION
     event: Event

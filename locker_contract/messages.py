@@ -6,10 +6,9 @@ Every message carries ``v``, its schema version; a receiver refuses a version it
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from locker_contract.errors import BadMessage
 from locker_contract.events import Label
@@ -28,7 +27,7 @@ class EventsAck(Message):
     edge learns it on reconnecting; the edge may delete its outbox up to here."""
 
     seq: Annotated[int, Field(ge=0)]
-    cloud_time: datetime
+    cloud_time: AwareDatetime
 
 
 class BankStatus(Message):
@@ -36,13 +35,13 @@ class BankStatus(Message):
     the broker when the connection dies, and by the edge itself on a clean stop."""
 
     state: Literal["online", "offline"]
-    since: datetime | None = None
+    since: AwareDatetime | None = None
 
 
 class Heartbeat(Message):
     """Edge to cloud, every few seconds: the edge's clock and how far its outbox has come."""
 
-    edge_time: datetime
+    edge_time: AwareDatetime
     last_seq: Annotated[int, Field(ge=0)]
     acked_seq: Annotated[int, Field(ge=0)]
     uptime_s: Annotated[float, Field(ge=0)]
@@ -50,7 +49,9 @@ class Heartbeat(Message):
     boards_total: Annotated[int, Field(ge=0)]
 
 
-class CompartmentState(Message):
+class CompartmentState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     label: Label
     size: Literal["S", "M", "L", "XL"]
     in_service: bool
@@ -62,7 +63,7 @@ class CompartmentState(Message):
 class BankState(Message):
     """Retained snapshot of every compartment, published when anything in it changes."""
 
-    time: datetime
+    time: AwareDatetime
     maintenance: bool
     compartments: list[CompartmentState]
 
@@ -74,11 +75,11 @@ class CommandAck(Message):
     """Edge to cloud: what became of one command. A repeated delivery is answered with the
     first outcome and ``repeat``; an expired command is never applied."""
 
-    command_id: str
+    command_id: Annotated[str, Field(min_length=1, max_length=64)]
     outcome: Outcome
-    detail: str = ""
+    detail: Annotated[str, Field(max_length=500)] = ""
     repeat: bool = False
-    edge_time: datetime
+    edge_time: AwareDatetime
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -9,6 +9,9 @@
 | ``banks/{id}/heartbeat`` | edge → cloud | 0 | no | ``Heartbeat`` |
 | ``banks/{id}/cmd`` | cloud → edge | 1 | no | ``CommandEnvelope`` |
 | ``banks/{id}/cmd/ack`` | edge → cloud | 1 | no | ``CommandAck`` |
+
+The table is data in ``locker_contract.schema.CHANNELS``, which also writes the AsyncAPI document
+(``docs/contract/``); a test keeps this copy equal to it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class Channel(StrEnum):
 
 
 def topic(bank_id: str, channel: Channel) -> str:
-    if not _BANK_ID.match(bank_id):
+    if not _BANK_ID.fullmatch(bank_id):
         raise BadTopic(f"bank id {bank_id!r} does not match {BANK_ID_PATTERN}")
     return f"{ROOT}/{bank_id}/{channel.value}"
 
@@ -62,7 +65,7 @@ def parse(name: str) -> Address:
     """The bank and channel a topic name addresses; ``BadTopic`` for anything else."""
     root, _, rest = name.partition("/")
     bank_id, _, channel = rest.partition("/")
-    if root != ROOT or not _BANK_ID.match(bank_id):
+    if root != ROOT or not _BANK_ID.fullmatch(bank_id):
         raise BadTopic(f"not a bank topic: {name!r}")
     try:
         return Address(bank_id, Channel(channel))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import aiomqtt
@@ -13,11 +14,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from cloud.link.embedded import embedded_broker
+from cloud.link.worker import IngestWorker
 from cloud.models import Alarm, Bank, Command, CommandAck, InboundEvent
 from cloud.services.commands import enqueue_command
 from controller.store import AppliedCommand, Compartment, Outbox, get_setting
 from locker_contract.events import DoorForcedOpen
 from tests.brokers import Mosquitto, free_port
+from tests.cloud.conftest import postgres_database
 from tests.linkbench import (
     CloudSide,
     EdgeSide,
@@ -173,3 +176,78 @@ async def test_commands_sent_while_the_bank_is_offline_apply_once_and_expired_ne
 def _online(cloud: CloudSide) -> bool:
     with Session(cloud.engine) as s:
         return s.get_one(Bank, BANK).online
+
+
+async def test_malformed_messages_are_refused_and_lose_nothing(
+    broker_url: str, tmp_path: Path
+) -> None:
+    cloud = cloud_for(tmp_path, broker_url)
+    edge = EdgeSide.create(tmp_path / "edge", BANK, broker_url)
+    cloud.start()
+    edge.start()
+    edge.emit(*forced(3))
+    await until(lambda: applied_seq(cloud.engine, BANK) == 3, what="3 events")
+    command = enqueue(cloud, "bank.maintenance", 600, on=True)
+    await until(lambda: command_state(cloud, command) == "acknowledged", what="a good command")
+    host, port = broker_url.split("//")[1].split(":")
+    protocol = aiomqtt.ProtocolVersion.V5 if broker_url.startswith("mqtt:") else None
+    async with aiomqtt.Client(host, int(port), protocol=protocol) as raw:
+        for junk in (b"", b"not json", b'{"event_id": 1}', b"\xff\xfe"):
+            await raw.publish(f"banks/{BANK}/events", junk, qos=1)
+        await raw.publish(f"banks/{BANK}/heartbeat", b'{"v": 2}', qos=1)
+        await raw.publish("banks/NOT A BANK/events", b"{}", qos=1)
+        bad = {"v": 1, "command_id": "c-bad", "sent_at": "2026-01-01T00:00:00Z", "ttl_s": 60,
+               "command": {"type": "door.explode"}}  # fmt: skip
+        await raw.publish(f"banks/{BANK}/cmd", json.dumps(bad), qos=1)
+    edge.emit(*forced(3))  # both ends still work, in order, nothing lost
+    await until(
+        lambda: applied_seq(cloud.engine, BANK) == 7, what="the maintenance event and 3 more"
+    )
+    assert cloud.worker is not None
+    assert cloud.worker.stats.rejected >= 5
+
+    def refused() -> bool:
+        with Session(edge.engine) as s:
+            return s.get(AppliedCommand, "c-bad") is None and edge.link is not None
+
+    await until(refused, what="the edge alive")
+    await edge.stop()
+    await cloud.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+async def test_two_ingest_workers_share_the_load_without_duplicates(
+    mosquitto: Mosquitto, tmp_path: Path, postgres_url: str
+) -> None:
+    url = postgres_url
+    engine = cloud_database(url, [BANK, "elm-row-1"])
+    first = CloudSide(engine, fast_settings(url), mosquitto.url)
+    second = CloudSide(engine, fast_settings(url), mosquitto.url)
+    first.start()
+    assert first.worker is not None
+    second.worker = IngestWorker(engine, second.settings, mosquitto.url, name="2")
+    second.task = asyncio.create_task(second.worker.run())
+    edges = [EdgeSide.create(tmp_path / b, b, mosquitto.url) for b in (BANK, "elm-row-1")]
+    for edge in edges:
+        edge.start()
+    await asyncio.sleep(0.3)
+    for _ in range(5):
+        for edge in edges:
+            edge.emit(*forced(20))
+        await asyncio.sleep(0.05)
+    for bank in (BANK, "elm-row-1"):
+        await until(partial(lambda b: applied_seq(engine, b) == 100, bank), what=bank)
+    assert first.worker.stats.events > 0
+    assert second.worker.stats.events > 0  # the shared subscription split the load
+    assert len(rows(engine, InboundEvent)) == 200
+    assert len(rows(engine, Alarm, col(Alarm.kind) == "door.forced_open")) == 200
+    for edge in edges:
+        await edge.stop()
+    await first.stop()
+    await second.stop()
+    await asyncio.sleep(0.2)  # the workers' database threads finish what they began
+    engine.dispose()  # before the database is dropped

@@ -104,6 +104,8 @@ class IngestWorker:
                     await self._session(client)
             except* aiomqtt.MqttError as group:
                 log.warning("ingest worker lost %s: %s", self.broker, group.exceptions[0])
+            except* Exception as group:  # a bug must not stop ingestion: report it, reconnect
+                log.error("ingest worker failed; reconnecting", exc_info=group.exceptions[0])
             finally:
                 self.stats.connected = False
             await asyncio.sleep(full_jitter(attempt, 0.5, 30.0))

@@ -1,0 +1,18 @@
+"""``locker contract``: the edge-cloud MQTT contract as documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="The edge-cloud MQTT contract.", no_args_is_help=True)
+
+
+@app.command("schema")
+def schema(folder: Path = typer.Argument(Path("docs/contract"))) -> None:
+    """Regenerate the JSON Schemas and the AsyncAPI document from the contract's models."""
+    from locker_contract.schema import write_docs
+
+    for path in write_docs(folder):
+        typer.echo(path)
