@@ -1,14 +1,15 @@
-"""Act two of ``locker demo``: a bank at work, with no cloud, on the hardware twin.
+"""Act two of ``locker demo``: a bank at work on the hardware twin, linked to the cloud.
 
 Two couriers of two companies deposit for one recipient, who opens both doors with one code
 after a wrong try; then someone forces a door. Everything goes through the edge daemon's flows
-and door supervisor over a real pseudo-terminal, and the bank's outbox is printed at the end.
+and door supervisor over a real pseudo-terminal; the bank's events travel over MQTT (the
+embedded amqtt broker) to the cloud's ingest worker, which applies them once, in order; then the
+cloud sends the bank a command and prints its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +19,12 @@ import typer
 if TYPE_CHECKING:
     from controller.daemon import Edge
     from hil_sim import Simulator
+    from locker_cli.demo_cloud import DemoCloud
 
 SIZES = ["S", "S", "M", "M", "L", "L", "XL", "XL"]
 
 
-def _config(port: str, folder: Path) -> dict[str, object]:
+def _config(port: str, folder: Path, broker: str) -> dict[str, object]:
     compartments = [
         {"label": f"{row}{n:02d}", "bus": "main", "board": board, "channel": n, "size": size}
         for row, board in (("A", 1), ("B", 2))
@@ -35,6 +37,7 @@ def _config(port: str, folder: Path) -> dict[str, object]:
             "key_file": folder / "bank.key",
         },
         "policy": {"poll_interval_s": 0.1},
+        "link": {"broker": broker, "heartbeat_s": 1.0, "resync_jitter_s": 0.2},
         "bus": [{"name": "main", "port": port, "protocol": "xor8a", "board": [
             {"address": 1, "channels": 8}, {"address": 2, "channels": 8}]}],
         "compartment": compartments,
@@ -79,17 +82,7 @@ async def _deposit(edge: Edge, sim: Simulator, courier_id: str, waybill: str) ->
     return label
 
 
-def _events(edge: Edge) -> list[dict[str, object]]:
-    from sqlmodel import col, select
-
-    from controller.store import Outbox, transaction
-
-    with transaction(edge.engine) as s:
-        rows = s.exec(select(Outbox).order_by(col(Outbox.seq)))
-        return [{"seq": r.seq, **json.loads(r.body)} for r in rows]
-
-
-async def _script(edge: Edge, sim: Simulator) -> None:
+async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
     from controller import admin
     from controller.errors import WrongCode
     from controller.store import transaction
@@ -101,7 +94,7 @@ async def _script(edge: Edge, sim: Simulator) -> None:
             )
     first = await _deposit(edge, sim, "sf-0042", "SF1008611")
     second = await _deposit(edge, sim, "jd-0007", "JD0020099")
-    codes = [e["pickup_code"] for e in _events(edge) if e["type"] == "parcel.deposited"]
+    codes = [e["pickup_code"] for e in cloud.events() if e["type"] == "parcel.deposited"]
     code = str(codes[0])
     typer.echo(
         f"recipient 138****8000 is sent code {code[:4]} {code[4:]} (the second parcel joined it)"
@@ -117,31 +110,40 @@ async def _script(edge: Edge, sim: Simulator) -> None:
     )
     for label in (first, second):
         await _shut_when_open(sim, label)
-    await _until(lambda: sum(e["type"] == "parcel.picked_up" for e in _events(edge)) == 2)
+    await _until(lambda: sum(e["type"] == "parcel.picked_up" for e in cloud.events()) == 2)
     typer.echo("both doors shut: both parcels picked up, the code is used up")
     sim.force_open(2, 7)
-    await _until(lambda: any(e["type"] == "door.forced_open" for e in _events(edge)))
+    await _until(lambda: any(e["type"] == "door.forced_open" for e in cloud.events()))
     typer.echo("someone pries door B07 open: alarm raised")
-    typer.echo("\nthe bank's outbox (what the cloud will receive):")
-    for event in _events(edge):
+    await _until(lambda: cloud.alarms().count("door.forced_open B07") == 1)
+    typer.echo("\nthe cloud received the bank's events over MQTT, each once, in order:")
+    for event in cloud.events():
         where = event.get("compartment", "")
         typer.echo(f"  {event['seq']:>3}  {event['type']:<24} {where}")
+    typer.echo(f"bank online: {cloud.online()}; open alarms: {', '.join(cloud.alarms())}")
+    typer.echo("\nthe cloud puts the bank into maintenance (a command, applied once, answered):")
+    command = cloud.command("bank.maintenance", {"on": True})
+    await _until(lambda: cloud.answer(command) is not None)
+    typer.echo(f"  bank answers: {cloud.answer(command)}; kiosk in maintenance: "
+               f"{edge.flows.in_maintenance()}")  # fmt: skip
 
 
 def run_bank_act() -> None:
     from controller.config import EdgeConfig
     from controller.daemon import Edge
     from hil_sim import Simulator
+    from locker_cli.demo_cloud import demo_cloud
 
     async def act(sim: Simulator, folder: Path) -> None:
-        edge = Edge(EdgeConfig.model_validate(_config(sim.path, folder)))
-        await edge.start()
-        try:
-            await _script(edge, sim)
-        finally:
-            await edge.stop()
+        async with demo_cloud(folder) as cloud:
+            edge = Edge(EdgeConfig.model_validate(_config(sim.path, folder, cloud.broker)))
+            await edge.start()
+            try:
+                await _script(edge, sim, cloud)
+            finally:
+                await edge.stop()
 
-    typer.echo("\nA bank at work (no cloud): Maple Court, 2 boards x 8 compartments\n")
+    typer.echo("\nA bank at work, linked to the cloud: Maple Court, 2 boards x 8 compartments\n")
     with (
         tempfile.TemporaryDirectory() as tmp,
         Simulator("xor8a", [1, 2], 8, close_after=None) as sim,

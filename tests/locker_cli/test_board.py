@@ -169,6 +169,8 @@ def test_demo_runs(locker: Locker) -> None:
     assert "recipient enters the code: door A03 opened, door A04 opened" in done.stdout
     assert "parcel.picked_up" in done.stdout
     assert "door.forced_open         B07" in done.stdout
+    assert "the cloud received the bank's events over MQTT, each once, in order" in done.stdout
+    assert "bank answers: applied; kiosk in maintenance: True" in done.stdout
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")

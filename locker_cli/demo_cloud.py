@@ -1,0 +1,123 @@
+"""The cloud of ``locker demo``: the embedded broker (amqtt), a SQLite fleet database and the
+ingest worker, all in this process; nothing to install, nothing left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+BANK = "maple-court-3"
+CARRIERS = {"sf-express": "SF Express", "jd": "JD Logistics"}
+SIZES = ["S", "S", "M", "M", "L", "L", "XL", "XL"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DemoCloud:
+    broker: str
+    engine: Engine
+
+    def events(self) -> list[dict[str, object]]:
+        """The bank's events as the cloud applied them, in order."""
+        from sqlmodel import Session, col, select
+
+        from cloud.models import InboundEvent
+
+        with Session(self.engine) as s:
+            query = select(InboundEvent).where(col(InboundEvent.applied))
+            rows = s.exec(query.order_by(col(InboundEvent.seq)))
+            return [{"seq": r.seq, "type": r.type, **r.body} for r in rows]
+
+    def alarms(self) -> list[str]:
+        from sqlmodel import Session, select
+
+        from cloud.models import Alarm
+
+        with Session(self.engine) as s:
+            return [f"{a.kind} {a.compartment}".strip() for a in s.exec(select(Alarm))]
+
+    def online(self) -> bool:
+        from sqlmodel import Session
+
+        from cloud.models import Bank
+
+        with Session(self.engine) as s:
+            return s.get_one(Bank, BANK).online
+
+    def command(self, type_: str, payload: dict[str, object]) -> str:
+        from cloud.core.db import transaction
+        from cloud.services.commands import enqueue_command
+
+        with transaction(self.engine) as s:
+            return enqueue_command(s, BANK, type_, payload).id
+
+    def answer(self, command_id: str) -> str | None:
+        from sqlmodel import Session
+
+        from cloud.models import CommandAck
+
+        with Session(self.engine) as s:
+            ack = s.get(CommandAck, command_id)
+            return None if ack is None else f"{ack.outcome} {ack.detail}".strip()
+
+
+def _fleet(engine: Engine) -> None:
+    from sqlmodel import Session
+
+    from cloud.models import Bank, BankCursor, Carrier, Compartment, Operator, Site, Size
+
+    with Session(engine) as s:
+        s.add(Operator(id="estates", name="Estates Ltd"))
+        s.flush()
+        s.add(Site(id="maple-court", operator_id="estates", name="Maple Court", lat=31.2,
+                   lon=121.4))  # fmt: skip
+        s.flush()
+        s.add(Bank(id=BANK, site_id="maple-court", name="Maple Court, block 3"))
+        s.flush()
+        s.add(BankCursor(bank_id=BANK))
+        for carrier_id, name in CARRIERS.items():
+            s.add(Carrier(id=carrier_id, name=name))
+        for row in "AB":
+            for n, size in enumerate(SIZES, start=1):
+                s.add(Compartment(bank_id=BANK, label=f"{row}{n:02d}", size=size,
+                                  size_rank=Size(size).rank))  # fmt: skip
+        s.commit()
+
+
+@asynccontextmanager
+async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
+    from cloud.core.config import Settings
+    from cloud.core.db import make_engine
+    from cloud.core.migrate import upgrade
+    from cloud.link.embedded import embedded_broker
+    from cloud.link.worker import IngestWorker
+
+    url = f"sqlite:///{folder / 'cloud.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    _fleet(engine)
+    settings = Settings(database_url=url, secret_key=secrets.token_hex(32), command_poll_s=0.1)
+    async with embedded_broker(port=_free_port()) as broker:
+        worker = asyncio.create_task(IngestWorker(engine, settings, broker).run())
+        try:
+            yield DemoCloud(broker, engine)
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            engine.dispose()
