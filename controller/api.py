@@ -89,12 +89,24 @@ class ReturnOut(BaseModel):
     reason: str
 
 
+class LinkOut(BaseModel):
+    """The cloud link: standalone when not configured; otherwise whether it is up now and how
+    many events wait in the outbox for the cloud's ack."""
+
+    configured: bool
+    connected: bool = False
+    acked_seq: int = 0
+    unacknowledged: int = 0
+    reconnects: int = 0
+
+
 class Status(BaseModel):
     bank_id: str
     name: str
     maintenance: bool
     free: dict[str, int]
     boards_online: dict[str, bool]
+    link: LinkOut
 
 
 def _deposit_out(deposit: Deposit) -> DepositOut:
@@ -107,6 +119,16 @@ def _deposit_out(deposit: Deposit) -> DepositOut:
         parcel_id=deposit.parcel_id,
         flagged_for_review=deposit.flagged_for_review,
     )
+
+
+def _link_out(edge: Edge) -> LinkOut:
+    if edge.link is None:
+        return LinkOut(configured=False)
+    status = edge.link.status
+    return LinkOut(
+        configured=True, connected=status.connected, acked_seq=status.acked_seq,
+        unacknowledged=max(0, status.last_seq - status.acked_seq), reconnects=status.reconnects,
+    )  # fmt: skip
 
 
 def _doors_out(views: list[DoorView]) -> list[DoorOut]:
@@ -122,6 +144,18 @@ class EdgeCollector(Collector):
     def collect(self) -> Iterator[Any]:
         yield self._compartments()
         yield from self._buses()
+        yield from self._link()
+
+    def _link(self) -> Iterator[Any]:
+        if self.edge.link is None:
+            return
+        status = self.edge.link.status
+        up = GaugeMetricFamily("locker_link_connected", "1 while the cloud link is up")
+        up.add_metric([], float(status.connected))
+        yield up
+        reconnects = CounterMetricFamily("locker_link_reconnects", "Cloud link reconnects")
+        reconnects.add_metric([], status.reconnects)
+        yield reconnects
 
     def _compartments(self) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily("locker_compartments", "Compartments by state", labels=["state"])
@@ -209,6 +243,7 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
             maintenance=flows.in_maintenance(),
             free=flows.free_by_size(),
             boards_online={f"{bus}/{board}": up for (bus, board), up in online.items()},
+            link=_link_out(edge),
         )
 
     @app.post("/api/courier/sign-in")

@@ -17,6 +17,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "pick_up": {"en": "Pick up a parcel", "zh": "取件"},
     "courier": {"en": "Courier", "zh": "快递员投递"},
     "home": {"en": "Home", "zh": "首页"},
+    "offline": {
+        "en": "Working offline: pickups and deposits work as usual.",
+        "zh": "离线运行中：取件和投递照常进行。",
+    },
     "maintenance": {
         "en": "This locker is in maintenance. Please come back later.",
         "zh": "快递柜正在维护，请稍后再来。",

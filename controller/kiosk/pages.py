@@ -104,7 +104,10 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
 
     @router.get("/")
     def home(request: Request) -> Response:
-        return kiosk.render(request, "home.html", maintenance=edge.flows.in_maintenance())
+        offline = edge.link is not None and not edge.link.status.connected
+        return kiosk.render(
+            request, "home.html", maintenance=edge.flows.in_maintenance(), offline=offline
+        )
 
     @router.get("/lang/{code}")
     def language(code: str, next: str = "/kiosk/") -> Response:
