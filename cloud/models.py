@@ -253,6 +253,21 @@ class AuditEntry(CloudModel, table=True):
     detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class Notification(CloudModel, table=True):
+    """A message for a recipient, waiting for the SMS gateway. The pickup code lives here (and
+    nowhere else in the cloud) until the gateway has sent it; the stored event keeps no code."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    event_id: str = Field(unique=True)  # one notice per deposit event, however often it arrives
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    carrier_id: str
+    waybill: str
+    recipient_phone: str
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None, index=True)
+
+
 class BankCursor(CloudModel, table=True):
     """How far a bank's event stream has been applied without a gap."""
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from cloud.models import Alarm, Bank, CommandAck, InboundEvent, ParcelEvent
+from cloud.models import Alarm, Bank, CommandAck, InboundEvent, Notification, ParcelEvent
 from controller.api import create_app
 from controller.config import load_config
 from controller.daemon import Edge
@@ -193,12 +193,9 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     assert answer["state"] == "fulfilled"
 
     # the recipient picks up with the code the bank sent
-    with Session(engine_of(cloud)) as s:
-        query = select(InboundEvent).where(
-            InboundEvent.type == "parcel.deposited", InboundEvent.bank_id == EAST
-        )
-        deposited = s.exec(query).one()
-    code = str(deposited.body["pickup_code"])
+    with Session(engine_of(cloud)) as s:  # the SMS the recipient is sent, with the code
+        notice = s.exec(select(Notification).where(Notification.waybill == "SF100")).one()
+    code = notice.text.rpartition("Pickup code: ")[2]
     assert east.client.post("/api/pickup", json={"code": code}).status_code == 200
     wait_until(lambda: east.door_open(board, lock), what="the pickup door open")
     assert east.sim.close_door(board, lock)

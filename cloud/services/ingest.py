@@ -26,6 +26,7 @@ from cloud.models import (
     Compartment,
     Courier,
     InboundEvent,
+    Notification,
     Parcel,
     ParcelEvent,
     ParcelStatus,
@@ -37,7 +38,7 @@ from cloud.models import (
 from cloud.services import allocation
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
-from locker_contract.events import Envelope
+from locker_contract.events import Envelope, ParcelDeposited
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,26 @@ def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
                 f"bank {envelope.bank_id} already sent seq {envelope.seq} with another id"
             )
         body = envelope.event.model_dump(mode="json")
+        if isinstance(envelope.event, ParcelDeposited):
+            body["pickup_code"] = _notify(s, envelope, envelope.event)
         s.add(InboundEvent(event_id=str(envelope.event_id), bank_id=envelope.bank_id,
                            seq=envelope.seq, type=envelope.event.type, body=body))  # fmt: skip
         s.flush()
         _apply_in_order(s, engine, cursor)
         return Ingested(False, cursor.applied_seq, _parked(s, envelope.bank_id))
+
+
+def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> str | None:
+    """Hand the pickup code to the recipient's notification; what the event keeps instead."""
+    if event.pickup_code is None:  # joined a pickup group: the code already sent opens it
+        return None
+    bank = s.get_one(Bank, envelope.bank_id)
+    text = (f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
+            f"compartment {event.compartment}. Pickup code: {event.pickup_code}")  # fmt: skip
+    s.add(Notification(event_id=str(envelope.event_id), bank_id=bank.id,
+                       carrier_id=event.carrier, waybill=event.waybill,
+                       recipient_phone=event.recipient_phone, text=text))  # fmt: skip
+    return "[in the recipient's notification]"
 
 
 def _cursor(s: Session, engine: Engine, bank_id: str) -> BankCursor:

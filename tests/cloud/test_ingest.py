@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -10,7 +11,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
-from cloud.models import Alarm, Command, CommandAck, Compartment, Parcel, ParcelEvent, Reservation
+from cloud.models import (
+    Alarm,
+    Command,
+    CommandAck,
+    Compartment,
+    InboundEvent,
+    Notification,
+    Parcel,
+    ParcelEvent,
+    Reservation,
+)
 from cloud.services.commands import acknowledge, pending
 from cloud.services.errors import Conflict, NotFound
 from cloud.services.ingest import ingest_event
@@ -77,6 +88,18 @@ def test_events_apply_in_order_and_a_redelivery_is_a_no_op(engine: Engine) -> No
         envelope(2, ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")),
     )
     assert history(engine, "SF1") == ["announced", "in_locker", "picked_up"]
+
+
+def test_the_pickup_code_goes_to_one_notification_and_is_not_kept(engine: Engine) -> None:
+    first = envelope(1, deposited("SF1", "A02"))
+    ingest_event(engine, first)
+    ingest_event(engine, first)  # redelivered: still one message to the recipient
+    with Session(engine) as s:
+        [notice] = list(s.exec(select(Notification)))
+        stored = s.get_one(InboundEvent, str(first.event_id))
+    assert notice.text.endswith("Pickup code: 12345678")
+    assert notice.recipient_phone == "13800138000"
+    assert "12345678" not in json.dumps(stored.body)
 
 
 def test_a_gap_parks_events_until_it_fills(engine: Engine) -> None:
