@@ -101,7 +101,7 @@ class Policy(_Strict):
 class LinkSpec(_Strict):
     """The link to the cloud; without a ``[link]`` table the bank runs standalone."""
 
-    broker: Annotated[str, Field(pattern=r"^mqtt(311)?://")]
+    broker: Annotated[str, Field(pattern=r"^mqtt(s|311)?://")]
     client_id: str | None = None  # stable across restarts: the broker keeps the session
     password_file: Path | None = None  # username is the bank id; the file is never committed
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0

@@ -1,14 +1,17 @@
 """How edge and cloud reach the broker: its URL, and how they wait before reconnecting.
 
 ``mqtt://host:port`` speaks MQTT 5 (Mosquitto): sessions with an expiry, message expiry for
-commands, shared subscriptions. ``mqtt311://host:port`` speaks MQTT 3.1.1, for brokers that have
-nothing newer (amqtt, the embedded default); commands then count their time to live from the
-receipt and the clock offset the edge learnt from the cloud's acks.
+commands, shared subscriptions. ``mqtts://host:port`` is the same over TLS (port 8883 by
+default, the system's trusted CAs): what a bank on a public network uses.
+``mqtt311://host:port`` speaks MQTT 3.1.1, for brokers that have nothing newer (amqtt, the
+embedded default); commands then count their time to live from the receipt and the clock offset
+the edge learnt from the cloud's acks.
 """
 
 from __future__ import annotations
 
 import random
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +22,8 @@ from paho.mqtt.properties import Properties
 
 from locker_contract.errors import ContractError
 
-SCHEMES = {"mqtt": 5, "mqtt311": 4}  # MQTT protocol levels: 5 is MQTT 5, 4 is 3.1.1
+# scheme: (MQTT protocol level, TLS, default port); level 5 is MQTT 5, level 4 is 3.1.1
+SCHEMES = {"mqtt": (5, False, 1883), "mqtts": (5, True, 8883), "mqtt311": (4, False, 1883)}
 SESSION_EXPIRY_S = 7 * 24 * 3600  # a bank offline for a week still finds its commands waiting
 
 
@@ -28,26 +32,30 @@ class BrokerUrl:
     host: str
     port: int
     protocol_level: int
+    tls: bool = False
 
     @property
     def mqtt5(self) -> bool:
-        return self.protocol_level == SCHEMES["mqtt"]
+        return self.protocol_level == 5
 
     @classmethod
     def parse(cls, url: str) -> BrokerUrl:
         parts = urlsplit(url)
         if parts.scheme not in SCHEMES or not parts.hostname:
-            raise ContractError(f"broker URL {url!r}: expected mqtt://host:port or mqtt311://...")
+            raise ContractError(
+                f"broker URL {url!r}: expected mqtt://, mqtts:// or mqtt311://host:port"
+            )
         if parts.username or parts.password:
             raise ContractError("put broker credentials in a file, not in the broker URL")
+        level, tls, default_port = SCHEMES[parts.scheme]
         try:
-            port = parts.port or 1883
+            port = parts.port or default_port
         except ValueError as exc:
             raise ContractError(f"broker URL {url!r}: {exc}") from None
-        return cls(parts.hostname, port, SCHEMES[parts.scheme])
+        return cls(parts.hostname, port, level, tls)
 
     def __str__(self) -> str:
-        scheme = "mqtt" if self.mqtt5 else "mqtt311"
+        scheme = next(k for k, v in SCHEMES.items() if v[:2] == (self.protocol_level, self.tls))
         return f"{scheme}://{self.host}:{self.port}"
 
 
@@ -55,6 +63,8 @@ def client(broker: BrokerUrl, identifier: str, **options: Any) -> aiomqtt.Client
     """An MQTT client whose session the broker keeps across reconnects and restarts: MQTT 5
     with a session expiry, or ``clean_session=False`` on 3.1.1."""
     options |= {"identifier": identifier, "timeout": 10.0}
+    if broker.tls:
+        options["tls_context"] = ssl.create_default_context()
     if broker.mqtt5:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from locker_contract.broker import BrokerUrl, full_jitter
+from locker_contract.broker import BrokerUrl, client, full_jitter
 from locker_contract.credentials import SALT_BYTES, new_salt, pin_verifier
 from locker_contract.errors import ContractError
 
@@ -37,7 +37,16 @@ def test_mqtt_is_mqtt5_and_mqtt311_is_3_1_1() -> None:
     assert not BrokerUrl.parse("mqtt311://b").mqtt5
 
 
-@pytest.mark.parametrize("url", ["mqtt://b:1883", "mqtt311://b:1883", "mqtt://b.example:8883"])
+async def test_mqtts_is_mqtt5_over_tls_on_8883() -> None:
+    broker = BrokerUrl.parse("mqtts://broker.example")
+    assert (broker.port, broker.tls, broker.mqtt5) == (8883, True, True)
+    assert not BrokerUrl.parse("mqtt://broker.example").tls
+    assert client(broker, "edge-x")._client._ssl
+
+
+@pytest.mark.parametrize(
+    "url", ["mqtt://b:1883", "mqtt311://b:1883", "mqtt://b.example:8883", "mqtts://b:8883"]
+)
 def test_str_round_trips(url: str) -> None:
     assert str(BrokerUrl.parse(url)) == url
     assert BrokerUrl.parse(str(BrokerUrl.parse(url))) == BrokerUrl.parse(url)
@@ -57,7 +66,7 @@ def test_credentials_in_the_url_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["mqtts://b:8883", "tcp://b:1883", "ws://b:9001", "http://b", "b:1883", "b", "", "mqtt://",
+    ["tcp://b:1883", "ws://b:9001", "http://b", "b:1883", "b", "", "mqtt://",
      "mqtt://:1883", "mqtt5://b"],
 )  # fmt: skip
 def test_other_schemes_and_no_host_are_refused(url: str) -> None:
