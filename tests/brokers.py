@@ -48,7 +48,9 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class Mosquitto:
     """``mosquitto -c`` with a generated config: loopback, persistence in ``folder``."""
 
-    def __init__(self, folder: Path, port: int | None = None, extra: str = "") -> None:
+    def __init__(
+        self, folder: Path, port: int | None = None, extra: str = "", *, anonymous: bool = True
+    ) -> None:
         self.binary = require_program("mosquitto")
         self.folder = folder
         self.port = port or free_port()
@@ -57,7 +59,7 @@ class Mosquitto:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"user {getpass.getuser()}\n"  # as root it would switch to mosquitto: no tmp access
-            "allow_anonymous true\n"
+            f"allow_anonymous {'true' if anonymous else 'false'}\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "max_queued_messages 0\n"  # no limit: a bank offline for days loses nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     soft_reservation_ttl_s: Annotated[float, Field(gt=0)] = 3600.0
     # the link: no broker URL means the embedded broker (amqtt, MQTT 3.1.1) on embedded_port
     broker_url: str | None = None
+    broker_username: str | None = None  # "cloud" in docs/examples/mosquitto/acl
+    broker_password_file: Path | None = None  # never the password itself in the environment
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
