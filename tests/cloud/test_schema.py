@@ -88,6 +88,12 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/carriers": ("admin",),
     "PUT /api/v1/banks/{bank_id}/policies/{carrier_id}": ("admin", "operator"),
     "POST /api/v1/sites/{site_id}/manager-keys": ("admin", "operator"),
+    "DELETE /api/v1/couriers/{courier_id}": ("sf", "jd"),
+    "POST /api/v1/banks/{bank_id}/compartments/{label}/open": ("manager", "operator", "admin"),
+    "PUT /api/v1/banks/{bank_id}/maintenance": ("admin", "operator", "manager"),
+    "PUT /api/v1/banks/{bank_id}/compartments/{label}/service": ("admin", "operator"),
+    "POST /api/v1/banks/{bank_id}/keypad/reenable": ("admin", "operator"),
+    "GET /api/v1/banks/{bank_id}/commands": ("manager", "operator", "admin", "sf"),
 }
 
 
@@ -136,6 +142,8 @@ def fleet_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             "operator_id": [other["id"]],
             "recipient_phone": ["13800138000"],
             "consent": list(CONSENTS),
+            "label": ["A01", "A02", "A05"],
+            "courier_id": ["sf-c1"],
         }
         app = cloud.client.app
         assert isinstance(app, FastAPI)
