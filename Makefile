@@ -31,11 +31,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bus.py
 	$(BIN)/python benchmarks/edge.py
 	$(BIN)/python benchmarks/allocation.py
+	$(BIN)/python benchmarks/ingest.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/bus.py --quick
 	$(BIN)/python benchmarks/edge.py --quick
 	$(BIN)/python benchmarks/allocation.py --quick
+	$(BIN)/python benchmarks/ingest.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import Engine
@@ -16,6 +15,7 @@ from controller.doors import DoorSupervisor
 from controller.flows import Flows
 from controller.link import EdgeLink
 from controller.store import Compartment, emit, open_store, transaction
+from controller.tasks import cancel_all
 from firmware_bridge.bus import BusMaster, BusSettings
 from firmware_bridge.families import family_named
 from firmware_bridge.model import BoardConfig
@@ -114,11 +114,7 @@ class Edge:
         )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         for transport in self._transports:
             await transport.close()
         self.engine.dispose()

@@ -179,9 +179,7 @@ class EdgeLink:
                 sent, self._last_progress = self.status.acked_seq, time.monotonic()
                 continue
             self._nudge.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_S):
-                    await self._nudge.wait()
+            await _nudged_or(self._nudge, POLL_S)
 
     def _acked(self, ack: EventsAck) -> None:
         self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
@@ -266,6 +264,16 @@ class EdgeLink:
                                      qos=1, retain=True)  # fmt: skip
                 last = fingerprint
             await asyncio.sleep(self.spec.state_every_s)
+
+
+async def _nudged_or(nudge: asyncio.Event, timeout_s: float) -> None:
+    """Wait for ``nudge`` at most ``timeout_s``; unlike ``asyncio.timeout`` on 3.11, never
+    mistakes a cancellation for the timeout."""
+    waiter = asyncio.ensure_future(nudge.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout_s)
+    finally:
+        waiter.cancel()
 
 
 def _payload(message: aiomqtt.Message) -> bytes:

@@ -4,7 +4,6 @@ ingest worker, all in this process; nothing to install, nothing left behind."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -106,6 +105,7 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     from cloud.core.migrate import upgrade
     from cloud.link.embedded import embedded_broker
     from cloud.link.worker import IngestWorker
+    from controller.tasks import cancel_all
 
     url = f"sqlite:///{folder / 'cloud.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -117,7 +117,5 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
         try:
             yield DemoCloud(broker, engine)
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await cancel_all([worker])
             engine.dispose()

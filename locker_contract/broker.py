@@ -59,15 +59,17 @@ class BrokerUrl:
         return f"{scheme}://{self.host}:{self.port}"
 
 
-def client(broker: BrokerUrl, identifier: str, **options: Any) -> aiomqtt.Client:
+def client(
+    broker: BrokerUrl, identifier: str, *, session_expiry_s: int = SESSION_EXPIRY_S, **options: Any
+) -> aiomqtt.Client:
     """An MQTT client whose session the broker keeps across reconnects and restarts: MQTT 5
-    with a session expiry, or ``clean_session=False`` on 3.1.1."""
+    with a session expiry (``session_expiry_s``), or ``clean_session=False`` on 3.1.1."""
     options |= {"identifier": identifier, "timeout": 10.0}
     if broker.tls:
         options["tls_context"] = ssl.create_default_context()
     if broker.mqtt5:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.SessionExpiryInterval = session_expiry_s
         options |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False,
                     "properties": props}  # fmt: skip
     else:

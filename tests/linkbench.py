@@ -4,7 +4,6 @@ ingest worker, and banks with a store and an ``EdgeLink`` each (doors optional).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from controller.daemon import seed_compartments
 from controller.flows import Flows
 from controller.link import EdgeLink
 from controller.store import emit, open_store, transaction
+from controller.tasks import cancel_all
 from locker_contract.events import Event
 from tests.cloud.conftest import secret
 from tests.controller.conftest import SIZES, config_text
@@ -137,9 +137,7 @@ def set_link(spec: LinkSpec, **changes: object) -> LinkSpec:
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_all([task])
 
 
 async def until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:

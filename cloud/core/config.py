@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
     ingest_lanes: Annotated[int, Field(ge=1, le=64)] = 4  # banks ingested in parallel
+    # a worker's session outlives a restart by this much; a retired worker's session, still a
+    # member of the shared subscription, stops taking its share of the events after it
+    ingest_session_expiry_s: Annotated[int, Field(ge=0)] = 60
     command_retry_s: Annotated[float, Field(gt=0)] = 30.0
     command_poll_s: Annotated[float, Field(gt=0)] = 1.0
     heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 90.0

@@ -93,8 +93,11 @@ class IngestWorker:
         password = None
         if self.settings.broker_password_file is not None:
             password = self.settings.broker_password_file.read_text(encoding="utf-8").strip()
-        return broker_client(self.broker, self.client_id, max_queued_outgoing_messages=None,
-                             username=self.settings.broker_username, password=password)  # fmt: skip
+        return broker_client(
+            self.broker, self.client_id, session_expiry_s=self.settings.ingest_session_expiry_s,
+            max_queued_outgoing_messages=None, username=self.settings.broker_username,
+            password=password,
+        )  # fmt: skip
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
