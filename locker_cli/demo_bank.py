@@ -94,11 +94,10 @@ async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
             )
     first = await _deposit(edge, sim, "sf-0042", "SF1008611")
     second = await _deposit(edge, sim, "jd-0007", "JD0020099")
-    codes = [e["pickup_code"] for e in cloud.events() if e["type"] == "parcel.deposited"]
-    code = str(codes[0])
-    typer.echo(
-        f"recipient 138****8000 is sent code {code[:4]} {code[4:]} (the second parcel joined it)"
-    )
+    await _until(lambda: len(cloud.notices()) == 1)  # one message: the second joined the first
+    [notice] = cloud.notices()
+    code = notice.rpartition("Pickup code: ")[2]
+    typer.echo(f"the cloud texts 138****8000: {notice}")
     try:
         await edge.flows.pickup("0000 0000")
     except WrongCode as exc:

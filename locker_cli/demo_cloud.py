@@ -42,6 +42,15 @@ class DemoCloud:
             rows = s.exec(query.order_by(col(InboundEvent.seq)))
             return [{"seq": r.seq, "type": r.type, **r.body} for r in rows]
 
+    def notices(self) -> list[str]:
+        """The messages waiting for the SMS gateway (the only place a pickup code is kept)."""
+        from sqlmodel import Session, select
+
+        from cloud.models import Notification
+
+        with Session(self.engine) as s:
+            return [n.text for n in s.exec(select(Notification))]
+
     def alarms(self) -> list[str]:
         from sqlmodel import Session, select
 
