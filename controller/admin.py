@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete, select
 
 from controller import codes
-from controller.errors import Invalid, NotFound
+from controller.errors import Conflict, Invalid, NotFound
 from controller.flows import CODE_SCOPE
 from controller.store import (
     CarrierPolicy,
@@ -57,7 +57,11 @@ def push_courier(
     verifier: str,
     ttl_h: float,
 ) -> None:
-    """Store a courier's credential from its PIN verifier (the cloud's, or one made here)."""
+    """Store a courier's credential from its PIN verifier (the cloud's, or one made here).
+    A revoked courier stays revoked: a push that arrives after its revocation changes nothing."""
+    existing = s.get(Courier, courier_id)
+    if existing is not None and existing.revoked:
+        raise Conflict(f"courier {courier_id} is revoked")
     s.merge(
         Courier(
             id=courier_id,
@@ -71,9 +75,11 @@ def push_courier(
 
 
 def revoke_courier(s: Session, courier_id: str) -> None:
+    """Revoke at once. An unknown courier is recorded revoked, so that its credential, should
+    the push arrive after the revocation, is refused."""
     courier = s.get(Courier, courier_id)
     if courier is None:
-        raise NotFound(f"no courier {courier_id}")
+        courier = Courier(id=courier_id, carrier="", pin_hash="", salt="", expires_at=utcnow())
     courier.revoked = True
     s.add(courier)
 

@@ -15,13 +15,13 @@ from controller.doors import DoorSupervisor
 from controller.flows import Flows
 from controller.link import EdgeLink
 from controller.store import Compartment, emit, open_store, transaction
-from controller.tasks import cancel_all
 from firmware_bridge.bus import BusMaster, BusSettings
 from firmware_bridge.families import family_named
 from firmware_bridge.model import BoardConfig
 from firmware_bridge.transport import Transport
 from firmware_bridge.transport.serial import open_serial
 from locker_contract.events import CompartmentService
+from locker_contract.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 

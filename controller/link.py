@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiomqtt
 from sqlalchemy import Engine
@@ -43,7 +43,7 @@ from controller.store import (
 )
 from locker_contract.broker import BrokerUrl, full_jitter
 from locker_contract.broker import client as broker_client
-from locker_contract.commands import CommandEnvelope
+from locker_contract.commands import CommandEnvelope, RemoteOpen
 from locker_contract.errors import ContractError
 from locker_contract.messages import (
     BankState,
@@ -53,6 +53,7 @@ from locker_contract.messages import (
     Heartbeat,
     decode,
 )
+from locker_contract.tasks import run_together
 from locker_contract.topics import Channel, parse, topic
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class EdgeLink:
         self._commands: asyncio.Queue[tuple[CommandEnvelope, float]] = asyncio.Queue()
         self._last_progress = time.monotonic()
         self._started = time.monotonic()
+        self._cloud_clock: tuple[datetime, float] | None = None  # from the latest live ack
         with transaction(engine) as s:
             self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
             self.status.last_seq = last_seq(s)
@@ -149,12 +151,13 @@ class EdgeLink:
         await client.subscribe(topic(self.bank_id, Channel.CMD), qos=1)
         online = BankStatus(state="online", since=utcnow()).model_dump_json()
         await client.publish(topic(self.bank_id, Channel.STATUS), online, qos=1, retain=True)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._receive(client))
-            tasks.create_task(self._publish_events(client))
-            tasks.create_task(self._run_commands(client))
-            tasks.create_task(self._heartbeat(client))
-            tasks.create_task(self._publish_state(client))
+        await run_together(
+            self._receive(client),
+            self._publish_events(client),
+            self._run_commands(client),
+            self._heartbeat(client),
+            self._publish_state(client),
+        )
 
     # --- events out, acks in --------------------------------------------------------------
 
@@ -181,12 +184,19 @@ class EdgeLink:
             self._nudge.clear()
             await _nudged_or(self._nudge, POLL_S)
 
-    def _acked(self, ack: EventsAck) -> None:
-        self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
+    def _acked(self, ack: EventsAck, *, live: bool) -> None:
+        if live:  # a retained ack's cloud_time is as old as the cloud's last ingest
+            self._cloud_clock = (ack.cloud_time, time.monotonic())
+            self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
         if ack.seq <= self.status.acked_seq:
             return
         with transaction(self.engine) as s:
-            upto = min(ack.seq, last_seq(s))
+            newest = last_seq(s)
+            if ack.seq > newest:  # a store restored or replaced: the cloud is ahead of it
+                log.error("the cloud acknowledges seq %d but this bank has only reached %d; "
+                          "keeping every event (restored store?)", ack.seq, newest)  # fmt: skip
+                return
+            upto = ack.seq
             dropped = drop_acknowledged(s, upto)
             put_setting(s, ACKED_KEY, str(upto))
         log.debug("cloud applied up to %d: %d events dropped", upto, dropped)
@@ -198,7 +208,8 @@ class EdgeLink:
             try:
                 channel = parse(message.topic.value).channel
                 if channel is Channel.EVENTS_ACK:
-                    self._acked(decode(EventsAck, _payload(message)))
+                    live = not message.retain
+                    self._acked(decode(EventsAck, _payload(message)), live=live)
                 elif channel is Channel.CMD:
                     await self._take_command(client, message)
             except ContractError as exc:
@@ -217,24 +228,36 @@ class EdgeLink:
                                  detail=str(exc)[:500], edge_time=utcnow())  # fmt: skip
                 await self._answer(client, ack)
             raise
-        deadline = time.monotonic() + self._remaining(message, envelope)
+        remaining = self._remaining(message, envelope)
+        if remaining is None and isinstance(envelope.command, RemoteOpen):
+            # a door is not opened on a command whose age cannot be told; not recorded, so a
+            # copy that arrives once the cloud's clock is known may still be applied in time
+            detail = "refused: its age cannot be told yet (MQTT 3.1.1, no ack from the cloud)"
+            await self._answer(client, CommandAck(command_id=envelope.command_id,
+                                                  outcome="rejected", detail=detail,
+                                                  edge_time=utcnow()))  # fmt: skip
+            return
+        deadline = time.monotonic() + (envelope.ttl_s if remaining is None else remaining)
         await self._commands.put((envelope, deadline))
 
-    def _remaining(self, message: aiomqtt.Message, envelope: CommandEnvelope) -> float:
-        """Seconds the command has left, counted from now, its receipt."""
+    def _remaining(self, message: aiomqtt.Message, envelope: CommandEnvelope) -> float | None:
+        """Seconds the command has left, counted from now, its receipt; None: unknown."""
         expiry = getattr(message.properties, "MessageExpiryInterval", None)
         if expiry is not None:  # MQTT 5: the broker counted the time it waited
             return float(expiry)
-        if self.status.cloud_offset_s is None:  # nothing better known: from receipt
-            return envelope.ttl_s
-        cloud_now = utcnow() + timedelta(seconds=self.status.cloud_offset_s)
+        if self._cloud_clock is None:  # MQTT 3.1.1 and no live ack yet
+            return None
+        cloud_time, at = self._cloud_clock  # the cloud's clock, carried on our monotonic one
+        cloud_now = cloud_time + timedelta(seconds=time.monotonic() - at)
         age = max(0.0, (cloud_now - envelope.sent_at).total_seconds())
         return envelope.ttl_s - age
 
     async def _run_commands(self, client: aiomqtt.Client) -> None:
         while True:
             envelope, deadline = await self._commands.get()
-            ack = await self.runner.run(envelope, deadline - time.monotonic())
+            # shielded: a dropped connection must not cancel a door half-way through an unlock;
+            # the outcome is recorded, and the cloud's retry is answered with it
+            ack = await asyncio.shield(self.runner.run(envelope, deadline - time.monotonic()))
             await self._answer(client, ack)
             self.nudge()  # the command's events, if any
 

@@ -114,7 +114,7 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     from cloud.core.migrate import upgrade
     from cloud.link.embedded import embedded_broker
     from cloud.link.worker import IngestWorker
-    from controller.tasks import cancel_all
+    from locker_contract.tasks import cancel_all
 
     url = f"sqlite:///{folder / 'cloud.db'}"
     await asyncio.to_thread(upgrade, url)

@@ -25,8 +25,8 @@ from controller.daemon import seed_compartments
 from controller.flows import Flows
 from controller.link import EdgeLink
 from controller.store import emit, open_store, transaction
-from controller.tasks import cancel_all
 from locker_contract.events import Event
+from locker_contract.tasks import cancel_all
 from tests.cloud.conftest import secret
 from tests.controller.conftest import SIZES, config_text
 

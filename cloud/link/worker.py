@@ -48,12 +48,14 @@ from locker_contract.messages import (
     Heartbeat,
     decode,
 )
+from locker_contract.tasks import run_together
 from locker_contract.topics import Channel, every_bank, parse, shared, topic
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # messages a lane takes at once before acknowledging
 SWEEP_EVERY_S = 5.0
+STABLE_AFTER_S = 60.0
 SHARED = (Channel.EVENTS, Channel.HEARTBEAT, Channel.CMD_ACK)
 EVERYONE = (Channel.STATUS, Channel.STATE)
 
@@ -103,9 +105,9 @@ class IngestWorker:
         """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
         attempt = 0
         while True:
+            began = time.monotonic()
             try:
                 async with self._client() as client:
-                    attempt = 0
                     self.stats.connected = True
                     log.info("ingest worker %s connected to %s", self.client_id, self.broker)
                     await self._session(client)
@@ -115,6 +117,8 @@ class IngestWorker:
                 log.error("ingest worker failed; reconnecting", exc_info=group.exceptions[0])
             finally:
                 self.stats.connected = False
+            if time.monotonic() - began > STABLE_AFTER_S:  # not a flapping session: start over
+                attempt = 0
             await asyncio.sleep(full_jitter(attempt, 0.5, 30.0))
             attempt += 1
 
@@ -126,12 +130,10 @@ class IngestWorker:
             await client.subscribe(wanted, qos=1)
         for channel in EVERYONE:
             await client.subscribe(every_bank(channel), qos=1)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._receive(client))
-            for lane in self._lanes:
-                tasks.create_task(self._drain(client, lane))
-            tasks.create_task(self._send_commands(client))
-            tasks.create_task(self._sweep())
+        lanes = [self._drain(client, lane) for lane in self._lanes]
+        await run_together(
+            self._receive(client), *lanes, self._send_commands(client), self._sweep()
+        )
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -206,7 +208,12 @@ class IngestWorker:
 
     async def _send_commands(self, client: aiomqtt.Client) -> None:
         while True:
-            due = await asyncio.to_thread(commands.due, self.engine, self.settings.command_retry_s)
+            try:
+                retry_s = self.settings.command_retry_s
+                due = await asyncio.to_thread(commands.due, self.engine, retry_s)
+            except Exception:  # the database failed over, say: try again, keep the session
+                log.exception("picking due commands failed; trying again")
+                due = []
             for delivery in due:
                 properties = None
                 if self.broker.mqtt5:

@@ -24,6 +24,7 @@ from locker_contract.messages import CommandAck as CommandAckMessage
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 24 * 3600.0
+SECRET_FIELDS = frozenset({"salt", "verifier"})  # a courier's PIN verifier stays out of the audit
 
 
 def enqueue_command(
@@ -46,7 +47,8 @@ def enqueue_command(
                       expires_at=now + timedelta(seconds=ttl_s))  # fmt: skip
     s.add(command)
     s.flush()
-    audit(s, who, f"command:{type_}", bank_id, command_id=command.id, **payload)
+    public = {k: v for k, v in payload.items() if k not in SECRET_FIELDS}
+    audit(s, who, f"command:{type_}", bank_id, command_id=command.id, **public)
     return command
 
 

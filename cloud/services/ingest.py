@@ -42,6 +42,7 @@ from locker_contract.events import Envelope, ParcelDeposited
 
 log = logging.getLogger(__name__)
 
+CODE_PREFIX = "Pickup code: "
 ALARMING = {"door.forced_open", "door.left_open", "door.jammed", "kiosk.lockout"}
 
 
@@ -78,7 +79,7 @@ def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> str | Non
         return None
     bank = s.get_one(Bank, envelope.bank_id)
     text = (f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
-            f"compartment {event.compartment}. Pickup code: {event.pickup_code}")  # fmt: skip
+            f"compartment {event.compartment}. {CODE_PREFIX}{event.pickup_code}")  # fmt: skip
     s.add(Notification(event_id=str(envelope.event_id), bank_id=bank.id,
                        carrier_id=event.carrier, waybill=event.waybill,
                        recipient_phone=event.recipient_phone, text=text))  # fmt: skip
@@ -194,10 +195,13 @@ def _move(s: Session, engine: Engine, reservation: Reservation, taken: Compartme
     reservation.state = ReservationState.CANCELLED.value  # frees the index for the move
     s.flush()
     better = allocation.pick_free(s, engine, taken.bank_id, Size(reservation.size))
-    enqueue_command(s, taken.bank_id, "reservation.withdraw", {"reservation_id": reservation.id})
     if better is None:
         reservation.state = ReservationState.UNFULFILLABLE.value
+        withdraw: dict[str, object] = {"reservation_id": reservation.id}
+        enqueue_command(s, taken.bank_id, "reservation.withdraw", withdraw)
         return
+    # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
+    # two commands could arrive in either order
     reservation.compartment_id, reservation.state = better.id, ReservationState.ACTIVE.value
     payload: dict[str, object] = {"reservation_id": reservation.id}
     payload |= {"carrier_id": reservation.carrier_id, "compartment": better.label}
@@ -213,8 +217,21 @@ def _parcel_status(status: ParcelStatus) -> Callable[[Session, Engine, InboundEv
         parcel = s.exec(query).first()
         if parcel is not None:
             _status(s, parcel, status, f"bank {event.bank_id} seq {event.seq}")
+            if status in (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED):
+                _forget_code(s, parcel)
 
     return apply
+
+
+def _forget_code(s: Session, parcel: Parcel) -> None:
+    """The parcel left the locker: its code opens nothing now, and is kept nowhere."""
+    query = select(Notification).where(
+        Notification.bank_id == parcel.bank_id, Notification.carrier_id == parcel.carrier_id,
+        Notification.waybill == parcel.waybill,
+    )  # fmt: skip
+    for notice in s.exec(query):
+        notice.text = notice.text.rpartition(CODE_PREFIX)[0] + CODE_PREFIX + "(used)"
+        s.add(notice)
 
 
 def _alarm(s: Session, engine: Engine, event: InboundEvent) -> None:

@@ -100,6 +100,11 @@ def test_the_pickup_code_goes_to_one_notification_and_is_not_kept(engine: Engine
     assert notice.text.endswith("Pickup code: 12345678")
     assert notice.recipient_phone == "13800138000"
     assert "12345678" not in json.dumps(stored.body)
+    picked = ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")
+    ingest_event(engine, envelope(2, picked))
+    with Session(engine) as s:
+        [notice] = list(s.exec(select(Notification)))
+    assert "12345678" not in notice.text  # the parcel left: the code is kept nowhere
 
 
 def test_a_gap_parks_events_until_it_fills(engine: Engine) -> None:
@@ -158,7 +163,7 @@ def test_a_deposit_into_another_carriers_reservation_moves_it(cloud: Cloud, engi
     with Session(engine) as s:
         kinds = [c.type for c in s.exec(select(Command).order_by(col(Command.created_at)))]
     moves = [kind for kind in kinds if kind.startswith("reservation.")]
-    assert moves == ["reservation.push", "reservation.withdraw", "reservation.push"]
+    assert moves == ["reservation.push", "reservation.push"]  # the second push moves the hold
 
 
 def test_a_displaced_reservation_with_nowhere_to_go_is_unfulfillable(

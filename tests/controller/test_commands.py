@@ -29,6 +29,7 @@ from controller.store import (
 )
 from locker_contract.commands import CommandEnvelope
 from locker_contract.credentials import new_salt, pin_verifier
+from locker_contract.messages import EventsAck
 from tests.linkbench import EdgeSide
 
 
@@ -123,13 +124,24 @@ async def test_an_expired_command_is_refused_and_stays_refused(edge: EdgeSide) -
 
 async def test_a_command_the_bank_cannot_apply_is_rejected_with_a_reason(edge: EdgeSide) -> None:
     runner = CommandRunner(edge.engine, edge.key, lambda: None)
-    ack = await runner.run(envelope({"type": "courier.revoke", "courier_id": "nobody"}), 60)
-    assert ack.outcome == "rejected"
-    assert "nobody" in ack.detail
     bad = {"type": "policy.push", "carrier_id": "jd", "guaranteed": 5, "ceiling": 2}
     assert (await runner.run(envelope(bad), 60)).outcome == "rejected"
     with transaction(edge.engine) as s:
         assert s.get(CarrierPolicy, "jd") is None  # nothing half-applied
+
+
+async def test_a_revocation_wins_whichever_order_the_commands_arrive_in(edge: EdgeSide) -> None:
+    runner = CommandRunner(edge.engine, edge.key, lambda: None)
+    revoked = await runner.run(envelope({"type": "courier.revoke", "courier_id": "jd-9"}), 60)
+    assert revoked.outcome == "applied"
+    salt = new_salt()
+    push = {"type": "courier.push", "courier_id": "jd-9", "carrier_id": "jd", "salt": salt,
+            "verifier": pin_verifier("2468", salt), "valid_h": 24}  # fmt: skip
+    late = await runner.run(envelope(push), 60)  # the push was retried behind the revocation
+    assert late.outcome == "rejected"
+    assert "revoked" in late.detail
+    with transaction(edge.engine) as s:
+        assert s.get_one(Courier, "jd-9").revoked
 
 
 async def test_remote_open_is_recorded_before_the_door_moves_and_never_repeated(
@@ -180,8 +192,14 @@ def test_time_to_live_is_counted_from_receipt(edge: EdgeSide) -> None:
     )
     # MQTT 5: the broker's remaining expiry wins, whatever the clocks say
     assert link._remaining(expiring(12), sent_long_ago) == 12  # type: ignore[arg-type]
-    # MQTT 3.1.1 before any ack: nothing known of the cloud's clock, so from receipt
-    assert link._remaining(expiring(None), sent_long_ago) == 30  # type: ignore[arg-type]
-    # after an ack told the cloud's clock (ours is 2 h behind here): two hours old, expired
-    link.status.cloud_offset_s = 0.0
-    assert link._remaining(expiring(None), sent_long_ago) < -7000  # type: ignore[arg-type]
+    # MQTT 3.1.1 before any live ack: the age is unknown (a door is not opened on it)
+    assert link._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
+    # a retained ack tells nothing about the cloud's clock now
+    stale = EventsAck(seq=0, cloud_time=datetime.now(UTC) - timedelta(hours=2))
+    link._acked(stale, live=False)
+    assert link._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
+    # a live ack does: the command is two hours old, long expired, whatever our wall clock says
+    link._acked(EventsAck(seq=0, cloud_time=datetime.now(UTC)), live=True)
+    left = link._remaining(expiring(None), sent_long_ago)  # type: ignore[arg-type]
+    assert left is not None
+    assert left < -7000
