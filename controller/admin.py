@@ -74,10 +74,13 @@ def push_courier(
     )
 
 
-def revoke_courier(s: Session, courier_id: str) -> None:
-    """Revoke at once. An unknown courier is recorded revoked, so that its credential, should
-    the push arrive after the revocation, is refused."""
+def revoke_courier(s: Session, courier_id: str, *, unknown_ok: bool = False) -> None:
+    """Revoke at once. With ``unknown_ok`` (the cloud's command) an unknown courier is recorded
+    revoked, so that its credential, should the push arrive after the revocation, is refused;
+    otherwise (a person at the CLI, perhaps mistyping) an unknown id is an error."""
     courier = s.get(Courier, courier_id)
+    if courier is None and not unknown_ok:
+        raise NotFound(f"no courier {courier_id}")
     if courier is None:
         courier = Courier(id=courier_id, carrier="", pin_hash="", salt="", expires_at=utcnow())
     courier.revoked = True

@@ -73,7 +73,7 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
                                name=command.name, salt=command.salt, verifier=command.verifier,
                                ttl_h=command.valid_h)  # fmt: skip
         case CourierRevoke():
-            admin.revoke_courier(s, command.courier_id)
+            admin.revoke_courier(s, command.courier_id, unknown_ok=True)
         case CompartmentServiceSet():
             admin.set_service(s, command.compartment, in_service=command.in_service,
                               reason=command.reason)  # fmt: skip
