@@ -94,6 +94,9 @@ class Policy(_Strict):
     daily_failure_limit: Annotated[int, Field(ge=1)] = 100
     jams_before_out_of_service: Annotated[int, Field(ge=1)] = 2
     unlock_confirm_s: Annotated[float, Field(gt=0)] = 2.0
+    # a door seen open this long after an unlock whose outcome was never read is no longer put
+    # down to it (a restart inside the window still is): it is reported forced
+    unlock_claim_s: Annotated[float, Field(gt=0)] = 120.0
     board_reprobe_s: Annotated[float, Field(gt=0)] = 30.0
     kiosk_idle_s: Annotated[float, Field(gt=0)] = 60.0
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -217,7 +217,8 @@ class DoorSupervisor:
         reading = status.lock(self.wiring[comp.label].channel)
         self.items[comp.label] = reading.item
         if reading.state is LockState.OPEN:
-            intent = None if comp.door == OPEN else _claim(s, comp.label)
+            claimable = utcnow() - timedelta(seconds=self.policy.unlock_claim_s)
+            intent = None if comp.door == OPEN else _claim(s, comp.label, claimable)
             self._door_open(s, comp, intent, already=False)
         elif reading.state is LockState.CLOSED and comp.door != CLOSED:
             was_open = comp.door == OPEN
@@ -275,11 +276,17 @@ class DoorSupervisor:
         return dict(self._online)
 
 
-def _claim(s: Session, label: str) -> Intent | None:
-    """The newest unanswered intent for ``label``, if the door opening can be put down to it."""
+def _claim(s: Session, label: str, since: datetime) -> Intent | None:
+    """The newest unanswered intent for ``label`` made after ``since``, if the door opening can
+    be put down to it. An older one explains nothing: a door found open days after an unlock
+    whose outcome was never read is reported forced, not authorised."""
     query = (
         select(Intent)
-        .where(Intent.compartment == label, col(Intent.state).in_(UNANSWERED))
+        .where(
+            Intent.compartment == label,
+            col(Intent.state).in_(UNANSWERED),
+            col(Intent.created_at) > since,
+        )
         .order_by(col(Intent.created_at).desc())
     )
     return s.exec(query).first()

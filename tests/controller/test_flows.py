@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from controller.store import (
     ACTIVE_DEPOSIT_STATES,
     Compartment,
     Hold,
+    Intent,
     Outbox,
     Parcel,
     PickupGroup,
@@ -310,6 +312,24 @@ def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
     shut(bank, "A03")
     wait_until(lambda: parcel(bank, done["parcel_id"]).state == "returned")
     assert bank.events().count("parcel.returned") == 1
+
+
+def test_an_old_unanswered_unlock_does_not_excuse_a_forced_door(bank: Bank) -> None:
+    with bank.session() as s:  # an unlock whose outcome was never read, an hour ago
+        stale = datetime.now(UTC) - timedelta(hours=1)
+        s.add(Intent(compartment="A05", reason="remote", flow="remote", ref="c-1",
+                     state="unknown", created_at=stale))  # fmt: skip
+        s.add(Intent(compartment="A06", reason="remote", flow="remote", ref="c-2",
+                     state="unknown"))  # fmt: skip
+        s.commit()
+    bank.sim.force_open(1, 5)
+    bank.sim.force_open(1, 6)
+    wait_until(lambda: bank.events().count("door.forced_open") + bank.events().count(
+        "door.opened") == 2)  # fmt: skip
+    with bank.session() as s:
+        rows = list(s.exec(select(Outbox).order_by(col(Outbox.seq))))
+    opened = {json.loads(r.body)["compartment"]: r.type for r in rows if r.type.startswith("door.")}
+    assert opened == {"A05": "door.forced_open", "A06": "door.opened"}
 
 
 def test_a_forced_door_is_reported(bank: Bank) -> None:
