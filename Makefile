@@ -28,16 +28,16 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bus.py
-	$(BIN)/python benchmarks/edge.py
-	$(BIN)/python benchmarks/allocation.py
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python -m benchmarks.bus
+	$(BIN)/python -m benchmarks.edge
+	$(BIN)/python -m benchmarks.allocation
+	$(BIN)/python -m benchmarks.ingest
 
 bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/bus.py --quick
-	$(BIN)/python benchmarks/edge.py --quick
-	$(BIN)/python benchmarks/allocation.py --quick
-	$(BIN)/python benchmarks/ingest.py --quick
+	$(BIN)/python -m benchmarks.bus --quick
+	$(BIN)/python -m benchmarks.edge --quick
+	$(BIN)/python -m benchmarks.allocation --quick
+	$(BIN)/python -m benchmarks.ingest --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

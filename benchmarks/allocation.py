@@ -30,7 +30,7 @@ the run also times ``GET /docs`` on a kept-alive connection with one client (the
 database work). The client, the workers and PostgreSQL share this machine's cores; compare runs
 from the same machine only.
 
-Run ``python benchmarks/allocation.py`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
+Run ``python -m benchmarks.allocation`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
 default, see ``--postgres``), or with ``--quick`` for a short CI run.
 """
 
@@ -44,7 +44,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +62,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import Json
 
+from benchmarks.common import BenchmarkError, align, free_port, fresh_database, tail
 from cloud.models import Size
 from cloud.services.allocation import HOLDING_PARCEL, ReserveRequest
 from cloud.services.commands import DEFAULT_TTL_S
@@ -84,10 +84,6 @@ MS = 1000.0
 AsyncConnection = psycopg.AsyncConnection[TupleRow]
 
 
-class BenchmarkError(Exception):
-    """The cloud did not do what is being measured; the figures would be meaningless."""
-
-
 # --- the server ---------------------------------------------------------------------------
 
 
@@ -97,33 +93,6 @@ class Server:
     database_url: str
     admin_key: str
     log: Path
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database; dropped afterwards."""
-    name = f"locker_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        raise BenchmarkError(f"PostgreSQL at {admin_url} is not usable: {exc}") from exc
-    try:
-        yield admin_url.rpartition("/")[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def tail(log: Path, lines: int = 5) -> str:
-    return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -516,17 +485,6 @@ def header(waves: int, version: str) -> str:
         f"{waves} x {BANK_SIZE} reservations per path (one bank of {BANK_SIZE} {SIZE.value}, "
         "filled from empty each wave)"
     )
-
-
-def align(lines: Sequence[tuple[str, ...]]) -> list[str]:
-    """First column left-aligned, the others right-aligned, each as wide as its widest cell."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-
-    def fmt(line: tuple[str, ...]) -> str:
-        figures = [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
-        return "  ".join([line[0].ljust(widths[0]), *figures])
-
-    return [fmt(line) for line in lines]
 
 
 def table(http: Row, direct: Row) -> list[str]:

@@ -17,7 +17,7 @@ after 3 ms), the inter-frame gaps, and host scheduling: asyncio, the pty, and th
 pacing thread. The figures therefore depend on the machine and its load; compare runs from the
 same machine only.
 
-Run ``python benchmarks/bus.py`` (``make bench``), or with ``--quick`` for a short CI run.
+Run ``python -m benchmarks.bus`` (``make bench``), or with ``--quick`` for a short CI run.
 """
 
 from __future__ import annotations

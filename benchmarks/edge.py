@@ -29,7 +29,7 @@ The figures depend on the machine, its load and its file system; compare runs fr
 machine only. The simulator's pacing thread runs in this process, not the daemon's, so it is not
 counted in the daemon's CPU.
 
-Run ``python benchmarks/edge.py``, or with ``--quick`` for a short CI run.
+Run ``python -m benchmarks.edge``, or with ``--quick`` for a short CI run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -58,6 +57,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from benchmarks.common import BenchmarkError, align, free_port
 from controller.api import create_app
 from controller.config import load_config
 from controller.daemon import Edge
@@ -91,10 +91,6 @@ WIRING = {
     for channel in range(1, CHANNELS + 1)
 }
 STATUS_READS = {xor8a.encode(xor8a.ReadAll(board)) for board in BOARDS}
-
-
-class BenchmarkError(Exception):
-    """The daemon did not do what is being measured; the figures would be meaningless."""
 
 
 def bank_config(port: str, database: Path, api_port: int | None = None) -> str:
@@ -281,13 +277,6 @@ def rss_bytes(pid: int) -> int:
     raise BenchmarkError(f"process {pid} reports no VmRSS")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running(args: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A child process, terminated (then killed if need be) on the way out."""
@@ -388,17 +377,6 @@ def header(pickups: int, window: float) -> str:
         f"xor8a {len(BOARDS)}x{CHANNELS} @ {BAUD}, poll every {POLL_INTERVAL_S:g} s  "
         f"{pickups} pickups, {window:g} s idle window"
     )
-
-
-def align(lines: Sequence[tuple[str, ...]]) -> list[str]:
-    """First column left-aligned, the others right-aligned, each as wide as its widest cell."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-
-    def fmt(line: tuple[str, ...]) -> str:
-        figures = [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
-        return "  ".join([line[0].ljust(widths[0]), *figures])
-
-    return [fmt(line) for line in lines]
 
 
 def latency_table(samples: Sequence[float]) -> list[str]:

@@ -56,7 +56,7 @@ Everything shares this machine's cores; the bare subscriber shares them with the
 for part of its window (the worker for a small part of its), which flatters the ratio a little.
 Compare runs from the same machine only.
 
-Run ``python benchmarks/ingest.py`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
+Run ``python -m benchmarks.ingest`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
 default, see ``--postgres``; ``mosquitto`` on the PATH or in /usr/sbin), or with ``--quick`` for a
 short CI run: one event per bank, one worker process.
 """
@@ -97,6 +97,7 @@ import aiomqtt
 import psycopg
 from psycopg.rows import TupleRow
 
+from benchmarks.common import BenchmarkError, align, free_port, fresh_database, tail
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.core.migrate import upgrade
@@ -136,10 +137,6 @@ QUICK = Plan(events=1, workers=(1,), paced_s=5.0)
 PACED_SHARE = 0.5  # the paced round's rate, as a share of one worker's burst rate
 
 
-class BenchmarkError(Exception):
-    """Something did not do what is being measured; the figures would be meaningless."""
-
-
 # --- descriptors, the broker, the database ------------------------------------------------
 
 
@@ -150,13 +147,6 @@ def raise_nofile(wanted: int) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -173,12 +163,6 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
                     f"mosquitto did not listen within {START_TIMEOUT_S:g} s"
                 ) from None
             time.sleep(0.05)
-
-
-def tail(log: Path, lines: int = 5) -> str:
-    if not log.exists():
-        return ""
-    return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 def open_files_limit(pid: int) -> str:
@@ -250,22 +234,6 @@ def mosquitto(folder: Path) -> Iterator[Broker]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database; dropped afterwards."""
-    name = f"locker_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        raise BenchmarkError(f"PostgreSQL at {admin_url} is not usable: {exc}") from exc
-    try:
-        yield admin_url.rpartition("/")[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def bank_ids(count: int) -> list[str]:
@@ -1122,17 +1090,6 @@ def paced_round(run: Run, rate: float, seconds: float) -> Row:
 
 
 # --- reporting ----------------------------------------------------------------------------
-
-
-def align(lines: Sequence[tuple[str, ...]]) -> list[str]:
-    """First column left-aligned, the others right-aligned, each as wide as its widest cell."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-
-    def fmt(line: tuple[str, ...]) -> str:
-        figures = [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
-        return "  ".join([line[0].ljust(widths[0]), *figures])
-
-    return [fmt(line) for line in lines]
 
 
 def table(connections: int, bare: Row, bursts: Sequence[Row], paced: Row) -> list[str]:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 
 
@@ -27,3 +31,27 @@ def require_service(name: str, host: str, port: int) -> None:
     if ci_required():
         pytest.fail(f"{reason}; CI=true requires it")
     pytest.skip(reason)
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"locker_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cloud.db'}"
+    else:
+        yield from postgres_database()

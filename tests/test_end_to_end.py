@@ -30,7 +30,7 @@ from controller.store import Hold, event_types, transaction
 from hil_sim import Simulator
 from hil_sim.door import DoorState
 from tests.brokers import Mosquitto
-from tests.cloud.conftest import Cloud, build_cloud, postgres_database
+from tests.cloud.conftest import Cloud, build_cloud
 from tests.controller.conftest import FAST_POLICY, SIZES, config_text
 from tests.linkbench import FAST_LINK
 
@@ -57,14 +57,6 @@ class Site:
 
     def door_open(self, board: int, lock: int) -> bool:
         return self.sim.door(board, lock).state is DoorState.OPEN
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cloud.db'}"
-    else:
-        yield from postgres_database()
 
 
 @pytest.fixture

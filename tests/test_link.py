@@ -65,6 +65,15 @@ def cloud_for(tmp_path: Path, broker: str) -> CloudSide:
     return CloudSide(cloud_database(url, [BANK]), fast_settings(url), broker)
 
 
+def linked(tmp_path: Path, broker: str) -> tuple[CloudSide, EdgeSide]:
+    """The cloud's worker and one bank's link, both started."""
+    cloud = cloud_for(tmp_path, broker)
+    edge = EdgeSide.create(tmp_path / "edge", BANK, broker)
+    cloud.start()
+    edge.start()
+    return cloud, edge
+
+
 def forced(n: int) -> list[DoorForcedOpen]:
     return [DoorForcedOpen(compartment=f"A{1 + i % 8:02d}") for i in range(n)]
 
@@ -77,10 +86,7 @@ def outbox_empty(edge: EdgeSide) -> bool:
 async def test_events_reach_the_cloud_once_in_order_and_leave_the_outbox(
     broker_url: str, tmp_path: Path
 ) -> None:
-    cloud = cloud_for(tmp_path, broker_url)
-    edge = EdgeSide.create(tmp_path / "edge", BANK, broker_url)
-    cloud.start()
-    edge.start()
+    cloud, edge = linked(tmp_path, broker_url)
     edge.emit(*forced(30))
     await until(lambda: applied_seq(cloud.engine, BANK) == 30, what="30 events applied")
     await until(lambda: outbox_empty(edge), what="the outbox emptied by acks")
@@ -94,10 +100,7 @@ async def test_events_reach_the_cloud_once_in_order_and_leave_the_outbox(
 
 
 async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    cloud = cloud_for(tmp_path, mosquitto.url)
-    edge = EdgeSide.create(tmp_path / "edge", BANK, mosquitto.url)
-    cloud.start()
-    edge.start()
+    cloud, edge = linked(tmp_path, mosquitto.url)
     edge.emit(*forced(10))
     await until(lambda: applied_seq(cloud.engine, BANK) == 10, what="first 10")
 
@@ -146,10 +149,7 @@ def command_state(cloud: CloudSide, command_id: str) -> str:
 async def test_commands_sent_while_the_bank_is_offline_apply_once_and_expired_never(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    cloud = cloud_for(tmp_path, mosquitto.url)
-    edge = EdgeSide.create(tmp_path / "edge", BANK, mosquitto.url)
-    cloud.start()
-    edge.start()  # the bank's first connection creates its session at the broker
+    cloud, edge = linked(tmp_path, mosquitto.url)
     await until(lambda: edge.link is not None and edge.link.status.connected, what="edge up")
     await edge.stop()
     await until(lambda: _online(cloud) is False, what="the cloud sees the bank offline")
@@ -189,10 +189,7 @@ def _online(cloud: CloudSide) -> bool:
 async def test_malformed_messages_are_refused_and_lose_nothing(
     broker_url: str, tmp_path: Path
 ) -> None:
-    cloud = cloud_for(tmp_path, broker_url)
-    edge = EdgeSide.create(tmp_path / "edge", BANK, broker_url)
-    cloud.start()
-    edge.start()
+    cloud, edge = linked(tmp_path, broker_url)
     edge.emit(*forced(3))
     await until(lambda: applied_seq(cloud.engine, BANK) == 3, what="3 events")
     command = enqueue(cloud, "bank.maintenance", 600, on=True)

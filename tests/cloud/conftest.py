@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,30 +14,9 @@ from cloud.core.config import Settings
 from cloud.core.migrate import upgrade
 from cloud.main import create_app
 from cloud.services.auth import create_admin
-from tests.conftest import require_service
+from tests.conftest import postgres_database
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database; dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"locker_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cloud.db'}"
-    else:
-        yield from postgres_database()
+__all__ = ["postgres_database"]  # database_url, the fixture, is in tests/conftest.py
 
 
 def secret() -> str:
