@@ -1,0 +1,81 @@
+"""hardening: quarantined events, key lifecycle, accepted shares, sealed codes, personal data
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30 00:10:00
+
+One revision for one round of work; each concern keeps its own pair of functions below so that
+the schema change of each can be read (and reviewed) on its own.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    _upgrade_stream()
+    _upgrade_keys()
+    _upgrade_shares()
+    _upgrade_secrets()
+
+
+def downgrade() -> None:
+    _downgrade_secrets()
+    _downgrade_shares()
+    _downgrade_keys()
+    _downgrade_stream()
+
+
+# --- a stream never stalls: quarantined events, stall alarms ---------------------------------
+
+
+def _upgrade_stream() -> None:
+    pass
+
+
+def _downgrade_stream() -> None:
+    pass
+
+
+# --- keys: list, revoke, rotate ---------------------------------------------------------------
+
+
+def _upgrade_keys() -> None:
+    pass
+
+
+def _downgrade_keys() -> None:
+    pass
+
+
+# --- shares accepted by carriers, per-bank courier codes --------------------------------------
+
+
+def _upgrade_shares() -> None:
+    pass
+
+
+def _downgrade_shares() -> None:
+    pass
+
+
+# --- secrets and personal data at rest ---------------------------------------------------------
+
+
+def _upgrade_secrets() -> None:
+    pass
+
+
+def _downgrade_secrets() -> None:
+    pass
+
+
+_ = (sa, sqlmodel)  # used by the sections above as they fill in
