@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
 
 from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON
 from sqlmodel import Field, SQLModel
+
+from locker_contract import vocabulary
 
 
 class CloudModel(SQLModel, registry=registry()):
@@ -35,7 +36,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-Consent = Literal["recipient_app", "phone_call", "sms_reply", "written_note", "contract"]
+Consent = vocabulary.Consent  # defined once, for the cloud and the edge alike
 
 
 class Role(StrEnum):

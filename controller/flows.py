@@ -67,10 +67,11 @@ from locker_contract.events import (
     ParcelReturned,
 )
 from locker_contract.messages import BankState
+from locker_contract.vocabulary import CONSENTS
 
 log = logging.getLogger(__name__)
 
-CONSENT_CHOICES = ("recipient_app", "phone_call", "sms_reply", "written_note")
+CONSENT_CHOICES = CONSENTS  # the one vocabulary, shared with the cloud
 CODE_SCOPE = "kiosk:code"
 
 

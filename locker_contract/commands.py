@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from locker_contract.events import Label
 from locker_contract.messages import Message
+from locker_contract.vocabulary import Consent
 
 Carrier = Annotated[str, Field(min_length=1, max_length=64)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
@@ -54,7 +55,7 @@ class ParcelAnnounce(_Command):
     waybill: Annotated[str, Field(min_length=1, max_length=64)]
     carrier_id: Carrier
     recipient_phone: Annotated[str, Field(min_length=3, max_length=32)]
-    consent: Literal["recipient_app", "phone_call", "sms_reply", "written_note", "contract"]
+    consent: Consent
 
 
 class CourierPush(_Command):

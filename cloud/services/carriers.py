@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import get_args
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,7 @@ from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
-CONSENTS: tuple[str, ...] = get_args(Consent)
+CONSENTS: tuple[str, ...] = tuple(c.value for c in Consent)
 # how long a pushed credential opens a bank's kiosk without news from the cloud; a revocation
 # reaches a bank as soon as it is online
 COURIER_VALID_H = 30 * 24.0
