@@ -153,8 +153,25 @@ def load_config(path: Path) -> EdgeConfig:
     update: dict[str, object] = {"bank": bank}
     if config.link is not None and config.link.password_file is not None:
         password_file = path.parent / config.link.password_file
+        problem = password_problem(password_file)
+        if problem is not None:
+            raise ConfigError(path, [problem])
         update["link"] = config.link.model_copy(update={"password_file": password_file})
     return config.model_copy(update=update)
+
+
+def password_problem(password_file: Path) -> str | None:
+    """Why the link's ``password_file`` cannot be used, or None. Checked at load, so that a
+    missing file is one clear refusal at start, not a failed connection every few seconds."""
+    fix = "put the bank's broker password in it (mode 0600), or remove password_file"
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"link.password_file: cannot read {password_file} ({reason}): {fix}"
+    if not password:
+        return f"link.password_file: {password_file} is empty: {fix}"
+    return None
 
 
 def _describe(error: object) -> str:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from locker_contract.vocabulary import Consent
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -25,9 +28,30 @@ couriers = typer.Typer(help="Courier credentials kept at this bank.", no_args_is
 app.add_typer(couriers, name="couriers")
 
 
+@dataclass
+class _Bank:
+    """What ``locker edge`` knows of the bank: its file, and the configuration once read."""
+
+    path: Path
+    config: EdgeConfig | None = None
+
+
 def _config(ctx: typer.Context) -> EdgeConfig:
-    config: EdgeConfig = ctx.obj
-    return config
+    """The bank's configuration, read when a command first needs it (``--help`` never does);
+    an unusable file exits 2 with every problem listed."""
+    from controller.config import ConfigError, load_config
+
+    bank = ctx.find_object(_Bank)
+    assert bank is not None, "the edge callback sets it"
+    if bank.config is None:
+        try:
+            bank.config = load_config(bank.path)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc.path} is not usable:", err=True)
+            for problem in exc.problems:
+                typer.echo(f"  - {problem}", err=True)
+            raise typer.Exit(2) from None
+    return bank.config
 
 
 CONFIG = typer.Option(
@@ -38,17 +62,9 @@ CONFIG = typer.Option(
 @app.callback()
 def main(ctx: typer.Context, config: Path = CONFIG) -> None:
     """Run the daemon (no subcommand), or administer the bank."""
-    from controller.config import ConfigError, load_config
-
-    try:
-        ctx.obj = load_config(config)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc.path} is not usable:", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  - {problem}", err=True)
-        raise typer.Exit(2) from None
+    ctx.obj = _Bank(config)  # read by the first command that needs it: --help needs no file
     if ctx.invoked_subcommand is None:
-        _serve(ctx.obj)
+        _serve(_config(ctx))
 
 
 def _serve(config: EdgeConfig) -> None:
@@ -99,7 +115,8 @@ def couriers_add(
 
 
 def _admin(ctx: typer.Context, change: Callable[[Session], None]) -> None:
-    """Apply one administrative change to the bank's store; its errors exit with a reason."""
+    """Apply one administrative change (or read) in one transaction on the bank's store, closed
+    afterwards; its errors exit with a reason."""
     from controller.errors import EdgeError
     from controller.store import open_store, transaction
 
@@ -128,27 +145,31 @@ def couriers_list(ctx: typer.Context) -> None:
     """Couriers with their carrier and validity."""
     from sqlmodel import select
 
-    from controller.store import Courier, open_store, transaction
+    from controller.store import Courier
 
-    with transaction(open_store(_config(ctx).bank.database)) as s:
+    def show(s: Session) -> None:
         for c in s.exec(select(Courier).order_by(Courier.id)):
             state = "revoked" if c.revoked else f"valid until {c.expires_at:%Y-%m-%d %H:%M}"
             typer.echo(f"{c.id}\t{c.carrier}\t{c.name}\t{state}")
+
+    _admin(ctx, show)
 
 
 @app.command()
 def expect(
     ctx: typer.Context,
+    consent: Annotated[
+        Consent, typer.Option("--consent", help="How the recipient agreed, on record.")
+    ],
     waybill: str = typer.Option(..., "--waybill"),
     carrier: str = typer.Option(..., "--carrier"),
     phone: str = typer.Option(..., "--phone", help="The recipient's phone number."),
-    consent: str = typer.Option(..., "--consent", help="How the recipient agreed, on record."),
 ) -> None:
     """Announce a waybill whose recipient agreed to locker delivery."""
     from controller import admin
 
     _admin(ctx, lambda s: admin.expect_parcel(
-        s, waybill=waybill, carrier=carrier, phone=phone, consent=consent
+        s, waybill=waybill, carrier=carrier, phone=phone, consent=consent.value
     ))  # fmt: skip
     typer.echo(f"waybill {waybill} expected")
 
@@ -159,16 +180,18 @@ def parcels(ctx: typer.Context, show_all: bool = typer.Option(False, "--all")) -
     from sqlmodel import col, select
 
     from controller.codes import mask_phone
-    from controller.store import ACTIVE_PARCEL_STATES, Parcel, open_store, transaction
+    from controller.store import ACTIVE_PARCEL_STATES, Parcel
 
     query = select(Parcel).order_by(Parcel.compartment)
     if not show_all:
         query = query.where(col(Parcel.state).in_(ACTIVE_PARCEL_STATES))
-    with transaction(open_store(_config(ctx).bank.database)) as s:
+
+    def show(s: Session) -> None:
         for p in s.exec(query):
-            typer.echo(
-                f"{p.compartment}\t{p.waybill}\t{p.carrier}\t{mask_phone(p.recipient_phone)}\t{p.state}"
-            )
+            phone = mask_phone(p.recipient_phone)
+            typer.echo(f"{p.compartment}\t{p.waybill}\t{p.carrier}\t{phone}\t{p.state}")
+
+    _admin(ctx, show)
 
 
 @app.command()

@@ -103,3 +103,21 @@ def test_two_compartments_on_one_channel_are_refused(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match="2 compartments share bus main board 1 channel 1"):
         load_config(path)
+
+
+def test_the_links_password_file_must_exist_and_hold_a_password(tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    link = '[link]\nbroker = "mqtts://broker.example.net:8883"\npassword_file = "secret/pw"\n'
+    path.write_text(config_text("/dev/ttyUSB0", Path("edge.db")) + link)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"link.password_file: cannot read {tmp_path / 'secret' / 'pw'} (")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "pw").write_text("\n")
+    with pytest.raises(ConfigError, match=r"link\.password_file: .*pw is empty"):
+        load_config(path)
+    (tmp_path / "secret" / "pw").write_text("a-long-broker-password\n")
+    config = load_config(path)
+    assert config.link is not None
+    assert config.link.password_file == tmp_path / "secret" / "pw"

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytest
+from typer.testing import CliRunner
+
+from controller.config import ConfigError, load_config
+from locker_cli.main import app
+from locker_contract.vocabulary import CONSENTS
 from tests.controller.conftest import config_text
 from tests.locker_cli.conftest import Locker
 
@@ -18,7 +27,87 @@ def test_a_missing_port_is_one_line_and_exit_1(locker: Locker, tmp_path: Path) -
     )
 
 
-def test_the_example_config_is_valid(locker: Locker) -> None:
+EDGE_COMMANDS = [
+    [],
+    ["expect"],
+    ["parcels"],
+    ["maintenance"],
+    ["keypad"],
+    ["commission"],
+    ["couriers"],
+    ["couriers", "add"],
+    ["couriers", "list"],
+    ["couriers", "revoke"],
+]
+
+
+@pytest.mark.parametrize("command", EDGE_COMMANDS, ids=lambda c: " ".join(c) or "edge")
+def test_help_never_needs_the_config(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no edge.toml here
+    monkeypatch.delenv("LOCKER_EDGE_CONFIG", raising=False)
+    done = CliRunner().invoke(app, ["edge", *command, "--help"])
+    assert done.exit_code == 0, done.output
+    assert "Usage:" in done.output
+    assert not (tmp_path / "edge.db").exists()
+
+
+def test_a_command_still_refuses_a_missing_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOCKER_EDGE_CONFIG", raising=False)
+    done = CliRunner().invoke(app, ["edge", "parcels"])
+    assert done.exit_code == 2
+    assert "edge.toml is not usable" in done.output
+
+
+def linked(tmp_path: Path, password_file: str = "broker.password") -> Path:
+    path = tmp_path / "edge.toml"
+    text = config_text("/dev/serial/by-id/not-plugged-in", tmp_path / "edge.db")
+    link = (
+        f'[link]\nbroker = "mqtts://broker.example.net:8883"\npassword_file = "{password_file}"\n'
+    )
+    path.write_text(f"{text}\n{link}")
+    return path
+
+
+def test_a_missing_password_file_is_refused_before_the_daemon_starts(
+    locker: Locker, tmp_path: Path
+) -> None:
+    done = locker("edge", "--config", str(linked(tmp_path)))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: {tmp_path / 'edge.toml'} is not usable:",
+        f"  - link.password_file: cannot read {tmp_path / 'broker.password'} (No such file or "
+        "directory): put the bank's broker password in it (mode 0600), or remove password_file",
+    ]
+
+
+def test_the_example_config_is_valid_once_its_password_file_exists(tmp_path: Path) -> None:
+    example = tmp_path / "edge.toml"
+    shutil.copy(Path(__file__).parents[2] / "docs" / "examples" / "edge.toml", example)
+    with pytest.raises(ConfigError, match=r"link\.password_file: cannot read"):
+        load_config(example)
+    (tmp_path / "broker.password").write_text("s3cret-from-the-operator\n")
+    config = load_config(example)
+    assert config.link is not None
+    assert config.link.password_file == tmp_path / "broker.password"
+
+
+def test_the_example_config_links_over_tls() -> None:
     example = Path(__file__).parents[2] / "docs" / "examples" / "edge.toml"
-    done = locker("edge", "--config", str(example), "couriers", "--help")
-    assert done.returncode == 0, done.stderr
+    broker = tomllib.loads(example.read_text(encoding="utf-8"))["link"]["broker"]
+    assert urlsplit(broker).scheme == "mqtts"
+    assert urlsplit(broker).port == 8883
+
+
+@pytest.mark.parametrize("consent", [*CONSENTS, "contract", "nodded"])
+def test_expect_takes_exactly_the_consent_vocabulary(consent: str, tmp_path: Path) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(config_text("/dev/null", tmp_path / "edge.db"))
+    args = ["edge", "--config", str(path), "expect", "--waybill", "SF1", "--carrier", "sf"]
+    done = CliRunner().invoke(app, [*args, "--phone", "13800138000", "--consent", consent])
+    assert done.exit_code == (0 if consent in CONSENTS else 2), done.output
