@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
@@ -102,11 +102,12 @@ class Carrier(CloudModel, table=True):
 
 
 class Courier(CloudModel, table=True):
+    """A carrier's courier. No PIN and no verifier: the courier's kiosk codes are derived per
+    bank and per day from a key in the settings (decision 0010)."""
+
     id: str = Field(primary_key=True)
     carrier_id: str = Field(foreign_key="carrier.id", index=True)
     name: str = ""
-    pin_hash: str
-    salt: str
     active: bool = True
 
 
@@ -123,13 +124,26 @@ class ApiKey(CloudModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ShareState(StrEnum):
+    OFFERED = "offered"  # the operator's offer: nothing of the carrier reaches the bank yet
+    ACCEPTED = "accepted"  # by the carrier, with its own key
+    DECLINED = "declined"  # an offer the carrier refused
+    WITHDRAWN = "withdrawn"  # accepted once, then withdrawn by the carrier
+
+
 class SharingPolicy(CloudModel, table=True):
-    """A carrier's guaranteed share and ceiling at a bank (compartments held at once)."""
+    """A carrier's guaranteed share and ceiling at a bank (compartments held at once), offered
+    by the bank's operator and in force once the carrier accepts it. ``codes_through`` is the
+    last day whose courier codes were sent to the bank."""
 
     bank_id: str = Field(foreign_key="bank.id", primary_key=True)
     carrier_id: str = Field(foreign_key="carrier.id", primary_key=True)
     guaranteed: int = Field(ge=0)
     ceiling: int = Field(ge=0)
+    state: str = Field(
+        default=ShareState.OFFERED.value, sa_column_kwargs={"server_default": "offered"}
+    )
+    codes_through: date | None = None
 
 
 class ReservationState(StrEnum):

@@ -6,7 +6,7 @@ effect and the record that it was applied commit together, and emits the event a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, col, delete, select
 
@@ -14,17 +14,21 @@ from controller import codes
 from controller.errors import Conflict, Invalid, NotFound
 from controller.flows import CODE_SCOPE
 from controller.store import (
+    ACTIVE_PARCEL_STATES,
     CarrierPolicy,
     Compartment,
     Courier,
+    CourierCode,
     Expected,
     Hold,
+    Parcel,
     Throttle,
     emit,
     put_setting,
     utcnow,
 )
 from controller.throttle import reenable
+from locker_contract.commands import CourierDayCode
 from locker_contract.events import CompartmentService, MaintenanceChanged
 
 
@@ -57,11 +61,10 @@ def push_courier(
     verifier: str,
     ttl_h: float,
 ) -> None:
-    """Store a courier's credential from its PIN verifier (the cloud's, or one made here).
+    """Store a courier's local credential from its PIN verifier.
     A revoked courier stays revoked: a push that arrives after its revocation changes nothing."""
-    existing = s.get(Courier, courier_id)
-    if existing is not None and existing.revoked:
-        raise Conflict(f"courier {courier_id} is revoked")
+    _refuse_revoked(s, courier_id)
+    _clear_codes(s, courier_id)
     s.merge(
         Courier(
             id=courier_id,
@@ -74,6 +77,32 @@ def push_courier(
     )
 
 
+def push_day_codes(
+    s: Session, key: bytes, *, courier_id: str, carrier: str, name: str, days: list[CourierDayCode]
+) -> None:
+    """Store the verifiers of a cloud courier's codes for the days pushed (replacing the days
+    pushed before); the credential ends with the last of them."""
+    _refuse_revoked(s, courier_id)
+    _clear_codes(s, courier_id)
+    for day in days:
+        s.add(CourierCode(courier_id=courier_id, day=day.day.isoformat(), salt=day.salt,
+                          code_hash=codes.pin_record(key, day.verifier)))  # fmt: skip
+    last = max(day.day for day in days) + timedelta(days=1)
+    until = datetime.combine(last, time(), tzinfo=UTC)
+    s.merge(Courier(id=courier_id, carrier=carrier, name=name, pin_hash="", salt="",
+                    expires_at=until))  # fmt: skip
+
+
+def _refuse_revoked(s: Session, courier_id: str) -> None:
+    existing = s.get(Courier, courier_id)
+    if existing is not None and existing.revoked:
+        raise Conflict(f"courier {courier_id} is revoked")
+
+
+def _clear_codes(s: Session, courier_id: str) -> None:
+    s.exec(delete(CourierCode).where(col(CourierCode.courier_id) == courier_id))
+
+
 def revoke_courier(s: Session, courier_id: str, *, unknown_ok: bool = False) -> None:
     """Revoke at once. With ``unknown_ok`` (the cloud's command) an unknown courier is recorded
     revoked, so that its credential, should the push arrive after the revocation, is refused;
@@ -84,19 +113,42 @@ def revoke_courier(s: Session, courier_id: str, *, unknown_ok: bool = False) -> 
     if courier is None:
         courier = Courier(id=courier_id, carrier="", pin_hash="", salt="", expires_at=utcnow())
     courier.revoked = True
+    _clear_codes(s, courier_id)
     s.add(courier)
 
 
+def withdraw_carrier(s: Session, carrier: str) -> None:
+    """The carrier no longer shares this bank: its couriers' credentials (revocations kept),
+    its policy, its reservations and its announcements go. Its parcels in the lockers stay."""
+    for courier in s.exec(select(Courier).where(Courier.carrier == carrier)):
+        _clear_codes(s, courier.id)
+        if not courier.revoked:
+            s.delete(courier)
+    s.exec(delete(CarrierPolicy).where(col(CarrierPolicy.carrier) == carrier))
+    s.exec(delete(Hold).where(col(Hold.carrier) == carrier))
+    s.exec(delete(Expected).where(col(Expected.carrier) == carrier))
+
+
 def expect_parcel(s: Session, *, waybill: str, carrier: str, phone: str, consent: str) -> None:
-    """Announce a waybill whose recipient's consent is on record."""
-    s.merge(
-        Expected(
-            waybill=waybill,
-            carrier=carrier,
-            recipient_phone=codes.normalize_phone(phone),
-            consent=consent,
+    """Announce ``carrier``'s waybill, whose recipient's consent is on record. Another carrier's
+    waybill of the same number is another announcement; the same one again is a no-op, and one
+    naming another recipient (of an announcement or of a parcel already deposited) is refused."""
+    phone = codes.normalize_phone(phone)
+    announced = s.get(Expected, (carrier, waybill))
+    if announced is not None and (announced.recipient_phone, announced.consent) != (phone, consent):
+        raise Conflict(f"waybill {waybill} of {carrier} is already announced for another recipient")
+    deposited = s.exec(
+        select(Parcel).where(
+            Parcel.carrier == carrier,
+            Parcel.waybill == waybill,
+            col(Parcel.state).in_(ACTIVE_PARCEL_STATES),
         )
-    )
+    ).first()
+    if deposited is not None:
+        if codes.normalize_phone(deposited.recipient_phone) != phone:
+            raise Conflict(f"waybill {waybill} of {carrier} is in the locker for another recipient")
+        return  # already here for that recipient: nothing to expect
+    s.merge(Expected(waybill=waybill, carrier=carrier, recipient_phone=phone, consent=consent))
 
 
 def set_maintenance(s: Session, *, on: bool) -> None:

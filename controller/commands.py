@@ -23,6 +23,7 @@ from controller.doors import DoorOutcome
 from controller.errors import EdgeError
 from controller.store import AppliedCommand, transaction, utcnow
 from locker_contract.commands import (
+    CarrierWithdraw,
     Command,
     CommandEnvelope,
     CompartmentServiceSet,
@@ -69,11 +70,12 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
             admin.expect_parcel(s, waybill=command.waybill, carrier=command.carrier_id,
                                 phone=command.recipient_phone, consent=command.consent)  # fmt: skip
         case CourierPush():
-            admin.push_courier(s, key, courier_id=command.courier_id, carrier=command.carrier_id,
-                               name=command.name, salt=command.salt, verifier=command.verifier,
-                               ttl_h=command.valid_h)  # fmt: skip
+            admin.push_day_codes(s, key, courier_id=command.courier_id, carrier=command.carrier_id,
+                                 name=command.name, days=command.codes)  # fmt: skip
         case CourierRevoke():
             admin.revoke_courier(s, command.courier_id, unknown_ok=True)
+        case CarrierWithdraw():
+            admin.withdraw_carrier(s, command.carrier_id)
         case CompartmentServiceSet():
             admin.set_service(s, command.compartment, in_service=command.in_service,
                               reason=command.reason)  # fmt: skip

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
-from controller import codes, sharing, throttle
+from controller import codes, couriers, sharing, throttle
 from controller.config import EdgeConfig, Size
 from controller.doors import OPEN, DoorOutcome, DoorSupervisor
 from controller.errors import (
@@ -44,7 +44,6 @@ from controller.store import (
     ACTIVE_DEPOSIT_STATES,
     ACTIVE_PARCEL_STATES,
     Compartment,
-    Courier,
     Deposit,
     Expected,
     Intent,
@@ -189,17 +188,12 @@ class Flows:
     # --- couriers -------------------------------------------------------------------------
 
     def sign_in(self, courier_id: str, pin: str) -> CourierIdentity:
-        """Check a courier's PIN (throttled per courier); credentials expire offline."""
-        scope = f"pin:{courier_id}"
+        """Check a courier's PIN or day code (throttled per known courier, one bucket for all
+        unknown ids), with the same scrypt work whether the id exists or not."""
         with transaction(self.engine) as s:
-            row = self._throttle(s, scope)
-            courier = s.get(Courier, courier_id)
-            valid = (
-                courier is not None
-                and not courier.revoked
-                and courier.expires_at.replace(tzinfo=utcnow().tzinfo) > utcnow()
-                and codes.pin_matches(self.key, pin, courier.salt, courier.pin_hash)
-            )
+            courier = couriers.lookup(s, courier_id)
+            row = self._throttle(s, couriers.scope(courier))
+            valid = couriers.matches(s, self.key, courier, pin, utcnow())
             if courier is None or not valid:
                 detail = self._failed(s, row)
                 failure = BadCredentials(
@@ -250,10 +244,8 @@ class Flows:
     ) -> tuple[str, str, bool]:
         if not waybill.strip():
             raise Invalid("the waybill number is empty")
-        expected = s.get(Expected, waybill)
-        if expected is not None:
-            if expected.carrier != courier.carrier:
-                raise Invalid("this waybill was announced by another carrier")
+        expected = s.get(Expected, (courier.carrier, waybill))
+        if expected is not None:  # announced by this courier's carrier (another's is not ours)
             announced = codes.normalize_phone(expected.recipient_phone)
             if phone and codes.normalize_phone(phone) != announced:
                 raise Invalid("the phone number does not match the announced recipient")
@@ -450,7 +442,7 @@ class Flows:
         sharing.consume(s, deposit.compartment, deposit.carrier)
         sa_event.listen(s, "after_commit", lambda _s: failpoint("after_recorded"), once=True)
         deposit.parcel_id, deposit.outcome = parcel.id, "recorded"
-        announced = s.get(Expected, deposit.waybill)
+        announced = s.get(Expected, (deposit.carrier, deposit.waybill))
         if announced is not None:
             s.delete(announced)
         emit(

@@ -102,11 +102,22 @@ class Courier(SQLModel, table=True):
     revoked: bool = False
 
 
-class Expected(SQLModel, table=True):
-    """A waybill announced ahead with the recipient's consent on record."""
+class CourierCode(SQLModel, table=True):
+    """A cloud courier's code for one day here: its verifier (``locker_contract.credentials``)
+    keyed under the bank key. The code itself is never stored, nor sent to the bank."""
 
+    courier_id: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)  # ISO date
+    salt: str
+    code_hash: str
+
+
+class Expected(SQLModel, table=True):
+    """A waybill announced ahead by its carrier with the recipient's consent on record; two
+    carriers' waybills are two announcements, however alike their numbers."""
+
+    carrier: str = Field(primary_key=True)
     waybill: str = Field(primary_key=True)
-    carrier: str
     recipient_phone: str
     consent: str
 

@@ -8,6 +8,7 @@ once and answers every delivery on ``cmd/ack``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -58,22 +59,40 @@ class ParcelAnnounce(_Command):
     consent: Consent
 
 
+class CourierDayCode(BaseModel):
+    """The verifier of a courier's code for one day at this bank (``locker_contract.credentials``):
+    the code itself never travels, and it opens no other bank and no other day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    day: date
+    salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    verifier: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
 class CourierPush(_Command):
-    """A courier's kiosk credential: the cloud's scrypt verifier of the PIN, never the PIN.
-    The edge keys it once more under the bank key before storing it."""
+    """A courier's kiosk credential at this bank: the verifiers of its per-bank, per-day codes
+    for the days ahead (the bank works offline), never a code. The edge keys each verifier once
+    more under the bank key before storing it; a push replaces the courier's earlier days."""
 
     type: Literal["courier.push"] = "courier.push"
     courier_id: Identifier
     carrier_id: Carrier
-    name: str = ""
-    salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    verifier: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
-    valid_h: Annotated[float, Field(gt=0, le=24 * 365)]
+    name: Annotated[str, Field(max_length=120)] = ""
+    codes: Annotated[list[CourierDayCode], Field(min_length=1, max_length=14)]
 
 
 class CourierRevoke(_Command):
     type: Literal["courier.revoke"] = "courier.revoke"
     courier_id: Identifier
+
+
+class CarrierWithdraw(_Command):
+    """The carrier withdrew (or declined) its share of this bank: its couriers' credentials, its
+    policy, its reservations and its announcements here go."""
+
+    type: Literal["carrier.withdraw"] = "carrier.withdraw"
+    carrier_id: Carrier
 
 
 class CompartmentServiceSet(_Command):
@@ -109,6 +128,7 @@ Command = Annotated[
     | ParcelAnnounce
     | CourierPush
     | CourierRevoke
+    | CarrierWithdraw
     | CompartmentServiceSet
     | MaintenanceSet
     | KeypadReenable
@@ -120,7 +140,8 @@ COMMAND_TYPES = tuple(
     model.model_fields["type"].default
     for model in (
         ReservationPush, ReservationWithdraw, PolicyPush, ParcelAnnounce, CourierPush,
-        CourierRevoke, CompartmentServiceSet, MaintenanceSet, KeypadReenable, RemoteOpen,
+        CourierRevoke, CarrierWithdraw, CompartmentServiceSet, MaintenanceSet, KeypadReenable,
+        RemoteOpen,
     )
 )  # fmt: skip
 

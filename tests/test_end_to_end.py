@@ -1,8 +1,9 @@
 """The whole system once: the cloud (API in process, ingest worker as its own process), a
 Mosquitto of the test's own, and two banks on the twin, each an edge daemon with its link.
 
-A carrier serves both banks and reserves at one; the reservation reaches the bank; a courier
-whose credential the cloud pushed deposits the announced parcel through the kiosk API; the
+A carrier accepts its shares of both banks and reserves at one; the reservation reaches the
+bank; a courier signs in with the day's code for that bank fetched from the cloud (its verifier
+pushed), and deposits the announced parcel through the kiosk API; the
 recipient picks up with the code; a door is forced at the other bank. The cloud's records and
 alarms show each step once, in order.
 """
@@ -129,14 +130,33 @@ def set_up_fleet(cloud: Cloud) -> None:
         })  # fmt: skip
     carrier = cloud.ok("POST", "/api/v1/carriers", cloud.admin, json={"id": "sf", "name": "SF"})
     cloud.keys["sf"] = {"Authorization": f"Bearer {carrier['api_key']}"}
-    for bank_id in (EAST, WEST):
+    for bank_id in (EAST, WEST):  # the operator offers, the carrier accepts (decision 0010)
         cloud.ok("PUT", f"/api/v1/banks/{bank_id}/policies/sf", cloud.keys["operator"],
                  json={"guaranteed": 2, "ceiling": 8})  # fmt: skip
+        cloud.ok("POST", f"/api/v1/shares/{bank_id}/accept", cloud.keys["sf"])
 
 
 def engine_of(cloud: Cloud) -> Engine:
     engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
     return engine
+
+
+def code_at(cloud: Cloud, bank_id: str) -> str:
+    """The day's code of carrier sf's one courier at ``bank_id``, from the carriers' API."""
+    [day] = cloud.ok("GET", f"/api/v1/banks/{bank_id}/courier-codes", cloud.keys["sf"])
+    return str(day["code"])
+
+
+def sign_in_with_the_days_code(cloud: Cloud, site: Site, courier_id: str) -> dict[str, str]:
+    """Once the code's verifier has reached the bank with the commands; another bank's code for
+    the same day opens nothing here."""
+    today = {"courier_id": courier_id, "pin": code_at(cloud, EAST)}
+    wait_until(lambda: site.client.post("/api/courier/sign-in", json=today).status_code == 200,
+               what="the courier's code at the bank")  # fmt: skip
+    elsewhere = {"courier_id": courier_id, "pin": code_at(cloud, WEST)}
+    assert site.client.post("/api/courier/sign-in", json=elsewhere).status_code == 401
+    signed = site.client.post("/api/courier/sign-in", json=today)
+    return {"Authorization": f"Bearer {signed.json()['token']}"}
 
 
 def history(cloud: Cloud, waybill: str) -> list[str]:
@@ -148,8 +168,7 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     cloud: Cloud, east: Site, west: Site
 ) -> None:
     set_up_fleet(cloud)
-    cloud.ok("POST", "/api/v1/couriers", cloud.keys["sf"],
-             json={"id": "sf-1", "name": "Wang", "pin": "2468"})  # fmt: skip
+    cloud.ok("POST", "/api/v1/couriers", cloud.keys["sf"], json={"id": "sf-1", "name": "Wang"})
     cloud.ok("POST", "/api/v1/parcels", cloud.keys["sf"], json={
         "waybill": "SF100", "bank_id": EAST, "recipient_phone": "13800138000",
         "consent": "sms_reply",
@@ -166,12 +185,8 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     with transaction(east.edge.engine) as s:
         label = s.get_one(Hold, reservation["id"]).compartment
 
-    # the courier's credential arrived with the commands: sign in, deposit the announced parcel
-    wait_until(lambda: east.client.post("/api/courier/sign-in",
-                                        json={"courier_id": "sf-1", "pin": "2468"}).status_code
-               == 200, what="the courier's credential at the bank")  # fmt: skip
-    signed = east.client.post("/api/courier/sign-in", json={"courier_id": "sf-1", "pin": "2468"})
-    courier = {"Authorization": f"Bearer {signed.json()['token']}"}
+    # the courier signs in with the day's code for this bank, fetched from the cloud
+    courier = sign_in_with_the_days_code(cloud, east, "sf-1")
     started = east.client.post("/api/deposits", headers=courier,
                                json={"waybill": "SF100", "size": "M"})  # fmt: skip
     assert started.status_code == 201, started.text

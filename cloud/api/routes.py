@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
 from cloud.api import schemas as api
 from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
-from cloud.models import Command, CommandAck, Courier, Parcel, Reservation
+from cloud.models import Command, CommandAck, Courier, Parcel, Reservation, SharingPolicy
 from cloud.services import allocation, carriers, fleet, operations, sites
 from cloud.services.allocation import ReserveRequest
 from cloud.services.fleet import CompartmentSpec
+from locker_contract.text import Text
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": api.Problem} for code in (400, 401, 403, 404, 409, 429)
@@ -30,6 +32,10 @@ def _parcel(p: Parcel) -> api.ParcelPublic:
 
 def _courier(c: Courier) -> api.CourierPublic:
     return api.CourierPublic.model_validate(c, from_attributes=True)
+
+
+def _share(p: SharingPolicy) -> api.SharePublic:
+    return api.SharePublic.model_validate(p, from_attributes=True)
 
 
 # --- carriers -------------------------------------------------------------------------------
@@ -120,11 +126,45 @@ def list_couriers(engine: EngineDep, who: CurrentPrincipal) -> list[api.CourierP
 def add_courier(
     body: api.CourierCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
 ) -> api.CourierCreated:
-    """A courier with a kiosk PIN; the answer carries its app key, shown this once."""
+    """A courier; the answer carries its app key, shown this once. Its kiosk codes are derived
+    per bank and per day: ``GET /banks/{bank_id}/courier-codes``."""
     courier, key = carriers.add_courier(
-        engine, who, settings.secret_key, courier_id=body.id, name=body.name, pin=body.pin
+        engine, who, settings.secret_key, courier_id=body.id, name=body.name
     )
     return api.CourierCreated(**_courier(courier).model_dump(), api_key=key)
+
+
+@router.get("/shares", tags=["carriers"])
+def list_shares(engine: EngineDep, who: CurrentPrincipal) -> list[api.SharePublic]:
+    """The shares of banks operators offered you, and whether you accepted them."""
+    return [_share(p) for p in carriers.shares(engine, who)]
+
+
+@router.post("/shares/{bank_id}/accept", tags=["carriers"])
+def accept_share(bank_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.SharePublic:
+    """Accept an offered share: your policy and your couriers' codes go to the bank."""
+    return _share(carriers.accept_share(engine, who, bank_id))
+
+
+@router.post("/shares/{bank_id}/withdraw", tags=["carriers"])
+def withdraw_share(bank_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.SharePublic:
+    """Decline an offer, or withdraw an accepted share: the bank drops your couriers' codes."""
+    return _share(carriers.withdraw_share(engine, who, bank_id))
+
+
+@router.get("/banks/{bank_id}/courier-codes", tags=["carriers", "couriers"])
+def courier_codes(
+    bank_id: Text,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: CurrentPrincipal,
+    day: date | None = None,
+) -> list[api.CourierCodePublic]:
+    """The day's kiosk codes at one bank (today unless ``day``, up to two days ahead): a
+    carrier's for each of its couriers, a courier's for itself. Each opens that bank on that
+    day only."""
+    found = carriers.day_codes(engine, who, settings.secret_key, bank_id, day)
+    return [api.CourierCodePublic(**c.__dict__) for c in found]
 
 
 # --- couriers -------------------------------------------------------------------------------

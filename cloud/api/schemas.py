@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -74,7 +74,7 @@ class ParcelHistory(ParcelPublic):
 class CourierCreate(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(max_length=120)] = ""
-    pin: Annotated[str, Field(pattern=r"^[0-9]{4,12}$")]
+    # no PIN: a courier's kiosk codes are derived per bank and per day (GET .../courier-codes)
 
 
 class CourierPublic(BaseModel):
@@ -130,6 +130,25 @@ class CarrierCreate(BaseModel):
 class PolicySet(BaseModel):
     guaranteed: Annotated[int, Field(ge=0, le=10_000)]
     ceiling: Annotated[int, Field(ge=0, le=10_000)]
+
+
+class SharePublic(BaseModel):
+    """A share of a bank offered to a carrier: nothing of the carrier reaches the bank before
+    it is ``accepted``."""
+
+    bank_id: str
+    guaranteed: int
+    ceiling: int
+    state: Literal["offered", "accepted", "declined", "withdrawn"]
+
+
+class CourierCodePublic(BaseModel):
+    """The code that opens one bank's kiosk for one courier on one day, and nowhere else."""
+
+    courier_id: str
+    bank_id: str
+    day: date
+    code: str
 
 
 class ManagerKeyCreate(BaseModel):

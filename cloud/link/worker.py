@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from cloud.core.config import Settings
 from cloud.models import utcnow
-from cloud.services import commands, presence
+from cloud.services import carriers, commands, presence
 from cloud.services.errors import CloudError
 from cloud.services.ingest import ingest_event
 from locker_contract.broker import BrokerUrl, full_jitter
@@ -210,7 +210,9 @@ class IngestWorker:
         while True:
             try:
                 retry_s = self.settings.command_retry_s
-                due = await asyncio.to_thread(commands.due, self.engine, retry_s)
+                due = await asyncio.to_thread(
+                    commands.due, self.engine, retry_s, secret_key=self.settings.secret_key
+                )
             except Exception:  # the database failed over, say: try again, keep the session
                 log.exception("picking due commands failed; trying again")
                 due = []
@@ -231,5 +233,7 @@ class IngestWorker:
             try:
                 timeout = self.settings.heartbeat_timeout_s
                 await asyncio.to_thread(presence.sweep_silent, self.engine, timeout)
+                # couriers' codes for the days ahead, once a day per share (decision 0010)
+                await asyncio.to_thread(carriers.refresh_codes, self.engine)
             except Exception:
                 log.exception("sweeping silent banks failed; trying again")

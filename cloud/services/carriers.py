@@ -1,15 +1,21 @@
-"""What a carrier sees and does: banks with room, parcels announced ahead, its couriers."""
+"""What a carrier sees and does: banks with room, parcels announced ahead, its couriers, and
+the shares operators offer it.
+
+A share (``SharingPolicy``) is the operator's offer until the carrier accepts it with its own
+key; only then does anything of the carrier reach the bank: its policy, its couriers' codes
+(``courier_codes``: derived per bank and per day, never stored), its announcements. Withdrawing
+an accepted share takes all of that back from the bank (``carrier.withdraw``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
-from cloud.core.security import new_salt, pin_verifier
 from cloud.models import (
     ApiKey,
     Bank,
@@ -19,18 +25,18 @@ from cloud.models import (
     ParcelEvent,
     ParcelStatus,
     Role,
+    ShareState,
     SharingPolicy,
     Site,
+    utcnow,
 )
+from cloud.services import courier_codes
 from cloud.services.allocation import free_by_size, holdings
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
 CONSENTS: tuple[str, ...] = tuple(c.value for c in Consent)
-# how long a pushed credential opens a bank's kiosk without news from the cloud; a revocation
-# reaches a bank as soon as it is online
-COURIER_VALID_H = 30 * 24.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ def announce(
         with transaction(engine) as s:
             if s.get(Bank, bank_id) is None:
                 raise NotFound("no such bank")
+            _refuse_unaccepted(s, bank_id, carrier)
             parcel = Parcel(carrier_id=carrier, waybill=waybill, bank_id=bank_id,
                             recipient_phone=phone, consent=consent)  # fmt: skip
             s.add(parcel)
@@ -122,26 +129,19 @@ def couriers(engine: Engine, who: Principal) -> list[Courier]:
 
 
 def add_courier(
-    engine: Engine, who: Principal, secret_key: str, *, courier_id: str, name: str, pin: str
+    engine: Engine, who: Principal, secret_key: str, *, courier_id: str, name: str
 ) -> tuple[Courier, str]:
-    """A courier of this carrier, with a kiosk PIN (stored hashed) and an app key (shown once)."""
+    """A courier of this carrier and its app key (shown once). Its kiosk codes reach every bank
+    the carrier has accepted a share of; the courier or the carrier fetches them (``day_codes``)."""
     carrier = who.carrier
-    if not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise Invalid("the PIN must be 4-12 digits")
     with transaction(engine) as s:
         if s.get(Courier, courier_id) is not None:
             raise Conflict(f"courier {courier_id} exists")
-        salt = new_salt()
-        courier = Courier(
-            id=courier_id,
-            carrier_id=carrier,
-            name=name,
-            salt=salt,
-            pin_hash=pin_verifier(pin, salt),
-        )
+        courier = Courier(id=courier_id, carrier_id=carrier, name=name)
         s.add(courier)
         s.flush()
-        push_courier(s, courier)
+        for share in _accepted(s, carrier):
+            _push_days(s, courier, share.bank_id, _days_until(share.codes_through))
         key = mint_key(
             s,
             secret_key,
@@ -171,19 +171,148 @@ def revoke_courier(engine: Engine, who: Principal, courier_id: str) -> Courier:
 
 
 def served_banks(s: Session, carrier_id: str) -> list[str]:
-    """Banks where the carrier has a share: where its couriers' credentials are pushed."""
-    query = select(SharingPolicy.bank_id).where(SharingPolicy.carrier_id == carrier_id)
-    return sorted(s.exec(query))
+    """Banks whose share the carrier accepted: where its couriers' codes are sent."""
+    return sorted(p.bank_id for p in _accepted(s, carrier_id))
 
 
-def push_courier(s: Session, courier: Courier, bank_ids: list[str] | None = None) -> None:
-    """Send the courier's PIN verifier (never the PIN) to ``bank_ids`` (default: every bank
-    the carrier serves), in the caller's transaction."""
-    payload: dict[str, object] = {"courier_id": courier.id, "carrier_id": courier.carrier_id}
-    payload |= {"name": courier.name, "salt": courier.salt, "verifier": courier.pin_hash}
-    payload["valid_h"] = COURIER_VALID_H
-    for bank_id in served_banks(s, courier.carrier_id) if bank_ids is None else bank_ids:
-        enqueue_command(s, bank_id, "courier.push", payload)
+def _accepted(s: Session, carrier_id: str) -> list[SharingPolicy]:
+    query = select(SharingPolicy).where(
+        SharingPolicy.carrier_id == carrier_id, SharingPolicy.state == ShareState.ACCEPTED.value
+    )
+    return list(s.exec(query))
+
+
+def _refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
+    """A share offered, declined or withdrawn: nothing of the carrier goes to the bank. (A bank
+    with no share for the carrier at all is open to it as before: walk-up deposits.)"""
+    share = s.get(SharingPolicy, (bank_id, carrier_id))
+    if share is not None and share.state != ShareState.ACCEPTED.value:
+        raise Conflict(f"your share of {bank_id} is {share.state}; accept it first")
+
+
+def _days_until(through: date | None, now: datetime | None = None) -> list[date]:
+    """The code window at ``now``, but not past the days the bank already has for the others."""
+    days = courier_codes.window(now or utcnow())
+    return [d for d in days if through is None or d <= through] or days[:1]
+
+
+def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date]) -> None:
+    """Order ``bank_id`` the courier's codes for ``days``; they are derived as the command
+    leaves (``commands.due``), so the order holds none."""
+    order = courier_codes.CourierPushOrder(
+        courier_id=courier.id, carrier_id=courier.carrier_id, name=courier.name, days=days
+    )
+    enqueue_command(s, bank_id, courier_codes.RENDERED_TYPE, order.model_dump(mode="json"))
+
+
+def _push_all(s: Session, share: SharingPolicy, now: datetime) -> None:
+    """Every active courier's codes for the window at ``now``, to the share's bank."""
+    days = courier_codes.window(now)
+    active = select(Courier).where(Courier.carrier_id == share.carrier_id, col(Courier.active))
+    for courier in s.exec(active.order_by(col(Courier.id))):
+        _push_days(s, courier, share.bank_id, days)
+    share.codes_through = days[-1]
+    s.add(share)
+
+
+def refresh_codes(engine: Engine, now: datetime | None = None) -> int:
+    """Each day: send every accepted share's bank its couriers' codes for the days ahead, once
+    its last day sent is closer than the window; how many shares were refreshed. Safe to run
+    from several processes (a share refreshed twice sends the same codes twice)."""
+    now = now or utcnow()
+    wanted = courier_codes.window(now)[-1]
+    with transaction(engine) as s:
+        query = select(SharingPolicy).where(SharingPolicy.state == ShareState.ACCEPTED.value)
+        stale = [p for p in s.exec(query) if p.codes_through is None or p.codes_through < wanted]
+        for share in stale:
+            _push_all(s, share, now)
+        return len(stale)
+
+
+# --- shares: offered by operators, accepted or withdrawn by carriers ------------------------
+
+
+def shares(engine: Engine, who: Principal) -> list[SharingPolicy]:
+    carrier = who.carrier
+    with transaction(engine) as s:
+        query = select(SharingPolicy).where(SharingPolicy.carrier_id == carrier)
+        return list(s.exec(query.order_by(col(SharingPolicy.bank_id))))
+
+
+def _own_share(s: Session, who: Principal, bank_id: str) -> SharingPolicy:
+    share = s.get(SharingPolicy, (bank_id, who.carrier))
+    if share is None:
+        raise NotFound("no share of this bank was offered to you")
+    return share
+
+
+def accept_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
+    """The carrier accepts the operator's offer: its policy and its couriers' codes go to the
+    bank. Accepting an accepted share changes nothing."""
+    with transaction(engine) as s:
+        share = _own_share(s, who, bank_id)
+        if share.state == ShareState.ACCEPTED.value:
+            return share
+        share.state = ShareState.ACCEPTED.value
+        audit(s, who, "accept_share", f"{bank_id}/{share.carrier_id}")
+        policy: dict[str, object] = {"carrier_id": share.carrier_id}
+        policy |= {"guaranteed": share.guaranteed, "ceiling": share.ceiling}
+        enqueue_command(s, bank_id, "policy.push", policy, who=who)
+        _push_all(s, share, utcnow())
+        return share
+
+
+def withdraw_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
+    """The carrier declines an offer, or withdraws an accepted share: the bank drops the
+    carrier's couriers' codes, its policy, reservations and announcements there."""
+    with transaction(engine) as s:
+        share = _own_share(s, who, bank_id)
+        was = share.state
+        if was == ShareState.ACCEPTED.value:
+            share.state = ShareState.WITHDRAWN.value
+            enqueue_command(s, bank_id, "carrier.withdraw", {"carrier_id": share.carrier_id},
+                            who=who)  # fmt: skip
+        elif was == ShareState.OFFERED.value:
+            share.state = ShareState.DECLINED.value
+        share.codes_through = None
+        s.add(share)
+        audit(s, who, "withdraw_share", f"{bank_id}/{share.carrier_id}", was=was)
+        return share
+
+
+# --- the day's codes, for the courier or its carrier -------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayCode:
+    courier_id: str
+    bank_id: str
+    day: date
+    code: str
+
+
+def day_codes(
+    engine: Engine, who: Principal, secret_key: str, bank_id: str, day: date | None = None
+) -> list[DayCode]:
+    """The codes that open ``bank_id`` on ``day`` (default today; at most the days the bank was
+    sent): a carrier's for each of its active couriers, a courier's for itself."""
+    who.require(Role.CARRIER, Role.COURIER)
+    window = courier_codes.window(utcnow())
+    day = day or window[0]
+    if day not in window:
+        raise Invalid(f"codes are given for {window[0]} to {window[-1]}")
+    with transaction(engine) as s:
+        share = s.get(SharingPolicy, (bank_id, str(who.carrier_id)))
+        if share is None or share.state != ShareState.ACCEPTED.value:
+            raise NotFound("no accepted share of this bank")
+        query = select(Courier).where(Courier.carrier_id == who.carrier_id, col(Courier.active))
+        if who.role is Role.COURIER:
+            query = query.where(Courier.id == who.courier_id)
+        found = list(s.exec(query.order_by(col(Courier.id))))
+    return [
+        DayCode(c.id, bank_id, day, courier_codes.code(secret_key, c.id, bank_id, day))
+        for c in found
+    ]
 
 
 def courier_self(engine: Engine, who: Principal) -> tuple[Courier, list[Parcel]]:

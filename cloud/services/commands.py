@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from cloud.core.db import is_postgres, transaction
 from cloud.models import Bank, Command, CommandAck, utcnow
+from cloud.services import courier_codes
 from cloud.services.auth import Principal, audit
 from cloud.services.errors import Invalid, NotFound
 from locker_contract.commands import CommandAdapter, CommandEnvelope
@@ -39,7 +40,10 @@ def enqueue_command(
     """Record a command for ``bank_id`` in the caller's transaction (with what caused it).
     ``payload`` must be what the contract's model for ``type_`` accepts."""
     try:
-        CommandAdapter.validate_python({"type": type_, **payload})
+        if type_ == courier_codes.RENDERED_TYPE:  # an order: its codes are derived on the way out
+            courier_codes.CourierPushOrder.model_validate(payload)
+        else:
+            CommandAdapter.validate_python({"type": type_, **payload})
     except ValidationError as exc:
         raise Invalid(f"not a valid {type_} command: {exc.errors(include_url=False)}") from None
     now = utcnow()
@@ -88,11 +92,32 @@ class Delivery:
     remaining_s: float
 
 
-def due(engine: Engine, retry_s: float, now: datetime | None = None) -> list[Delivery]:
+def due(
+    engine: Engine, retry_s: float, now: datetime | None = None, *, secret_key: str
+) -> list[Delivery]:
     """Commands to publish now, marked sent: those never sent, and those an online bank has
     not answered for ``retry_s``. A bank offline gets no retries (each would wait at the broker
-    as one more copy); its session holds the first. Commands past their time become expired."""
+    as one more copy); its session holds the first. Commands past their time become expired.
+    A courier's codes are derived here, after the transaction, from ``secret_key``."""
     now = now or utcnow()
+    picked = _pick(engine, retry_s, now)
+    return [_delivery(command, now, secret_key) for command in picked]
+
+
+def _delivery(command: Command, now: datetime, secret_key: str) -> Delivery:
+    assert command.expires_at is not None
+    remaining = (_aware(command.expires_at) - now).total_seconds()
+    body = command.payload
+    if command.type == courier_codes.RENDERED_TYPE:
+        body = courier_codes.render(secret_key, command.bank_id, body)
+    envelope = CommandEnvelope.model_validate(
+        {"command_id": command.id, "sent_at": now, "ttl_s": remaining,
+         "command": {"type": command.type, **body}}
+    )  # fmt: skip
+    return Delivery(command.bank_id, envelope, remaining)
+
+
+def _pick(engine: Engine, retry_s: float, now: datetime) -> list[Command]:
     with transaction(engine) as s:
         _expire(s, now)
         retry_before = now - timedelta(seconds=retry_s)
@@ -112,19 +137,12 @@ def due(engine: Engine, retry_s: float, now: datetime | None = None) -> list[Del
         )
         if is_postgres(engine):  # several ingest processes: each command goes out from one
             query = query.with_for_update(of=Command, skip_locked=True)
-        deliveries = []
-        for command in s.exec(query):
-            assert command.expires_at is not None
+        picked = list(s.exec(query))
+        for command in picked:
             command.attempts += 1
             command.last_sent_at = now
             s.add(command)
-            remaining = (_aware(command.expires_at) - now).total_seconds()
-            envelope = CommandEnvelope.model_validate(
-                {"command_id": command.id, "sent_at": now, "ttl_s": remaining,
-                 "command": {"type": command.type, **command.payload}}
-            )  # fmt: skip
-            deliveries.append(Delivery(command.bank_id, envelope, remaining))
-        return deliveries
+        return picked
 
 
 def _expire(s: Session, now: datetime) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from cloud.core.db import transaction
 from cloud.models import (
@@ -16,14 +16,13 @@ from cloud.models import (
     BankCursor,
     Carrier,
     Compartment,
-    Courier,
     Operator,
     Role,
+    ShareState,
     SharingPolicy,
     Site,
     Size,
 )
-from cloud.services import carriers
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
@@ -149,17 +148,19 @@ def set_policy(
         total = s.exec(select(Compartment.id).where(Compartment.bank_id == bank_id)).all()
         if guaranteed + sum(p.guaranteed for p in others) > len(total):
             raise Conflict("the guarantees at this bank would exceed its compartments")
-        policy = s.merge(SharingPolicy(bank_id=bank_id, carrier_id=carrier_id,
-                                       guaranteed=guaranteed, ceiling=ceiling))  # fmt: skip
-        audit(
-            s, who, "set_policy", f"{bank_id}/{carrier_id}", guaranteed=guaranteed, ceiling=ceiling
+        policy = s.get(SharingPolicy, (bank_id, carrier_id)) or SharingPolicy(
+            bank_id=bank_id, carrier_id=carrier_id, guaranteed=guaranteed, ceiling=ceiling
         )
-        share: dict[str, object] = {"carrier_id": carrier_id, "guaranteed": guaranteed}
-        share["ceiling"] = ceiling
-        enqueue_command(s, bank_id, "policy.push", share, who=who)
-        active = select(Courier).where(Courier.carrier_id == carrier_id, col(Courier.active))
-        for courier in s.exec(active):  # its couriers may now deposit here
-            carriers.push_courier(s, courier, [bank_id])
+        policy.guaranteed, policy.ceiling = guaranteed, ceiling
+        if policy.state != ShareState.ACCEPTED.value:  # a new offer, or one made again
+            policy.state = ShareState.OFFERED.value
+        s.add(policy)
+        audit(s, who, "set_policy", f"{bank_id}/{carrier_id}", guaranteed=guaranteed,
+              ceiling=ceiling, state=policy.state)  # fmt: skip
+        if policy.state == ShareState.ACCEPTED.value:  # else nothing reaches the bank (0010)
+            share: dict[str, object] = {"carrier_id": carrier_id, "guaranteed": guaranteed}
+            share["ceiling"] = ceiling
+            enqueue_command(s, bank_id, "policy.push", share, who=who)
         return policy
 
 

@@ -187,6 +187,7 @@ def test_policies_and_cancellations_are_pushed_to_the_bank(cloud: Cloud, engine:
         cloud.keys["operator"],
         json={"guaranteed": 1, "ceiling": 2},
     )
+    cloud.ok("POST", f"/api/v1/shares/{BANK}/accept", cloud.keys["sf"])  # pushed once accepted
     made = cloud.ok(
         "POST", "/api/v1/reservations", cloud.keys["sf"], json={"bank_id": BANK, "size": "M"}
     )

@@ -1,14 +1,13 @@
 """Operating banks from afar: each action is a command for the bank, audited, role-checked and
-scoped; couriers' credentials follow their carrier's shares; revocation reaches every bank."""
+scoped."""
 
 from __future__ import annotations
 
 import pytest
 from sqlmodel import Session, col, select
 
-from cloud.models import AuditEntry, Command, Courier
+from cloud.models import AuditEntry, Command
 from locker_contract.commands import CommandAdapter
-from locker_contract.credentials import pin_verifier
 from tests.cloud.conftest import Cloud, fleet
 
 BANKS = {"east-1": {"M": 4}, "west-1": {"M": 4}}
@@ -76,24 +75,4 @@ def test_maintenance_service_and_keypad_become_commands(ops: Cloud) -> None:
     assert len(commands(ops, "keypad.reenable")) == 1
 
 
-def test_couriers_reach_the_banks_their_carrier_serves_and_revocation_follows(ops: Cloud) -> None:
-    ops.ok("PUT", "/api/v1/banks/east-1/policies/sf", ops.keys["operator"],
-           json={"guaranteed": 1, "ceiling": 3})  # fmt: skip
-    made = ops.ok("POST", "/api/v1/couriers", ops.keys["sf"],
-                  json={"id": "sf-1", "name": "Wang", "pin": "2468"})  # fmt: skip
-    [push] = commands(ops, "courier.push")
-    assert push.bank_id == "east-1"  # sf serves east-1 only
-    assert push.payload["verifier"] == pin_verifier("2468", str(push.payload["salt"]))
-    assert "2468" not in str(push.payload)
-    ops.ok("PUT", "/api/v1/banks/west-1/policies/sf", ops.keys["operator"],
-           json={"guaranteed": 0, "ceiling": 2})  # fmt: skip
-    assert [c.bank_id for c in commands(ops, "courier.push")] == ["east-1", "west-1"]
-
-    assert ops.call("DELETE", "/api/v1/couriers/sf-1", ops.keys["jd"]).status_code == 404
-    ops.ok("DELETE", "/api/v1/couriers/sf-1", ops.keys["sf"])
-    assert sorted(c.bank_id for c in commands(ops, "courier.revoke")) == ["east-1", "west-1"]
-    app_key = {"Authorization": f"Bearer {made['api_key']}"}
-    assert ops.call("GET", "/api/v1/courier/me", app_key).status_code == 401
-    engine = ops.client.app.state.engine  # type: ignore[attr-defined]
-    with Session(engine) as s:
-        assert not s.get_one(Courier, "sf-1").active
+# couriers' codes and the shares they follow: tests/cloud/test_shares.py

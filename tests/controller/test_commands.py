@@ -21,6 +21,7 @@ from controller.store import (
     CarrierPolicy,
     Compartment,
     Courier,
+    CourierCode,
     Expected,
     Hold,
     event_types,
@@ -31,6 +32,8 @@ from locker_contract.commands import CommandEnvelope
 from locker_contract.credentials import new_salt, pin_verifier
 from locker_contract.messages import EventsAck
 from tests.linkbench import EdgeSide
+
+TODAY = datetime.now(UTC).date().isoformat()
 
 
 class FakeOpener:
@@ -72,7 +75,7 @@ async def test_every_command_type_has_its_effect(edge: EdgeSide) -> None:
         {"type": "parcel.announce", "waybill": "JD1", "carrier_id": "jd",
          "recipient_phone": "138-0013-8000", "consent": "sms_reply"},
         {"type": "courier.push", "courier_id": "jd-7", "carrier_id": "jd", "name": "Li",
-         "salt": salt, "verifier": pin_verifier("2468", salt), "valid_h": 24},
+         "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("24681357", salt)}]},
         {"type": "compartment.service", "compartment": "B01", "in_service": False,
          "reason": "hinge"},
         {"type": "bank.maintenance", "on": True},
@@ -84,10 +87,11 @@ async def test_every_command_type_has_its_effect(edge: EdgeSide) -> None:
     with transaction(edge.engine) as s:
         assert s.get_one(Hold, "r1").carrier == "jd"
         assert s.get_one(CarrierPolicy, "jd").ceiling == 5
-        assert s.get_one(Expected, "JD1").recipient_phone == "13800138000"
-        courier = s.get_one(Courier, "jd-7")
-        assert pin_matches(edge.key, "2468", courier.salt, courier.pin_hash)
-        assert not pin_matches(edge.key, "2469", courier.salt, courier.pin_hash)
+        assert s.get_one(Expected, ("jd", "JD1")).recipient_phone == "13800138000"
+        assert s.get_one(Courier, "jd-7").carrier == "jd"
+        code = s.get_one(CourierCode, ("jd-7", TODAY))
+        assert pin_matches(edge.key, "24681357", code.salt, code.code_hash)
+        assert not pin_matches(edge.key, "24681358", code.salt, code.code_hash)
         assert not s.get_one(Compartment, "B01").in_service
         assert get_setting(s, "maintenance") == "on"
         assert event_types(s) == ["compartment.service", "bank.maintenance"]
@@ -135,8 +139,8 @@ async def test_a_revocation_wins_whichever_order_the_commands_arrive_in(edge: Ed
     revoked = await runner.run(envelope({"type": "courier.revoke", "courier_id": "jd-9"}), 60)
     assert revoked.outcome == "applied"
     salt = new_salt()
-    push = {"type": "courier.push", "courier_id": "jd-9", "carrier_id": "jd", "salt": salt,
-            "verifier": pin_verifier("2468", salt), "valid_h": 24}  # fmt: skip
+    push = {"type": "courier.push", "courier_id": "jd-9", "carrier_id": "jd",
+            "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("2468", salt)}]}
     late = await runner.run(envelope(push), 60)  # the push was retried behind the revocation
     assert late.outcome == "rejected"
     assert "revoked" in late.detail

@@ -144,10 +144,12 @@ def test_announced_waybill_uses_the_consent_on_record(bank: Bank) -> None:
     assert done.exit_code == 0, done.output
     started = deposit(bank, headers, "JD1", phone="", consent=None)
     assert started["flagged_for_review"] is False
+    # another carrier's waybill of that number is not jd's announcement: its recipient is not
+    # handed to sf's courier, who must name one as for any unannounced parcel
     other = bank.courier("sf-1", "sf-express")
     refused = bank.client.post("/api/deposits", json={"waybill": "JD1", "size": "M"}, headers=other)
     assert refused.status_code == 422
-    assert refused.json()["detail"] == "this waybill was announced by another carrier"
+    assert refused.json()["detail"] == "enter the recipient's phone number"
 
 
 def test_unannounced_waybill_needs_a_declared_consent(bank: Bank) -> None:

@@ -23,6 +23,7 @@ UUID_1 = "4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"
 UUID_2 = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 SALT = "0123456789abcdef0123456789abcdef"
 VERIFIER = "0123456789abcdef" * 8
+DAY = {"day": "2025-01-01", "salt": SALT, "verifier": VERIFIER}  # one day's courier code
 
 _MODELS = (Envelope, EventsAck, BankState, BankStatus, Heartbeat, CommandEnvelope, CommandAck)
 MESSAGES: dict[str, type[BaseModel]] = {model.__name__: model for model in _MODELS}
@@ -35,9 +36,10 @@ COMMANDS: dict[str, Json] = {
     "policy.push": {"carrier_id": "dhl", "guaranteed": 2, "ceiling": 5},
     "parcel.announce": {"waybill": "JD0001", "carrier_id": "dhl",
                         "recipient_phone": "+4915112345678", "consent": "recipient_app"},
-    "courier.push": {"courier_id": "c-1", "carrier_id": "dhl", "name": "Ana", "salt": SALT,
-                     "verifier": VERIFIER, "valid_h": 12.5},
+    "courier.push": {"courier_id": "c-1", "carrier_id": "dhl", "name": "Ana",
+                     "codes": [DAY]},
     "courier.revoke": {"courier_id": "c-1"},
+    "carrier.withdraw": {"carrier_id": "dhl"},
     "compartment.service": {"compartment": "A07", "in_service": False, "reason": "broken hinge"},
     "bank.maintenance": {"on": True},
     "keypad.reenable": {},
@@ -123,9 +125,13 @@ BAD: list[tuple[str, Json, str]] = [
     ("CommandEnvelope", {**command("keypad.reenable"), "ttl_s": 0}, "no time to live"),
     ("CommandEnvelope", {**command("keypad.reenable"), "command_id": ""}, "empty command id"),
     ("CommandEnvelope", {**command("keypad.reenable"), "command_id": "x" * 65}, "long id"),
-    ("CommandEnvelope", command("courier.push", salt=SALT.upper()), "salt not lowercase"),
-    ("CommandEnvelope", command("courier.push", verifier=VERIFIER[:-1]), "verifier too short"),
-    ("CommandEnvelope", command("courier.push", valid_h=0), "credential valid for no time"),
+    ("CommandEnvelope", command("courier.push", codes=[DAY | {"salt": SALT.upper()}]),
+     "salt not lowercase"),
+    ("CommandEnvelope", command("courier.push", codes=[DAY | {"verifier": VERIFIER[:-1]}]),
+     "verifier too short"),
+    ("CommandEnvelope", command("courier.push", codes=[DAY | {"day": "yesterday"}]), "not a day"),
+    ("CommandEnvelope", command("courier.push", codes=[]), "no day's code"),
+    ("CommandEnvelope", command("courier.push", salt=SALT, verifier=VERIFIER), "a PIN verifier"),
     ("CommandEnvelope", command("door.open", reason="no"), "reason too short"),
     ("CommandEnvelope", command("door.open", compartment="a7"), "not a label"),
     ("CommandEnvelope", command("parcel.announce", consent="assumed"), "unknown consent"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from locker_contract.commands import (
     KeypadReenable,
     RemoteOpen,
 )
-from locker_contract.credentials import new_salt, pin_verifier
+from locker_contract.credentials import day_code, day_salt, new_salt, pin_verifier
 from locker_contract.errors import BadMessage, ContractError
 from locker_contract.events import SCHEMA_VERSION, DoorClosed, Envelope, EventAdapter
 from locker_contract.messages import BankStatus, CommandAck, EventsAck, Heartbeat, decode
@@ -139,7 +140,7 @@ def test_event_adapter_accepts_each_event_type(type_: str) -> None:
 
 def test_samples_cover_every_command_type() -> None:
     assert set(COMMANDS) == set(COMMAND_TYPES)
-    assert len(COMMAND_TYPES) == 10 == len(set(COMMAND_TYPES))
+    assert len(COMMAND_TYPES) == 11 == len(set(COMMAND_TYPES))
 
 
 @pytest.mark.parametrize("type_", COMMAND_TYPES)
@@ -174,14 +175,15 @@ def test_command_envelope_carries_one_command() -> None:
 # --- courier credentials ----------------------------------------------------------------------
 
 
-def _courier(**fields: Any) -> dict[str, Any]:
-    return {"type": "courier.push", **COMMANDS["courier.push"], **fields}
+def _courier(**day: Any) -> dict[str, Any]:
+    code = {"day": "2025-01-01", "salt": SALT, "verifier": VERIFIER, **day}
+    return {"type": "courier.push", **COMMANDS["courier.push"], "codes": [code]}
 
 
 def test_courier_push_takes_what_credentials_computes() -> None:
     salt = new_salt()
-    push = CourierPush.model_validate(_courier(salt=salt, verifier=pin_verifier("482915", salt)))
-    assert push.salt == salt
+    push = CourierPush.model_validate(_courier(salt=salt, verifier=pin_verifier("48291537", salt)))
+    assert push.codes[0].salt == salt
 
 
 @pytest.mark.parametrize(
@@ -202,8 +204,22 @@ def test_courier_push_verifier_is_128_lowercase_hex_digits(verifier: str) -> Non
         CourierPush.model_validate(_courier(verifier=verifier))
 
 
-@pytest.mark.parametrize("valid_h", [0, -1, 24 * 365 + 0.1])
-def test_courier_push_validity_is_positive_and_at_most_a_year(valid_h: float) -> None:
-    with pytest.raises(ValidationError, match="valid_h"):
-        CourierPush.model_validate(_courier(valid_h=valid_h))
-    assert CourierPush.model_validate(_courier(valid_h=24 * 365)).valid_h == 24 * 365
+@pytest.mark.parametrize("count", [0, 15])
+def test_courier_push_carries_one_to_fourteen_days(count: int) -> None:
+    body = _courier()
+    body["codes"] = body["codes"] * count
+    with pytest.raises(ValidationError, match="codes"):
+        CourierPush.model_validate(body)
+
+
+def test_day_codes_are_eight_digits_and_differ_by_courier_bank_and_day() -> None:
+    key, day = b"k" * 32, date(2025, 1, 1)
+    code = day_code(key, "c-1", "bank-1", day)
+    assert len(code) == 8
+    assert code.isdigit()
+    others = {day_code(key, "c-2", "bank-1", day), day_code(key, "c-1", "bank-2", day),
+              day_code(key, "c-1", "bank-1", day + timedelta(days=1)),
+              day_code(b"j" * 32, "c-1", "bank-1", day)}  # fmt: skip
+    assert code not in others
+    assert day_code(key, "c-1", "bank-1", day) == code  # derived, so the same every time
+    assert day_salt(key, "c-1", "bank-1", day) != day_salt(key, "c-1", "bank-2", day)

@@ -1,0 +1,50 @@
+"""Checking a courier's credential at the kiosk: the same work for every answer.
+
+A courier signs in with a local PIN (``locker edge couriers add``) or with the day's code the
+cloud derived for this bank (``CourierCode``). Whatever the id names (a courier, a revoked or
+expired one, nobody), exactly one scrypt runs, against a dummy verifier when there is nothing
+real to check: the time of an answer does not tell whether an id exists. Unknown ids share one
+throttle bucket, so made-up ids cannot grow the throttle table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from controller import codes
+from controller.store import Courier, CourierCode
+from locker_contract.credentials import DUMMY_SALT, code_day
+
+COURIER_ID_MAX = 64  # longer ids are nobody's: never looked up, never a throttle row of their own
+PIN_MAX = 64  # what is hashed of a typed PIN or code; longer ones are wrong anyway
+UNKNOWN_SCOPE = "pin:?"  # the one throttle bucket of every id this bank does not know
+
+
+def lookup(s: Session, courier_id: str) -> Courier | None:
+    if len(courier_id) > COURIER_ID_MAX:
+        return None
+    return s.get(Courier, courier_id)
+
+
+def scope(courier: Courier | None) -> str:
+    return f"pin:{courier.id}" if courier is not None else UNKNOWN_SCOPE
+
+
+def matches(s: Session, key: bytes, courier: Courier | None, pin: str, now: datetime) -> bool:
+    """Does ``pin`` open ``courier``'s credential at ``now``? One scrypt in every case."""
+    salt, stored = _expected(s, courier, now)
+    ok = codes.pin_matches(key, pin[:PIN_MAX], salt, stored)
+    return ok and len(pin) <= PIN_MAX and stored != ""
+
+
+def _expected(s: Session, courier: Courier | None, now: datetime) -> tuple[str, str]:
+    """The salt and keyed verifier to check against; ``(DUMMY_SALT, "")`` matches nothing."""
+    if courier is None or courier.revoked:
+        return DUMMY_SALT, ""
+    if courier.pin_hash:  # a PIN added at this bank
+        alive = courier.expires_at.replace(tzinfo=now.tzinfo) > now
+        return (courier.salt, courier.pin_hash) if alive else (DUMMY_SALT, "")
+    today = s.get(CourierCode, (courier.id, code_day(now).isoformat()))
+    return (today.salt, today.code_hash) if today is not None else (DUMMY_SALT, "")

@@ -1,0 +1,227 @@
+"""Couriers at the edge: per-day codes from the cloud, one scrypt per sign-in whoever asks, one
+throttle bucket for every unknown id, and announcements keyed by (carrier, waybill)."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from controller import codes
+from controller.commands import CommandRunner
+from controller.couriers import COURIER_ID_MAX, UNKNOWN_SCOPE
+from controller.errors import BadCredentials, LockedOut
+from controller.flows import Flows
+from controller.store import (
+    CarrierPolicy,
+    Courier,
+    CourierCode,
+    Expected,
+    Hold,
+    Parcel,
+    Throttle,
+    transaction,
+)
+from locker_contract.commands import CommandEnvelope
+from locker_contract.credentials import day_code, day_salt, pin_verifier
+from locker_contract.messages import CommandAck
+from tests.linkbench import EdgeSide
+
+CLOUD_KEY = b"k" * 32  # stands in for the cloud's derivation key
+BANK = "maple-court-3"
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> EdgeSide:
+    return EdgeSide.create(tmp_path, BANK, "mqtt://127.0.0.1:1")
+
+
+@pytest.fixture
+def flows(edge: EdgeSide) -> Flows:
+    return Flows(edge.engine, edge.config, edge.key)
+
+
+async def run(edge: EdgeSide, body: Mapping[str, object]) -> CommandAck:
+    envelope = CommandEnvelope.model_validate(
+        {"command_id": str(uuid.uuid4()), "sent_at": datetime.now(UTC), "ttl_s": 60.0,
+         "command": body}
+    )  # fmt: skip
+    return await CommandRunner(edge.engine, edge.key, lambda: None).run(envelope, 60)
+
+
+def push(courier_id: str, carrier: str, days: list[date]) -> dict[str, object]:
+    """What the cloud sends: the verifiers of the courier's codes at BANK for ``days``."""
+    day_codes = []
+    for day in days:
+        salt = day_salt(CLOUD_KEY, courier_id, BANK, day)
+        code = day_code(CLOUD_KEY, courier_id, BANK, day)
+        day_codes.append({"day": day, "salt": salt, "verifier": pin_verifier(code, salt)})
+    return {"type": "courier.push", "courier_id": courier_id, "carrier_id": carrier,
+            "codes": day_codes}  # fmt: skip
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- per-day codes --------------------------------------------------------------------------
+
+
+async def test_a_pushed_code_opens_this_bank_today_only(edge: EdgeSide, flows: Flows) -> None:
+    days = [today() + timedelta(days=n) for n in range(3)]
+    assert (await run(edge, push("sf-1", "sf", days))).outcome == "applied"
+    assert flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today())).carrier == "sf"
+    for wrong in (
+        day_code(CLOUD_KEY, "sf-1", BANK, days[1]),  # tomorrow's code, today
+        day_code(CLOUD_KEY, "sf-1", "oak-1", today()),  # another bank's code for today
+        day_code(CLOUD_KEY, "sf-2", BANK, today()),  # another courier's
+    ):
+        with pytest.raises(BadCredentials):
+            flows.sign_in("sf-1", wrong)
+    with transaction(edge.engine) as s:  # the bank keeps keyed verifiers, never a code
+        stored = s.exec(select(CourierCode)).all()
+        assert sorted(c.day for c in stored) == [d.isoformat() for d in days]
+        assert not any(day_code(CLOUD_KEY, "sf-1", BANK, d) in repr(stored) for d in days)
+
+
+async def test_a_push_replaces_the_days_before_and_the_credential_ends_with_the_last(
+    edge: EdgeSide, flows: Flows
+) -> None:
+    await run(edge, push("sf-1", "sf", [today() - timedelta(days=1)]))
+    with pytest.raises(BadCredentials):  # yesterday's days only: nothing opens today
+        flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today()))
+    await run(edge, push("sf-1", "sf", [today()]))
+    with transaction(edge.engine) as s:
+        assert [c.day for c in s.exec(select(CourierCode))] == [today().isoformat()]
+        assert s.get_one(Courier, "sf-1").expires_at.date() == today() + timedelta(days=1)
+    assert flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today())).courier_id == "sf-1"
+
+
+async def test_a_local_pin_still_works_beside_cloud_codes(edge: EdgeSide, flows: Flows) -> None:
+    from controller import admin
+
+    with transaction(edge.engine) as s:
+        admin.add_courier(s, edge.key, courier_id="own-1", carrier="own", pin="97531", ttl_h=1)
+    assert flows.sign_in("own-1", "97531").carrier == "own"
+    with pytest.raises(BadCredentials):
+        flows.sign_in("own-1", "97530")
+
+
+async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, flows: Flows) -> None:
+    await run(edge, push("sf-1", "sf", [today()]))
+    await run(edge, push("jd-1", "jd", [today()]))
+    await run(edge, {"type": "policy.push", "carrier_id": "sf", "guaranteed": 1, "ceiling": 2})
+    await run(edge, {"type": "reservation.push", "reservation_id": "r1", "carrier_id": "sf",
+                     "compartment": "A03"})  # fmt: skip
+    await run(edge, {"type": "parcel.announce", "waybill": "W1", "carrier_id": "sf",
+                     "recipient_phone": "13800138000", "consent": "sms_reply"})  # fmt: skip
+    assert (await run(edge, {"type": "carrier.withdraw", "carrier_id": "sf"})).outcome == "applied"
+    with pytest.raises(BadCredentials):
+        flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today()))
+    assert flows.sign_in("jd-1", day_code(CLOUD_KEY, "jd-1", BANK, today())).carrier == "jd"
+    with transaction(edge.engine) as s:
+        assert s.get(Courier, "sf-1") is None
+        assert s.get(CarrierPolicy, "sf") is None
+        assert s.get(Hold, "r1") is None
+        assert s.get(Expected, ("sf", "W1")) is None
+    # shared again later: the carrier's couriers may come back (a withdrawal is no revocation)
+    assert (await run(edge, push("sf-1", "sf", [today()]))).outcome == "applied"
+
+
+# --- the same work, a bounded table -----------------------------------------------------------
+
+
+def count_kdf(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = codes.pin_verifier
+
+    def counted(pin: str, salt: str) -> str:
+        calls.append(salt)
+        return real(pin, salt)
+
+    monkeypatch.setattr(codes, "pin_verifier", counted)
+    return calls
+
+
+async def test_unknown_revoked_and_known_ids_cost_one_scrypt_each(
+    edge: EdgeSide, flows: Flows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await run(edge, push("sf-1", "sf", [today()]))
+    await run(edge, push("sf-2", "sf", [today()]))
+    await run(edge, {"type": "courier.revoke", "courier_id": "sf-2"})
+    await run(edge, push("sf-3", "sf", [today() - timedelta(days=1)]))  # no code for today
+    calls = count_kdf(monkeypatch)
+    for courier_id in ("sf-1", "sf-2", "sf-3", "nobody", "x" * (COURIER_ID_MAX + 1)):
+        with pytest.raises(BadCredentials):
+            flows.sign_in(courier_id, "12345678")
+        assert len(calls) == 1, courier_id
+        calls.clear()
+    flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today()))
+    assert len(calls) == 1
+
+
+def test_made_up_ids_share_one_throttle_row(flows: Flows, edge: EdgeSide) -> None:
+    for n in range(3):
+        with pytest.raises(BadCredentials):
+            flows.sign_in(f"made-up-{n}", "0000")
+    with pytest.raises(BadCredentials):
+        flows.sign_in("y" * 100_000, "0000")  # a huge id is looked up nowhere, stored nowhere
+    with transaction(edge.engine) as s:
+        assert [t.scope for t in s.exec(select(Throttle))] == [UNKNOWN_SCOPE]
+        assert s.get_one(Throttle, UNKNOWN_SCOPE).day_failures == 4
+    with pytest.raises(LockedOut):  # the one bucket counts every made-up id's failures
+        for n in range(flows.policy.lockout_after):
+            with contextlib.suppress(BadCredentials):
+                flows.sign_in(f"more-{n}", "0000")
+
+
+# --- announcements keyed by (carrier, waybill) --------------------------------------------
+
+
+def announce(carrier: str, phone: str, waybill: str = "W1") -> dict[str, object]:
+    return {"type": "parcel.announce", "waybill": waybill, "carrier_id": carrier,
+            "recipient_phone": phone, "consent": "sms_reply"}  # fmt: skip
+
+
+async def test_another_carriers_announcement_of_the_same_waybill_overwrites_nothing(
+    edge: EdgeSide,
+) -> None:
+    assert (await run(edge, announce("sf", "13800138000"))).outcome == "applied"
+    assert (await run(edge, announce("jd", "13900139000"))).outcome == "applied"
+    with transaction(edge.engine) as s:
+        assert s.get_one(Expected, ("sf", "W1")).recipient_phone == "13800138000"
+        assert s.get_one(Expected, ("jd", "W1")).recipient_phone == "13900139000"
+
+
+async def test_a_conflicting_announcement_is_refused_with_a_reason(edge: EdgeSide) -> None:
+    await run(edge, announce("sf", "13800138000"))
+    again = await run(edge, announce("sf", "138-0013-8000"))  # the same, spelled otherwise
+    assert again.outcome == "applied"
+    other = await run(edge, announce("sf", "13700137000"))
+    assert (other.outcome, other.detail) == (
+        "rejected", "waybill W1 of sf is already announced for another recipient"
+    )  # fmt: skip
+    with transaction(edge.engine) as s:
+        assert s.get_one(Expected, ("sf", "W1")).recipient_phone == "13800138000"
+
+
+async def test_an_announcement_after_its_deposit_names_the_same_recipient_or_is_refused(
+    edge: EdgeSide,
+) -> None:
+    with transaction(edge.engine) as s:  # a walk-up deposit made before the announcement came
+        s.add(Parcel(waybill="W2", carrier="sf", courier_id="sf-1", recipient_phone="13800138000",
+                     compartment="A01", consent="phone_call"))  # fmt: skip
+    late = await run(edge, announce("sf", "13700137000", "W2"))
+    assert (late.outcome, late.detail) == (
+        "rejected", "waybill W2 of sf is in the locker for another recipient"
+    )  # fmt: skip
+    assert (await run(edge, announce("sf", "13800138000", "W2"))).outcome == "applied"
+    assert (await run(edge, announce("jd", "13700137000", "W2"))).outcome == "applied"
+    with transaction(edge.engine) as s:
+        assert s.get(Expected, ("sf", "W2")) is None  # already here: nothing left to expect
+        assert s.get(Expected, ("jd", "W2")) is not None
