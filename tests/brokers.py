@@ -9,11 +9,14 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ci_required
+
+STOP_TIMEOUT_S = 30.0  # a loaded CI machine may take seconds to write the persistence file
 
 
 def free_port() -> int:
@@ -33,9 +36,12 @@ def require_program(name: str) -> str:
     pytest.skip(reason)
 
 
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def wait_port(port: int, timeout: float = 30.0, alive: Callable[[], bool] = lambda: True) -> None:
+    """Until something listens on ``port``; ``alive`` false (the server died) ends it at once."""
     deadline = time.monotonic() + timeout
     while True:
+        if not alive():
+            raise RuntimeError(f"the server for port {port} exited before it listened")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -74,16 +80,32 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config)])
-        wait_port(self.port)
+        """Start and wait until it listens; one that dies first (its port taken, say) fails
+        with its log rather than leaving the test talking to whatever holds the port."""
+        process = subprocess.Popen([self.binary, "-c", str(self.config)])
+        self.process = process
+        try:
+            wait_port(self.port, alive=lambda: process.poll() is None)
+        except (OSError, RuntimeError) as exc:
+            self.stop()
+            log = self.folder / "mosquitto.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"mosquitto did not start on {self.port}: {exc}\n{tail}") from exc
         return self
 
     def stop(self) -> None:
-        """A clean stop: Mosquitto writes its persistence file on SIGTERM."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(10)
-        self.process = None
+        """A clean stop: Mosquitto writes its persistence file on SIGTERM (killed if it has not
+        exited after ``STOP_TIMEOUT_S``); the process is always reaped."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def restart(self) -> None:
         self.stop()

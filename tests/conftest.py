@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+
+if TYPE_CHECKING:
+    from tests.linkbench import Rig
 
 
 def ci_required() -> bool:
@@ -55,3 +59,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'cloud.db'}"
     else:
         yield from postgres_database()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    """The link tests' engines, workers and links, all closed at teardown (``Rig.close``)."""
+    from tests.linkbench import Rig
+
+    made = Rig(tmp_path)
+    try:
+        yield made
+    finally:
+        await made.close()

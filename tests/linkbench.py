@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,11 +76,12 @@ class CloudSide:
     engine: Engine
     settings: Settings
     broker: str
+    name: str = "1"  # the worker's client id: two workers need two names
     worker: IngestWorker | None = None
     task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.worker = IngestWorker(self.engine, self.settings, self.broker)
+        self.worker = IngestWorker(self.engine, self.settings, self.broker, name=self.name)
         self.task = asyncio.create_task(self.worker.run())
 
     async def stop(self) -> None:
@@ -129,6 +131,51 @@ class EdgeSide:
                 emit(s, event)
         if self.link is not None:
             self.link.nudge()
+
+
+@dataclass
+class Rig:
+    """What a link test opens, closed by ``close`` (the ``rig`` fixture's teardown) even when the
+    test fails: links and workers cancelled, then the database calls the workers had begun on
+    threads awaited (a cancelled ``asyncio.to_thread`` does not stop its thread), then every
+    engine disposed, before the fixture that made a PostgreSQL database drops it."""
+
+    folder: Path
+    engines: list[Engine] = field(default_factory=list)
+    sides: list[CloudSide | EdgeSide] = field(default_factory=list)
+    _threads: ThreadPoolExecutor | None = None
+
+    def database(self, url: str, bank_ids: list[str]) -> Engine:
+        engine = cloud_database(url, bank_ids)
+        self.engines.append(engine)
+        return engine
+
+    def cloud(self, engine: Engine, settings: Settings, broker: str, name: str = "1") -> CloudSide:
+        self._own_threads()
+        side = CloudSide(engine, settings, broker, name)
+        self.sides.append(side)
+        return side
+
+    def edge(self, bank_id: str, broker: str, folder: Path | None = None) -> EdgeSide:
+        side = EdgeSide.create(folder or self.folder / bank_id, bank_id, broker)
+        self.engines.append(side.engine)
+        self.sides.append(side)
+        return side
+
+    def _own_threads(self) -> None:
+        """The loop's default executor (where ``to_thread`` runs) becomes one this rig shuts."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(thread_name_prefix="rig")
+            asyncio.get_running_loop().set_default_executor(self._threads)
+
+    async def close(self) -> None:
+        for side in reversed(self.sides):
+            await side.stop()
+        if self._threads is not None:
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+            await asyncio.to_thread(self._threads.shutdown, wait=True)
+        for engine in self.engines:
+            engine.dispose()
 
 
 def set_link(spec: LinkSpec, **changes: object) -> LinkSpec:

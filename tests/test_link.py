@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from cloud.link.embedded import embedded_broker
-from cloud.link.worker import IngestWorker
 from cloud.models import Alarm, Bank, Command, CommandAck, InboundEvent
 from cloud.services.commands import enqueue_command
 from controller.store import AppliedCommand, Compartment, Outbox, get_setting
@@ -26,8 +25,8 @@ from tests.cloud.conftest import postgres_database
 from tests.linkbench import (
     CloudSide,
     EdgeSide,
+    Rig,
     applied_seq,
-    cloud_database,
     fast_settings,
     rows,
     until,
@@ -60,15 +59,11 @@ async def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             gc.collect()
 
 
-def cloud_for(tmp_path: Path, broker: str) -> CloudSide:
-    url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    return CloudSide(cloud_database(url, [BANK]), fast_settings(url), broker)
-
-
-def linked(tmp_path: Path, broker: str) -> tuple[CloudSide, EdgeSide]:
-    """The cloud's worker and one bank's link, both started."""
-    cloud = cloud_for(tmp_path, broker)
-    edge = EdgeSide.create(tmp_path / "edge", BANK, broker)
+def linked(rig: Rig, broker: str) -> tuple[CloudSide, EdgeSide]:
+    """The cloud's worker and one bank's link, both started (and closed by the rig)."""
+    url = f"sqlite:///{rig.folder / 'cloud.db'}"
+    cloud = rig.cloud(rig.database(url, [BANK]), fast_settings(url), broker)
+    edge = rig.edge(BANK, broker)
     cloud.start()
     edge.start()
     return cloud, edge
@@ -84,9 +79,9 @@ def outbox_empty(edge: EdgeSide) -> bool:
 
 
 async def test_events_reach_the_cloud_once_in_order_and_leave_the_outbox(
-    broker_url: str, tmp_path: Path
+    broker_url: str, rig: Rig
 ) -> None:
-    cloud, edge = linked(tmp_path, broker_url)
+    cloud, edge = linked(rig, broker_url)
     edge.emit(*forced(30))
     await until(lambda: applied_seq(cloud.engine, BANK) == 30, what="30 events applied")
     await until(lambda: outbox_empty(edge), what="the outbox emptied by acks")
@@ -99,8 +94,8 @@ async def test_events_reach_the_cloud_once_in_order_and_leave_the_outbox(
     await cloud.stop()
 
 
-async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    cloud, edge = linked(tmp_path, mosquitto.url)
+async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, rig: Rig) -> None:
+    cloud, edge = linked(rig, mosquitto.url)
     edge.emit(*forced(10))
     await until(lambda: applied_seq(cloud.engine, BANK) == 10, what="first 10")
 
@@ -147,9 +142,9 @@ def command_state(cloud: CloudSide, command_id: str) -> str:
 
 
 async def test_commands_sent_while_the_bank_is_offline_apply_once_and_expired_never(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, rig: Rig
 ) -> None:
-    cloud, edge = linked(tmp_path, mosquitto.url)
+    cloud, edge = linked(rig, mosquitto.url)
     await until(lambda: edge.link is not None and edge.link.status.connected, what="edge up")
     await edge.stop()
     await until(lambda: _online(cloud) is False, what="the cloud sees the bank offline")
@@ -186,10 +181,8 @@ def _online(cloud: CloudSide) -> bool:
         return s.get_one(Bank, BANK).online
 
 
-async def test_malformed_messages_are_refused_and_lose_nothing(
-    broker_url: str, tmp_path: Path
-) -> None:
-    cloud, edge = linked(tmp_path, broker_url)
+async def test_malformed_messages_are_refused_and_lose_nothing(broker_url: str, rig: Rig) -> None:
+    cloud, edge = linked(rig, broker_url)
     edge.emit(*forced(3))
     await until(lambda: applied_seq(cloud.engine, BANK) == 3, what="3 events")
     command = enqueue(cloud, "bank.maintenance", 600, on=True)
@@ -226,33 +219,27 @@ def postgres_url() -> Iterator[str]:
 
 
 async def test_two_ingest_workers_share_the_load_without_duplicates(
-    mosquitto: Mosquitto, tmp_path: Path, postgres_url: str
+    mosquitto: Mosquitto, postgres_url: str, rig: Rig
 ) -> None:
     url = postgres_url
-    engine = cloud_database(url, [BANK, "elm-row-1"])
-    first = CloudSide(engine, fast_settings(url), mosquitto.url)
-    second = CloudSide(engine, fast_settings(url), mosquitto.url)
-    first.start()
-    assert first.worker is not None
-    second.worker = IngestWorker(engine, second.settings, mosquitto.url, name="2")
-    second.task = asyncio.create_task(second.worker.run())
-    edges = [EdgeSide.create(tmp_path / b, b, mosquitto.url) for b in (BANK, "elm-row-1")]
-    for edge in edges:
-        edge.start()
-    await asyncio.sleep(0.3)
-    for _ in range(5):
+    engine = rig.database(url, [BANK, "elm-row-1"])
+    workers = [rig.cloud(engine, fast_settings(url), mosquitto.url, name=n) for n in "12"]
+    edges = [rig.edge(b, mosquitto.url) for b in (BANK, "elm-row-1")]
+    for side in rig.sides:
+        side.start()
+
+    def busy(cloud: CloudSide) -> bool:
+        return cloud.worker is not None and cloud.worker.stats.events > 0
+
+    # rounds of 20 events a bank, each applied in full, until both workers have had some: the
+    # second may subscribe after the first round, so no fixed wait decides the split
+    emitted = 0
+    while emitted < 100 or not all(busy(w) for w in workers):
+        assert emitted < 2000, "the shared subscription never split the load"
         for edge in edges:
             edge.emit(*forced(20))
-        await asyncio.sleep(0.05)
-    for bank in (BANK, "elm-row-1"):
-        await until(partial(lambda b: applied_seq(engine, b) == 100, bank), what=bank)
-    assert first.worker.stats.events > 0
-    assert second.worker.stats.events > 0  # the shared subscription split the load
-    assert len(rows(engine, InboundEvent)) == 200
-    assert len(rows(engine, Alarm, col(Alarm.kind) == "door.forced_open")) == 200
-    for edge in edges:
-        await edge.stop()
-    await first.stop()
-    await second.stop()
-    await asyncio.sleep(0.2)  # the workers' database threads finish what they began
-    engine.dispose()  # before the database is dropped
+        emitted += 20
+        for bank in (BANK, "elm-row-1"):
+            await until(partial(lambda b, n: applied_seq(engine, b) == n, bank, emitted), what=bank)
+    assert len(rows(engine, InboundEvent)) == 2 * emitted
+    assert len(rows(engine, Alarm, col(Alarm.kind) == "door.forced_open")) == 2 * emitted

@@ -19,16 +19,9 @@ from cloud.core.db import transaction
 from cloud.models import InboundEvent
 from cloud.services.commands import enqueue_command
 from locker_contract.events import DoorForcedOpen
+from locker_contract.tasks import cancel_all
 from tests.brokers import Mosquitto, require_program
-from tests.linkbench import (
-    CloudSide,
-    EdgeSide,
-    applied_seq,
-    cloud_database,
-    fast_settings,
-    rows,
-    until,
-)
+from tests.linkbench import Rig, applied_seq, fast_settings, rows, until
 
 ACL = Path(__file__).parents[1] / "docs" / "examples" / "mosquitto" / "acl"
 BANK, OTHER = "maple-court-3", "elm-row-1"
@@ -60,15 +53,15 @@ def secret_file(folder: Path, name: str, password: str) -> Path:
 
 
 async def test_each_bank_speaks_only_for_itself(
-    guarded: Mosquitto, passwords: dict[str, str], tmp_path: Path
+    guarded: Mosquitto, passwords: dict[str, str], tmp_path: Path, rig: Rig
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     settings = fast_settings(url).model_copy(update={
         "broker_username": "cloud",
         "broker_password_file": secret_file(tmp_path, "cloud", passwords["cloud"]),
     })  # fmt: skip
-    cloud = CloudSide(cloud_database(url, [BANK, OTHER]), settings, guarded.url)
-    edge = EdgeSide.create(tmp_path / BANK, BANK, guarded.url)
+    cloud = rig.cloud(rig.database(url, [BANK, OTHER]), settings, guarded.url)
+    edge = rig.edge(BANK, guarded.url)
     assert edge.config.link is not None
     spec = edge.config.link.model_copy(
         update={"password_file": secret_file(tmp_path, BANK, passwords[BANK])}
@@ -100,8 +93,8 @@ async def test_each_bank_speaks_only_for_itself(
         with transaction(cloud.engine) as s:
             enqueue_command(s, BANK, "bank.maintenance", {"on": True})
         await until(lambda: applied_seq(cloud.engine, BANK) == 2, what="the maintenance event")
-        await asyncio.sleep(0.5)
-        listener.cancel()
+        await asyncio.sleep(0.5)  # room for a leak to show; its absence is what is checked
+        await cancel_all([listener])
     assert eavesdropped == []  # the other bank never saw this bank's command
     assert cloud.worker is not None
     assert cloud.worker.stats.events == 2  # the forged event never reached the cloud

@@ -58,10 +58,14 @@ def test_a_killed_client_does_not_take_the_device_away() -> None:
             [
                 sys.executable,
                 "-c",
-                f"import serial,time; s = serial.Serial({sim.path!r}); time.sleep(60)",
-            ]
+                f"import serial,time; s = serial.Serial({sim.path!r}); print('open', flush=True);"
+                " time.sleep(60)",
+            ],
+            stdout=subprocess.PIPE,
         )
-        time.sleep(0.3)
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"open\n"  # it holds the device: now kill it
+        holder.stdout.close()
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
         reply, _ = _exchange(sim.path, bytes.fromhex("80 01 01 33 B3"), 5, 9600)
@@ -71,8 +75,10 @@ def test_a_killed_client_does_not_take_the_device_away() -> None:
 def test_scaled_time_runs_a_day_in_seconds() -> None:
     sim = Simulator("xor8a", [1], scale=86_400 / 2, close_after=3600)
     sim.force_open(1, 1)
-    time.sleep(0.2)  # 0.2 s at this scale is 2.4 simulated hours
-    assert sim.door(1, 1).latch_closed
+    began = time.monotonic()
+    while not sim.door(1, 1).latch_closed:  # the person shuts it an hour later: 83 ms here
+        assert time.monotonic() - began < 30, "the door was never shut"
+        time.sleep(0.01)
     sim.force_open(1, 1)
     assert not sim.door(1, 1).latch_closed
     sim.clock.skip(3600)  # a jump applies what was scheduled in between at once
