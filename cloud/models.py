@@ -269,8 +269,10 @@ class AuditEntry(CloudModel, table=True):
 
 
 class Notification(CloudModel, table=True):
-    """A message for a recipient, waiting for the SMS gateway. The pickup code lives here (and
-    nowhere else in the cloud) until the gateway has sent it; the stored event keeps no code."""
+    """A message for a recipient, waiting for the SMS gateway. ``text`` is a template whose
+    ``{code}`` only the notifier fills, from ``sealed_code``: the code as the bank sealed it for
+    the notifier's key (decision 0011). That is the one copy in the cloud, set to NULL once the
+    parcel leaves the locker; the stored event keeps none."""
 
     id: str = Field(default_factory=new_id, primary_key=True)
     event_id: str = Field(unique=True)  # one notice per deposit event, however often it arrives
@@ -279,6 +281,7 @@ class Notification(CloudModel, table=True):
     waybill: str
     recipient_phone: str
     text: str
+    sealed_code: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = Field(default=None, index=True)
 

@@ -64,6 +64,8 @@ class DepositOut(BaseModel):
     outcome: str
     parcel_id: str | None
     flagged_for_review: bool
+    # on a bank without a notifier key only: the code the courier hands on (decision 0011)
+    pickup_code: str | None = None
 
 
 class CodeIn(BaseModel):
@@ -271,7 +273,8 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
 
     @app.get("/api/deposits/{deposit_id}")
     def get_deposit(deposit_id: str, courier: Courier) -> DepositOut:
-        return _deposit_out(flows.deposit(deposit_id, courier))
+        deposit = flows.deposit(deposit_id, courier)
+        return _deposit_out(deposit).model_copy(update={"pickup_code": flows.handed_code(deposit)})
 
     @app.post("/api/deposits/{deposit_id}/does-not-fit")
     async def does_not_fit(deposit_id: str, courier: Courier) -> DepositOut:

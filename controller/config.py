@@ -12,9 +12,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from nacl.public import PublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firmware_bridge.model import Polarity
+from locker_contract import sealing
 from locker_contract.events import BANK_ID_PATTERN
 
 T = TypeVar("T")
@@ -114,6 +116,31 @@ class LinkSpec(_Strict):
     resync_jitter_s: Annotated[float, Field(ge=0)] = 10.0  # spread the backlog after reconnect
     state_every_s: Annotated[float, Field(gt=0)] = 1.0  # how often the snapshot is compared
     keepalive_s: Annotated[int, Field(ge=5)] = 60
+    # the cloud notifier's public key (``locker cloud keygen-notify``), or a file holding it:
+    # pickup codes leave the bank sealed for it; without one the courier is shown the code
+    notify_public_key: str | None = None
+    notify_public_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_notify_key(self) -> LinkSpec:
+        if self.notify_public_key is not None and self.notify_public_key_file is not None:
+            raise ValueError("give notify_public_key or notify_public_key_file, not both")
+        if self.notify_public_key is not None:
+            _check_public_key(self.notify_public_key)
+        return self
+
+    def sealing_key(self) -> PublicKey | None:
+        """The notifier's key, once ``load_config`` has read any key file."""
+        return (
+            None if self.notify_public_key is None else sealing.public_key(self.notify_public_key)
+        )
+
+
+def _check_public_key(text: str) -> None:
+    try:
+        sealing.public_key(text)
+    except sealing.SealingError as exc:
+        raise ValueError(f"notify public key: {exc}") from None
 
 
 class EdgeConfig(_Strict):
@@ -157,6 +184,10 @@ def load_config(path: Path) -> EdgeConfig:
         if problem is not None:
             raise ConfigError(path, [problem])
         update["link"] = config.link.model_copy(update={"password_file": password_file})
+    if config.link is not None and config.link.notify_public_key_file is not None:
+        link = update.get("link", config.link)
+        assert isinstance(link, LinkSpec)
+        update["link"] = _read_notify_key(path, link)
     return config.model_copy(update=update)
 
 
@@ -172,6 +203,18 @@ def password_problem(password_file: Path) -> str | None:
     if not password:
         return f"link.password_file: {password_file} is empty: {fix}"
     return None
+
+
+def _read_notify_key(path: Path, link: LinkSpec) -> LinkSpec:
+    """The link with the notifier's key read from its file (relative to the config's folder)."""
+    assert link.notify_public_key_file is not None
+    key_file = path.parent / link.notify_public_key_file
+    try:
+        text = key_file.read_text(encoding="ascii").strip()
+        _check_public_key(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(path, [f"link.notify_public_key_file: {exc}"]) from None
+    return link.model_copy(update={"notify_public_key_file": key_file, "notify_public_key": text})
 
 
 def _describe(error: object) -> str:

@@ -40,6 +40,7 @@ from controller.errors import (
     WrongCode,
 )
 from controller.failpoints import failpoint
+from controller.handoff import Handoff
 from controller.store import (
     ACTIVE_DEPOSIT_STATES,
     ACTIVE_PARCEL_STATES,
@@ -56,6 +57,7 @@ from controller.store import (
     transaction,
     utcnow,
 )
+from locker_contract import sealing
 from locker_contract.events import (
     CompartmentService,
     DepositAbandoned,
@@ -146,6 +148,8 @@ class Flows:
         self.doors: DoorSupervisor | None = None
         self.boot = throttle.boot_id()
         self._opening: set[str] = set()  # deposits whose door this process is opening now
+        self.sealing_key = config.link.sealing_key() if config.link is not None else None
+        self.handoff = Handoff(config.policy.session_timeout_s)  # codes for couriers' screens
 
     # --- guards ---------------------------------------------------------------------------
 
@@ -427,6 +431,7 @@ class Flows:
     def _record_parcel(self, s: Session, deposit: Deposit) -> None:
         assert deposit.compartment is not None
         group, code = self._group_for(s, deposit.recipient_phone)
+        sealed = self._seal(deposit, code)
         parcel = Parcel(
             waybill=deposit.waybill,
             carrier=deposit.carrier,
@@ -455,11 +460,27 @@ class Flows:
                 compartment=parcel.compartment,
                 recipient_phone=parcel.recipient_phone,
                 group_id=uuid.UUID(group.id),
-                pickup_code=code,
+                sealed_code=sealed,
                 consent=parcel.consent,
                 flagged_for_review=parcel.flagged_for_review,
             ),
         )
+
+    def _seal(self, deposit: Deposit, code: str | None) -> str | None:
+        """``code`` sealed for the cloud's notifier; without its key, nothing is stored and the
+        courier's screen shows the code once the deposit is recorded (decision 0011)."""
+        if code is None:
+            return None
+        if self.sealing_key is not None:
+            return sealing.seal_code(self.sealing_key, code)
+        self.handoff.hold(deposit.id, deposit.courier_id, code)  # shown once RECORDED commits
+        return None
+
+    def handed_code(self, deposit: Deposit) -> str | None:
+        """The code the depositing courier hands on, on a bank without a notifier key."""
+        if deposit.state != D.RECORDED:
+            return None
+        return self.handoff.show(deposit.id, deposit.courier_id)
 
     def _group_for(self, s: Session, phone: str) -> tuple[PickupGroup, str | None]:
         """The recipient's active group here, or a new one with a fresh code unique among

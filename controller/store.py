@@ -229,6 +229,10 @@ def _on_connect(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # deleted rows (sent events, finished parcels) are overwritten with zeros, not left in
+    # free pages; the WAL still holds old frames until a checkpoint reuses them, which is why
+    # no secret is ever written here in plain (decision 0011)
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

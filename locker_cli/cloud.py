@@ -6,7 +6,8 @@ Settings come from the environment: ``LOCKER_CLOUD_DATABASE_URL`` (SQLite by def
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -51,6 +52,26 @@ def create_admin(label: str = typer.Option("admin", "--label")) -> None:
     engine = make_engine(settings.database_url)
     typer.echo(create(engine, settings.secret_key, label))
     engine.dispose()
+
+
+@app.command("keygen-notify")
+def keygen_notify(
+    private_key_file: Annotated[
+        Path,
+        typer.Option(help="where to write the private key (a new file, mode 0600)"),
+    ],
+) -> None:
+    """A key pair for sealed pickup codes: prints the public key for the banks' [link]
+    notify_public_key, writes the private key for LOCKER_CLOUD_NOTIFY_PRIVATE_KEY_FILE."""
+    from locker_contract import sealing
+
+    public, private = sealing.new_key_pair()
+    try:
+        sealing.write_private_key(private_key_file, private)
+    except sealing.SealingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(public)
 
 
 @app.command()

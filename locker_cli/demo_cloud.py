@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from nacl.public import PrivateKey
     from sqlalchemy import Engine
 
 BANK = "maple-court-3"
@@ -30,6 +31,25 @@ def _free_port() -> int:
 class DemoCloud:
     broker: str
     engine: Engine
+    notify_public_key: str  # for the bank's [link]: it seals each pickup code with it
+    notify_key: PrivateKey  # the demo notifier's own, freshly made: opens the sealed codes
+    secret_key: str  # the cloud's: couriers' codes are derived from it, never stored
+
+    def courier_code(self, carrier_id: str, courier_id: str) -> str:
+        """The operator offers the carrier a share of the bank, the carrier accepts it (its
+        courier's codes go to the bank only now), and the courier fetches today's code for this
+        bank: 8 digits that open no other bank, and this one only today (decision 0010)."""
+        from cloud.models import Role
+        from cloud.services import carriers, fleet
+        from cloud.services.auth import Principal
+
+        operator = Principal(key_id="demo-operator", role=Role.ADMIN)
+        carrier = Principal(key_id=f"demo-{carrier_id}", role=Role.CARRIER, carrier_id=carrier_id)
+        fleet.set_policy(self.engine, operator, BANK, carrier_id, guaranteed=0, ceiling=8)
+        carriers.add_courier(self.engine, carrier, self.secret_key, courier_id=courier_id, name="")
+        carriers.accept_share(self.engine, carrier, BANK)
+        [today] = carriers.day_codes(self.engine, carrier, self.secret_key, BANK)
+        return today.code
 
     def events(self) -> list[dict[str, object]]:
         """The bank's events as the cloud applied them, in order."""
@@ -43,13 +63,16 @@ class DemoCloud:
             return [{"seq": r.seq, "type": r.type, **r.body} for r in rows]
 
     def notices(self) -> list[str]:
-        """The messages waiting for the SMS gateway (the only place a pickup code is kept)."""
+        """The messages as the notifier sends them: each opened with its key just now (the
+        database keeps the code sealed, and only until the parcel leaves the locker)."""
         from sqlmodel import Session, select
 
         from cloud.models import Notification
+        from cloud.services.notices import open_notification
 
         with Session(self.engine) as s:
-            return [n.text for n in s.exec(select(Notification))]
+            notices = s.exec(select(Notification))
+            return [open_notification(n, self.notify_key) for n in notices]
 
     def alarms(self) -> list[str]:
         from sqlmodel import Session, select
@@ -114,6 +137,7 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     from cloud.core.migrate import upgrade
     from cloud.link.embedded import embedded_broker
     from cloud.link.worker import IngestWorker
+    from locker_contract import sealing
     from locker_contract.tasks import cancel_all
 
     url = f"sqlite:///{folder / 'cloud.db'}"
@@ -124,7 +148,9 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     async with embedded_broker(port=_free_port()) as broker:
         worker = asyncio.create_task(IngestWorker(engine, settings, broker).run())
         try:
-            yield DemoCloud(broker, engine)
+            public, private = sealing.new_key_pair()
+            key = sealing.private_key(private)
+            yield DemoCloud(broker, engine, public, key, settings.secret_key)
         finally:
             await cancel_all([worker])
             engine.dispose()

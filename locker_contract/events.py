@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from locker_contract.sealing import SEALED_MAX, SEALED_MIN, SEALED_PATTERN
+
 SCHEMA_VERSION: Literal[1] = 1
 BANK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -97,11 +99,24 @@ class BoardHealthChanged(_Event):
     online: bool
 
 
-class ParcelDeposited(_Event):
-    """The only place a plain pickup code leaves the edge: for the recipient's notification.
+_SEALED_EXAMPLE = "fKiiqs3gY1wPdr1blKG1Mn3/Y0cE4Ri3LaWGDkVCXlD2g5jrf8JYsoi/amhA7oVu3mUkwPa8Oqg="
+SealedCode = Annotated[
+    str,
+    Field(
+        min_length=SEALED_MIN,
+        max_length=SEALED_MAX,
+        pattern=SEALED_PATTERN,
+        examples=[_SEALED_EXAMPLE],
+    ),
+]
 
-    ``pickup_code`` is None when the parcel joined the recipient's active pickup group: the code
-    they already hold opens it too.
+
+class ParcelDeposited(_Event):
+    """The only place a pickup code leaves the edge, sealed for the cloud's notifier.
+
+    ``sealed_code`` (see ``locker_contract.sealing``) is None when the parcel joined the
+    recipient's active pickup group (the code they hold opens it too), and when the bank has no
+    notifier key (the courier was shown the code to hand on; decision 0011).
     """
 
     type: Literal["parcel.deposited"] = "parcel.deposited"
@@ -112,7 +127,7 @@ class ParcelDeposited(_Event):
     compartment: Label
     recipient_phone: str
     group_id: UUID
-    pickup_code: str | None
+    sealed_code: SealedCode | None
     consent: str
     flagged_for_review: bool
 

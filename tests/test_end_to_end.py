@@ -24,18 +24,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.models import Alarm, Bank, CommandAck, InboundEvent, Notification, ParcelEvent
+from cloud.services.notices import open_notification
 from controller.api import create_app
 from controller.config import load_config
 from controller.daemon import Edge
 from controller.store import Hold, event_types, transaction
 from hil_sim import Simulator
 from hil_sim.door import DoorState
+from locker_contract import sealing
 from tests.brokers import Mosquitto
 from tests.cloud.conftest import Cloud, build_cloud
 from tests.controller.conftest import FAST_POLICY, SIZES, config_text
 from tests.linkbench import FAST_LINK
 
 EAST, WEST = "east-1", "west-1"
+NOTIFY_PUBLIC, NOTIFY_PRIVATE = sealing.new_key_pair()  # the cloud notifier's key pair
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -96,7 +99,7 @@ def start_site(tmp_path: Path, bank_id: str, broker: str) -> Iterator[Site]:
     link = "\n".join(f"{k} = {v}" for k, v in FAST_LINK.items())
     path = folder / "edge.toml"
     path.write_text(text.replace("maple-court-3", bank_id) + f'\n[link]\nbroker = "{broker}"\n'
-                    + link + "\n")  # fmt: skip
+                    + f'notify_public_key = "{NOTIFY_PUBLIC}"\n' + link + "\n")  # fmt: skip
     edge = Edge(load_config(path))
     with TestClient(create_app(edge)) as client:
         yield Site(sim, edge, client)
@@ -202,7 +205,8 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     # the recipient picks up with the code the bank sent
     with Session(engine_of(cloud)) as s:  # the SMS the recipient is sent, with the code
         notice = s.exec(select(Notification).where(Notification.waybill == "SF100")).one()
-    code = notice.text.rpartition("Pickup code: ")[2]
+    message = open_notification(notice, sealing.private_key(NOTIFY_PRIVATE))
+    code = message.rpartition("Pickup code: ")[2]
     assert east.client.post("/api/pickup", json={"code": code}).status_code == 200
     wait_until(lambda: east.door_open(board, lock), what="the pickup door open")
     assert east.sim.close_door(board, lock)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     broker_username: str | None = None  # "cloud" in docs/examples/mosquitto/acl
     broker_password_file: Path | None = None  # never the password itself in the environment
+    # the notifier's private key (``locker cloud keygen-notify``), to open sealed pickup codes;
+    # a file, never the key itself in the environment or the database
+    notify_private_key_file: Path | None = None
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"

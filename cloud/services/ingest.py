@@ -38,6 +38,7 @@ from cloud.models import (
 from cloud.services import allocation
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
+from cloud.services.notices import CODE_PLACEHOLDER
 from locker_contract.events import Envelope, ParcelDeposited
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
             )
         body = envelope.event.model_dump(mode="json")
         if isinstance(envelope.event, ParcelDeposited):
-            body["pickup_code"] = _notify(s, envelope, envelope.event)
+            body["sealed_code"] = _notify(s, envelope, envelope.event)
         s.add(InboundEvent(event_id=str(envelope.event_id), bank_id=envelope.bank_id,
                            seq=envelope.seq, type=envelope.event.type, body=body))  # fmt: skip
         s.flush()
@@ -74,15 +75,18 @@ def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
 
 
 def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> str | None:
-    """Hand the pickup code to the recipient's notification; what the event keeps instead."""
-    if event.pickup_code is None:  # joined a pickup group: the code already sent opens it
+    """Hand the sealed pickup code to the recipient's notification; what the event keeps
+    instead. No code when the parcel joined a pickup group (the code already sent opens it) or
+    the bank has no notifier key (its courier handed the code on)."""
+    if event.sealed_code is None:
         return None
     bank = s.get_one(Bank, envelope.bank_id)
     text = (f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
-            f"compartment {event.compartment}. {CODE_PREFIX}{event.pickup_code}")  # fmt: skip
+            f"compartment {event.compartment}. {CODE_PREFIX}{CODE_PLACEHOLDER}")  # fmt: skip
     s.add(Notification(event_id=str(envelope.event_id), bank_id=bank.id,
                        carrier_id=event.carrier, waybill=event.waybill,
-                       recipient_phone=event.recipient_phone, text=text))  # fmt: skip
+                       recipient_phone=event.recipient_phone, text=text,
+                       sealed_code=event.sealed_code))  # fmt: skip
     return "[in the recipient's notification]"
 
 
@@ -224,13 +228,14 @@ def _parcel_status(status: ParcelStatus) -> Callable[[Session, Engine, InboundEv
 
 
 def _forget_code(s: Session, parcel: Parcel) -> None:
-    """The parcel left the locker: its code opens nothing now, and is kept nowhere."""
+    """The parcel left the locker: its code opens nothing now, and is kept nowhere, sealed or
+    not (an unsent notice can no longer be sent: it would only tell a used code)."""
     query = select(Notification).where(
         Notification.bank_id == parcel.bank_id, Notification.carrier_id == parcel.carrier_id,
         Notification.waybill == parcel.waybill,
     )  # fmt: skip
     for notice in s.exec(query):
-        notice.text = notice.text.rpartition(CODE_PREFIX)[0] + CODE_PREFIX + "(used)"
+        notice.sealed_code = None
         s.add(notice)
 
 

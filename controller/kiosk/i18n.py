@@ -112,6 +112,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Parcel {waybill} is in {label}. The recipient has been notified.",
         "zh": "包裹 {waybill} 已存入 {label} 号格口，已通知收件人。",
     },
+    "hand_on_code": {
+        "en": "This locker sends no messages: give the recipient pickup code {code}. "
+        "It is shown only now and kept nowhere.",
+        "zh": "本柜机不发送通知：请将取件码 {code} 告知收件人。取件码仅此时显示，不做保存。",
+    },
     "flagged": {
         "en": "Consent was declared at the locker: this delivery will be reviewed.",
         "zh": "同意方式在柜机上声明，本次投递将被复核。",

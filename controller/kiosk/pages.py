@@ -246,7 +246,10 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
                 request, "home.html", status=exc.status, error=kiosk.explain(request, exc)
             )
         masked = mask_phone(current.recipient_phone)
-        return kiosk.render(request, "deposit_door.html", deposit=current, masked_phone=masked)
+        handed = edge.flows.handed_code(current)
+        return kiosk.render(
+            request, "deposit_door.html", deposit=current, masked_phone=masked, handed_code=handed
+        )
 
     async def courier_says(request: Request, deposit_id: str, what: str) -> Response:
         courier = kiosk.courier(request)

@@ -25,6 +25,8 @@ from cloud.models import (
 from cloud.services.commands import acknowledge, pending
 from cloud.services.errors import Conflict, NotFound
 from cloud.services.ingest import ingest_event
+from cloud.services.notices import open_notification
+from locker_contract import sealing
 from locker_contract.events import (
     BoardHealthChanged,
     DoorClosed,
@@ -38,6 +40,8 @@ from locker_contract.events import (
 from tests.cloud.conftest import Cloud, fleet
 
 BANK = "maple"
+NOTIFY_PUBLIC, NOTIFY_PRIVATE = sealing.new_key_pair()
+SEALED = sealing.seal_code(sealing.public_key(NOTIFY_PUBLIC), "12345678")
 
 
 def envelope(seq: int, event: Event, event_id: uuid.UUID | None = None) -> Envelope:
@@ -49,7 +53,7 @@ def deposited(waybill: str, label: str, carrier: str = "sf") -> ParcelDeposited:
     return ParcelDeposited(
         parcel_id=uuid.uuid4(), waybill=waybill, carrier=carrier, courier_id="nobody",
         compartment=label, recipient_phone="13800138000", group_id=uuid.uuid4(),
-        pickup_code="12345678", consent="recipient_app", flagged_for_review=False,
+        sealed_code=SEALED, consent="recipient_app", flagged_for_review=False,
     )  # fmt: skip
 
 
@@ -90,21 +94,34 @@ def test_events_apply_in_order_and_a_redelivery_is_a_no_op(engine: Engine) -> No
     assert history(engine, "SF1") == ["announced", "in_locker", "picked_up"]
 
 
-def test_the_pickup_code_goes_to_one_notification_and_is_not_kept(engine: Engine) -> None:
+def test_the_sealed_code_goes_to_one_notification_and_is_not_kept(engine: Engine) -> None:
     first = envelope(1, deposited("SF1", "A02"))
     ingest_event(engine, first)
     ingest_event(engine, first)  # redelivered: still one message to the recipient
     with Session(engine) as s:
         [notice] = list(s.exec(select(Notification)))
         stored = s.get_one(InboundEvent, str(first.event_id))
-    assert notice.text.endswith("Pickup code: 12345678")
+    assert notice.text.endswith("Pickup code: {code}")  # a template: the code stays sealed
+    assert notice.sealed_code == SEALED
     assert notice.recipient_phone == "13800138000"
-    assert "12345678" not in json.dumps(stored.body)
+    key = sealing.private_key(NOTIFY_PRIVATE)
+    assert open_notification(notice, key).endswith("Pickup code: 12345678")
+    assert SEALED not in json.dumps(stored.body)  # the event keeps no copy, sealed or not
     picked = ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")
     ingest_event(engine, envelope(2, picked))
     with Session(engine) as s:
         [notice] = list(s.exec(select(Notification)))
-    assert "12345678" not in notice.text  # the parcel left: the code is kept nowhere
+    assert notice.sealed_code is None  # the parcel left: the code is kept nowhere
+    with pytest.raises(Conflict, match="purged"):
+        open_notification(notice, key)
+
+
+def test_a_deposit_without_a_sealed_code_makes_no_notification(engine: Engine) -> None:
+    joined = deposited("SF1", "A02").model_copy(update={"sealed_code": None})
+    ingest_event(engine, envelope(1, joined))
+    with Session(engine) as s:
+        assert list(s.exec(select(Notification))) == []
+    assert history(engine, "SF1") == ["announced", "in_locker"]
 
 
 def test_a_gap_parks_events_until_it_fills(engine: Engine) -> None:

@@ -233,10 +233,16 @@ class Bank:
         (row,) = self.query("SELECT * FROM compartment WHERE label = ?", label)
         return row
 
-    def pickup_code(self) -> str:
-        (event,) = [e for e in self.outbox() if e.type == DEPOSITED]
-        code: str = event.body["pickup_code"]
-        return code
+    def handed_code(self, deposit_id: str, token: str) -> str:
+        """The code the courier's screen shows once the deposit is recorded: this bank has no
+        notifier key, so the store holds none (decision 0011)."""
+        url, headers = self.url(f"/api/deposits/{deposit_id}"), {"Authorization": f"Bearer {token}"}
+
+        def shown() -> str | None:
+            done = httpx2.get(url, headers=headers, timeout=10).json()
+            return done["pickup_code"] if done["state"] == "recorded" else None
+
+        return wait_for("the code on the courier's screen", shown)
 
     def settled(self) -> list[Event]:
         """The outbox once it has stopped growing for a few poll cycles."""
@@ -440,7 +446,7 @@ def check_deposit_recorded(bank: Bank, at_kill: list[Event]) -> None:
     assert where == (LABEL, "in_locker", "SF1234567890")
     (deposited,) = [e for e in final if e.type == DEPOSITED]
     assert deposited.body["parcel_id"] == parcel["id"]
-    assert len(deposited.body["pickup_code"]) == 8
+    assert deposited.body["sealed_code"] is None  # no notifier key: no code in the store
     check_door_events(final, LABEL, bank.intents())
     assert bank.door() is DoorState.LOCKED
     comp = bank.compartment()
@@ -482,14 +488,16 @@ PICKUP_AT_KILL = {  # outbox after the deposit's, parcel state, parcel.opened_fo
 def deposit_normally(bank: Bank) -> str:
     """A whole deposit with a daemon that does not crash; return the recipient's code."""
     proc = bank.start()
-    started = bank.post("/api/deposits", bank.deposit_request(), bank.sign_in())
+    token = bank.sign_in()
+    started = bank.post("/api/deposits", bank.deposit_request(), token)
     assert started.status_code == 201, started.text
     assert started.json()["compartment"] == LABEL
     bank.close_door()
     wait_for("the parcel", bank.parcels)
+    code = bank.handed_code(started.json()["deposit_id"], token)
     bank.stop(proc)
     assert bank.types() == DEPOSIT_EVENTS
-    return bank.pickup_code()
+    return code
 
 
 def crash_pickup(bank: Bank, point: str, code: str) -> list[Event]:

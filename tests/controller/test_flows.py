@@ -20,6 +20,7 @@ from controller.sessions import Sessions
 from controller.store import (
     ACTIVE_DEPOSIT_STATES,
     Compartment,
+    Deposit,
     Hold,
     Intent,
     Outbox,
@@ -85,11 +86,17 @@ def deposit_and_shut(
 
 
 def codes_sent(bank: Bank) -> list[str | None]:
+    """The codes each deposit's courier was shown to hand on, in order: this bank has no
+    notifier key, so its events carry none (decision 0011)."""
     with bank.session() as s:
         rows = s.exec(
             select(Outbox).where(Outbox.type == "parcel.deposited").order_by(col(Outbox.seq))
         )
-        return [json.loads(r.body)["pickup_code"] for r in rows]
+        bodies = [json.loads(r.body) for r in rows]
+        assert [b["sealed_code"] for b in bodies] == [None] * len(bodies)
+        deposits = [s.exec(select(Deposit).where(Deposit.parcel_id == b["parcel_id"])).one()
+                    for b in bodies]  # fmt: skip
+    return [bank.edge.flows.handoff.show(d.id, d.courier_id) for d in deposits]
 
 
 def parcel(bank: Bank, parcel_id: object) -> Parcel:

@@ -63,7 +63,7 @@ EVENTS: dict[str, Json] = {
     "parcel.deposited": {"parcel_id": UUID_2, "waybill": "JD0001", "carrier": "dhl",
                          "courier_id": "c-1", "compartment": "A07",
                          "recipient_phone": "+4915112345678", "group_id": UUID_1,
-                         "pickup_code": None, "consent": "recipient_app",
+                         "sealed_code": None, "consent": "recipient_app",
                          "flagged_for_review": False},
     "parcel.picked_up": {"parcel_id": UUID_2, "waybill": "JD0001", "compartment": "A07"},
     "parcel.refused": {"parcel_id": UUID_2, "waybill": "JD0001", "reason": "damaged"},

@@ -89,11 +89,29 @@ def _downgrade_shares() -> None:
 
 
 def _upgrade_secrets() -> None:
-    pass
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("sealed_code", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
+        )
+    _scrub_plain_codes()
+
+
+def _scrub_plain_codes() -> None:
+    """Notices written before codes were sealed held the code in plain in their text: keep the
+    template, lose the code (no notifier has ever sent these; decision 0011)."""
+    bind = op.get_bind()
+    prefix = "Pickup code: "
+    rows = bind.execute(sa.text("SELECT id, text FROM notification")).all()
+    for notice_id, text in rows:
+        if prefix in text:
+            template = text.rpartition(prefix)[0] + prefix + "{code}"
+            query = sa.text("UPDATE notification SET text = :text WHERE id = :id")
+            bind.execute(query, {"text": template, "id": notice_id})
 
 
 def _downgrade_secrets() -> None:
-    pass
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_column("sealed_code")
 
 
 _ = (sa, sqlmodel)  # used by the sections above as they fill in

@@ -6,6 +6,7 @@ docs/screenshots/. axe-core runs in the page; no serious or critical violation m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -19,13 +20,20 @@ from typer.testing import CliRunner
 from controller.codes import mask_phone
 from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
-from tests.controller.kiosk.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, Kiosk
+from tests.controller.kiosk.conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    SCREENSHOTS,
+    Kiosk,
+    require_chromium,
+)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    require_chromium()  # set up before the kiosk fixture that also checks: skip, not error
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
@@ -58,10 +66,17 @@ def add_courier(kiosk: Kiosk, courier_id: str, carrier: str) -> None:
     assert done.exit_code == 0, done.output
 
 
-def codes(kiosk: Kiosk) -> list[str]:
-    with sqlite3.connect(kiosk.edge.config.bank.database) as db:
-        rows = db.execute("SELECT body FROM outbox WHERE type = 'parcel.deposited' ORDER BY seq")
-        return [json.loads(body)["pickup_code"] for (body,) in rows]
+def codes(kiosk: Kiosk) -> list[str | None]:
+    """The codes the couriers' screens showed, by deposit: this bank has no notifier key, so its
+    store keeps none (decision 0011)."""
+    with contextlib.closing(sqlite3.connect(kiosk.edge.config.bank.database)) as db:
+        rows = db.execute(
+            "SELECT o.body, d.id, d.courier_id FROM outbox o JOIN deposit d"
+            " ON d.parcel_id = json_extract(o.body, '$.parcel_id')"
+            " WHERE o.type = 'parcel.deposited' ORDER BY o.seq"
+        ).fetchall()
+    assert [json.loads(body)["sealed_code"] for body, _, _ in rows] == [None] * len(rows)
+    return [kiosk.edge.flows.handoff.show(deposit, courier) for _, deposit, courier in rows]
 
 
 def language(page: Page, lang: str) -> None:
@@ -115,6 +130,9 @@ def test_two_companies_deposit_and_one_code_opens_both(page: Page, kiosk: Kiosk)
     accessible(page)
     first = deposit(page, kiosk, "SF1008611", "13800138000")
     expect(page.get_by_text("*******8000")).to_have_count(0)  # the recorded page shows no phone
+    [shown] = codes(kiosk)
+    assert shown is not None
+    expect(page.locator(".handed-code")).to_contain_text(f"{shown[:4]} {shown[4:]}")
     shot(page, "deposit-recorded-zh")
     page.get_by_role("link", name="投递下一件").click()
     page.get_by_role("button", name="退出登录").click()
@@ -122,6 +140,8 @@ def test_two_companies_deposit_and_one_code_opens_both(page: Page, kiosk: Kiosk)
     second = deposit(page, kiosk, "JD0020099", "138-0013-8000")
     code, joined = codes(kiosk)
     assert joined is None  # one recipient, one code, whichever company delivered
+    assert code is not None
+    expect(page.locator(".handed-code")).to_have_count(0)  # nothing new to hand on
     page.goto("/kiosk/lang/en?next=/kiosk/pickup")
     expect(page.get_by_role("heading")).to_have_text("Enter your 8-digit pickup code")
     accessible(page)
@@ -172,6 +192,7 @@ def test_a_refusal_becomes_a_return_the_courier_collects(page: Page, kiosk: Kios
     page.get_by_role("link", name="投递下一件").click()
     page.get_by_role("button", name="退出登录").click()
     [code] = codes(kiosk)
+    assert code is not None
     page.goto("/kiosk/pickup")
     page.get_by_label("取件码").fill(code)
     page.get_by_role("button", name="开门").click()
