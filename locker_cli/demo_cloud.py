@@ -33,6 +33,23 @@ class DemoCloud:
     engine: Engine
     notify_public_key: str  # for the bank's [link]: it seals each pickup code with it
     notify_key: PrivateKey  # the demo notifier's own, freshly made: opens the sealed codes
+    secret_key: str  # the cloud's: couriers' codes are derived from it, never stored
+
+    def courier_code(self, carrier_id: str, courier_id: str) -> str:
+        """The operator offers the carrier a share of the bank, the carrier accepts it (its
+        courier's codes go to the bank only now), and the courier fetches today's code for this
+        bank: 8 digits that open no other bank, and this one only today (decision 0010)."""
+        from cloud.models import Role
+        from cloud.services import carriers, fleet
+        from cloud.services.auth import Principal
+
+        operator = Principal(key_id="demo-operator", role=Role.ADMIN)
+        carrier = Principal(key_id=f"demo-{carrier_id}", role=Role.CARRIER, carrier_id=carrier_id)
+        fleet.set_policy(self.engine, operator, BANK, carrier_id, guaranteed=0, ceiling=8)
+        carriers.add_courier(self.engine, carrier, self.secret_key, courier_id=courier_id, name="")
+        carriers.accept_share(self.engine, carrier, BANK)
+        [today] = carriers.day_codes(self.engine, carrier, self.secret_key, BANK)
+        return today.code
 
     def events(self) -> list[dict[str, object]]:
         """The bank's events as the cloud applied them, in order."""
@@ -132,7 +149,8 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
         worker = asyncio.create_task(IngestWorker(engine, settings, broker).run())
         try:
             public, private = sealing.new_key_pair()
-            yield DemoCloud(broker, engine, public, sealing.private_key(private))
+            key = sealing.private_key(private)
+            yield DemoCloud(broker, engine, public, key, settings.secret_key)
         finally:
             await cancel_all([worker])
             engine.dispose()

@@ -94,6 +94,10 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "PUT /api/v1/banks/{bank_id}/compartments/{label}/service": ("admin", "operator"),
     "POST /api/v1/banks/{bank_id}/keypad/reenable": ("admin", "operator"),
     "GET /api/v1/banks/{bank_id}/commands": ("manager", "operator", "admin", "sf"),
+    "GET /api/v1/shares": ("sf", "jd"),
+    "POST /api/v1/shares/{bank_id}/accept": ("sf", "jd"),
+    "POST /api/v1/shares/{bank_id}/withdraw": ("sf", "jd"),
+    "GET /api/v1/banks/{bank_id}/courier-codes": ("sf", "jd", "courier"),
 }
 
 

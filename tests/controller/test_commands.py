@@ -139,8 +139,12 @@ async def test_a_revocation_wins_whichever_order_the_commands_arrive_in(edge: Ed
     revoked = await runner.run(envelope({"type": "courier.revoke", "courier_id": "jd-9"}), 60)
     assert revoked.outcome == "applied"
     salt = new_salt()
-    push = {"type": "courier.push", "courier_id": "jd-9", "carrier_id": "jd",
-            "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("2468", salt)}]}
+    push = {
+        "type": "courier.push",
+        "courier_id": "jd-9",
+        "carrier_id": "jd",
+        "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("2468", salt)}],
+    }
     late = await runner.run(envelope(push), 60)  # the push was retried behind the revocation
     assert late.outcome == "rejected"
     assert "revoked" in late.detail

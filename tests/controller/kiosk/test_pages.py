@@ -20,13 +20,20 @@ from typer.testing import CliRunner
 from controller.codes import mask_phone
 from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
-from tests.controller.kiosk.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, Kiosk
+from tests.controller.kiosk.conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    SCREENSHOTS,
+    Kiosk,
+    require_chromium,
+)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    require_chromium()  # set up before the kiosk fixture that also checks: skip, not error
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
