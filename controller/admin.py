@@ -12,7 +12,6 @@ from sqlmodel import Session, col, delete, select
 
 from controller import codes
 from controller.errors import Conflict, Invalid, NotFound
-from controller.flows import CODE_SCOPE
 from controller.store import (
     ACTIVE_PARCEL_STATES,
     CarrierPolicy,
@@ -22,12 +21,11 @@ from controller.store import (
     Expected,
     Hold,
     Parcel,
-    Throttle,
     emit,
     put_setting,
     utcnow,
 )
-from controller.throttle import reenable
+from controller.throttle import reenable_codes
 from locker_contract.commands import CourierDayCode
 from locker_contract.events import CompartmentService, MaintenanceChanged
 
@@ -157,10 +155,8 @@ def set_maintenance(s: Session, *, on: bool) -> None:
 
 
 def reenable_keypad(s: Session) -> None:
-    row = s.get(Throttle, CODE_SCOPE)
-    if row is not None:
-        reenable(row)
-        s.add(row)
+    """End every pickup-code lockout and the kiosk's slow mode of the day."""
+    reenable_codes(s)
 
 
 def set_service(s: Session, label: str, *, in_service: bool, reason: str) -> None:
