@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from controller.store import Deposit, Throttle
@@ -156,3 +158,30 @@ def test_the_language_switch_sends_nowhere_odd(bank: Bank) -> None:
         answer = bank.client.get(f"/kiosk/lang/en?next={target}", follow_redirects=False)
         assert answer.status_code == 303
         assert answer.headers["location"] == "/kiosk/"
+
+
+ANY_VALUE = st.one_of(
+    st.text(),
+    st.text(alphabet=st.sampled_from("a9 -\x00\x1b\x85\ud800\udfff\N{CJK UNIFIED IDEOGRAPH-4E2D}")),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=3), max_size=2),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(route=st.sampled_from(sorted(GOOD)), data=st.data())
+def test_no_json_body_makes_a_500(bank: Bank, route: str, data: st.DataObject) -> None:
+    """Whatever values a client puts in the fields, the kiosk API answers without a 500 and in
+    JSON it could encode (surrogates travel as JSON escapes, NaN as a bare token)."""
+    fields = {name: data.draw(ANY_VALUE, label=name) for name in GOOD[route]}
+    body = json.dumps(fields, ensure_ascii=True, allow_nan=True).encode()
+    answer = bank.client.post(route, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code < 500, answer.text[:300]
+    json.loads(answer.text)
