@@ -242,3 +242,15 @@ def test_docs_security_shows_the_odds_of_the_current_defaults() -> None:
         f"P ≤ {odds.probability:.1e}",
     ):
         assert shown in text, shown
+
+
+def test_a_slow_lockout_survives_a_restart_exactly_and_a_reboot_in_full() -> None:
+    rows = _rows()[NETWORK]
+    now = 0.0
+    for _ in range(POLICY.kiosk_failure_budget):
+        fail_code(rows, POLICY, _at(now))
+        now = rows.source.locked_until
+    now -= SLOW  # the moment of the last failure
+    assert check_code(rows, POLICY, _at(now + 100)).retry_after_s == SLOW - 100
+    rebooted = Moment(now=3.0, wall=WALL + timedelta(seconds=now + 100), today=TODAY, boot="b2")
+    assert check_code(rows, POLICY, rebooted).retry_after_s == SLOW
