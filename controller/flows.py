@@ -149,6 +149,8 @@ class Flows:
         self.key = key
         self.doors: DoorSupervisor | None = None
         self.boot = throttle.boot_id()
+        with transaction(engine) as s:
+            throttle.rearm_all(s, self._moment())
         self._opening: set[str] = set()  # deposits whose door this process is opening now
         self.sealing_key = config.link.sealing_key() if config.link is not None else None
         self.handoff = Handoff(config.policy.session_timeout_s)  # codes for couriers' screens

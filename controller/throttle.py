@@ -108,7 +108,17 @@ def _rearm_after_reboot(row: Throttle, now: float, boot: str, wall: datetime) ->
         row.locked_until_wall is None or row.locked_until_wall.replace(tzinfo=wall.tzinfo) <= wall
     )
     row.locked_until = 0.0 if ended else now + row.lockout_s
+    if not ended:
+        row.locked_until_wall = wall + timedelta(seconds=row.lockout_s)
     row.boot_id = boot
+
+
+def rearm_all(s: Session, at: Moment) -> None:
+    """At start, once: re-arm the lockouts a reboot interrupted, for good. (``check`` would
+    re-arm lazily, but a refused attempt is rolled back, so every try would restart it.)"""
+    for row in s.exec(select(Throttle).where(col(Throttle.boot_id) != at.boot)):
+        _rearm_after_reboot(row, at.now, at.boot, at.wall)
+        s.add(row)
 
 
 def _new_day(row: Throttle, today: date) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import Session, SQLModel, create_engine
+
 from controller.config import Policy
 from controller.store import Throttle
 from controller.throttle import (
@@ -21,6 +23,7 @@ from controller.throttle import (
     fail,
     fail_code,
     guessing_odds,
+    rearm_all,
     reenable,
     source_for,
     succeed,
@@ -254,3 +257,27 @@ def test_a_slow_lockout_survives_a_restart_exactly_and_a_reboot_in_full() -> Non
     assert check_code(rows, POLICY, _at(now + 100)).retry_after_s == SLOW - 100
     rebooted = Moment(now=3.0, wall=WALL + timedelta(seconds=now + 100), today=TODAY, boot="b2")
     assert check_code(rows, POLICY, rebooted).retry_after_s == SLOW
+
+
+def test_a_reboot_is_rearmed_once_at_start_not_at_every_refused_try() -> None:
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    try:
+        with Session(engine) as s:
+            row = Throttle(scope=code_scope(TERMINAL))
+            for _ in range(5):
+                fail(row, POLICY, now=100.0, today=TODAY, boot=BOOT, wall=WALL)
+            s.add(row)
+            s.commit()
+        rebooted = Moment(now=5.0, wall=WALL, today=TODAY, boot="boot-b")
+        with Session(engine) as s:
+            rearm_all(s, rebooted)
+            s.commit()
+        for now, left in ((20.0, 15.0), (30.0, 5.0)):  # refused tries, each rolled back
+            with Session(engine) as s:
+                row = s.get_one(Throttle, code_scope(TERMINAL))
+                verdict = check(row, POLICY, now=now, today=TODAY, boot="boot-b", wall=WALL)
+                assert verdict.retry_after_s == left
+                s.rollback()
+    finally:
+        engine.dispose()
