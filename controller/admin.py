@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlmodel import Session, col, delete, select
 
 from controller import codes
+from controller.couriers import COURIER_ID_MAX
 from controller.errors import Conflict, Invalid, NotFound
 from controller.store import (
     ACTIVE_PARCEL_STATES,
@@ -41,6 +42,8 @@ def add_courier(
     name: str = "",
 ) -> None:
     """Add or renew a courier's kiosk credential, valid offline for ``ttl_h`` hours."""
+    if not 1 <= len(courier_id) <= COURIER_ID_MAX:
+        raise Invalid(f"a courier id has 1 to {COURIER_ID_MAX} characters")
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         raise Invalid("the PIN must be 4-12 digits")
     salt = codes.new_salt()

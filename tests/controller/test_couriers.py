@@ -15,7 +15,7 @@ from sqlmodel import select
 from controller import codes
 from controller.commands import CommandRunner
 from controller.couriers import COURIER_ID_MAX, UNKNOWN_SCOPE
-from controller.errors import BadCredentials, LockedOut
+from controller.errors import BadCredentials, Invalid, LockedOut
 from controller.flows import Flows
 from controller.store import (
     CarrierPolicy,
@@ -111,6 +111,9 @@ async def test_a_local_pin_still_works_beside_cloud_codes(edge: EdgeSide, flows:
     assert flows.sign_in("own-1", "97531").carrier == "own"
     with pytest.raises(BadCredentials):
         flows.sign_in("own-1", "97530")
+    with transaction(edge.engine) as s, pytest.raises(Invalid):  # no one could ever sign in
+        admin.add_courier(s, edge.key, courier_id="x" * (COURIER_ID_MAX + 1), carrier="own",
+                          pin="97531", ttl_h=1)  # fmt: skip
 
 
 async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, flows: Flows) -> None:
