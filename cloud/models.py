@@ -82,6 +82,9 @@ class Bank(CloudModel, table=True):
     last_heartbeat_at: datetime | None = None
     clock_skew_s: float | None = None  # its clock minus ours, at the last heartbeat
     state: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    # its stream as its heartbeats tell it: the newest seq, and since when it is ahead of ours
+    edge_last_seq: int | None = None
+    edge_ahead_since: datetime | None = None
 
 
 class Compartment(CloudModel, table=True):
@@ -122,11 +125,6 @@ class ApiKey(CloudModel, table=True):
     courier_id: str | None = Field(default=None, foreign_key="courier.id")
     revoked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
-    # the key's lifecycle (cloud/services/keys.py): revoked at once, or at the end of a
-    # rotation's overlap; ``replaces`` names the key a rotation made this one for
-    revoked_at: datetime | None = None
-    expires_at: datetime | None = None
-    replaces: str | None = None
 
 
 class ShareState(StrEnum):
@@ -292,10 +290,11 @@ class Notification(CloudModel, table=True):
 
 
 class BankCursor(CloudModel, table=True):
-    """How far a bank's event stream has been applied without a gap."""
+    """How far a bank's event stream has been applied (or quarantined) without a gap."""
 
     bank_id: str = Field(foreign_key="bank.id", primary_key=True)
     applied_seq: int = 0
+    advanced_at: datetime | None = None
 
 
 class InboundEvent(CloudModel, table=True):
@@ -310,3 +309,29 @@ class InboundEvent(CloudModel, table=True):
     applied: bool = False
 
     __table_args__ = (UniqueConstraint("bank_id", "seq", name="one_event_per_bank_seq"),)
+
+
+class QuarantineState(StrEnum):
+    HELD = "held"  # set aside: the stream went on past it
+    RELEASED = "released"  # applied after all, by an operator
+    DROPPED = "dropped"  # given up by an operator; its raw copy is erased
+
+
+class QuarantinedEvent(CloudModel, table=True):
+    """An event of a bank the cloud could not apply (decision 0009), kept aside for an operator.
+
+    ``raw`` is the envelope as received, as ASCII JSON text (NUL and surrogates escaped), at most
+    ``RAW_MAX`` characters; ``parcel_id`` holds the later events of the same parcel behind it.
+    """
+
+    event_id: str = Field(foreign_key="inboundevent.event_id", primary_key=True)
+    bank_id: str = Field(foreign_key="bank.id", index=True)
+    seq: int
+    type: str
+    parcel_id: str | None = Field(default=None, index=True)
+    raw: str
+    reason: str
+    state: str = QuarantineState.HELD.value
+    quarantined_at: datetime = Field(default_factory=utcnow)
+    settled_at: datetime | None = None
+    settled_by: str | None = None

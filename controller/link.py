@@ -4,9 +4,10 @@
   session expiry, or ``clean_session=False`` on 3.1.1), so commands published while the bank
   is offline wait at the broker. The Last Will marks the bank ``offline`` (retained).
 - **Events.** The outbox is published in ``seq`` order at QoS 1 and deleted only when the cloud's
-  ``events/ack`` covers it: a PUBACK says the broker has it, not that the cloud applied it. With
-  no ack progress for ``resend_after_s`` the unacknowledged tail is published again; the cloud
-  drops what it already has by event id.
+  ``events/ack`` covers it: a PUBACK says the broker has it, not that the cloud applied it. When
+  an event has waited ``resend_after_s`` for an ack with no progress, the unacknowledged tail is
+  published again (``Tail``); the cloud drops what it already has by event id. An event the
+  cloud refused (set aside for its operator: decision 0009) is logged and never published again.
 - **Reconnect.** Capped full-jitter backoff, then a jittered pause before the backlog goes out,
   so that a district whose network returns does not reconnect and resync all at once.
 - **Heartbeat** with the edge's clock every ``heartbeat_s``; the **state** snapshot (retained)
@@ -24,19 +25,22 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import aiomqtt
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from controller.commands import CommandRunner
 from controller.config import LinkSpec
 from controller.store import (
+    Outbox,
     drop_acknowledged,
+    envelope,
     get_setting,
     last_seq,
-    outbox,
+    outbox_rows,
     put_setting,
     transaction,
     utcnow,
@@ -52,8 +56,10 @@ from locker_contract.messages import (
     EventsAck,
     Heartbeat,
     decode,
+    problems,
 )
 from locker_contract.tasks import run_together
+from locker_contract.text import sanitised
 from locker_contract.topics import Channel, parse, topic
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,52 @@ class LinkStatus:
     cloud_offset_s: float | None = None  # cloud clock minus ours, from the latest ack
 
 
+@dataclass
+class Tail:
+    """The published events the cloud has not acknowledged yet, and when to publish them again.
+
+    The wait for an ack is counted from when an event began to wait for one: the first event
+    published while nothing waited starts it, ack progress restarts it. (Counted from the last
+    ack alone, the first event after a quiet spell of ``resend_after_s`` was published twice.)
+    """
+
+    acked: int
+    resend_after_s: float
+    clock: Callable[[], float]
+    sent: int = 0
+    waiting_since: float = 0.0
+    refused: set[int] = field(default_factory=set)  # set aside by the cloud: never again
+
+    def __post_init__(self) -> None:
+        self.restart()
+
+    @property
+    def after(self) -> int:
+        """Publish what comes after this seq."""
+        return max(self.sent, self.acked)
+
+    def published(self, seq: int) -> None:
+        if self.sent <= self.acked:  # nothing was waiting for an ack: the wait starts now
+            self.waiting_since = self.clock()
+        self.sent = seq
+
+    def acknowledged(self, seq: int) -> None:
+        self.acked, self.waiting_since = seq, self.clock()
+        self.refused = {n for n in self.refused if n > seq}
+
+    def refuse(self, seq: int) -> None:
+        if seq > self.acked:
+            self.refused.add(seq)
+
+    def resend_due(self) -> bool:
+        waited = self.clock() - self.waiting_since
+        return self.sent > self.acked and waited > self.resend_after_s
+
+    def restart(self) -> None:
+        """Publish again from the last ack."""
+        self.sent, self.waiting_since = self.acked, self.clock()
+
+
 class EdgeLink:
     def __init__(
         self,
@@ -85,6 +137,7 @@ class EdgeLink:
         runner: CommandRunner,
         snapshot: Callable[[], BankState],
         boards: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.bank_id = bank_id
@@ -96,12 +149,13 @@ class EdgeLink:
         self.status = LinkStatus()
         self._nudge = asyncio.Event()
         self._commands: asyncio.Queue[tuple[CommandEnvelope, float]] = asyncio.Queue()
-        self._last_progress = time.monotonic()
-        self._started = time.monotonic()
+        self._clock = clock
+        self._started = clock()
         self._cloud_clock: tuple[datetime, float] | None = None  # from the latest live ack
         with transaction(engine) as s:
             self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
             self.status.last_seq = last_seq(s)
+        self._tail = Tail(self.status.acked_seq, spec.resend_after_s, clock)
 
     def nudge(self) -> None:
         """New events are in the outbox: publish them now rather than at the next poll."""
@@ -124,7 +178,7 @@ class EdgeLink:
         """Stay connected until cancelled; publish ``offline`` on the way out."""
         attempt = 0
         while True:
-            began = time.monotonic()
+            began = self._clock()
             try:
                 async with self._client() as client:
                     self.status.connected = True
@@ -139,7 +193,7 @@ class EdgeLink:
                 log.warning("link to %s down: %s", self.broker, group.exceptions[0])
             except* Exception as group:  # a bug must not end the link: report it, reconnect
                 log.error("link failed; reconnecting", exc_info=group.exceptions[0])
-            if time.monotonic() - began > STABLE_AFTER_S:
+            if self._clock() - began > STABLE_AFTER_S:
                 attempt = 0
             delay = full_jitter(attempt, self.spec.backoff_base_s, self.spec.backoff_cap_s)
             attempt += 1
@@ -163,31 +217,42 @@ class EdgeLink:
 
     async def _publish_events(self, client: aiomqtt.Client) -> None:
         await asyncio.sleep(random.uniform(0, self.spec.resync_jitter_s))
-        events = topic(self.bank_id, Channel.EVENTS)
-        sent = self.status.acked_seq
-        self._last_progress = time.monotonic()
+        self._tail.restart()  # a new session: whatever was published may be lost
         while True:
-            with transaction(self.engine) as s:
-                batch = outbox(s, self.bank_id, after=max(sent, self.status.acked_seq), limit=BATCH)
-                self.status.last_seq = last_seq(s)
-            for envelope in batch:
-                await client.publish(events, envelope.model_dump_json(), qos=1)
-                sent = envelope.seq
-            if len(batch) == BATCH:
-                continue
-            stalled = time.monotonic() - self._last_progress > self.spec.resend_after_s
-            if sent > self.status.acked_seq and stalled:
-                log.info("no ack past %d for %.0f s: publishing again from there",
-                         self.status.acked_seq, self.spec.resend_after_s)  # fmt: skip
-                sent, self._last_progress = self.status.acked_seq, time.monotonic()
+            if await self._publish_round(client):
                 continue
             self._nudge.clear()
             await _nudged_or(self._nudge, POLL_S)
 
+    async def _publish_round(self, client: aiomqtt.Client) -> bool:
+        """Publish what is new, or the tail again when its ack is overdue; True: there is more
+        to publish at once."""
+        with transaction(self.engine) as s:
+            batch = outbox_rows(s, after=self._tail.after, limit=BATCH)
+            self.status.last_seq = last_seq(s)
+        for row in batch:
+            assert row.seq is not None
+            if row.seq not in self._tail.refused:
+                await client.publish(topic(self.bank_id, Channel.EVENTS),
+                                     _wire(self.bank_id, row), qos=1)  # fmt: skip
+            self._tail.published(row.seq)
+        if len(batch) == BATCH:
+            return True
+        if self._tail.resend_due():
+            log.info("no ack past %d for %.0f s: publishing again from there",
+                     self._tail.acked, self.spec.resend_after_s)  # fmt: skip
+            self._tail.restart()
+            return True
+        return False
+
     def _acked(self, ack: EventsAck, *, live: bool) -> None:
         if live:  # a retained ack's cloud_time is as old as the cloud's last ingest
-            self._cloud_clock = (ack.cloud_time, time.monotonic())
+            self._cloud_clock = (ack.cloud_time, self._clock())
             self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
+        for refused in ack.refused:
+            log.warning("the cloud set event %d aside (its operator may release it): %s",
+                        refused.seq, sanitised(refused.reason, 200))  # fmt: skip
+            self._tail.refuse(refused.seq)
         if ack.seq <= self.status.acked_seq:
             return
         with transaction(self.engine) as s:
@@ -201,7 +266,7 @@ class EdgeLink:
             put_setting(s, ACKED_KEY, str(upto))
         log.debug("cloud applied up to %d: %d events dropped", upto, dropped)
         self.status.acked_seq = upto
-        self._last_progress = time.monotonic()
+        self._tail.acknowledged(upto)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -237,7 +302,7 @@ class EdgeLink:
                                                   outcome="rejected", detail=detail,
                                                   edge_time=utcnow()))  # fmt: skip
             return
-        deadline = time.monotonic() + (envelope.ttl_s if remaining is None else remaining)
+        deadline = self._clock() + (envelope.ttl_s if remaining is None else remaining)
         await self._commands.put((envelope, deadline))
 
     def _remaining(self, message: aiomqtt.Message, envelope: CommandEnvelope) -> float | None:
@@ -248,7 +313,7 @@ class EdgeLink:
         if self._cloud_clock is None:  # MQTT 3.1.1 and no live ack yet
             return None
         cloud_time, at = self._cloud_clock  # the cloud's clock, carried on our monotonic one
-        cloud_now = cloud_time + timedelta(seconds=time.monotonic() - at)
+        cloud_now = cloud_time + timedelta(seconds=self._clock() - at)
         age = max(0.0, (cloud_now - envelope.sent_at).total_seconds())
         return envelope.ttl_s - age
 
@@ -257,7 +322,7 @@ class EdgeLink:
             envelope, deadline = await self._commands.get()
             # shielded: a dropped connection must not cancel a door half-way through an unlock;
             # the outcome is recorded, and the cloud's retry is answered with it
-            ack = await asyncio.shield(self.runner.run(envelope, deadline - time.monotonic()))
+            ack = await asyncio.shield(self.runner.run(envelope, deadline - self._clock()))
             await self._answer(client, ack)
             self.nudge()  # the command's events, if any
 
@@ -271,7 +336,7 @@ class EdgeLink:
             online, total = self.boards()
             beat = Heartbeat(
                 edge_time=utcnow(), last_seq=self.status.last_seq,
-                acked_seq=self.status.acked_seq, uptime_s=time.monotonic() - self._started,
+                acked_seq=self.status.acked_seq, uptime_s=self._clock() - self._started,
                 boards_online=online, boards_total=total,
             )  # fmt: skip
             await client.publish(topic(self.bank_id, Channel.HEARTBEAT), beat.model_dump_json())
@@ -297,6 +362,24 @@ async def _nudged_or(nudge: asyncio.Event, timeout_s: float) -> None:
         await asyncio.wait({waiter}, timeout=timeout_s)
     finally:
         waiter.cancel()
+
+
+def _wire(bank_id: str, row: Outbox) -> str:
+    """The event as published. One an older version stored and this contract refuses (a NUL in
+    a waybill, say) goes as it was stored, for the cloud to set aside and acknowledge
+    (decision 0009): re-checked here, it would stop the link at that event for good."""
+    try:
+        return envelope(bank_id, row).model_dump_json()
+    except ValidationError as exc:
+        log.warning("event %s breaks the contract (%s); published as stored, for the cloud to "
+                    "set aside", row.seq, problems(exc))  # fmt: skip
+    try:
+        event: object = json.loads(row.body)
+    except ValueError:
+        event = sanitised(row.body)
+    time_ = row.time.replace(tzinfo=row.time.tzinfo or UTC).isoformat()
+    return json.dumps({"event_id": row.event_id, "bank_id": bank_id, "seq": row.seq,
+                       "time": time_, "event": event})  # fmt: skip
 
 
 def _payload(message: aiomqtt.Message) -> bytes:

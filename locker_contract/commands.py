@@ -15,10 +15,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from locker_contract.events import Label
 from locker_contract.messages import Message
+from locker_contract.text import FiniteFloat, Text
 from locker_contract.vocabulary import Consent
 
-Carrier = Annotated[str, Field(min_length=1, max_length=64)]
-Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+Carrier = Annotated[Text, Field(min_length=1, max_length=64)]
+Identifier = Annotated[Text, Field(min_length=1, max_length=64)]
 
 
 class _Command(BaseModel):
@@ -53,9 +54,9 @@ class ParcelAnnounce(_Command):
     """A waybill announced by its carrier, with the recipient's consent on record."""
 
     type: Literal["parcel.announce"] = "parcel.announce"
-    waybill: Annotated[str, Field(min_length=1, max_length=64)]
+    waybill: Annotated[Text, Field(min_length=1, max_length=64)]
     carrier_id: Carrier
-    recipient_phone: Annotated[str, Field(min_length=3, max_length=32)]
+    recipient_phone: Annotated[Text, Field(min_length=3, max_length=32)]
     consent: Consent
 
 
@@ -78,7 +79,7 @@ class CourierPush(_Command):
     type: Literal["courier.push"] = "courier.push"
     courier_id: Identifier
     carrier_id: Carrier
-    name: Annotated[str, Field(max_length=120)] = ""
+    name: Annotated[Text, Field(max_length=120)] = ""
     codes: Annotated[list[CourierDayCode], Field(min_length=1, max_length=14)]
 
 
@@ -99,7 +100,7 @@ class CompartmentServiceSet(_Command):
     type: Literal["compartment.service"] = "compartment.service"
     compartment: Label
     in_service: bool
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class MaintenanceSet(_Command):
@@ -117,8 +118,8 @@ class RemoteOpen(_Command):
 
     type: Literal["door.open"] = "door.open"
     compartment: Label
-    reason: Annotated[str, Field(min_length=3, max_length=200)]
-    requested_by: Annotated[str, Field(min_length=1, max_length=120)]
+    reason: Annotated[Text, Field(min_length=3, max_length=200)]
+    requested_by: Annotated[Text, Field(min_length=1, max_length=120)]
 
 
 Command = Annotated[
@@ -153,5 +154,5 @@ class CommandEnvelope(Message):
 
     command_id: Identifier
     sent_at: AwareDatetime
-    ttl_s: Annotated[float, Field(gt=0)]
+    ttl_s: Annotated[FiniteFloat, Field(gt=0)]
     command: Command

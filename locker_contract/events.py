@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from locker_contract.sealing import SEALED_MAX, SEALED_MIN, SEALED_PATTERN
+from locker_contract.text import FiniteFloat, Text
 
 SCHEMA_VERSION: Literal[1] = 1
 BANK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -30,8 +31,8 @@ class UnlockRequested(_Event):
     type: Literal["door.unlock_requested"] = "door.unlock_requested"
     compartment: Label
     intent_id: UUID
-    reason: str
-    flow: str
+    reason: Text
+    flow: Text
 
 
 class UnlockAbandoned(_Event):
@@ -41,7 +42,7 @@ class UnlockAbandoned(_Event):
     type: Literal["door.unlock_abandoned"] = "door.unlock_abandoned"
     compartment: Label
     intent_id: UUID
-    reason: str
+    reason: Text
 
 
 class DoorOpened(_Event):
@@ -72,7 +73,7 @@ class DoorOutcomeUnknown(_Event):
 class DoorLeftOpen(_Event):
     type: Literal["door.left_open"] = "door.left_open"
     compartment: Label
-    open_for_s: float
+    open_for_s: FiniteFloat
 
 
 class DoorForcedOpen(_Event):
@@ -89,12 +90,12 @@ class CompartmentService(_Event):
     type: Literal["compartment.service"] = "compartment.service"
     compartment: Label
     in_service: bool
-    reason: str
+    reason: Text
 
 
 class BoardHealthChanged(_Event):
     type: Literal["board.health"] = "board.health"
-    bus: str
+    bus: Text
     board: int
     online: bool
 
@@ -121,50 +122,50 @@ class ParcelDeposited(_Event):
 
     type: Literal["parcel.deposited"] = "parcel.deposited"
     parcel_id: UUID
-    waybill: str
-    carrier: str
-    courier_id: str
+    waybill: Text
+    carrier: Text
+    courier_id: Text
     compartment: Label
-    recipient_phone: str
+    recipient_phone: Text
     group_id: UUID
     sealed_code: SealedCode | None
-    consent: str
+    consent: Text
     flagged_for_review: bool
 
 
 class ParcelPickedUp(_Event):
     type: Literal["parcel.picked_up"] = "parcel.picked_up"
     parcel_id: UUID
-    waybill: str
+    waybill: Text
     compartment: Label
 
 
 class ParcelRefused(_Event):
     type: Literal["parcel.refused"] = "parcel.refused"
     parcel_id: UUID
-    waybill: str
-    reason: str
+    waybill: Text
+    reason: Text
 
 
 class ParcelReturned(_Event):
     type: Literal["parcel.returned"] = "parcel.returned"
     parcel_id: UUID
-    waybill: str
-    courier_id: str
+    waybill: Text
+    courier_id: Text
 
 
 class DepositAbandoned(_Event):
     type: Literal["deposit.abandoned"] = "deposit.abandoned"
-    waybill: str
+    waybill: Text
     compartment: Label
     reason: Literal["cancelled", "nothing_put_in", "does_not_fit", "door_failed", "timeout"]
 
 
 class KioskLockout(_Event):
     type: Literal["kiosk.lockout"] = "kiosk.lockout"
-    scope: str
+    scope: Text
     failures: int
-    lockout_s: float
+    lockout_s: FiniteFloat
     disabled: bool
 
 

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from locker_contract.errors import BadMessage
 from locker_contract.events import Label
+from locker_contract.text import LONG_TEXT_MAX, FiniteFloat, LongText, Text, sanitised
 
 LINK_VERSION: Literal[1] = 1
 
@@ -22,12 +23,32 @@ class Message(BaseModel):
     v: Literal[1] = LINK_VERSION
 
 
+REFUSED_MAX = 100  # refusals one ack reports; more are in the cloud's quarantine list
+
+
+class RefusedEvent(BaseModel):
+    """An event the cloud could not apply: kept aside (quarantined) for an operator, counted as
+    done for the stream. The edge publishes it no more and logs ``reason``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: Annotated[int, Field(ge=1)]
+    reason: LongText
+
+
 class EventsAck(Message):
-    """Cloud to edge: every event up to ``seq`` is applied, without a gap. Retained, so that an
-    edge learns it on reconnecting; the edge may delete its outbox up to here."""
+    """Cloud to edge: every event up to ``seq`` is done, without a gap: applied, or refused and
+    kept aside in the cloud (``refused`` lists those refused since the last ack). Retained, so
+    that an edge learns it on reconnecting; the edge may delete its outbox up to here."""
 
     seq: Annotated[int, Field(ge=0)]
     cloud_time: AwareDatetime
+    refused: Annotated[list[RefusedEvent], Field(max_length=REFUSED_MAX)] = []
+
+    def to_json(self) -> str:
+        """The ack as published: without ``refused`` when there is none, as edges that predate
+        the field expect it."""
+        return self.model_dump_json(exclude=None if self.refused else {"refused"})
 
 
 class BankStatus(Message):
@@ -44,7 +65,7 @@ class Heartbeat(Message):
     edge_time: AwareDatetime
     last_seq: Annotated[int, Field(ge=0)]
     acked_seq: Annotated[int, Field(ge=0)]
-    uptime_s: Annotated[float, Field(ge=0)]
+    uptime_s: Annotated[FiniteFloat, Field(ge=0)]
     boards_online: Annotated[int, Field(ge=0)]
     boards_total: Annotated[int, Field(ge=0)]
 
@@ -57,7 +78,7 @@ class CompartmentState(BaseModel):
     in_service: bool
     door: Literal["open", "closed", "unknown"]
     occupied: bool
-    reserved_for: str | None = None
+    reserved_for: Text | None = None
 
 
 class BankState(Message):
@@ -75,9 +96,9 @@ class CommandAck(Message):
     """Edge to cloud: what became of one command. A repeated delivery is answered with the
     first outcome and ``repeat``; an expired command is never applied."""
 
-    command_id: Annotated[str, Field(min_length=1, max_length=64)]
+    command_id: Annotated[Text, Field(min_length=1, max_length=64)]
     outcome: Outcome
-    detail: Annotated[str, Field(max_length=500)] = ""
+    detail: LongText = ""
     repeat: bool = False
     edge_time: AwareDatetime
 
@@ -90,4 +111,16 @@ def decode(model: type[M], payload: bytes | bytearray | str) -> M:
     try:
         return model.model_validate_json(payload)
     except ValidationError as exc:
-        raise BadMessage(f"bad {model.__name__}: {exc.errors(include_url=False)}") from None
+        raise BadMessage(f"bad {model.__name__}: {problems(exc)}") from None
+
+
+def problems(exc: ValidationError, most: int = 3) -> str:
+    """What is wrong, bounded and printable, and quoting none of the input (which may be huge,
+    unprintable, or a phone number): where, and the rule broken."""
+    said = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'message'}: {error['msg']} "
+        f"[{error['type']}]"
+        for error in exc.errors(include_url=False, include_input=False)[:most]
+    ]
+    more = exc.error_count() - len(said)
+    return sanitised("; ".join(said) + (f"; and {more} more" if more > 0 else ""), LONG_TEXT_MAX)

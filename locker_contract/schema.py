@@ -93,9 +93,12 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     ),
     ChannelSpec(
         Channel.EVENTS_ACK, "cloud", 1, True, EventsAck,
-        "The highest `seq` the cloud has applied without a gap: the edge deletes its outbox up "
+        "The highest `seq` the cloud has done without a gap: the edge deletes its outbox up "
         "to there. Retained, so that an edge learns it on reconnecting. `cloud_time` also tells "
-        "the edge the cloud's clock (used for command lifetimes over MQTT 3.1.1).",
+        "the edge the cloud's clock (used for command lifetimes over MQTT 3.1.1). An event the "
+        "cloud cannot apply is quarantined there for an operator and counts as done; `refused` "
+        "(left out when empty) tells the edge its `seq` and why, and the edge publishes it no "
+        "more.",
     ),
     ChannelSpec(
         Channel.STATE, "edge", 1, True, BankState,

@@ -6,6 +6,10 @@ whole event stream in the cloud. So every text field is ``Text`` (bounded, print
 C1 control characters but tab, no lone surrogates, no NUL), every float is ``FiniteFloat``, and
 the same definitions are imported by the edge, the contract and the cloud.
 
+``Annotated[Text, Field(max_length=N)]`` (or ``min_length``) tightens the bound: both bounds
+apply, so it can only lower ``TEXT_MAX``; ``LongText`` is for a detail or a reason of up to
+``LONG_TEXT_MAX``. ``Annotated[FiniteFloat, Field(ge=0)]`` adds limits to a float.
+
 ``sanitised`` is what a log line may quote of untrusted input: a bounded, printable prefix.
 """
 
@@ -18,6 +22,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 TEXT_MAX = 200  # a waybill, a name, a reason: longer is not a mistake we need to store
+LONG_TEXT_MAX = 500  # a detail or an error's reason
 LOG_QUOTE_MAX = 80  # what a log line quotes of bad input
 
 # C0 controls but tab, DEL, C1 controls, and UTF-16 surrogates (only ever alone in a str)
@@ -42,15 +47,17 @@ def check_finite(value: float) -> float:
 
 
 Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(check_text)]
-"""Printable text of at most ``TEXT_MAX`` characters; ``Annotated[Text, Field(max_length=N)]``
-sets another bound."""
+"""Printable text of at most ``TEXT_MAX`` characters."""
 
-FiniteFloat = Annotated[float, AfterValidator(check_finite)]
+LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX), AfterValidator(check_text)]
+"""Printable text of at most ``LONG_TEXT_MAX`` characters: a detail, an error's reason."""
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 """A float that JSON and every database can store: no NaN, no infinity."""
 
 
 def sanitised(value: object, limit: int = LOG_QUOTE_MAX) -> str:
     """A printable, bounded quote of untrusted input, for a log line or an error message."""
-    text = value if isinstance(value, str) else repr(value)
-    head = _FORBIDDEN.sub("\N{REPLACEMENT CHARACTER}", text[:limit])
-    return head + (f"... ({len(text)} characters)" if len(text) > limit else "")
+    quoted = value if isinstance(value, str) else repr(value)
+    head = _FORBIDDEN.sub("\N{REPLACEMENT CHARACTER}", quoted[:limit])
+    return head + (f"... ({len(quoted)} characters)" if len(quoted) > limit else "")

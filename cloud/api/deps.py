@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from cloud.core.config import Settings
 from cloud.services.auth import Principal, authenticate
 from cloud.services.errors import RateLimited, Unauthorized
-from locker_contract.text import check_text
 
 
 @dataclass
@@ -44,10 +42,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def current_principal(
-    request: Request,
-    authorization: Annotated[
-        str, Header(description="Bearer <API key>", max_length=256), AfterValidator(check_text)
-    ] = "",
+    request: Request, authorization: Annotated[str, Header(description="Bearer <API key>")] = ""
 ) -> Principal:
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key:

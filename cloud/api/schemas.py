@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from cloud.models import Consent, Role, Size
-from cloud.services.keys import MAX_OVERLAP_S
-from locker_contract.text import FiniteFloat, Text
+from cloud.models import Consent, Size
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$")]
@@ -48,9 +46,9 @@ class BankPublic(BaseModel):
 
 
 class ParcelCreate(BaseModel):
-    waybill: Annotated[Text, Field(min_length=1, max_length=64)]
+    waybill: Annotated[str, Field(min_length=1, max_length=64)]
     bank_id: Slug
-    recipient_phone: Annotated[Text, Field(min_length=7, max_length=32)]
+    recipient_phone: Annotated[str, Field(min_length=7, max_length=32)]
     consent: Annotated[Consent, Field(description="How the recipient agreed to locker delivery")]
 
 
@@ -74,8 +72,8 @@ class ParcelHistory(ParcelPublic):
 
 
 class CourierCreate(BaseModel):
-    id: Annotated[Text, Field(min_length=1, max_length=64)]
-    name: Annotated[Text, Field(max_length=120)] = ""
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(max_length=120)] = ""
     # no PIN: a courier's kiosk codes are derived per bank and per day (GET .../courier-codes)
 
 
@@ -95,23 +93,20 @@ class CourierSelf(CourierPublic):
 
 
 class OperatorCreate(BaseModel):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
 
 
 class Created(BaseModel):
-    """What was made; with a key, ``key_id`` names the key (to list, rotate or revoke it)."""
-
     id: str
     api_key: str | None = None
-    key_id: str | None = None
 
 
 class SiteCreate(BaseModel):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
-    address: Annotated[Text, Field(max_length=300)] = ""
-    lat: Annotated[FiniteFloat, Field(ge=-90, le=90)]
-    lon: Annotated[FiniteFloat, Field(ge=-180, le=180)]
-    operator_id: Text | None = None
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    address: Annotated[str, Field(max_length=300)] = ""
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    operator_id: str | None = None
 
 
 class CompartmentCreate(BaseModel):
@@ -122,14 +117,14 @@ class CompartmentCreate(BaseModel):
 
 class BankCreate(BaseModel):
     id: Slug
-    site_id: Text
-    name: Annotated[Text, Field(max_length=120)] = ""
+    site_id: str
+    name: Annotated[str, Field(max_length=120)] = ""
     compartments: Annotated[list[CompartmentCreate], Field(min_length=1, max_length=500)]
 
 
 class CarrierCreate(BaseModel):
     id: Slug
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
 
 
 class PolicySet(BaseModel):
@@ -157,39 +152,7 @@ class CourierCodePublic(BaseModel):
 
 
 class ManagerKeyCreate(BaseModel):
-    label: Annotated[Text, Field(max_length=120)] = ""
-
-
-KeyId = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$", description="a key's id")]
-
-
-class KeyPublic(BaseModel):
-    """An API key, never its secret: ``state`` is active, expiring (rotated with an overlap:
-    accepted until ``expires_at``) or revoked."""
-
-    id: str
-    role: Role
-    label: str
-    state: Literal["active", "expiring", "revoked"]
-    carrier_id: str | None
-    operator_id: str | None
-    site_id: str | None
-    courier_id: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    replaces: str | None
-
-
-class KeyRotate(BaseModel):
-    overlap_s: Annotated[
-        FiniteFloat,
-        Field(ge=0, le=MAX_OVERLAP_S, description="how long the old key stays valid; 0: at once"),
-    ] = 0.0
-
-
-class KeyCreated(KeyPublic):
-    api_key: Annotated[str, Field(description="the new key, shown this once")]
+    label: Annotated[str, Field(max_length=120)] = ""
 
 
 class BankHealthPublic(BaseModel):
@@ -204,7 +167,7 @@ class BankHealthPublic(BaseModel):
 
 
 class RemoteOpen(BaseModel):
-    reason: Annotated[Text, Field(min_length=3, max_length=200)]
+    reason: Annotated[str, Field(min_length=3, max_length=200)]
 
 
 class MaintenanceSet(BaseModel):
@@ -213,7 +176,7 @@ class MaintenanceSet(BaseModel):
 
 class ServiceSet(BaseModel):
     in_service: bool
-    reason: Annotated[Text, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class CommandPublic(BaseModel):
@@ -229,6 +192,31 @@ class CommandPublic(BaseModel):
     attempts: int
     outcome: str | None = None
     detail: str = ""
+
+
+class QuarantinedPublic(BaseModel):
+    """An event of a bank the cloud could not apply, set aside so that the rest went on
+    (decision 0009): ``held`` until an operator releases or drops it. ``preview`` is the raw
+    event with the phone and codes masked."""
+
+    event_id: str
+    bank_id: str
+    seq: int
+    type: str
+    reason: str
+    state: str
+    quarantined_at: datetime
+    settled_at: datetime | None
+    settled_by: str | None
+    preview: str
+
+
+class QuarantineRelease(BaseModel):
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The event corrected (as in the contract's Envelope.event), for an event "
+        "the contract refused; its id, seq, bank and time stay as the bank sent them.",
+    )
 
 
 class SiteHealth(BaseModel):

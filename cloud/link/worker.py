@@ -2,7 +2,9 @@
 
 - ``events`` go to ``ingest_event`` (stored once by event id, applied in ``seq`` order); after
   each batch the worker publishes, per bank, a retained ``events/ack`` with the highest ``seq``
-  applied without a gap, which lets the bank drop its outbox up to there.
+  done without a gap, which lets the bank drop its outbox up to there. An event that cannot be
+  applied, or that the contract refuses but whose id and seq can be read, is quarantined and
+  counts as done (decision 0009); the ack lists it as refused, with why.
 - ``heartbeat``, ``status`` (the Last Will) and ``state`` feed ``presence``; a sweep marks banks
   whose heartbeats stopped as offline.
 - Commands are published as ``commands.due`` hands them out: first at once, then retried while
@@ -35,18 +37,21 @@ from cloud.core.config import Settings
 from cloud.models import utcnow
 from cloud.services import carriers, commands, presence
 from cloud.services.errors import CloudError
-from cloud.services.ingest import ingest_event
+from cloud.services.ingest import Ingested, ingest_event, ingest_unreadable
 from locker_contract.broker import BrokerUrl, full_jitter
 from locker_contract.broker import client as broker_client
 from locker_contract.errors import ContractError
 from locker_contract.events import Envelope
 from locker_contract.messages import (
+    REFUSED_MAX,
     BankState,
     BankStatus,
     CommandAck,
     EventsAck,
     Heartbeat,
+    RefusedEvent,
     decode,
+    problems,
 )
 from locker_contract.tasks import run_together
 from locker_contract.topics import Channel, every_bank, parse, shared, topic
@@ -73,6 +78,22 @@ class WorkerStats:
 Inbound = tuple[str, Channel, bytes, float]  # bank, channel, payload, received (time.time())
 
 
+@dataclass
+class Progress:
+    """What one batch did to one bank's stream: the ack it is owed."""
+
+    applied_seq: int = 0
+    refused: list[RefusedEvent] = field(default_factory=list)
+
+    def take(self, result: Ingested) -> None:
+        self.applied_seq = max(self.applied_seq, result.applied_seq)
+        room = REFUSED_MAX - len(self.refused)
+        self.refused += [RefusedEvent(seq=r.seq, reason=r.reason) for r in result.refused][:room]
+
+    def ack(self) -> EventsAck:
+        return EventsAck(seq=self.applied_seq, cloud_time=utcnow(), refused=self.refused)
+
+
 class IngestWorker:
     def __init__(self, engine: Engine, settings: Settings, broker: str, *, name: str = "1") -> None:
         self.engine = engine
@@ -83,7 +104,7 @@ class IngestWorker:
         self._lanes: list[asyncio.Queue[Inbound]] = [
             asyncio.Queue() for _ in range(settings.ingest_lanes)
         ]
-        self._handlers: dict[Channel, Callable[[str, bytes, float], int | None]] = {
+        self._handlers: dict[Channel, Callable[[str, bytes, float], Ingested | None]] = {
             Channel.EVENTS: self._event,
             Channel.HEARTBEAT: self._heartbeat,
             Channel.CMD_ACK: self._cmd_ack,
@@ -151,17 +172,17 @@ class IngestWorker:
             batch = [await lane.get()]
             while len(batch) < BATCH and not lane.empty():
                 batch.append(lane.get_nowait())
-            acks = await asyncio.to_thread(self._handle_batch, batch)
-            for bank_id, seq in acks.items():
-                ack = EventsAck(seq=seq, cloud_time=utcnow()).model_dump_json()
+            acks = await asyncio.to_thread(self.handle_batch, batch)
+            for bank_id, progress in acks.items():
+                ack = progress.ack().to_json()
                 await client.publish(topic(bank_id, Channel.EVENTS_ACK), ack, qos=1, retain=True)
 
-    def _handle_batch(self, batch: list[Inbound]) -> dict[str, int]:
+    def handle_batch(self, batch: list[Inbound]) -> dict[str, Progress]:
         """Handle messages in order (on a thread: the database calls block); the ack per bank."""
-        acks: dict[str, int] = {}
+        acks: dict[str, Progress] = {}
         for bank_id, channel, payload, received in batch:
             try:
-                applied = self._handlers[channel](bank_id, payload, received)
+                result = self._handlers[channel](bank_id, payload, received)
             except (ContractError, CloudError) as exc:
                 self.stats.rejected += 1
                 log.warning("bank %s %s refused: %s", bank_id, channel.value, exc)
@@ -169,24 +190,31 @@ class IngestWorker:
                 self.stats.rejected += 1  # the bank publishes it again; nothing is lost
                 log.exception("bank %s %s failed", bank_id, channel.value)
             else:
-                if applied is not None:
-                    acks[bank_id] = max(acks.get(bank_id, 0), applied)
+                if result is not None:
+                    acks.setdefault(bank_id, Progress()).take(result)
         return acks
 
-    # --- one handler per channel; an event's returns how far its bank is applied -------------
+    # --- one handler per channel; an event's returns how far its bank is done ----------------
 
-    def _event(self, bank_id: str, payload: bytes, received: float) -> int | None:
+    def _event(self, bank_id: str, payload: bytes, received: float) -> Ingested:
         try:
             envelope = Envelope.model_validate_json(payload)
         except ValidationError as exc:
-            raise ContractError(f"bad event: {exc.errors(include_url=False)}") from None
+            reason = f"not a valid event: {problems(exc)}"
+            unreadable = ingest_unreadable(self.engine, bank_id, payload, reason)
+            if unreadable is None:  # not even its id and seq: nothing to set aside or ack
+                raise ContractError(reason) from None
+            return self._count(bank_id, unreadable)
         if envelope.bank_id != bank_id:
             raise ContractError(f"an event of bank {envelope.bank_id} on {bank_id}'s topic")
-        result = ingest_event(self.engine, envelope)
+        return self._count(bank_id, ingest_event(self.engine, envelope))
+
+    def _count(self, bank_id: str, result: Ingested) -> Ingested:
         self.stats.events += 1
         self.stats.duplicates += result.duplicate
+        self.stats.rejected += len(result.refused)
         self.stats.applied[bank_id] = result.applied_seq
-        return result.applied_seq
+        return result
 
     def _heartbeat(self, bank_id: str, payload: bytes, received: float) -> None:
         beat = decode(Heartbeat, payload)
@@ -233,6 +261,8 @@ class IngestWorker:
             try:
                 timeout = self.settings.heartbeat_timeout_s
                 await asyncio.to_thread(presence.sweep_silent, self.engine, timeout)
+                stall_s = self.settings.stream_stall_alarm_s
+                await asyncio.to_thread(presence.sweep_stalled, self.engine, stall_s)
                 # couriers' codes for the days ahead, once a day per share (decision 0010)
                 await asyncio.to_thread(carriers.refresh_codes, self.engine)
             except Exception:

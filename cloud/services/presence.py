@@ -4,23 +4,28 @@ A bank is online from its retained ``online`` status or any heartbeat, and offli
 Will (``offline``) or when its heartbeats stop for ``heartbeat_timeout_s``. Going offline raises a
 ``bank.offline`` alarm and coming back clears it; a clock off by more than the allowed skew
 raises ``clock.skew`` until a heartbeat shows it right again.
+
+A bank whose heartbeats report events (``last_seq``) the cloud's cursor has not reached, with
+the cursor not moving for ``stream_stall_alarm_s``, raises ``stream.stalled`` (``sweep_stalled``);
+it clears once the cursor moves or catches up. Ingest never waits on one event (decision 0009),
+so this says that events are not arriving, or that ingest itself is down or failing.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
-from cloud.models import Alarm, Bank, utcnow
+from cloud.models import Alarm, Bank, BankCursor, utcnow
 from locker_contract.messages import BankState, BankStatus, Heartbeat
 
 log = logging.getLogger(__name__)
 
-OFFLINE, SKEW = "bank.offline", "clock.skew"
+OFFLINE, SKEW, STALLED = "bank.offline", "clock.skew", "stream.stalled"
 
 
 def _bank(s: Session, bank_id: str) -> Bank | None:
@@ -83,7 +88,19 @@ def record_heartbeat(
         else:
             _clear(s, bank_id, SKEW)
         _set_online(s, bank, True, received_at)
+        _track_stream(s, bank, beat.last_seq, received_at)
         s.add(bank)
+
+
+def _track_stream(s: Session, bank: Bank, last_seq: int, at: datetime) -> None:
+    """Since when the bank is ahead of the cloud's cursor, if it is."""
+    cursor = s.get(BankCursor, bank.id)
+    bank.edge_last_seq = last_seq
+    if last_seq <= (cursor.applied_seq if cursor else 0):
+        bank.edge_ahead_since = None
+        _clear(s, bank.id, STALLED)
+    elif bank.edge_ahead_since is None:
+        bank.edge_ahead_since = at
 
 
 def record_state(engine: Engine, bank_id: str, state: BankState) -> None:
@@ -105,3 +122,28 @@ def sweep_silent(engine: Engine, timeout_s: float, now: datetime | None = None) 
             _set_online(s, bank, False, now)
             s.add(bank)
         return [bank.id for bank in silent]
+
+
+def sweep_stalled(engine: Engine, stall_after_s: float, now: datetime | None = None) -> list[str]:
+    """Raise ``stream.stalled`` for each bank ahead of its cursor while the cursor has not moved
+    for ``stall_after_s``, and clear it where it moved; the ids stalled."""
+    now = now or utcnow()
+    limit = now - timedelta(seconds=stall_after_s)
+    stalled = []
+    with transaction(engine) as s:
+        query = select(Bank, BankCursor).join(BankCursor, col(BankCursor.bank_id) == col(Bank.id))
+        for bank, cursor in s.exec(query.where(col(Bank.edge_ahead_since).is_not(None))):
+            behind = (bank.edge_last_seq or 0) > cursor.applied_seq
+            since = max(_aware(bank.edge_ahead_since), _aware(cursor.advanced_at))
+            if behind and since < limit:
+                _raise(s, bank.id, STALLED)
+                stalled.append(bank.id)
+            else:
+                _clear(s, bank.id, STALLED)
+    return stalled
+
+
+def _aware(at: datetime | None) -> datetime:
+    if at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

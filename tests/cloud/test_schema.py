@@ -98,6 +98,9 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/shares/{bank_id}/accept": ("sf", "jd"),
     "POST /api/v1/shares/{bank_id}/withdraw": ("sf", "jd"),
     "GET /api/v1/banks/{bank_id}/courier-codes": ("sf", "jd", "courier"),
+    "GET /api/v1/banks/{bank_id}/quarantine": ("operator", "admin"),
+    "POST /api/v1/banks/{bank_id}/quarantine/{event_id}/release": ("operator", "admin"),
+    "POST /api/v1/banks/{bank_id}/quarantine/{event_id}/drop": ("operator", "admin"),
 }
 
 

@@ -3,17 +3,32 @@ whose broker is unreachable keeps working, says so, counts what waits, and catch
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from controller.commands import CommandRunner
+from controller.link import EdgeLink
 from hil_sim import Simulator
+from locker_contract.events import DoorForcedOpen
+from locker_contract.messages import EventsAck, RefusedEvent
 from tests.brokers import Mosquitto, free_port
 from tests.controller.conftest import FAST_POLICY, Bank, make_bank
+from tests.linkbench import EdgeSide
 
-PORT = free_port()
+
+@pytest.fixture
+def port() -> int:
+    """The broker's port, chosen when the test starts: one chosen at import could be taken by
+    the time a late test in a long run starts its broker on it."""
+    return free_port()
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -24,16 +39,16 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def cut_off(tmp_path: Path) -> Iterator[Bank]:
+def cut_off(tmp_path: Path, port: int) -> Iterator[Bank]:
     """A bank configured for a broker that is not there (yet)."""
-    link = (f'\n[link]\nbroker = "mqtt://127.0.0.1:{PORT}"\nbackoff_base_s = 0.05\n'
+    link = (f'\n[link]\nbroker = "mqtt://127.0.0.1:{port}"\nbackoff_base_s = 0.05\n'
             "backoff_cap_s = 0.2\nresync_jitter_s = 0\n")  # fmt: skip
     sim = Simulator("xor8a", [1, 2], 8, close_after=None)
     yield from make_bank(tmp_path, sim, extra=FAST_POLICY + link)
 
 
 def test_a_bank_without_its_broker_works_says_so_and_catches_up(
-    cut_off: Bank, tmp_path: Path
+    cut_off: Bank, tmp_path: Path, port: int
 ) -> None:
     cut_off.sim.force_open(1, 2)  # something happens while the network is down
     wait_until(lambda: "door.forced_open" in cut_off.events())
@@ -46,7 +61,7 @@ def test_a_bank_without_its_broker_works_says_so_and_catches_up(
     metrics = cut_off.client.get("/metrics").text
     assert "locker_link_connected 0.0" in metrics
 
-    broker = Mosquitto(tmp_path / "mosquitto", port=PORT).start()  # the network returns
+    broker = Mosquitto(tmp_path / "mosquitto", port=port).start()  # the network returns
     try:
         wait_until(lambda: cut_off.client.get("/api/status").json()["link"]["connected"])
         assert "离线运行中" not in cut_off.client.get("/kiosk/").text
@@ -65,3 +80,96 @@ def test_a_standalone_bank_reports_no_link(tmp_path: Path) -> None:
             "reconnects": 0,
         }  # fmt: skip
         assert "离线运行中" not in bank.client.get("/kiosk/").text
+
+
+# --- the outbox's tail, on an injected clock --------------------------------------------------
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    """Stands in for the broker client: what the link publishes, in order."""
+
+    seqs: list[int] = field(default_factory=list)
+
+    async def publish(self, topic: str, payload: str, **_: Any) -> None:
+        assert topic.endswith("/events")
+        self.seqs.append(json.loads(payload)["seq"])
+
+
+@pytest.fixture
+def quiet(tmp_path: Path) -> Iterator[tuple[EdgeLink, EdgeSide, Clock]]:
+    """A linked bank's link with a 30 s resend, its store, and the clock it reads."""
+    edge = EdgeSide.create(tmp_path / "edge", "maple-court-3", "mqtt://127.0.0.1:1")
+    assert edge.config.link is not None
+    clock = Clock()
+    spec = edge.config.link.model_copy(update={"resend_after_s": 30.0})
+    runner = CommandRunner(edge.engine, edge.key, lambda: None)
+    link = EdgeLink(edge.engine, "maple-court-3", spec, runner=runner,
+                    snapshot=lambda: None, clock=clock)  # type: ignore[arg-type,return-value]  # fmt: skip
+    yield link, edge, clock
+    edge.engine.dispose()
+
+
+async def rounds(link: EdgeLink, client: Recorder) -> None:
+    """Let the publisher go round until it has nothing more to do at once."""
+    for _ in range(10):
+        if not await link._publish_round(client):  # type: ignore[arg-type]
+            return
+    raise AssertionError("the publisher never went idle")
+
+
+def ack(seq: int, *refused: tuple[int, str]) -> EventsAck:
+    told = [RefusedEvent(seq=n, reason=why) for n, why in refused]
+    return EventsAck(seq=seq, cloud_time=datetime.now(UTC), refused=told)
+
+
+async def test_the_first_event_after_a_quiet_spell_is_published_once(
+    quiet: tuple[EdgeLink, EdgeSide, Clock],
+) -> None:
+    link, edge, clock = quiet
+    client = Recorder()
+    await rounds(link, client)
+    clock.now += 45  # quiet: no event, so no ack, for longer than resend_after_s
+    edge.emit(DoorForcedOpen(compartment="A01"))
+    await rounds(link, client)
+    assert client.seqs == [1]  # not [1, 1]
+    clock.now += 29
+    await rounds(link, client)
+    assert client.seqs == [1]
+    clock.now += 2  # 31 s without its ack: published again, once
+    await rounds(link, client)
+    assert client.seqs == [1, 1]
+    link._acked(ack(1), live=True)
+    clock.now += 100
+    await rounds(link, client)
+    assert client.seqs == [1, 1]
+
+
+async def test_an_event_the_cloud_refused_is_logged_and_never_published_again(
+    quiet: tuple[EdgeLink, EdgeSide, Clock], caplog: pytest.LogCaptureFixture
+) -> None:
+    link, edge, clock = quiet
+    client = Recorder()
+    edge.emit(*(DoorForcedOpen(compartment=f"A0{n}") for n in range(1, 5)))
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3, 4]
+    with caplog.at_level(logging.WARNING, logger="controller.link"):
+        link._acked(ack(1, (3, "not a valid event: " + "x" * 480)), live=True)
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "event 3" in said
+    assert "not a valid event" in said
+    assert len(said) < 350  # a bounded quote of the reason
+    clock.now += 31  # 2 and 4 are overdue: published again, 3 not
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3, 4, 2, 4]
+    link._acked(ack(4), live=True)  # the cloud went past it: it leaves the outbox with the rest
+    assert link._tail.refused == set()
+    assert link.status.acked_seq == 4

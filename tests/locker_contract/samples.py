@@ -99,6 +99,8 @@ GOOD: list[tuple[str, Json]] = [
     ("Envelope", {k: v for k, v in envelope("door.closed").items() if k != "schema_version"}),
     ("EventsAck", {"v": 1, "seq": 0, "cloud_time": TIME}),
     ("EventsAck", {"seq": 42, "cloud_time": TIME}),  # v may be left out: it means 1
+    ("EventsAck", {"v": 1, "seq": 42, "cloud_time": TIME,
+                   "refused": [{"seq": 41, "reason": "event.waybill: not printable"}]}),
     ("BankState", {"v": 1, "time": TIME, "maintenance": False, "compartments": [COMPARTMENT]}),
     ("BankState", {"v": 1, "time": TIME, "maintenance": True, "compartments": []}),
     ("BankStatus", {"v": 1, "state": "online", "since": TIME}),

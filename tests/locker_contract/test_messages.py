@@ -79,7 +79,7 @@ def test_malformed_json_is_a_bad_message(payload: bytes) -> None:
     ],
 )
 def test_an_unknown_version_is_a_bad_message(model: Any, payload: dict[str, Any]) -> None:
-    with pytest.raises(BadMessage, match="'v'"):
+    with pytest.raises(BadMessage, match=r"\bv: "):
         decode(model, json.dumps(payload))
 
 

@@ -38,29 +38,58 @@ def downgrade() -> None:
 
 
 def _upgrade_stream() -> None:
-    pass
+    op.create_table(
+        "quarantinedevent",
+        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("bank_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("parcel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("raw", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("quarantined_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("settled_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("settled_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.ForeignKeyConstraint(["bank_id"], ["bank.id"]),
+        sa.ForeignKeyConstraint(["event_id"], ["inboundevent.event_id"]),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    with op.batch_alter_table("quarantinedevent", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_quarantinedevent_bank_id"), ["bank_id"])
+        batch_op.create_index(batch_op.f("ix_quarantinedevent_parcel_id"), ["parcel_id"])
+    with op.batch_alter_table("bankcursor", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("advanced_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+    with op.batch_alter_table("bank", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("edge_last_seq", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("edge_ahead_since", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
 
 
 def _downgrade_stream() -> None:
-    pass
+    with op.batch_alter_table("bank", schema=None) as batch_op:
+        batch_op.drop_column("edge_ahead_since")
+        batch_op.drop_column("edge_last_seq")
+    with op.batch_alter_table("bankcursor", schema=None) as batch_op:
+        batch_op.drop_column("advanced_at")
+    with op.batch_alter_table("quarantinedevent", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_quarantinedevent_parcel_id"))
+        batch_op.drop_index(batch_op.f("ix_quarantinedevent_bank_id"))
+    op.drop_table("quarantinedevent")
 
 
 # --- keys: list, revoke, rotate ---------------------------------------------------------------
 
 
 def _upgrade_keys() -> None:
-    when = sqlmodel.sql.sqltypes.UTCDateTime
-    with op.batch_alter_table("apikey") as batch:
-        batch.add_column(sa.Column("revoked_at", when(), nullable=True))
-        batch.add_column(sa.Column("expires_at", when(), nullable=True))
-        batch.add_column(sa.Column("replaces", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    pass
 
 
 def _downgrade_keys() -> None:
-    with op.batch_alter_table("apikey") as batch:
-        batch.drop_column("replaces")
-        batch.drop_column("expires_at")
-        batch.drop_column("revoked_at")
+    pass
 
 
 # --- shares accepted by carriers, per-bank courier codes --------------------------------------
