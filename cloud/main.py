@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cloud.api.deps import RateLimiter
@@ -10,6 +13,10 @@ from cloud.api.routes import router
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.services.errors import CloudError, RateLimited
+from locker_contract.text import sanitised
+
+MESSAGE_MAX = 300  # what an error message may quote, at most
+ISSUES_MAX = 20  # validation issues reported, at most
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,9 +38,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(float(str(exc.detail["retry_after_s"])))))
-        return JSONResponse({"detail": exc.message, **exc.detail}, exc.status, headers=headers)
+        body = {"detail": sanitised(exc.message, MESSAGE_MAX), **exc.detail}
+        return JSONResponse(body, exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_issues(exc.errors())}, 422)
 
     return app
+
+
+def validation_issues(errors: Any) -> list[dict[str, object]]:
+    """What went wrong, echoing none of the input (it may be a lone surrogate or a NaN that no
+    JSON encoder takes, or megabytes): where, a bounded sanitised message and the kind."""
+    issues: list[dict[str, object]] = []
+    for error in list(errors)[:ISSUES_MAX]:
+        loc = [p if isinstance(p, int) else sanitised(p) for p in error.get("loc", ())]
+        issues.append(
+            {"loc": loc, "msg": sanitised(error.get("msg", ""), MESSAGE_MAX),
+             "type": sanitised(error.get("type", ""))}
+        )  # fmt: skip
+    return issues
 
 
 def app_from_environment() -> FastAPI:

@@ -125,6 +125,11 @@ class ApiKey(CloudModel, table=True):
     courier_id: str | None = Field(default=None, foreign_key="courier.id")
     revoked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+    # the key's lifecycle (cloud/services/keys.py): revoked at once, or at the end of a
+    # rotation's overlap; ``replaces`` names the key a rotation made this one for
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    replaces: str | None = None
 
 
 class ShareState(StrEnum):

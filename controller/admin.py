@@ -11,8 +11,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlmodel import Session, col, delete, select
 
 from controller import codes
+from controller.couriers import COURIER_ID_MAX
 from controller.errors import Conflict, Invalid, NotFound
-from controller.flows import CODE_SCOPE
 from controller.store import (
     ACTIVE_PARCEL_STATES,
     CarrierPolicy,
@@ -22,12 +22,11 @@ from controller.store import (
     Expected,
     Hold,
     Parcel,
-    Throttle,
     emit,
     put_setting,
     utcnow,
 )
-from controller.throttle import reenable
+from controller.throttle import reenable_codes
 from locker_contract.commands import CourierDayCode
 from locker_contract.events import CompartmentService, MaintenanceChanged
 
@@ -43,6 +42,8 @@ def add_courier(
     name: str = "",
 ) -> None:
     """Add or renew a courier's kiosk credential, valid offline for ``ttl_h`` hours."""
+    if not 1 <= len(courier_id) <= COURIER_ID_MAX:
+        raise Invalid(f"a courier id has 1 to {COURIER_ID_MAX} characters")
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         raise Invalid("the PIN must be 4-12 digits")
     salt = codes.new_salt()
@@ -157,10 +158,8 @@ def set_maintenance(s: Session, *, on: bool) -> None:
 
 
 def reenable_keypad(s: Session) -> None:
-    row = s.get(Throttle, CODE_SCOPE)
-    if row is not None:
-        reenable(row)
-        s.add(row)
+    """End every pickup-code lockout and the kiosk's slow mode of the day."""
+    reenable_codes(s)
 
 
 def set_service(s: Session, label: str, *, in_service: bool, reason: str) -> None:

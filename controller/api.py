@@ -1,8 +1,12 @@
 """The kiosk's JSON API (FastAPI), served on 127.0.0.1 by default, with Prometheus metrics.
 
 Courier endpoints take ``Authorization: Bearer <token>`` from ``/api/courier/sign-in``; a
-session ends after ``session_timeout_s`` without a request. Errors carry ``detail`` and, where it
-helps the person at the screen, ``attempts_left`` or ``retry_after_s``.
+session ends after ``session_timeout_s`` without a request. ``POST /api/pickup`` answers the doors
+it opened and, in the ``X-Pickup-Session`` header, the token that ``POST /api/pickup/refuse``
+needs for ``pickup_session_s``. Errors carry ``detail`` and, where it helps the person at the
+screen, ``attempts_left`` or ``retry_after_s``. Every field is bounded printable text
+(``controller.kiosk.fields``); a request that is not gets a 422 that quotes only a bounded,
+sanitised prefix of what it held.
 """
 
 from __future__ import annotations
@@ -13,33 +17,41 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import select
 
 from controller.config import Size
 from controller.daemon import Edge
 from controller.errors import EdgeError, LockedOut, NotAllowed
 from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
-from controller.kiosk.pages import kiosk_router, root_redirect
-from controller.sessions import SESSION_COOKIE, Sessions
+from controller.kiosk.fields import Code, Consent, CourierId, Phone, Pin, Reason, Token, Waybill
+from controller.kiosk.pages import kiosk_router, opened_parcels, root_redirect
+from controller.sessions import SESSION_COOKIE, PickupSessions, Sessions
 from controller.store import (
     Compartment,
     Deposit,
     Outbox,
     transaction,
 )
+from controller.throttle import source_for
+from locker_contract.text import check_text, sanitised
 
 KIOSK_STATIC = Path(__file__).parent / "kiosk" / "static"
+PICKUP_SESSION_HEADER = "X-Pickup-Session"
+MAX_ERRORS_SHOWN = 10
+DepositId = Annotated[str, PathParam(min_length=1, max_length=64), AfterValidator(check_text)]
 
 
 class SignIn(BaseModel):
-    courier_id: Annotated[str, Field(min_length=1, max_length=64)]
-    pin: Annotated[str, Field(min_length=4, max_length=12)]
+    courier_id: CourierId
+    pin: Pin
 
 
 class SignedIn(BaseModel):
@@ -49,11 +61,13 @@ class SignedIn(BaseModel):
 
 
 class DepositIn(BaseModel):
-    waybill: Annotated[str, Field(min_length=1, max_length=64)]
-    phone: Annotated[str, Field(max_length=32)] = ""
+    waybill: Waybill
+    phone: Phone = ""
     size: Size = Size.S
     low: bool = False
-    consent: Annotated[str | None, Field(description=f"one of {', '.join(CONSENT_CHOICES)}")] = None
+    consent: Annotated[
+        Consent | None, Field(description=f"one of {', '.join(CONSENT_CHOICES)}")
+    ] = None
 
 
 class DepositOut(BaseModel):
@@ -69,12 +83,13 @@ class DepositOut(BaseModel):
 
 
 class CodeIn(BaseModel):
-    code: Annotated[str, Field(min_length=8, max_length=16)]
+    code: Code
 
 
-class RefuseIn(CodeIn):
-    parcel_id: str
-    reason: Annotated[str, Field(min_length=1, max_length=200)] = "damaged"
+class RefuseIn(BaseModel):
+    session: Token  # the X-Pickup-Session header of the pickup that opened the door
+    parcel_id: Token
+    reason: Reason = "damaged"
 
 
 class DoorOut(BaseModel):
@@ -188,6 +203,35 @@ class EdgeCollector(Collector):
                 yield counter
 
 
+def _quoted(part: object) -> object:
+    return part if isinstance(part, int) else sanitised(part)
+
+
+def _error_out(error: Any) -> dict[str, object]:
+    """One validation error as the client sees it: what went wrong and where, and only a
+    bounded, printable quote of the input (never the NUL, surrogate or NaN itself)."""
+    return {
+        "type": sanitised(error.get("type", "")),
+        "loc": [_quoted(part) for part in error.get("loc", ())],
+        "msg": sanitised(error.get("msg", ""), 200),
+        "input": sanitised(error.get("input")),
+    }
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    detail = [_error_out(error) for error in errors[:MAX_ERRORS_SHOWN]]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def request_source(request: Request) -> str:
+    """The throttle's source for this request: the kiosk's own screen, or the network."""
+    edge: Edge = request.app.state.edge
+    host = request.client.host if request.client is not None else None
+    return source_for(host, edge.config.policy.kiosk_terminals)
+
+
 def current_courier(
     request: Request, authorization: Annotated[str, Header()] = ""
 ) -> CourierIdentity:
@@ -208,6 +252,7 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
     """The kiosk API for ``edge``; with ``start_edge`` the app's lifespan runs the daemon."""
     sessions = Sessions(edge.config.policy.session_timeout_s)
     flows = edge.flows
+    pickups = PickupSessions(edge.config.policy.pickup_session_s, flows.clock)
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge))
 
@@ -224,7 +269,9 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
 
     app = FastAPI(title=f"smartlocker kiosk API: {edge.config.bank.id}", lifespan=lifespan)
     app.state.sessions = sessions
-    app.include_router(kiosk_router(edge, sessions))
+    app.state.edge = edge
+    app.include_router(kiosk_router(edge, sessions, pickups))
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.mount("/kiosk/static", StaticFiles(directory=KIOSK_STATIC), name="kiosk-static")
     app.get("/", include_in_schema=False)(root_redirect)
 
@@ -272,16 +319,16 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
         return _deposit_out(deposit)
 
     @app.get("/api/deposits/{deposit_id}")
-    def get_deposit(deposit_id: str, courier: Courier) -> DepositOut:
+    def get_deposit(deposit_id: DepositId, courier: Courier) -> DepositOut:
         deposit = flows.deposit(deposit_id, courier)
         return _deposit_out(deposit).model_copy(update={"pickup_code": flows.handed_code(deposit)})
 
     @app.post("/api/deposits/{deposit_id}/does-not-fit")
-    async def does_not_fit(deposit_id: str, courier: Courier) -> DepositOut:
+    async def does_not_fit(deposit_id: DepositId, courier: Courier) -> DepositOut:
         return _deposit_out(await flows.does_not_fit(courier, deposit_id))
 
     @app.post("/api/deposits/{deposit_id}/cancel")
-    async def cancel(deposit_id: str, courier: Courier) -> DepositOut:
+    async def cancel(deposit_id: DepositId, courier: Courier) -> DepositOut:
         return _deposit_out(await flows.cancel(courier, deposit_id))
 
     @app.get("/api/returns")
@@ -297,13 +344,19 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
     async def collect_returns(courier: Courier) -> list[DoorOut]:
         return _doors_out(await flows.collect_returns(courier))
 
-    @app.post("/api/pickup")
-    async def pickup(body: CodeIn) -> list[DoorOut]:
-        return _doors_out(await flows.pickup(body.code))
+    session_header = {"description": "the token refusing needs", "schema": {"type": "string"}}
+
+    @app.post("/api/pickup", responses={200: {"headers": {PICKUP_SESSION_HEADER: session_header}}})
+    async def pickup(body: CodeIn, request: Request, response: Response) -> list[DoorOut]:
+        doors = await flows.pickup(body.code, source=request_source(request))
+        response.headers[PICKUP_SESSION_HEADER] = pickups.open(opened_parcels(doors))
+        return _doors_out(doors)
 
     @app.post("/api/pickup/refuse")
-    def refuse(body: RefuseIn) -> ReturnOut:
-        parcel = flows.refuse(body.code, body.parcel_id, body.reason)
+    def refuse(body: RefuseIn, request: Request) -> ReturnOut:
+        opened = pickups.parcels(body.session)
+        source = request_source(request)
+        parcel = flows.refuse(body.parcel_id, body.reason, opened=opened, source=source)
         return ReturnOut(
             parcel_id=parcel.id,
             waybill=parcel.waybill,

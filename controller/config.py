@@ -93,7 +93,14 @@ class Policy(_Strict):
     lockout_after: Annotated[int, Field(ge=1)] = 5
     lockout_base_s: Annotated[float, Field(gt=0)] = 30.0
     lockout_max_s: Annotated[float, Field(gt=0)] = 900.0
-    daily_failure_limit: Annotated[int, Field(ge=1)] = 100
+    daily_failure_limit: Annotated[int, Field(ge=1)] = 100  # per courier PIN
+    # pickup codes (controller/throttle.py, docs/security.md): the kiosk's own screen is one
+    # source, every other address another; past the kiosk-wide budget of wrong codes in a local
+    # day, each wrong code locks its source for slow_lockout_s (an alarm, never a disable)
+    kiosk_terminals: tuple[str, ...] = ("127.0.0.1", "::1")
+    kiosk_failure_budget: Annotated[int, Field(ge=1)] = 10
+    slow_lockout_s: Annotated[float, Field(gt=0)] = 14400.0
+    pickup_session_s: Annotated[float, Field(gt=0)] = 120.0  # refusing needs the pickup's token
     jams_before_out_of_service: Annotated[int, Field(ge=1)] = 2
     unlock_confirm_s: Annotated[float, Field(gt=0)] = 2.0
     # a door seen open this long after an unlock whose outcome was never read is no longer put

@@ -15,10 +15,10 @@ sensors, with an item seen).
 from __future__ import annotations
 
 import logging
-import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine
@@ -73,7 +73,6 @@ from locker_contract.vocabulary import CONSENTS
 log = logging.getLogger(__name__)
 
 CONSENT_CHOICES = CONSENTS  # the one vocabulary, shared with the cloud
-CODE_SCOPE = "kiosk:code"
 
 
 class DepositState(StrEnum):
@@ -140,13 +139,18 @@ class DoorView:
 class Flows:
     """Everything a courier or recipient can do at the kiosk, and what doors mean to it."""
 
-    def __init__(self, engine: Engine, config: EdgeConfig, key: bytes) -> None:
+    def __init__(
+        self, engine: Engine, config: EdgeConfig, key: bytes, clock: throttle.Clock | None = None
+    ) -> None:
         self.engine = engine
+        self.clock: throttle.Clock = clock or throttle.SystemClock()  # what the throttle reads
         self.config = config
         self.policy = config.policy
         self.key = key
         self.doors: DoorSupervisor | None = None
         self.boot = throttle.boot_id()
+        with transaction(engine) as s:
+            throttle.rearm_all(s, self._moment())
         self._opening: set[str] = set()  # deposits whose door this process is opening now
         self.sealing_key = config.link.sealing_key() if config.link is not None else None
         self.handoff = Handoff(config.policy.session_timeout_s)  # codes for couriers' screens
@@ -161,10 +165,16 @@ class Flows:
         if get_setting(s, "maintenance") == "on":
             raise Maintenance("this locker is in maintenance; please come back later")
 
+    def _moment(self) -> throttle.Moment:
+        return throttle.moment(self.clock, self.boot)
+
     def _throttle(self, s: Session, scope: str) -> Throttle:
         row = s.get(Throttle, scope) or Throttle(scope=scope)
         s.add(row)
-        verdict = throttle.check(row, self.policy, now=_mono(), today=date.today(), boot=self.boot)
+        at = self._moment()
+        verdict = throttle.check(
+            row, self.policy, now=at.now, today=at.today, boot=at.boot, wall=at.wall
+        )
         if verdict.disabled:
             raise EntryDisabled("entry is disabled for today; a manager can re-enable it")
         if not verdict.allowed:
@@ -173,7 +183,10 @@ class Flows:
 
     def _failed(self, s: Session, row: Throttle) -> dict[str, object]:
         """Count a failure; a lockout or a daily disable is an alarm for the managers."""
-        verdict = throttle.fail(row, self.policy, now=_mono(), today=date.today(), boot=self.boot)
+        at = self._moment()
+        verdict = throttle.fail(
+            row, self.policy, now=at.now, today=at.today, boot=at.boot, wall=at.wall
+        )
         if verdict.allowed:
             return {"attempts_left": verdict.attempts_left}
         emit(
@@ -505,17 +518,19 @@ class Flows:
 
     # --- pickup ---------------------------------------------------------------------------
 
-    async def pickup(self, code: str) -> list[DoorView]:
-        """Open every door of the group ``code`` belongs to, one after another."""
+    async def pickup(self, code: str, *, source: str = throttle.TERMINAL) -> list[DoorView]:
+        """Open every door of the group ``code`` belongs to, one after another; ``source`` is
+        where the attempt comes from (``throttle.source_for``)."""
         with transaction(self.engine) as s:
             self._refuse_in_maintenance(s)
-            row = self._throttle(s, CODE_SCOPE)
+            at = self._moment()
+            rows = throttle.admit_code(s, self.policy, source, at)
             parcels = self._group_parcels(s, code)
             if parcels is None:
-                detail = self._failed(s, row)
+                detail = throttle.code_failed(s, rows, self.policy, at)
                 failure = WrongCode("that code opens nothing here", **detail)
             else:
-                throttle.succeed(row)
+                throttle.succeed_code(rows)
         if parcels is None:
             raise failure
         return await self._open_each(parcels, flow="pickup")
@@ -542,21 +557,25 @@ class Flows:
             views.append(DoorView(parcel.compartment, outcome.value, parcel.id, parcel.waybill))
         return views
 
-    def refuse(self, code: str, parcel_id: str, reason: str) -> Parcel:
-        """The recipient refuses a damaged parcel at the open door: it becomes a return."""
+    def refuse(
+        self, parcel_id: str, reason: str, *, opened: Collection[str], source: str
+    ) -> Parcel:
+        """The recipient refuses a damaged parcel at the open door: it becomes a return.
+        ``opened`` is what the caller's pickup session opened (``sessions.PickupSessions``);
+        any other parcel is counted and answered like a wrong code, whatever its state."""
         with transaction(self.engine) as s:
-            parcel = s.get(Parcel, parcel_id)
-            group = s.get(PickupGroup, parcel.group_id) if parcel and parcel.group_id else None
-            if (
-                parcel is None
-                or group is None
-                or not codes.code_matches(self.key, code, group.code_hash)
-            ):
-                raise NotFound("no such parcel for this code")
-            if parcel.state != ParcelState.IN_LOCKER or parcel.opened_for != "pickup":
+            at = self._moment()
+            rows = throttle.admit_code(s, self.policy, source, at)
+            parcel = s.get(Parcel, parcel_id) if parcel_id in opened else None
+            if parcel is None:
+                detail = throttle.code_failed(s, rows, self.policy, at)
+                failure = WrongCode("this pickup has ended; enter your code again", **detail)
+            elif parcel.state != ParcelState.IN_LOCKER or parcel.opened_for != "pickup":
                 raise Conflict("only a parcel whose door is open for pickup can be refused")
-            self._make_return(s, parcel, reason)
-            return parcel
+            else:
+                self._make_return(s, parcel, reason)
+                return parcel
+        raise failure
 
     def _make_return(self, s: Session, parcel: Parcel, reason: str) -> None:
         """The parcel goes back to its courier (refused, or past its storage period)."""
@@ -704,7 +723,3 @@ def _has_intent(s: Session, deposit_id: str, label: str | None) -> bool:
 
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
-
-
-def _mono() -> float:
-    return time.monotonic()

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, event, text
+from sqlalchemy import Connection, Engine, Index, event, text
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
 from locker_contract.events import Envelope, Event, EventAdapter
@@ -246,8 +246,23 @@ def open_store(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
+    with engine.begin() as connection:
+        _rekey_expected(connection)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+def _rekey_expected(connection: Connection) -> None:
+    """A store made before announcements were keyed by (carrier, waybill) (decision 0010) gets
+    its ``expected`` table rebuilt with the new key, its rows kept."""
+    columns = connection.exec_driver_sql("PRAGMA table_info(expected)").all()
+    if [c[1] for c in columns if c[5]] != ["waybill"]:
+        return  # new, or already rebuilt
+    connection.exec_driver_sql("ALTER TABLE expected RENAME TO expected_old")
+    SQLModel.metadata.tables["expected"].create(connection)
+    names = "carrier, waybill, recipient_phone, consent"
+    connection.exec_driver_sql(f"INSERT INTO expected ({names}) SELECT {names} FROM expected_old")
+    connection.exec_driver_sql("DROP TABLE expected_old")
 
 
 @contextmanager

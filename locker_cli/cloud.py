@@ -6,13 +6,18 @@ Settings come from the environment: ``LOCKER_CLOUD_DATABASE_URL`` (SQLite by def
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from cloud.core.config import Settings
+    from cloud.services.keys import KeyView
 
 app = typer.Typer(help="The cloud fleet manager.", no_args_is_help=True)
 
@@ -113,8 +118,9 @@ def ingest(
     from cloud.core.db import make_engine
     from cloud.link.embedded import embedded_broker
     from cloud.link.worker import IngestWorker
+    from locker_contract.broker import BrokerUrl
 
-    settings = _settings()
+    settings = _settings()  # refuses a broker URL with a password, and never prints it
     root = logging.getLogger()
     root.setLevel(min(root.level, logging.INFO))  # a daemon says what it does
     engine = make_engine(settings.database_url)
@@ -126,9 +132,114 @@ def ingest(
                 broker = await stack.enter_async_context(
                     embedded_broker(settings.embedded_host, settings.embedded_port)
                 )
-            typer.echo(f"ingest worker {name} on {broker}")
+            typer.echo(f"ingest worker {name} on {BrokerUrl.parse(broker)}")  # no credentials
             await IngestWorker(engine, settings, broker, name=name).run()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
     engine.dispose()
+
+
+@contextlib.contextmanager
+def _engine() -> Iterator[tuple[Settings, Engine]]:
+    """The settings and an engine on their database, disposed afterwards; a service's refusal
+    becomes one line on stderr and exit status 1."""
+    from cloud.core.db import make_engine
+    from cloud.services.errors import CloudError
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        yield settings, engine
+    except CloudError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def purge() -> None:
+    """Erase the phone numbers of parcels that ended ``LOCKER_CLOUD_PERSONAL_DATA_RETENTION_DAYS``
+    ago (30 by default), wherever the cloud keeps them. Run it daily (cron, a systemd timer)."""
+    from datetime import timedelta
+
+    from cloud.models import utcnow
+    from cloud.services.personal_data import purge_personal_data
+
+    with _engine() as (settings, engine):
+        retention = timedelta(days=settings.personal_data_retention_days)
+        done = purge_personal_data(engine, utcnow(), retention)
+    typer.echo(
+        f"erased the phone numbers of {done.parcels} parcel(s): {done.notifications} "
+        f"notification(s), {done.events} event(s), {done.commands} command(s)"
+    )
+
+
+keys = typer.Typer(
+    help="API keys of every role: list, revoke, rotate. Acts as an admin (whoever runs this "
+    "holds the database); each change is audited as locker-cli.",
+    no_args_is_help=True,
+)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("list")
+def keys_list(
+    role: Annotated[
+        str | None, typer.Option(help="admin, operator, manager, carrier, courier")
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="revoked keys too")] = False,
+) -> None:
+    """One line per key: id, role, state, scope, label (never the key itself)."""
+    from cloud.models import Role
+    from cloud.services import keys as service
+
+    try:
+        wanted = Role(role) if role else None
+    except ValueError:
+        typer.echo(f"error: --role: one of {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2) from None
+    with _engine() as (_, engine):
+        found = service.list_keys(engine, service.CONSOLE, wanted)
+    for key in found:
+        if everything or key.state is not service.KeyState.REVOKED:
+            typer.echo(_key_line(key))
+
+
+def _key_line(key: KeyView) -> str:
+    scope = " ".join(
+        f"{name}={value}"
+        for name, value in (("operator", key.operator_id), ("site", key.site_id),
+                            ("carrier", key.carrier_id), ("courier", key.courier_id))
+        if value
+    )  # fmt: skip
+    return f"{key.id}  {key.role:<8}  {key.state.value:<8}  {scope or '-'}  {key.label}"
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+    """Revoke a key at once (a leaked manager's, say): refused from its next request on."""
+    from cloud.services import keys as service
+
+    with _engine() as (_, engine):
+        key = service.revoke(engine, service.CONSOLE, key_id)
+    typer.echo(_key_line(key))
+
+
+@keys.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")],
+    overlap_s: Annotated[
+        float, typer.Option(min=0, help="seconds the old key stays valid (at most 3600)")
+    ] = 0.0,
+) -> None:
+    """A new key for the same role and scope, printed once on stdout; the old one revoked."""
+    from cloud.services import keys as service
+
+    with _engine() as (settings, engine):
+        rotated = service.rotate(
+            engine, service.CONSOLE, settings.secret_key, key_id, overlap_s=overlap_s
+        )
+    typer.echo(f"replaced: {_key_line(rotated.old)}", err=True)
+    typer.echo(rotated.key)

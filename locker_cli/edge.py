@@ -208,11 +208,11 @@ def maintenance(ctx: typer.Context, mode: str = typer.Argument(..., help="on or 
 
 @app.command()
 def keypad(ctx: typer.Context) -> None:
-    """Re-enable code entry after the daily limit of wrong codes disabled it."""
+    """End every pickup-code lockout and the kiosk's slow mode after its daily budget."""
     from controller import admin
 
     _admin(ctx, admin.reenable_keypad)
-    typer.echo("code entry enabled")
+    typer.echo("code entry back to normal")
 
 
 @app.command()

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from cloud.core.config import Settings
 from cloud.services.auth import Principal, authenticate
 from cloud.services.errors import RateLimited, Unauthorized
+from locker_contract.text import check_text
 
 
 @dataclass
@@ -42,7 +44,10 @@ def get_settings(request: Request) -> Settings:
 
 
 def current_principal(
-    request: Request, authorization: Annotated[str, Header(description="Bearer <API key>")] = ""
+    request: Request,
+    authorization: Annotated[
+        str, Header(description="Bearer <API key>", max_length=256), AfterValidator(check_text)
+    ] = "",
 ) -> Principal:
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key:

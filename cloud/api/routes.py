@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
+from pydantic import AfterValidator
 
 from cloud.api import schemas as api
 from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
@@ -16,12 +17,13 @@ from cloud.models import (
     Parcel,
     QuarantinedEvent,
     Reservation,
+    Role,
     SharingPolicy,
 )
-from cloud.services import allocation, carriers, fleet, operations, quarantine, sites
+from cloud.services import allocation, carriers, fleet, keys, operations, quarantine, sites
 from cloud.services.allocation import ReserveRequest
 from cloud.services.fleet import CompartmentSpec
-from locker_contract.text import Text
+from locker_contract.text import Text, check_text
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": api.Problem} for code in (400, 401, 403, 404, 409, 429)
@@ -68,7 +70,9 @@ def create_reservation(
     engine: EngineDep,
     settings: SettingsDep,
     who: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=128), AfterValidator(check_text)
+    ] = None,
 ) -> api.ReservationPublic:
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
@@ -82,21 +86,21 @@ def create_reservation(
 
 @router.get("/reservations", tags=["carriers"])
 def list_reservations(
-    engine: EngineDep, who: CurrentPrincipal, state: str | None = None
+    engine: EngineDep, who: CurrentPrincipal, state: Text | None = None
 ) -> list[api.ReservationPublic]:
     return [_reservation(r) for r in allocation.list_own(engine, who, state)]
 
 
 @router.get("/reservations/{reservation_id}", tags=["carriers"])
 def get_reservation(
-    reservation_id: str, engine: EngineDep, who: CurrentPrincipal
+    reservation_id: Text, engine: EngineDep, who: CurrentPrincipal
 ) -> api.ReservationPublic:
     return _reservation(allocation.get(engine, who, reservation_id))
 
 
 @router.delete("/reservations/{reservation_id}", tags=["carriers"])
 def cancel_reservation(
-    reservation_id: str, engine: EngineDep, who: CurrentPrincipal
+    reservation_id: Text, engine: EngineDep, who: CurrentPrincipal
 ) -> api.ReservationPublic:
     return _reservation(allocation.cancel(engine, who, reservation_id))
 
@@ -119,7 +123,7 @@ def list_parcels(engine: EngineDep, who: CurrentPrincipal) -> list[api.ParcelPub
 
 
 @router.get("/parcels/{waybill}", tags=["carriers"])
-def parcel_history(waybill: str, engine: EngineDep, who: CurrentPrincipal) -> api.ParcelHistory:
+def parcel_history(waybill: Text, engine: EngineDep, who: CurrentPrincipal) -> api.ParcelHistory:
     parcel, history = carriers.parcel_history(engine, who, waybill)
     events = [api.ParcelEventPublic.model_validate(e, from_attributes=True) for e in history]
     return api.ParcelHistory(**_parcel(parcel).model_dump(), history=events)
@@ -188,7 +192,7 @@ def courier_me(engine: EngineDep, who: CurrentPrincipal) -> api.CourierSelf:
 
 
 @router.delete("/couriers/{courier_id}", tags=["carriers"])
-def revoke_courier(courier_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.CourierPublic:
+def revoke_courier(courier_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.CourierPublic:
     """Revoke a courier: its app key at once, its kiosk credential at each bank when reachable."""
     return _courier(carriers.revoke_courier(engine, who, courier_id))
 
@@ -197,7 +201,7 @@ def revoke_courier(courier_id: str, engine: EngineDep, who: CurrentPrincipal) ->
 
 
 @router.get("/sites/{site_id}/health", tags=["managers"])
-def site_health(site_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.SiteHealth:
+def site_health(site_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.SiteHealth:
     site, health = sites.site_health(engine, who, site_id)
     banks = [api.BankHealthPublic(**h.__dict__) for h in health]
     return api.SiteHealth(site_id=site.id, name=site.name, banks=banks)
@@ -211,7 +215,7 @@ def create_operator(
     body: api.OperatorCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
 ) -> api.Created:
     operator, key = fleet.create_operator(engine, who, settings.secret_key, body.name)
-    return api.Created(id=operator.id, api_key=key)
+    return api.Created(id=operator.id, api_key=key.key, key_id=key.id)
 
 
 @router.post("/sites", status_code=201, tags=["admin"])
@@ -237,12 +241,12 @@ def create_carrier(
     body: api.CarrierCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
 ) -> api.Created:
     key = fleet.create_carrier(engine, who, settings.secret_key, body.id, body.name)
-    return api.Created(id=body.id, api_key=key)
+    return api.Created(id=body.id, api_key=key.key, key_id=key.id)
 
 
 @router.put("/banks/{bank_id}/policies/{carrier_id}", tags=["admin"])
 def set_policy(
-    bank_id: str, carrier_id: str, body: api.PolicySet, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, carrier_id: Text, body: api.PolicySet, engine: EngineDep, who: CurrentPrincipal
 ) -> api.PolicySet:
     policy = fleet.set_policy(
         engine, who, bank_id, carrier_id, guaranteed=body.guaranteed, ceiling=body.ceiling
@@ -252,14 +256,51 @@ def set_policy(
 
 @router.post("/sites/{site_id}/manager-keys", status_code=201, tags=["admin"])
 def create_manager_key(
-    site_id: str,
+    site_id: Text,
     body: api.ManagerKeyCreate,
     engine: EngineDep,
     settings: SettingsDep,
     who: CurrentPrincipal,
 ) -> api.Created:
+    """A property manager's key for one site; ``id`` and ``key_id`` are the key's id."""
     key = fleet.create_manager_key(engine, who, settings.secret_key, site_id, body.label)
-    return api.Created(id=site_id, api_key=key)
+    return api.Created(id=key.id, api_key=key.key, key_id=key.id)
+
+
+# --- API keys: every role's, listed, revoked and rotated by whoever manages them ------------
+
+
+def _key(view: keys.KeyView) -> api.KeyPublic:
+    return api.KeyPublic.model_validate(view, from_attributes=True)
+
+
+@router.get("/keys", tags=["keys"])
+def list_keys(
+    engine: EngineDep, who: CurrentPrincipal, role: Role | None = None
+) -> list[api.KeyPublic]:
+    """The keys you manage (an admin: all; an operator: its own and its sites' managers'; a
+    carrier: its own and its couriers'; any key: itself), never their secrets."""
+    return [_key(k) for k in keys.list_keys(engine, who, role)]
+
+
+@router.delete("/keys/{key_id}", tags=["keys"])
+def revoke_key(key_id: api.KeyId, engine: EngineDep, who: CurrentPrincipal) -> api.KeyPublic:
+    """Revoke a key: refused (401) from the next request on."""
+    return _key(keys.revoke(engine, who, key_id))
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, tags=["keys"])
+def rotate_key(
+    key_id: api.KeyId,
+    body: api.KeyRotate,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: CurrentPrincipal,
+) -> api.KeyCreated:
+    """A new key for the same role and scope (shown this once); the old one is revoked at once,
+    or after ``overlap_s``."""
+    rotated = keys.rotate(engine, who, settings.secret_key, key_id, overlap_s=body.overlap_s)
+    return api.KeyCreated(**_key(rotated.new).model_dump(), api_key=rotated.key)
 
 
 # --- operating banks from afar: each a command the bank answers ----------------------------
@@ -274,7 +315,7 @@ def _command(command: Command, ack: CommandAck | None = None) -> api.CommandPubl
 
 @router.post("/banks/{bank_id}/compartments/{label}/open", status_code=202, tags=["operators"])
 def remote_open(
-    bank_id: str, label: str, body: api.RemoteOpen, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, label: Text, body: api.RemoteOpen, engine: EngineDep, who: CurrentPrincipal
 ) -> api.CommandPublic:
     """Open a door from afar, with a reason; audited here and in the bank's own events."""
     return _command(operations.remote_open(engine, who, bank_id, label, body.reason))
@@ -282,14 +323,14 @@ def remote_open(
 
 @router.put("/banks/{bank_id}/maintenance", status_code=202, tags=["operators"])
 def set_maintenance(
-    bank_id: str, body: api.MaintenanceSet, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, body: api.MaintenanceSet, engine: EngineDep, who: CurrentPrincipal
 ) -> api.CommandPublic:
     return _command(operations.set_maintenance(engine, who, bank_id, on=body.on))
 
 
 @router.put("/banks/{bank_id}/compartments/{label}/service", status_code=202, tags=["operators"])
 def set_service(
-    bank_id: str, label: str, body: api.ServiceSet, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, label: Text, body: api.ServiceSet, engine: EngineDep, who: CurrentPrincipal
 ) -> api.CommandPublic:
     command = operations.set_service(
         engine, who, bank_id, label, in_service=body.in_service, reason=body.reason
@@ -298,13 +339,13 @@ def set_service(
 
 
 @router.post("/banks/{bank_id}/keypad/reenable", status_code=202, tags=["operators"])
-def reenable_keypad(bank_id: str, engine: EngineDep, who: CurrentPrincipal) -> api.CommandPublic:
+def reenable_keypad(bank_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.CommandPublic:
     return _command(operations.reenable_keypad(engine, who, bank_id))
 
 
 @router.get("/banks/{bank_id}/commands", tags=["operators"])
 def list_commands(
-    bank_id: str, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, engine: EngineDep, who: CurrentPrincipal
 ) -> list[api.CommandPublic]:
     """The bank's latest 200 commands, newest first, with their outcomes."""
     return [_command(c, ack) for c, ack in operations.commands(engine, who, bank_id)]

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from cloud.models import Consent, Size
+from cloud.models import Consent, Role, Size
+from cloud.services.keys import MAX_OVERLAP_S
+from locker_contract.text import FiniteFloat, Text
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$")]
@@ -46,9 +48,9 @@ class BankPublic(BaseModel):
 
 
 class ParcelCreate(BaseModel):
-    waybill: Annotated[str, Field(min_length=1, max_length=64)]
+    waybill: Annotated[Text, Field(min_length=1, max_length=64)]
     bank_id: Slug
-    recipient_phone: Annotated[str, Field(min_length=7, max_length=32)]
+    recipient_phone: Annotated[Text, Field(min_length=7, max_length=32)]
     consent: Annotated[Consent, Field(description="How the recipient agreed to locker delivery")]
 
 
@@ -72,8 +74,8 @@ class ParcelHistory(ParcelPublic):
 
 
 class CourierCreate(BaseModel):
-    id: Annotated[str, Field(min_length=1, max_length=64)]
-    name: Annotated[str, Field(max_length=120)] = ""
+    id: Annotated[Text, Field(min_length=1, max_length=64)]
+    name: Annotated[Text, Field(max_length=120)] = ""
     # no PIN: a courier's kiosk codes are derived per bank and per day (GET .../courier-codes)
 
 
@@ -93,20 +95,23 @@ class CourierSelf(CourierPublic):
 
 
 class OperatorCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
 
 
 class Created(BaseModel):
+    """What was made; with a key, ``key_id`` names the key (to list, rotate or revoke it)."""
+
     id: str
     api_key: str | None = None
+    key_id: str | None = None
 
 
 class SiteCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
-    address: Annotated[str, Field(max_length=300)] = ""
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    operator_id: str | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    address: Annotated[Text, Field(max_length=300)] = ""
+    lat: Annotated[FiniteFloat, Field(ge=-90, le=90)]
+    lon: Annotated[FiniteFloat, Field(ge=-180, le=180)]
+    operator_id: Text | None = None
 
 
 class CompartmentCreate(BaseModel):
@@ -117,14 +122,14 @@ class CompartmentCreate(BaseModel):
 
 class BankCreate(BaseModel):
     id: Slug
-    site_id: str
-    name: Annotated[str, Field(max_length=120)] = ""
+    site_id: Text
+    name: Annotated[Text, Field(max_length=120)] = ""
     compartments: Annotated[list[CompartmentCreate], Field(min_length=1, max_length=500)]
 
 
 class CarrierCreate(BaseModel):
     id: Slug
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
 
 
 class PolicySet(BaseModel):
@@ -152,7 +157,39 @@ class CourierCodePublic(BaseModel):
 
 
 class ManagerKeyCreate(BaseModel):
-    label: Annotated[str, Field(max_length=120)] = ""
+    label: Annotated[Text, Field(max_length=120)] = ""
+
+
+KeyId = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$", description="a key's id")]
+
+
+class KeyPublic(BaseModel):
+    """An API key, never its secret: ``state`` is active, expiring (rotated with an overlap:
+    accepted until ``expires_at``) or revoked."""
+
+    id: str
+    role: Role
+    label: str
+    state: Literal["active", "expiring", "revoked"]
+    carrier_id: str | None
+    operator_id: str | None
+    site_id: str | None
+    courier_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    replaces: str | None
+
+
+class KeyRotate(BaseModel):
+    overlap_s: Annotated[
+        FiniteFloat,
+        Field(ge=0, le=MAX_OVERLAP_S, description="how long the old key stays valid; 0: at once"),
+    ] = 0.0
+
+
+class KeyCreated(KeyPublic):
+    api_key: Annotated[str, Field(description="the new key, shown this once")]
 
 
 class BankHealthPublic(BaseModel):
@@ -167,7 +204,7 @@ class BankHealthPublic(BaseModel):
 
 
 class RemoteOpen(BaseModel):
-    reason: Annotated[str, Field(min_length=3, max_length=200)]
+    reason: Annotated[Text, Field(min_length=3, max_length=200)]
 
 
 class MaintenanceSet(BaseModel):
@@ -176,7 +213,7 @@ class MaintenanceSet(BaseModel):
 
 class ServiceSet(BaseModel):
     in_service: bool
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class CommandPublic(BaseModel):

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloud.core.security import SECRET_HINT, secret_weakness
+from locker_contract.broker import BrokerUrl
+from locker_contract.errors import ContractError
 
 PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "default", "example"}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOCKER_CLOUD_", env_file=None, extra="ignore")
+    # an error never quotes a value: the broker URL or the secret key may hold a secret
+    model_config = SettingsConfigDict(
+        env_prefix="LOCKER_CLOUD_", env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./cloud.db"
     secret_key: Annotated[str, Field(min_length=32)]
@@ -38,13 +46,32 @@ class Settings(BaseSettings):
     clock_skew_alarm_s: Annotated[float, Field(gt=0)] = 120.0
     # a bank whose heartbeats report events the cloud has not got past for this long alarms
     stream_stall_alarm_s: Annotated[float, Field(gt=0)] = 300.0
+    # a parcel's phone number (and other personal data) is erased this long after it ends
+    personal_data_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+
+    @field_validator("broker_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).password is not None:
+            raise ValueError(
+                "the broker URL holds a password (not shown): put it in a file named by "
+                "LOCKER_CLOUD_BROKER_PASSWORD_FILE, and the user in LOCKER_CLOUD_BROKER_USERNAME"
+            )
+        try:
+            BrokerUrl.parse(value)
+        except ContractError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("secret_key")
     @classmethod
     def _no_placeholder(cls, value: str) -> str:
         lowered = value.lower()
-        if any(word in lowered for word in PLACEHOLDERS) or len(set(value)) < 8:
-            raise ValueError(
-                "secret_key looks like a placeholder; generate one: openssl rand -hex 32"
-            )
+        if any(word in lowered for word in PLACEHOLDERS):
+            raise ValueError(f"secret_key looks like a placeholder; {SECRET_HINT}")
+        weakness = secret_weakness(value)
+        if weakness is not None:
+            raise ValueError(f"secret_key is not random enough ({weakness}); {SECRET_HINT}")
         return value

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from cloud.core.db import transaction
 from cloud.core.security import key_hash, new_api_key
-from cloud.models import ApiKey, AuditEntry, Role
+from cloud.models import ApiKey, AuditEntry, Role, utcnow
 from cloud.services.errors import Forbidden, Unauthorized
+from cloud.services.personal_data import masked
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,14 @@ class Principal:
         return self.carrier_id
 
 
-def authenticate(engine: Engine, secret_key: str, api_key: str) -> Principal:
+def authenticate(
+    engine: Engine, secret_key: str, api_key: str, now: datetime | None = None
+) -> Principal:
+    """The principal of a live key; a revoked key, or one past its rotation's overlap, is
+    refused at once (every request reads the key's row: nothing is cached)."""
     with transaction(engine) as s:
         row = s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash(secret_key, api_key))).first()
-    if row is None or row.revoked:
+    if row is None or not is_live(row, now or utcnow()):
         raise Unauthorized("unknown or revoked API key")
     return Principal(
         key_id=row.id,
@@ -59,31 +65,63 @@ def authenticate(engine: Engine, secret_key: str, api_key: str) -> Principal:
     )
 
 
+def is_live(row: ApiKey, now: datetime) -> bool:
+    return not row.revoked and (row.expires_at is None or aware(row.expires_at) > now)
+
+
+def aware(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every one the cloud stores is UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Minted:
+    """A new key: its id (what the API answers with) and the key itself, shown this once."""
+
+    id: str
+    key: str
+
+
+def mint(
+    s: Session,
+    secret_key: str,
+    role: Role,
+    label: str = "",
+    scope: Scope | None = None,
+    *,
+    replaces: str | None = None,
+) -> Minted:
+    """Create an API key in the caller's transaction (stored hashed)."""
+    key = new_api_key()
+    scope = scope or Scope()
+    row = ApiKey(
+        key_hash=key_hash(secret_key, key),
+        role=role.value,
+        label=label,
+        carrier_id=scope.carrier_id,
+        operator_id=scope.operator_id,
+        site_id=scope.site_id,
+        courier_id=scope.courier_id,
+        replaces=replaces,
+    )
+    s.add(row)
+    s.flush()
+    return Minted(row.id, key)
+
+
 def mint_key(
     s: Session, secret_key: str, role: Role, label: str = "", scope: Scope | None = None
 ) -> str:
     """Create an API key in the caller's transaction; return it (shown once, stored hashed)."""
-    key = new_api_key()
-    scope = scope or Scope()
-    s.add(
-        ApiKey(
-            key_hash=key_hash(secret_key, key),
-            role=role.value,
-            label=label,
-            carrier_id=scope.carrier_id,
-            operator_id=scope.operator_id,
-            site_id=scope.site_id,
-            courier_id=scope.courier_id,
-        )
-    )
-    return key
+    return mint(s, secret_key, role, label, scope).key
 
 
 def audit(s: Session, who: Principal | None, action: str, target: str, **detail: object) -> None:
-    """Append to the audit log, in the caller's transaction."""
+    """Append to the audit log, in the caller's transaction; phone numbers only masked."""
     actor = who.key_id if who else "system"
     role = who.role.value if who else "system"
-    s.add(AuditEntry(actor=actor, role=role, action=action, target=target, detail=detail))
+    entry = AuditEntry(actor=actor, role=role, action=action, target=target, detail=masked(detail))
+    s.add(entry)
 
 
 def create_admin(engine: Engine, secret_key: str, label: str) -> str:

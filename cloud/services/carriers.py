@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -222,8 +222,14 @@ def refresh_codes(engine: Engine, now: datetime | None = None) -> int:
     now = now or utcnow()
     wanted = courier_codes.window(now)[-1]
     with transaction(engine) as s:
-        query = select(SharingPolicy).where(SharingPolicy.state == ShareState.ACCEPTED.value)
-        stale = [p for p in s.exec(query) if p.codes_through is None or p.codes_through < wanted]
+        query = select(SharingPolicy).where(
+            SharingPolicy.state == ShareState.ACCEPTED.value,
+            or_(
+                col(SharingPolicy.codes_through).is_(None),
+                col(SharingPolicy.codes_through) < wanted,
+            ),
+        )
+        stale = list(s.exec(query))
         for share in stale:
             _push_all(s, share, now)
         return len(stale)

@@ -23,7 +23,7 @@ from cloud.models import (
     Site,
     Size,
 )
-from cloud.services.auth import Principal, Scope, audit, mint_key
+from cloud.services.auth import Minted, Principal, Scope, audit, mint
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 
@@ -37,15 +37,15 @@ class CompartmentSpec:
 
 def create_operator(
     engine: Engine, who: Principal, secret_key: str, name: str
-) -> tuple[Operator, str]:
+) -> tuple[Operator, Minted]:
     """A new operator and its first operator key (shown once)."""
     who.require(Role.ADMIN)
     with transaction(engine) as s:
         operator = Operator(name=name)
         s.add(operator)
         s.flush()
-        key = mint_key(s, secret_key, Role.OPERATOR, name, Scope(operator_id=operator.id))
-        audit(s, who, "create_operator", operator.id, name=name)
+        key = mint(s, secret_key, Role.OPERATOR, name, Scope(operator_id=operator.id))
+        audit(s, who, "create_operator", operator.id, name=name, key=key.id)
     return operator, key
 
 
@@ -117,7 +117,7 @@ def own_bank(s: Session, who: Principal, bank_id: str) -> Bank:
 
 def create_carrier(
     engine: Engine, who: Principal, secret_key: str, carrier_id: str, name: str
-) -> str:
+) -> Minted:
     """A carrier and its API key (shown once)."""
     who.require(Role.ADMIN)
     with transaction(engine) as s:
@@ -125,8 +125,8 @@ def create_carrier(
             raise Conflict(f"carrier {carrier_id} exists")
         s.add(Carrier(id=carrier_id, name=name))
         s.flush()
-        key = mint_key(s, secret_key, Role.CARRIER, name, Scope(carrier_id=carrier_id))
-        audit(s, who, "create_carrier", carrier_id)
+        key = mint(s, secret_key, Role.CARRIER, name, Scope(carrier_id=carrier_id))
+        audit(s, who, "create_carrier", carrier_id, key=key.id)
     return key
 
 
@@ -166,11 +166,11 @@ def set_policy(
 
 def create_manager_key(
     engine: Engine, who: Principal, secret_key: str, site_id: str, label: str
-) -> str:
+) -> Minted:
     """A property manager's key, scoped to one site."""
     who.require(Role.ADMIN, Role.OPERATOR)
     with transaction(engine) as s:
         _own_site(s, who, site_id)
-        key = mint_key(s, secret_key, Role.MANAGER, label, Scope(site_id=site_id))
-        audit(s, who, "create_manager_key", site_id, label=label)
+        key = mint(s, secret_key, Role.MANAGER, label, Scope(site_id=site_id))
+        audit(s, who, "create_manager_key", site_id, label=label, key=key.id)
     return key

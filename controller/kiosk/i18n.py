@@ -148,6 +148,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reason": {"en": "Reason: {reason}", "zh": "原因：{reason}"},
     "error": {"en": "Error", "zh": "错误"},
+    "bad_input": {
+        "en": "{field}: too long, or holds a character that cannot be used. Please check it.",
+        "zh": "{field}：内容过长或含有无法使用的字符，请检查。",
+    },
+    "pickup_ended": {
+        "en": "This pickup has ended. Enter your code again.",
+        "zh": "本次取件已结束，请重新输入取件码。",
+    },
     "notice": {"en": "Notice", "zh": "提示"},
 }
 
@@ -163,7 +171,7 @@ FLOW_MESSAGES: dict[str, str] = {
     "only a parcel whose door is open for pickup can be refused": (
         "只有柜门已打开待取的包裹才能拒收"
     ),
-    "no such parcel for this code": "此取件码下没有该包裹",
+    "this pickup has ended; enter your code again": "本次取件已结束，请重新输入取件码",
 }
 
 Translate = Callable[..., str]

@@ -1,4 +1,8 @@
-"""The kiosk's page routes: forms in, flows called, the person told what to do next."""
+"""The kiosk's page routes: forms in, flows called, the person told what to do next.
+
+A form field that is too long or holds a character no store should keep (NUL, a control
+character, a lone surrogate) is answered with the form again and an error, status 422.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,18 @@ from controller.errors import (
     WrongCode,
 )
 from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
+from controller.kiosk.fields import unstorable
 from controller.kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, flow_message, translator
-from controller.sessions import SESSION_COOKIE, Sessions
+from controller.sessions import SESSION_COOKIE, PickupSessions, Sessions
+from controller.throttle import source_for
 
 LANG_COOKIE = "kiosk_lang"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 FormText = Annotated[str, Form()]
+INVALID = 422
+OPENED = ("opened", "already_open", "unknown")  # outcomes whose parcel a refusal may name
+LABELS = {"code": "code_label", "courier_id": "courier_id", "pin": "pin", "waybill": "waybill",
+          "phone": "phone", "size": "size", "low": "low", "consent": "consent"}  # fmt: skip
 
 
 def _lang(request: Request) -> str:
@@ -67,9 +77,9 @@ class Kiosk:
     def explain(self, request: Request, exc: EdgeError) -> str:
         t, lang = translator(_lang(request)), _lang(request)
         match exc:
-            case WrongCode() if "attempts_left" in exc.detail:
+            case WrongCode() if "attempts_left" in exc.detail and exc.message == WRONG_CODE:
                 return t("wrong_code", n=exc.detail["attempts_left"])
-            case WrongCode() | LockedOut():
+            case WrongCode() | LockedOut() if "retry_after_s" in exc.detail:
                 return t("locked_out", time=_clock(float(str(exc.detail["retry_after_s"]))))
             case EntryDisabled():
                 return t("disabled")
@@ -82,6 +92,29 @@ class Kiosk:
             case _:
                 return flow_message(exc.message, lang)
 
+    def bad_input(self, request: Request, fields: list[str]) -> str:
+        t = translator(_lang(request))
+        named = [t(LABELS[name]) for name in fields if name in LABELS]
+        return t("bad_input", field=", ".join(named)) if named else t("pickup_ended")
+
+    def source(self, request: Request) -> str:
+        host = request.client.host if request.client is not None else None
+        return source_for(host, self.edge.config.policy.kiosk_terminals)
+
+    def code_refused(self, request: Request, exc: EdgeError) -> Response:
+        """The pickup page again, after a wrong code or refusal: tries left, or a countdown."""
+        retry = exc.detail.get("retry_after_s")
+        locked = float(str(retry)) if retry is not None else 0
+        return self.render(
+            request,
+            "pickup.html",
+            status=exc.status,
+            error=None if locked else self.explain(request, exc),
+            locked_seconds=int(locked + 0.999),
+            locked_text=_clock(locked),
+            disabled=isinstance(exc, EntryDisabled) or bool(exc.detail.get("disabled")),
+        )
+
     def courier(self, request: Request) -> CourierIdentity | None:
         token = request.cookies.get(SESSION_COOKIE, "")
         try:
@@ -90,15 +123,23 @@ class Kiosk:
             return None
 
 
+WRONG_CODE = "that code opens nothing here"  # controller.flows.Flows.pickup
+
+
 def _doors(views: list[DoorView]) -> list[dict[str, object]]:
     return [view.__dict__ | {"refused": False} for view in views]
+
+
+def opened_parcels(views: list[DoorView]) -> list[str]:
+    """The parcels a pickup opened (or may have): what its session lets the recipient refuse."""
+    return [v.parcel_id for v in views if v.parcel_id is not None and v.outcome in OPENED]
 
 
 def _home() -> RedirectResponse:
     return RedirectResponse("/kiosk/", status_code=303)
 
 
-def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
+def kiosk_router(edge: Edge, sessions: Sessions, pickups: PickupSessions) -> APIRouter:
     kiosk = Kiosk(edge, sessions)
     router = APIRouter(prefix="/kiosk", include_in_schema=False)
 
@@ -111,7 +152,7 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
 
     @router.get("/lang/{code}")
     def language(code: str, next: str = "/kiosk/") -> Response:
-        target = next if next.startswith("/kiosk") else "/kiosk/"
+        target = next if next.startswith("/kiosk") and not unstorable(next=next) else "/kiosk/"
         response = RedirectResponse(target, status_code=303)
         if code in LANGUAGES:
             response.set_cookie(LANG_COOKIE, code, samesite="strict", httponly=True)
@@ -130,37 +171,35 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
 
     @router.post("/pickup")
     async def pickup(request: Request, code: FormText = "") -> Response:
+        bad = unstorable(code=code)
+        if bad:
+            error = kiosk.bad_input(request, bad)
+            return kiosk.render(request, "pickup.html", status=INVALID, error=error)
         try:
-            doors = await edge.flows.pickup(code)
+            doors = await edge.flows.pickup(code, source=kiosk.source(request))
         except EdgeError as exc:
-            retry = exc.detail.get("retry_after_s")
-            locked = float(str(retry)) if retry is not None else 0
-            return kiosk.render(
-                request,
-                "pickup.html",
-                status=exc.status,
-                error=None if locked else kiosk.explain(request, exc),
-                locked_seconds=int(locked + 0.999),
-                locked_text=_clock(locked),
-                disabled=isinstance(exc, EntryDisabled) or bool(exc.detail.get("disabled")),
-            )
+            return kiosk.code_refused(request, exc)
+        token = pickups.open(opened_parcels(doors))
         return kiosk.render(
-            request, "opened.html", doors=_doors(doors), code=code, allow_refuse=True,
+            request, "opened.html", doors=_doors(doors), session=token, allow_refuse=True,
             open_text="door_open_take", done_href="/kiosk/",
         )  # fmt: skip
 
     @router.post("/pickup/refuse")
-    def refuse(request: Request, code: FormText = "", parcel_id: FormText = "") -> Response:
+    def refuse(request: Request, session: FormText = "", parcel_id: FormText = "") -> Response:
+        bad = unstorable(session=session, parcel_id=parcel_id)
+        if bad:
+            error = kiosk.bad_input(request, bad)
+            return kiosk.render(request, "pickup.html", status=INVALID, error=error)
+        opened, source = pickups.parcels(session), kiosk.source(request)
         try:
-            parcel = edge.flows.refuse(code, parcel_id, "damaged")
+            parcel = edge.flows.refuse(parcel_id, "damaged", opened=opened, source=source)
         except EdgeError as exc:
-            return kiosk.render(
-                request, "pickup.html", status=exc.status, error=kiosk.explain(request, exc)
-            )
+            return kiosk.code_refused(request, exc)
         door = {"compartment": parcel.compartment, "outcome": "opened", "parcel_id": parcel.id,
                 "waybill": parcel.waybill, "refused": True}  # fmt: skip
         return kiosk.render(
-            request, "opened.html", doors=[door], code=code, allow_refuse=False,
+            request, "opened.html", doors=[door], session="", allow_refuse=False,
             open_text="door_open_take", done_href="/kiosk/",
         )  # fmt: skip
 
@@ -172,6 +211,10 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
 
     @router.post("/courier")
     def sign_in(request: Request, courier_id: FormText = "", pin: FormText = "") -> Response:
+        bad = unstorable(courier_id=courier_id, pin=pin)
+        if bad:
+            error = kiosk.bad_input(request, bad)
+            return kiosk.render(request, "sign_in.html", status=INVALID, error=error)
         try:
             courier = edge.flows.sign_in(courier_id.strip(), pin)
         except EdgeError as exc:
@@ -221,6 +264,13 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
             "low": bool(low),
             "consent": consent,
         }
+        bad = unstorable(waybill=waybill, phone=phone, size=size, low=low, consent=consent)
+        if bad:
+            return kiosk.render(
+                request, "deposit_form.html", status=INVALID, error=kiosk.bad_input(request, bad),
+                courier=courier, form=form | {"waybill": "", "phone": ""},
+                consent_choices=CONSENT_CHOICES,
+            )  # fmt: skip
         wanted = Size(size) if size in Size.__members__ else Size.S
         try:
             started = await edge.flows.start_deposit(
@@ -295,7 +345,7 @@ def kiosk_router(edge: Edge, sessions: Sessions) -> APIRouter:
                 returns=[],
             )
         return kiosk.render(
-            request, "opened.html", doors=_doors(doors), code="", allow_refuse=False,
+            request, "opened.html", doors=_doors(doors), session="", allow_refuse=False,
             open_text="door_open_collect", done_href="/kiosk/courier/deposit",
         )  # fmt: skip
 

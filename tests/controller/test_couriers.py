@@ -15,7 +15,7 @@ from sqlmodel import select
 from controller import codes
 from controller.commands import CommandRunner
 from controller.couriers import COURIER_ID_MAX, UNKNOWN_SCOPE
-from controller.errors import BadCredentials, LockedOut
+from controller.errors import BadCredentials, Invalid, LockedOut
 from controller.flows import Flows
 from controller.store import (
     CarrierPolicy,
@@ -73,11 +73,12 @@ def today() -> date:
 
 
 async def test_a_pushed_code_opens_this_bank_today_only(edge: EdgeSide, flows: Flows) -> None:
-    days = [today() + timedelta(days=n) for n in range(3)]
+    days = [today() + timedelta(days=n) for n in range(-1, 2)]  # yesterday, today, tomorrow
     assert (await run(edge, push("sf-1", "sf", days))).outcome == "applied"
     assert flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today())).carrier == "sf"
     for wrong in (
-        day_code(CLOUD_KEY, "sf-1", BANK, days[1]),  # tomorrow's code, today
+        day_code(CLOUD_KEY, "sf-1", BANK, days[0]),  # yesterday's code, today
+        day_code(CLOUD_KEY, "sf-1", BANK, days[2]),  # tomorrow's code, today
         day_code(CLOUD_KEY, "sf-1", "oak-1", today()),  # another bank's code for today
         day_code(CLOUD_KEY, "sf-2", BANK, today()),  # another courier's
     ):
@@ -110,6 +111,9 @@ async def test_a_local_pin_still_works_beside_cloud_codes(edge: EdgeSide, flows:
     assert flows.sign_in("own-1", "97531").carrier == "own"
     with pytest.raises(BadCredentials):
         flows.sign_in("own-1", "97530")
+    with transaction(edge.engine) as s, pytest.raises(Invalid):  # no one could ever sign in
+        admin.add_courier(s, edge.key, courier_id="x" * (COURIER_ID_MAX + 1), carrier="own",
+                          pin="97531", ttl_h=1)  # fmt: skip
 
 
 async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, flows: Flows) -> None:
@@ -174,10 +178,11 @@ def test_made_up_ids_share_one_throttle_row(flows: Flows, edge: EdgeSide) -> Non
     with transaction(edge.engine) as s:
         assert [t.scope for t in s.exec(select(Throttle))] == [UNKNOWN_SCOPE]
         assert s.get_one(Throttle, UNKNOWN_SCOPE).day_failures == 4
-    with pytest.raises(LockedOut):  # the one bucket counts every made-up id's failures
-        for n in range(flows.policy.lockout_after):
-            with contextlib.suppress(BadCredentials):
-                flows.sign_in(f"more-{n}", "0000")
+    for n in range(flows.policy.lockout_after):
+        with contextlib.suppress(BadCredentials, LockedOut):
+            flows.sign_in(f"more-{n}", "0000")
+    with pytest.raises(LockedOut):  # the one bucket counted every made-up id's failures
+        flows.sign_in("one-more", "0000")
 
 
 # --- announcements keyed by (carrier, waybill) --------------------------------------------
@@ -225,3 +230,24 @@ async def test_an_announcement_after_its_deposit_names_the_same_recipient_or_is_
     with transaction(edge.engine) as s:
         assert s.get(Expected, ("sf", "W2")) is None  # already here: nothing left to expect
         assert s.get(Expected, ("jd", "W2")) is not None
+
+
+def test_a_store_made_before_keeps_its_announcements_under_the_new_key(tmp_path: Path) -> None:
+    import sqlite3
+
+    from controller.store import open_store
+
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.execute("CREATE TABLE expected (waybill VARCHAR NOT NULL, carrier VARCHAR NOT NULL, "
+                    "recipient_phone VARCHAR NOT NULL, consent VARCHAR NOT NULL, "
+                    "PRIMARY KEY (waybill))")  # fmt: skip
+        old.execute("INSERT INTO expected VALUES ('W1', 'sf', '13800138000', 'sms_reply')")
+    for _ in range(2):  # rebuilt once, then left alone
+        engine = open_store(path)
+        with transaction(engine) as s:
+            s.merge(Expected(carrier="jd", waybill="W1", recipient_phone="1", consent="sms_reply"))
+        with transaction(engine) as s:
+            assert s.get_one(Expected, ("sf", "W1")).recipient_phone == "13800138000"
+            assert s.get_one(Expected, ("jd", "W1")).recipient_phone == "1"
+        engine.dispose()

@@ -303,10 +303,11 @@ def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
     done = deposit_and_shut(bank, headers, "DMG1")
     [code] = codes_sent(bank)
     assert code is not None
-    bank.client.post("/api/pickup", json={"code": code})
+    session = bank.client.post("/api/pickup", json={"code": code}).headers["X-Pickup-Session"]
+    wait_until(lambda: parcel(bank, done["parcel_id"]).opened_for == "pickup")
     refused = bank.client.post(
         "/api/pickup/refuse",
-        json={"code": code, "parcel_id": done["parcel_id"], "reason": "box crushed"},
+        json={"session": session, "parcel_id": done["parcel_id"], "reason": "box crushed"},
     )
     assert refused.status_code == 200, refused.text
     shut(bank, "A03")
@@ -490,22 +491,30 @@ def test_a_bad_config_is_refused_with_every_problem(tmp_path: Path) -> None:
 def strict_bank(tmp_path: Path) -> Iterator[Bank]:
     sim = Simulator("xor8a", [1, 2], 8, close_after=None)
     yield from make_bank(
-        tmp_path, sim, extra=FAST_POLICY + "lockout_after = 50\ndaily_failure_limit = 6\n"
+        tmp_path,
+        sim,
+        extra=FAST_POLICY
+        + "lockout_after = 50\ndaily_failure_limit = 6\nkiosk_failure_budget = 6\n",
     )
 
 
-def test_a_day_of_wrong_codes_disables_entry_until_a_manager_reenables(strict_bank: Bank) -> None:
+def test_a_day_of_wrong_codes_slows_the_kiosk_until_a_manager_reenables(strict_bank: Bank) -> None:
+    slow = strict_bank.edge.config.policy.slow_lockout_s
     for _ in range(5):
         assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 401
     last = strict_bank.client.post("/api/pickup", json={"code": "00000000"})
-    assert last.json()["disabled"] is True
-    assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 423
+    assert last.json()["retry_after_s"] == slow
+    assert "disabled" not in last.json()
+    assert strict_bank.client.post("/api/pickup", json={"code": "00000000"}).status_code == 429
     with strict_bank.session() as s:
-        [alarm] = [
+        alarms = [
             json.loads(r.body) for r in s.exec(select(Outbox).where(Outbox.type == "kiosk.lockout"))
         ]
-    assert alarm["disabled"] is True
-    assert alarm["failures"] == 6
+    assert [(a["scope"], a["failures"], a["lockout_s"]) for a in alarms] == [
+        ("code:kiosk", 6, slow),
+        ("code:network", 6, slow),
+    ]
+    assert not any(a["disabled"] for a in alarms)
     done = CliRunner().invoke(
         locker_app, ["edge", "--config", str(strict_bank.config_path), "keypad"]
     )

@@ -85,11 +85,18 @@ def _downgrade_stream() -> None:
 
 
 def _upgrade_keys() -> None:
-    pass
+    when = sqlmodel.sql.sqltypes.UTCDateTime
+    with op.batch_alter_table("apikey") as batch:
+        batch.add_column(sa.Column("revoked_at", when(), nullable=True))
+        batch.add_column(sa.Column("expires_at", when(), nullable=True))
+        batch.add_column(sa.Column("replaces", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 def _downgrade_keys() -> None:
-    pass
+    with op.batch_alter_table("apikey") as batch:
+        batch.drop_column("replaces")
+        batch.drop_column("expires_at")
+        batch.drop_column("revoked_at")
 
 
 # --- shares accepted by carriers, per-bank courier codes --------------------------------------
