@@ -28,7 +28,7 @@ from cloud.services.notices import open_notification
 from controller.api import create_app
 from controller.config import load_config
 from controller.daemon import Edge
-from controller.store import Hold, event_types, transaction
+from controller.store import Hold, Outbox, event_types, transaction
 from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_contract import sealing
@@ -87,7 +87,11 @@ def cloud(database_url: str, mosquitto: Mosquitto, tmp_path: Path) -> Iterator[C
             yield made
         finally:
             worker.terminate()
-            worker.wait(10)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
             log.close()
 
 
@@ -137,6 +141,11 @@ def set_up_fleet(cloud: Cloud) -> None:
         cloud.ok("PUT", f"/api/v1/banks/{bank_id}/policies/sf", cloud.keys["operator"],
                  json={"guaranteed": 2, "ceiling": 8})  # fmt: skip
         cloud.ok("POST", f"/api/v1/shares/{bank_id}/accept", cloud.keys["sf"])
+
+
+def drained(site: Site) -> bool:
+    with transaction(site.edge.engine) as s:
+        return s.exec(select(Outbox)).first() is None
 
 
 def engine_of(cloud: Cloud) -> Engine:
@@ -217,7 +226,8 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     wait_until(lambda: _alarms(cloud, WEST, "door.forced_open") == ["B05"], what="the alarm")
 
     # each step once, in order; both banks online; every command answered
-    time.sleep(1.0)  # room for any duplicate to arrive
+    # both outboxes empty: every event applied and acknowledged, so no copy can come any more
+    wait_until(lambda: drained(east) and drained(west), what="both banks' events acknowledged")
     assert history(cloud, "SF100") == ["announced", "in_locker", "picked_up"]
     assert _alarms(cloud, WEST, "door.forced_open") == ["B05"]
     assert _alarms(cloud, EAST, "door.forced_open") == []

@@ -47,10 +47,12 @@ def build_cloud(database_url: str) -> Iterator[Cloud]:
     settings = Settings(database_url=database_url, secret_key=secret(), rate_per_minute=100_000)
     upgrade(database_url)
     app = create_app(settings)
-    admin = bearer(create_admin(app.state.engine, settings.secret_key, "test admin"))
-    with TestClient(app) as client:
-        yield Cloud(client, settings, admin)
-    app.state.engine.dispose()
+    try:  # disposed whatever happens, before the database_url fixture drops a database
+        admin = bearer(create_admin(app.state.engine, settings.secret_key, "test admin"))
+        with TestClient(app) as client:
+            yield Cloud(client, settings, admin)
+    finally:
+        app.state.engine.dispose()
 
 
 @pytest.fixture

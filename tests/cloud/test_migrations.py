@@ -17,13 +17,15 @@ from cloud.models import METADATA
 def test_migrations_match_the_models_and_go_down(database_url: str) -> None:
     upgrade(database_url)
     engine = make_engine(database_url)
-    with engine.connect() as connection:
-        drift = compare_metadata(MigrationContext.configure(connection), METADATA)
-    assert drift == []
-    downgrade(database_url, "base")
-    with engine.connect() as connection:
-        assert connection.dialect.get_table_names(connection) == ["alembic_version"]
-    engine.dispose()
+    try:  # disposed even when a check fails, before the fixture drops the database
+        with engine.connect() as connection:
+            drift = compare_metadata(MigrationContext.configure(connection), METADATA)
+        assert drift == []
+        downgrade(database_url, "base")
+        with engine.connect() as connection:
+            assert connection.dialect.get_table_names(connection) == ["alembic_version"]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(

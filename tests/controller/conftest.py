@@ -83,12 +83,19 @@ class Bank:
 def make_bank(
     tmp_path: Path, sim: Simulator, protocol: str = "xor8a", extra: str = FAST_POLICY
 ) -> Iterator[Bank]:
+    """The bank on ``sim``; the twin stopped and the store closed even when a test fails (the
+    app's shutdown closes the store too: disposing twice is harmless)."""
     path = tmp_path / "edge.toml"
-    path.write_text(config_text(sim.start(), tmp_path / "edge.db", protocol, extra))
-    edge = Edge(load_config(path))
-    with TestClient(create_app(edge)) as client:
-        yield Bank(sim, client, edge, path)
-    sim.stop()
+    try:
+        path.write_text(config_text(sim.start(), tmp_path / "edge.db", protocol, extra))
+        edge = Edge(load_config(path))
+        try:
+            with TestClient(create_app(edge)) as client:
+                yield Bank(sim, client, edge, path)
+        finally:
+            edge.engine.dispose()
+    finally:
+        sim.stop()
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).parents[3] / "docs" / "screenshots"
+START_TIMEOUT_S = 60.0  # a deadline, not a wait: the server usually starts in well under 1 s
 
 
 def require_chromium() -> None:
@@ -72,13 +73,17 @@ def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
     )
     thread = threading.Thread(target=server.run, name="kiosk-server", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the kiosk server did not start"
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not server.started:
+            assert thread.is_alive(), "the kiosk server stopped before it started"
+            assert time.monotonic() < deadline, "the kiosk server did not start"
+            time.sleep(0.05)
         yield Kiosk(f"http://127.0.0.1:{port}", sim, edge, path)
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=START_TIMEOUT_S)
+        stopped = not thread.is_alive()
+        edge.engine.dispose()
         sim.stop()
+        assert stopped, "the kiosk server did not stop"
