@@ -10,7 +10,7 @@ Who manages which keys (one rule, ``_visible``, used by every query here):
 A key nobody may manage answers 404, as if absent. A revoked key answers 401 at once: the API
 reads the key's row on every request. A rotation mints a key for the same role and scope and
 revokes the old one, at once by default or after an overlap of at most ``MAX_OVERLAP_S`` while
-the caller's systems switch over (decision recorded in docs/decisions/0012-keys.md).
+the caller's systems switch over (decision 0012).
 """
 
 from __future__ import annotations
