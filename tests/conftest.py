@@ -7,6 +7,7 @@ the reason. Use ``require_service`` for every such test.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import uuid
@@ -49,6 +50,9 @@ def postgres_database() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
+        # a connection this test left open is collected now, so that its ResourceWarning fails
+        # this test's teardown rather than the whole run at exit, after every test has passed
+        gc.collect()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
