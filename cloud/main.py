@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(max(1, round(float(str(exc.detail["retry_after_s"])))))
-        body = {"detail": sanitised(exc.message, MESSAGE_MAX), **exc.detail}
+        extra = {k: sanitised(v) if isinstance(v, str) else v for k, v in exc.detail.items()}
+        body = {"detail": sanitised(exc.message, MESSAGE_MAX), **extra}
         return JSONResponse(body, exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
+from cloud.services.errors import Conflict
 from tests.cloud.conftest import Cloud, fleet
 
 NUL, SURROGATE = "\x00", "\ud800"
@@ -90,9 +92,18 @@ def test_a_huge_invalid_field_gets_a_small_answer(fleet_cloud: Cloud) -> None:
 
 
 def test_errors_from_the_services_quote_bad_text_sanitised(fleet_cloud: Cloud) -> None:
-    """A service's message that names what it refused still encodes (and stays bounded)."""
-    made = fleet_cloud.call(
-        "POST", "/api/v1/carriers", fleet_cloud.admin, json={"id": "sf", "name": "again"}
-    )
-    assert made.status_code == 409
-    assert made.json()["detail"] == "carrier sf exists"
+    """A service's refusal that quotes what it refused still encodes, bounded and printable."""
+    app = fleet_cloud.client.app
+    assert isinstance(app, FastAPI)
+
+    @app.get("/test/refusal")
+    def refusal() -> None:
+        raise Conflict(f"waybill W{SURROGATE}{NUL} {'x' * 5000} is taken", nearest=f"a{NUL}b")
+
+    answer = fleet_cloud.client.get("/test/refusal")
+    assert answer.status_code == 409
+    body = answer.content.decode("utf-8")
+    assert "\\u0000" not in body
+    assert "\\ud800" not in body
+    assert len(body) < 1000
+    assert answer.json()["detail"].startswith("waybill W\N{REPLACEMENT CHARACTER}")
