@@ -25,18 +25,24 @@ def tenants(cloud: Cloud) -> Cloud:
             "POST", "/api/v1/couriers", key, json={"id": f"{carrier}-c1", "pin": "2468"}
         )
         cloud.keys[f"{carrier}:courier"] = bearer(courier["api_key"])
+        (own,) = cloud.ok("GET", "/api/v1/keys", key, params={"role": "carrier"})
+        cloud.keys[f"{carrier}:key"] = {"id": own["id"]}
     return cloud
 
 
 def secrets_of(cloud: Cloud, carrier: str) -> set[str]:
     """Identifiers only ``carrier`` (and the fleet's staff) may see."""
-    return {cloud.keys[f"{carrier}:reservation"]["id"], f"{carrier.upper()}-W1", f"{carrier}-c1"}
+    return {
+        cloud.keys[f"{carrier}:reservation"]["id"], f"{carrier.upper()}-W1", f"{carrier}-c1",
+        cloud.keys[f"{carrier}:key"]["id"],
+    }  # fmt: skip
 
 
 def other_tenants_calls(cloud: Cloud) -> list[tuple[str, str, str, int]]:
     """(caller, method, path, expected refusal) for resources that belong to someone else."""
     jd_reservation = cloud.keys["jd:reservation"]["id"]
     oak_site = cloud.keys["site:oak"]["id"]
+    jd_key = cloud.keys["jd:key"]["id"]
     return [
         ("sf", "GET", f"/api/v1/reservations/{jd_reservation}", 404),
         ("sf", "DELETE", f"/api/v1/reservations/{jd_reservation}", 404),
@@ -52,6 +58,11 @@ def other_tenants_calls(cloud: Cloud) -> list[tuple[str, str, str, int]]:
         ("sf", "PUT", "/api/v1/banks/maple/policies/sf", 403),
         ("sf", "GET", "/api/v1/courier/me", 403),
         ("operator", "GET", "/api/v1/reservations", 403),
+        ("sf", "DELETE", f"/api/v1/keys/{jd_key}", 404),
+        ("sf", "POST", f"/api/v1/keys/{jd_key}/rotate", 404),
+        ("sf:courier", "DELETE", f"/api/v1/keys/{jd_key}", 404),
+        ("manager:maple", "POST", f"/api/v1/keys/{jd_key}/rotate", 404),
+        ("operator", "DELETE", f"/api/v1/keys/{jd_key}", 404),
     ]
 
 
@@ -64,14 +75,17 @@ def test_another_tenants_resources_are_refused(tenants: Cloud) -> None:
         "GET", f"/api/v1/reservations/{tenants.keys['jd:reservation']['id']}", tenants.keys["jd"]
     )
     assert jd["state"] == "active"  # sf's DELETE did nothing
+    tenants.ok("GET", "/api/v1/banks", tenants.keys["jd"])  # nobody else revoked jd's key
 
 
 def test_no_response_carries_another_tenants_data(tenants: Cloud) -> None:
     own_reads = {
         "sf": ["/api/v1/banks", "/api/v1/reservations", "/api/v1/parcels", "/api/v1/couriers",
-               "/api/v1/parcels/SF-W1"],
-        "sf:courier": ["/api/v1/courier/me"],
-        "manager:maple": [f"/api/v1/sites/{tenants.keys['site:maple']['id']}/health"],
+               "/api/v1/parcels/SF-W1", "/api/v1/keys"],
+        "sf:courier": ["/api/v1/courier/me", "/api/v1/keys"],
+        "manager:maple": [f"/api/v1/sites/{tenants.keys['site:maple']['id']}/health",
+                          "/api/v1/keys"],
+        "operator": ["/api/v1/keys"],
     }  # fmt: skip
     for caller, paths in own_reads.items():
         for path in paths:
