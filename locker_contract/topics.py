@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from locker_contract.errors import BadTopic
 from locker_contract.events import BANK_ID_PATTERN
+from locker_contract.text import sanitised
 
 ROOT = "banks"
 _BANK_ID = re.compile(BANK_ID_PATTERN)
@@ -41,7 +42,7 @@ class Channel(StrEnum):
 
 def topic(bank_id: str, channel: Channel) -> str:
     if not _BANK_ID.fullmatch(bank_id):
-        raise BadTopic(f"bank id {bank_id!r} does not match {BANK_ID_PATTERN}")
+        raise BadTopic(f"bank id {sanitised(bank_id)!r} does not match {BANK_ID_PATTERN}")
     return f"{ROOT}/{bank_id}/{channel.value}"
 
 
@@ -66,8 +67,8 @@ def parse(name: str) -> Address:
     root, _, rest = name.partition("/")
     bank_id, _, channel = rest.partition("/")
     if root != ROOT or not _BANK_ID.fullmatch(bank_id):
-        raise BadTopic(f"not a bank topic: {name!r}")
+        raise BadTopic(f"not a bank topic: {sanitised(name)!r}")
     try:
         return Address(bank_id, Channel(channel))
     except ValueError:
-        raise BadTopic(f"unknown channel in {name!r}") from None
+        raise BadTopic(f"unknown channel in {sanitised(name)!r}") from None

@@ -85,3 +85,11 @@ def test_every_bank_filter(channel: Channel) -> None:
 def test_shared_subscription_form() -> None:
     assert shared("ingest", every_bank(Channel.EVENTS)) == "$share/ingest/banks/+/events"
     assert shared("workers", "banks/+/cmd/ack") == "$share/workers/banks/+/cmd/ack"
+
+
+def test_a_bad_topic_is_quoted_bounded_and_printable() -> None:
+    with pytest.raises(BadTopic) as caught:
+        parse("banks/" + "\x00" * 100_000 + "/events")
+    said = str(caught.value)
+    assert "\x00" not in said
+    assert len(said) < 200
