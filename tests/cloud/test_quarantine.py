@@ -28,6 +28,7 @@ from cloud.models import (
     QuarantinedEvent,
 )
 from cloud.services import ingest
+from locker_contract.events import Envelope, ParcelDeposited
 from locker_contract.sealing import new_key_pair, public_key, seal_code
 from locker_contract.topics import Channel
 from tests.cloud.conftest import Cloud, bearer, fleet
@@ -290,3 +291,24 @@ def test_only_the_banks_operator_and_admins_see_and_settle(
     release = f"{URL}/{shown['event_id']}/release"
     assert cloud.call("POST", release, cloud.keys["operator"], json=bad).status_code == 422
     assert listed(cloud)[0]["state"] == "held"
+
+
+def test_a_nul_that_got_past_the_contract_does_not_stall_the_database(
+    engine: Engine, database_url: str
+) -> None:
+    """As before the contract refused it: PostgreSQL refuses the NUL, SQLite stores it; either
+    way the next event is applied."""
+    valid = Envelope.model_validate_json(raw(1, deposit("SF1", "A01")))
+    assert isinstance(valid.event, ParcelDeposited)
+    event = valid.event.model_copy(update={"waybill": "SF\x001"})  # not validated
+    unchecked = valid.model_copy(update={"event": event})
+    first = ingest.ingest_event(engine, unchecked)
+    good = Envelope.model_validate_json(raw(2, deposit("SF2", "A02")))
+    assert ingest.ingest_event(engine, good).applied_seq == 2
+    assert notified(engine, "SF2")
+    if database_url.startswith("postgresql"):
+        [refused] = first.refused
+        assert "DataError" in refused.reason
+        assert open_alarms(engine) == ["seq 1"]
+    else:
+        assert first.refused == ()
