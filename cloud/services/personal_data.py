@@ -4,13 +4,15 @@
   digits. ``masked`` applies it to every ``*phone*`` field of an audit entry's detail.
 - ``purge_personal_data`` erases the phone number of every parcel that ended (picked up or
   returned) ``retention`` ago, from the parcel and from every copy the cloud keeps: the
-  recipient's notification, the bank's inbound events, the announcement command. It is run by
-  the ingest worker's periodic sweep and by ``locker cloud purge``; it is idempotent.
+  recipient's notification, the bank's inbound events, the announcement command; and from every
+  quarantined event settled (released or dropped) ``retention`` ago, whatever became of its
+  parcel. It is run by ``locker cloud purge`` (daily); it is idempotent.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +21,15 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
-from cloud.models import Command, InboundEvent, Notification, Parcel, ParcelEvent, ParcelStatus
+from cloud.models import (
+    Command,
+    InboundEvent,
+    Notification,
+    Parcel,
+    ParcelEvent,
+    ParcelStatus,
+    QuarantinedEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +37,9 @@ SHOWN_DIGITS = 2  # of a phone number, in anything a person reads
 ERASED = ""  # what an erased phone number becomes (the columns are NOT NULL)
 ENDED = (ParcelStatus.PICKED_UP.value, ParcelStatus.RETURNED.value)
 PURGE_BATCH = 500  # parcels per transaction
+PHONE_FIELD = "recipient_phone"
+# a phone in JSON text, its closing quote perhaps cut off with the rest of the text
+_PHONE_IN_JSON = re.compile(r'"recipient_phone"\s*:\s*"(?:[^"\\]|\\.)*(?:"|$)')
 
 
 def mask_phone(phone: str) -> str:
@@ -55,10 +68,12 @@ class Purged:
     notifications: int
     events: int
     commands: int
+    quarantined: int = 0
 
 
 def purge_personal_data(engine: Engine, now: datetime, retention: timedelta) -> Purged:
-    """Erase the phone numbers of parcels that ended at or before ``now - retention``."""
+    """Erase the phone numbers of parcels that ended, and of quarantined events settled, at or
+    before ``now - retention``."""
     totals = [0, 0, 0, 0]
     while True:
         with transaction(engine) as s:
@@ -68,9 +83,12 @@ def purge_personal_data(engine: Engine, now: datetime, retention: timedelta) -> 
                 totals = [t + c for t, c in zip(totals, counts, strict=True)]
         if len(parcels) < PURGE_BATCH:
             break
-    purged = Purged(*totals)
-    if purged.parcels:
-        log.info("erased the phone numbers of %d ended parcels", purged.parcels)
+    with transaction(engine) as s:
+        quarantined = _erase_settled_quarantine(s, now - retention)
+    purged = Purged(totals[0], totals[1], totals[2], totals[3], quarantined)
+    if purged.parcels or quarantined:
+        log.info("erased the phone numbers of %d ended parcels and %d settled quarantined events",
+                 purged.parcels, quarantined)  # fmt: skip
     return purged
 
 
@@ -115,6 +133,41 @@ def _erase(s: Session, parcel: Parcel) -> tuple[int, int, int, int]:
     sent: list[Command] = list(s.exec(commands))
     n_commands = _erase_json(s, sent, "payload", parcel, "carrier_id")
     return 1, n_notices, n_events, n_commands
+
+
+def _erase_settled_quarantine(s: Session, before: datetime) -> int:
+    """Erase phones from quarantined events settled before ``before``: the raw text kept for the
+    operator (perhaps cut short, so by pattern) and the stored event's body."""
+    query = select(QuarantinedEvent).where(
+        col(QuarantinedEvent.settled_at).is_not(None),
+        col(QuarantinedEvent.settled_at) <= before,
+        col(QuarantinedEvent.raw).contains(PHONE_FIELD),
+    )
+    erased = 0
+    for row in s.exec(query):
+        raw = _PHONE_IN_JSON.sub(f'"{PHONE_FIELD}": ""', row.raw)
+        if raw != row.raw:
+            row.raw = raw
+            s.add(row)
+            erased += 1
+        event = s.get(InboundEvent, row.event_id)
+        if event is not None and _has_phone(event.body):
+            event.body = _without_phone(event.body)
+            s.add(event)
+    return erased
+
+
+def _has_phone(data: object) -> bool:
+    if isinstance(data, dict):
+        return bool(data.get(PHONE_FIELD)) or any(_has_phone(v) for v in data.values())
+    return False
+
+
+def _without_phone(data: dict[str, object]) -> dict[str, object]:
+    return {
+        k: ERASED if k == PHONE_FIELD else _without_phone(v) if isinstance(v, dict) else v
+        for k, v in data.items()
+    }
 
 
 def _erase_json(

@@ -3,6 +3,7 @@ once its parcel ended ``personal_data_retention_days`` ago; engines never log pa
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from cloud.models import (
     Parcel,
     ParcelEvent,
     ParcelStatus,
+    QuarantinedEvent,
     utcnow,
 )
 from cloud.services.personal_data import mask_phone, masked, purge_personal_data
@@ -111,6 +113,40 @@ def test_phones_are_erased_everywhere_after_the_retention(cloud: Cloud) -> None:
     later = purge_personal_data(engine, utcnow() + timedelta(days=2), RETENTION)
     assert later.parcels == 1
     assert OTHER_PHONE not in everything(engine)
+
+
+def quarantine(engine: Engine, event_id: str, phone: str, settled_days_ago: float | None) -> None:
+    """A deposit the cloud set aside (decision 0009), settled ``settled_days_ago`` or held;
+    ``raw`` cut short in the middle of the phone, as a long event's is."""
+    body: dict[str, object] = {"waybill": event_id, "carrier": "sf", "recipient_phone": phone}
+    raw = json.dumps({"event_id": event_id, "event": body})
+    settled = None if settled_days_ago is None else utcnow() - timedelta(days=settled_days_ago)
+    with transaction(engine) as s:
+        seq = len(list(s.exec(select(InboundEvent)))) + 1
+        s.add(InboundEvent(event_id=event_id, bank_id="maple", seq=seq,
+                           type="parcel.deposited", body=body))  # fmt: skip
+        s.flush()
+        s.add(QuarantinedEvent(event_id=event_id, bank_id="maple", seq=seq,
+                               type="parcel.deposited", raw=raw[: raw.index(phone) + 5],
+                               reason="test", state="held" if settled is None else "dropped",
+                               settled_at=settled))  # fmt: skip
+
+
+def test_settled_quarantined_events_lose_their_phone_after_the_retention(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
+    engine = engine_of(cloud)
+    quarantine(engine, "e-dropped", PHONE, settled_days_ago=31)
+    quarantine(engine, "e-held", OTHER_PHONE, settled_days_ago=None)
+    purged = purge_personal_data(engine, utcnow(), RETENTION)
+    assert purged.quarantined == 1
+    with Session(engine) as s:
+        dropped = s.get_one(QuarantinedEvent, "e-dropped")
+        held = s.get_one(QuarantinedEvent, "e-held")
+        events = {e.event_id: e.body["recipient_phone"] for e in s.exec(select(InboundEvent))}
+    assert dropped.raw.endswith('"recipient_phone": ""')  # cut after five digits: all gone
+    assert events == {"e-dropped": "", "e-held": OTHER_PHONE}
+    assert OTHER_PHONE[:5] in held.raw  # still held: the operator has yet to decide
+    assert PHONE not in everything(engine)
 
 
 def test_a_parcel_still_in_the_locker_keeps_its_phone(cloud: Cloud) -> None:
