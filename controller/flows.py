@@ -154,6 +154,9 @@ class Flows:
         self._opening: set[str] = set()  # deposits whose door this process is opening now
         self.sealing_key = config.link.sealing_key() if config.link is not None else None
         self.handoff = Handoff(config.policy.session_timeout_s)  # codes for couriers' screens
+        if config.link is not None and self.sealing_key is None:
+            log.warning("no [link] notify_public_key: the cloud cannot tell recipients their "
+                        "codes; couriers are shown them to hand on (decision 0011)")  # fmt: skip
 
     # --- guards ---------------------------------------------------------------------------
 

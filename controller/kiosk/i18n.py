@@ -112,6 +112,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Parcel {waybill} is in {label}. The recipient has been notified.",
         "zh": "包裹 {waybill} 已存入 {label} 号格口，已通知收件人。",
     },
+    "recorded_hand_on": {
+        "en": "Parcel {waybill} is in {label}.",
+        "zh": "包裹 {waybill} 已存入 {label} 号格口。",
+    },
     "hand_on_code": {
         "en": "This locker sends no messages: give the recipient pickup code {code}. "
         "It is shown only now and kept nowhere.",

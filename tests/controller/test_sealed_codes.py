@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from controller.config import ConfigError, load_config
+from controller.flows import Flows
 from controller.handoff import Handoff
 from controller.store import Outbox, open_store
 from hil_sim import Simulator
@@ -96,10 +97,31 @@ def test_without_a_key_the_courier_is_shown_the_code_and_the_store_keeps_none(
     jd = bank.courier("jd-1", "jd")
     theirs = bank.client.get(f"/api/deposits/{done['deposit_id']}", headers=jd)
     assert theirs.status_code == 404  # another courier sees neither the deposit nor its code
+    page_url = f"/kiosk/courier/deposit/{done['deposit_id']}"
     bank.client.cookies.clear()
-    page = bank.client.get(f"/kiosk/courier/deposit/{done['deposit_id']}")
-    assert code[:4] not in page.text  # no courier session: no code
+    assert f"{code[:4]} {code[4:]}" not in bank.client.get(page_url).text  # no session: no code
+    signed = bank.client.post("/kiosk/courier", data={"courier_id": "sf-1", "pin": "2468"})
+    assert signed.status_code == 200, signed.text
+    page = bank.client.get(page_url).text
+    assert f"{code[:4]} {code[4:]}" in page  # the kiosk's recorded screen shows it to hand on
+    assert "notified" not in page  # and does not pretend the recipient was told
     picked_up(bank, code, str(done["compartment"]))
+
+
+def test_a_linked_bank_without_the_key_says_so_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "edge.toml"
+    base = config_text("/dev/ttyUSB0", tmp_path / "edge.db")
+    link = '\n[link]\nbroker = "mqtt://b"\n'
+    standalone, sealing_link, keyless_link = "", link + f'notify_public_key = "{PUBLIC}"\n', link
+    for table, warned in ((standalone, False), (sealing_link, False), (keyless_link, True)):
+        path.write_text(base + table)
+        engine = open_store(tmp_path / "edge.db")
+        caplog.clear()
+        Flows(engine, load_config(path), b"k" * 32)
+        engine.dispose()
+        assert ("no [link] notify_public_key" in caplog.text) is warned
 
 
 def test_a_handed_code_is_held_for_its_courier_and_only_for_a_while() -> None:
