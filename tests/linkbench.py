@@ -4,7 +4,6 @@ ingest worker, and banks with a store and an ``EdgeLink`` each (doors optional).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +29,20 @@ from locker_contract.events import Event
 from locker_contract.tasks import cancel_all
 from tests.cloud.conftest import secret
 from tests.controller.conftest import SIZES, config_text
+from tests.waiting import until
+
+__all__ = [
+    "FAST_LINK",
+    "CloudSide",
+    "EdgeSide",
+    "Rig",
+    "applied_seq",
+    "cloud_database",
+    "fast_settings",
+    "rows",
+    "set_link",
+    "until",  # the one way to wait, from tests.waiting
+]
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -185,15 +198,6 @@ def set_link(spec: LinkSpec, **changes: object) -> LinkSpec:
 async def _cancel(task: asyncio.Task[None] | None) -> None:
     if task is not None:
         await cancel_all([task])
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Wait for ``check`` (polled; it may query databases) or fail saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 def applied_seq(cloud: Engine, bank_id: str) -> int:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,17 +35,10 @@ from tests.brokers import Mosquitto
 from tests.cloud.conftest import Cloud, build_cloud
 from tests.controller.conftest import FAST_POLICY, SIZES, config_text
 from tests.linkbench import FAST_LINK
+from tests.waiting import wait_until
 
 EAST, WEST = "east-1", "west-1"
 NOTIFY_PUBLIC, NOTIFY_PRIVATE = sealing.new_key_pair()  # the cloud notifier's key pair
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,16 +33,9 @@ from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
 from locker_contract.events import Envelope, ParcelDeposited
 from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.pty
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def door_of(bank: Bank, label: str) -> tuple[int, int]:
@@ -227,7 +220,7 @@ def test_a_full_bank_says_so(bank: Bank) -> None:
 def test_a_door_left_open_raises_an_alarm(bank: Bank) -> None:
     headers = bank.courier("sf-1", "sf-express")
     deposit(bank, headers, "OPEN1")
-    wait_until(lambda: "door.left_open" in bank.events(), timeout=5)
+    wait_until(lambda: "door.left_open" in bank.events())
     assert bank.events().count("door.left_open") == 1
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from locker_contract.messages import EventsAck, RefusedEvent
 from tests.brokers import Mosquitto, free_port
 from tests.controller.conftest import FAST_POLICY, Bank, make_bank
 from tests.linkbench import EdgeSide
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -29,13 +29,6 @@ def port() -> int:
     """The broker's port, chosen when the test starts: one chosen at import could be taken by
     the time a late test in a long run starts its broker on it."""
     return free_port()
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ and the kiosk-wide budget slows and alarms but never disables entry. Time is a f
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from controller.daemon import Edge
 from controller.store import Outbox, Parcel, PickupGroup, Throttle, transaction
 from hil_sim import Simulator
 from tests.controller.conftest import FAST_POLICY, config_text
+from tests.waiting import wait_until
 
 SCREEN = {"X-Test-Client": "127.0.0.1"}  # the kiosk's own browser
 LAN = {"X-Test-Client": "192.168.1.66"}  # anyone else who reaches the kiosk API
@@ -102,13 +102,6 @@ class Guarded:
     def throttle_rows(self) -> list[str]:
         with transaction(self.edge.engine) as s:
             return list(s.exec(select(Throttle.scope).order_by(col(Throttle.scope))))
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture

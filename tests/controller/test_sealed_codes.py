@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,9 @@ from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_contract import sealing
 from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
+from tests.waiting import wait_until
 
 PUBLIC, PRIVATE = sealing.new_key_pair()
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def store_files(bank: Bank) -> bytes:

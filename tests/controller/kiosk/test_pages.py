@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -27,6 +27,7 @@ from tests.controller.kiosk.conftest import (
     Kiosk,
     require_chromium,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -45,13 +46,6 @@ def page(browser: Browser, kiosk: Kiosk) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1080, "height": 1400}, base_url=kiosk.url)
     yield context.new_page()
     context.close()
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def shut(kiosk: Kiosk, label: str) -> None:
