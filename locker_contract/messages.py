@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from locker_contract.errors import BadMessage
 from locker_contract.events import Label
@@ -117,10 +118,14 @@ def decode(model: type[M], payload: bytes | bytearray | str) -> M:
 def problems(exc: ValidationError, most: int = 3) -> str:
     """What is wrong, bounded and printable, and quoting none of the input (which may be huge,
     unprintable, or a phone number): where, and the rule broken."""
-    said = [
-        f"{'.'.join(str(part) for part in error['loc']) or 'message'}: {error['msg']} "
-        f"[{error['type']}]"
-        for error in exc.errors(include_url=False, include_input=False)[:most]
-    ]
+    said = [_problem(error) for error in exc.errors(include_url=False, include_input=False)[:most]]
     more = exc.error_count() - len(said)
-    return sanitised("; ".join(said) + (f"; and {more} more" if more > 0 else ""), LONG_TEXT_MAX)
+    text = "; ".join(said) + (f"; and {more} more" if more > 0 else "")
+    return sanitised(text, LONG_TEXT_MAX - 100)  # room for a prefix and sanitised's suffix
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One error; a field's name and the message may carry input (an unknown field, a union's
+    tag), so each is quoted bounded."""
+    where = ".".join(sanitised(str(part), 32) for part in error["loc"]) or "message"
+    return f"{where}: {sanitised(error['msg'], 120)} [{error['type']}]"

@@ -317,6 +317,7 @@ def _hold_stored(s: Session, event: InboundEvent, reason: str) -> Refusal:
 
 
 def _hold(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -> Refusal:
+    reason = sanitised(reason, REASON_MAX)
     log.warning("bank %s seq %d (%s) quarantined: %s", bank_id, identity.seq, identity.type,
                 reason)  # fmt: skip
     s.add(QuarantinedEvent(event_id=identity.event_id, bank_id=bank_id, seq=identity.seq,

@@ -168,6 +168,18 @@ def test_a_nan_is_set_aside_dropped_and_forgotten(
     assert again.status_code == 409  # settled once, for good
 
 
+def test_a_huge_unknown_field_is_set_aside_with_a_bounded_reason(
+    engine: Engine, worker: IngestWorker
+) -> None:
+    spoilt = deposit("SF1", "A01") | {"x" * 100_000: 1, "\x00" * 1000: 2, "y" * 5000: 3}
+    progress = send(worker, raw(1, spoilt), raw(2, deposit("SF2", "A02")))
+    assert progress.applied_seq == 2
+    [refused] = progress.refused
+    assert len(refused.reason) <= 500
+    assert "extra_forbidden" in refused.reason
+    assert json.loads(progress.ack().to_json())["refused"][0]["seq"] == 1
+
+
 def test_a_resent_refused_event_is_a_duplicate_and_stays_acked(
     engine: Engine, worker: IngestWorker
 ) -> None:

@@ -14,9 +14,10 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from locker_contract.errors import BadMessage
+from locker_contract.events import Envelope
 from locker_contract.messages import EventsAck, RefusedEvent, decode, problems
 from locker_contract.text import LOG_QUOTE_MAX, LONG_TEXT_MAX, check_text, sanitised
-from tests.locker_contract.samples import GOOD, MESSAGES
+from tests.locker_contract.samples import BANK, GOOD, MESSAGES, TIME, UUID_1
 
 Path = tuple[str | int, ...]
 SPOILERS = {
@@ -145,3 +146,18 @@ def test_an_ack_without_refusals_is_written_as_before() -> None:
     told = EventsAck(seq=3, cloud_time=ack.cloud_time, refused=[RefusedEvent(seq=2, reason="x")])
     assert json.loads(told.to_json())["refused"] == [{"seq": 2, "reason": "x"}]
     assert decode(EventsAck, told.to_json()) == told
+
+
+def test_problems_quote_an_unknown_field_or_a_tag_bounded() -> None:
+    huge = "\x00" + "k" * 100_000
+    body = {"seq": 1, "cloud_time": "2025-01-01T08:00:00Z", huge: 1}
+    with pytest.raises(BadMessage) as caught:
+        decode(EventsAck, json.dumps(body))
+    assert "extra_forbidden" in str(caught.value)
+    assert len(str(caught.value)) < 200
+    event = {"event_id": UUID_1, "bank_id": BANK, "seq": 1, "time": TIME, "event": {"type": huge}}
+    with pytest.raises(BadMessage) as tagged:
+        decode(Envelope, json.dumps(event))
+    assert "union_tag_invalid" in str(tagged.value)
+    assert "\x00" not in str(tagged.value)
+    assert len(str(tagged.value)) < 300
