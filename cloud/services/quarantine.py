@@ -31,6 +31,7 @@ from cloud.services import ingest
 from cloud.services.auth import Principal, audit
 from cloud.services.errors import Conflict, Invalid, NotFound
 from cloud.services.fleet import own_bank
+from cloud.services.personal_data import mask_phone
 from locker_contract.events import Envelope, EventAdapter
 from locker_contract.messages import problems
 from locker_contract.text import sanitised
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 LISTED = 200
 PREVIEW_MAX = 2000
-MASKED = frozenset({"recipient_phone", "pickup_code", "sealed_code"})
+SECRET = frozenset({"pickup_code", "sealed_code"})  # shown as *** when set
 
 
 def held(engine: Engine, who: Principal, bank_id: str) -> list[QuarantinedEvent]:
@@ -101,10 +102,18 @@ def preview(row: QuarantinedEvent) -> str:
 
 def _masked(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "***" if k in MASKED and v else _masked(v) for k, v in value.items()}
+        return {k: _field(k, v) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(item) for item in value]
     return value
+
+
+def _field(name: str, value: Any) -> Any:
+    if name == "recipient_phone" and isinstance(value, str):
+        return mask_phone(value)
+    if name in SECRET and value:
+        return "***"
+    return _masked(value)
 
 
 def _held(s: Session, who: Principal, bank_id: str, event_id: str) -> QuarantinedEvent:

@@ -125,6 +125,7 @@ def test_a_nul_waybill_is_set_aside_and_the_next_deposit_reaches_its_recipient(
     [shown] = listed(cloud)
     assert (shown["seq"], shown["state"], shown["type"]) == (1, "held", "parcel.deposited")
     assert "13800138000" not in shown["preview"]  # the phone is masked for the person reading
+    assert '"recipient_phone": "*********00"' in shown["preview"]
     assert bad["sealed_code"] not in shown["preview"]
     assert "SF\\u00001" in shown["preview"]  # the NUL, escaped as it was kept
 
