@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import select
 
-from controller.config import Size
+from controller.config import ApiSpec, Size
 from controller.daemon import Edge
 from controller.errors import EdgeError, LockedOut, NotAllowed
 from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
@@ -246,6 +247,12 @@ def current_courier(
 
 
 Courier = Annotated[CourierIdentity, Depends(current_courier)]
+
+
+def server_config(app: FastAPI, api: ApiSpec, **options: Any) -> uvicorn.Config:
+    """How the daemon serves ``app``: the peer address is the throttle's source, so no
+    ``X-Forwarded-For`` is believed, not even from the loopback (uvicorn's default)."""
+    return uvicorn.Config(app, host=api.host, port=api.port, proxy_headers=False, **options)
 
 
 def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:

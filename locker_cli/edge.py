@@ -71,7 +71,7 @@ def _serve(config: EdgeConfig) -> None:
     """Start the bank first (a missing port is a one-line error), then serve the kiosk API."""
     import uvicorn
 
-    from controller.api import create_app
+    from controller.api import create_app, server_config
     from controller.daemon import Edge
     from firmware_bridge.errors import BridgeError
 
@@ -80,8 +80,7 @@ def _serve(config: EdgeConfig) -> None:
         await edge.start()
         try:
             app_ = create_app(edge, start_edge=False)
-            uv = uvicorn.Config(app_, host=config.api.host, port=config.api.port, log_level="info")
-            await uvicorn.Server(uv).serve()
+            await uvicorn.Server(server_config(app_, config.api, log_level="info")).serve()
         finally:
             await edge.stop()
 

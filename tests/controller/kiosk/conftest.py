@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from controller.api import create_app
+from controller.api import create_app, server_config
 from controller.config import load_config
 from controller.daemon import Edge
 from hil_sim import Simulator
@@ -62,15 +62,18 @@ class Kiosk:
 @pytest.fixture
 def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
     require_chromium()
+    yield from serve_kiosk(tmp_path)
+
+
+def serve_kiosk(tmp_path: Path) -> Iterator[Kiosk]:
+    """The daemon on the twin, served by uvicorn as ``locker edge`` serves it."""
     sim = Simulator("xor8a", [1, 2], 8, close_after=None)
     path = tmp_path / "edge.toml"
     port = _free_port()
     api = f'\n[api]\nhost = "127.0.0.1"\nport = {port}\n'
     path.write_text(config_text(sim.start(), tmp_path / "edge.db", extra=FAST_POLICY) + api)
     edge = Edge(load_config(path))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(edge), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(server_config(create_app(edge), edge.config.api, log_level="warning"))
     thread = threading.Thread(target=server.run, name="kiosk-server", daemon=True)
     thread.start()
     try:
