@@ -70,6 +70,8 @@ class Site(CloudModel, table=True):
     address: str = ""
     lat: float
     lon: float
+    # an IANA name: couriers' codes change at this zone's midnight (decision 0010)
+    timezone: str = Field(default="UTC", sa_column_kwargs={"server_default": "UTC"})
 
 
 class Bank(CloudModel, table=True):
@@ -142,7 +144,8 @@ class ShareState(StrEnum):
 class SharingPolicy(CloudModel, table=True):
     """A carrier's guaranteed share and ceiling at a bank (compartments held at once), offered
     by the bank's operator and in force once the carrier accepts it. ``codes_through`` is the
-    last day whose courier codes were sent to the bank."""
+    last day whose courier codes were sent to the bank, ``refresh_at`` when the next day's are
+    due."""
 
     bank_id: str = Field(foreign_key="bank.id", primary_key=True)
     carrier_id: str = Field(foreign_key="carrier.id", primary_key=True)
@@ -152,6 +155,7 @@ class SharingPolicy(CloudModel, table=True):
         default=ShareState.OFFERED.value, sa_column_kwargs={"server_default": "offered"}
     )
     codes_through: date | None = None
+    refresh_at: datetime | None = None  # the end of the local day those codes were sent on
 
 
 class ReservationState(StrEnum):

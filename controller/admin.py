@@ -6,7 +6,7 @@ effect and the record that it was applied commit together, and emits the event a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import Session, col, delete, select
 
@@ -86,10 +86,11 @@ def push_day_codes(
     _refuse_revoked(s, courier_id)
     _clear_codes(s, courier_id)
     for day in days:
-        s.add(CourierCode(courier_id=courier_id, day=day.day.isoformat(), salt=day.salt,
+        s.add(CourierCode(courier_id=courier_id, day=day.day.isoformat(),
+                          starts_at=day.starts_at.astimezone(UTC),  # as the store keeps time
+                          ends_at=day.ends_at.astimezone(UTC), salt=day.salt,
                           code_hash=codes.pin_record(key, day.verifier)))  # fmt: skip
-    last = max(day.day for day in days) + timedelta(days=1)
-    until = datetime.combine(last, time(), tzinfo=UTC)
+    until = max(day.ends_at for day in days)
     s.merge(Courier(id=courier_id, carrier=carrier, name=name, pin_hash="", salt="",
                     expires_at=until))  # fmt: skip
 

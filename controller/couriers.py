@@ -9,13 +9,13 @@ throttle bucket, so made-up ids cannot grow the throttle table.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from controller import codes
 from controller.store import Courier, CourierCode
-from locker_contract.credentials import DUMMY_SALT, code_day
+from locker_contract.credentials import DUMMY_SALT
 
 COURIER_ID_MAX = 64  # longer ids are nobody's: never looked up, never a throttle row of their own
 PIN_MAX = 64  # what is hashed of a typed PIN or code; longer ones are wrong anyway
@@ -46,5 +46,10 @@ def _expected(s: Session, courier: Courier | None, now: datetime) -> tuple[str, 
     if courier.pin_hash:  # a PIN added at this bank
         alive = courier.expires_at.replace(tzinfo=now.tzinfo) > now
         return (courier.salt, courier.pin_hash) if alive else (DUMMY_SALT, "")
-    today = s.get(CourierCode, (courier.id, code_day(now).isoformat()))
-    return (today.salt, today.code_hash) if today is not None else (DUMMY_SALT, "")
+    days = s.exec(select(CourierCode).where(CourierCode.courier_id == courier.id))
+    today = [d for d in days if _aware(d.starts_at) <= now < _aware(d.ends_at)]
+    return (today[0].salt, today[0].code_hash) if today else (DUMMY_SALT, "")
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite gives back what UTC it was given

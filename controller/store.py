@@ -107,7 +107,9 @@ class CourierCode(SQLModel, table=True):
     keyed under the bank key. The code itself is never stored, nor sent to the bank."""
 
     courier_id: str = Field(primary_key=True)
-    day: str = Field(primary_key=True)  # ISO date
+    day: str = Field(primary_key=True)  # ISO date, the site's local one
+    starts_at: datetime  # that day's local midnights, in UTC: the bank needs no time zone
+    ends_at: datetime
     salt: str
     code_hash: str
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from locker_contract.events import Label
 from locker_contract.messages import Message
@@ -62,13 +62,24 @@ class ParcelAnnounce(_Command):
 
 class CourierDayCode(BaseModel):
     """The verifier of a courier's code for one day at this bank (``locker_contract.credentials``):
-    the code itself never travels, and it opens no other bank and no other day."""
+    the code itself never travels, and it opens no other bank and no other day. ``day`` is the
+    site's local date; the bank compares its clock with ``starts_at`` and ``ends_at``, that
+    day's local midnights, and needs to know no time zone."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     day: date
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
     salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     verifier: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+    @model_validator(mode="after")
+    def _a_day_long(self) -> CourierDayCode:
+        hours = (self.ends_at - self.starts_at).total_seconds() / 3600
+        if not 22 <= hours <= 26:  # 23 or 25 on a day the clocks change (and Lord Howe's 23.5)
+            raise ValueError("a day's code must last from one midnight to the next")
+        return self
 
 
 class CourierPush(_Command):

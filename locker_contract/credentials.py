@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~20 ms per PIN check: cheap once, slow to guess
 SALT_BYTES = 16
@@ -57,7 +58,16 @@ def day_salt(key: bytes, courier_id: str, bank_id: str, day: date) -> str:
     return _derive(key, "salt", courier_id, bank_id, day)[:SALT_BYTES].hex()
 
 
-def code_day(at: datetime) -> date:
-    """The day a courier code belongs to: the UTC date, read alike by the cloud and the bank
-    (decision 0010 says why not the bank's local date yet)."""
-    return at.astimezone(UTC).date()
+def code_day(at: datetime, timezone: str = "UTC") -> date:
+    """The day a courier code belongs to at ``at``: the local date in the bank's site's time
+    zone (an IANA name)."""
+    return at.astimezone(ZoneInfo(timezone)).date()
+
+
+def day_bounds(day: date, timezone: str = "UTC") -> tuple[datetime, datetime]:
+    """When ``day`` begins and ends in ``timezone``, as instants in UTC: what a bank compares
+    its clock with, without knowing the zone (a day of a clock change has 23 or 25 hours)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)

@@ -222,7 +222,7 @@ def create_operator(
 def create_site(body: api.SiteCreate, engine: EngineDep, who: CurrentPrincipal) -> api.Created:
     site = fleet.create_site(
         engine, who, name=body.name, lat=body.lat, lon=body.lon, address=body.address,
-        operator_id=body.operator_id,
+        operator_id=body.operator_id, timezone=body.timezone,
     )  # fmt: skip
     return api.Created(id=site.id)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from cloud.models import Consent, Role, Size
 from cloud.services.keys import MAX_OVERLAP_S
@@ -106,12 +107,25 @@ class Created(BaseModel):
     key_id: str | None = None
 
 
+ZONES = frozenset(available_timezones()) | {"UTC"}
+
+
+def _known_zone(name: str) -> str:
+    if name not in ZONES:
+        raise ValueError("not an IANA time zone name, e.g. Asia/Shanghai or Europe/Berlin")
+    return name
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+
+
 class SiteCreate(BaseModel):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     address: Annotated[Text, Field(max_length=300)] = ""
     lat: Annotated[FiniteFloat, Field(ge=-90, le=90)]
     lon: Annotated[FiniteFloat, Field(ge=-180, le=180)]
     operator_id: Text | None = None
+    timezone: TimeZone = "UTC"  # couriers' codes change at its midnight
 
 
 class CompartmentCreate(BaseModel):

@@ -35,6 +35,7 @@ from cloud.services.allocation import free_by_size, holdings
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
+from locker_contract.credentials import day_bounds
 
 CONSENTS: tuple[str, ...] = tuple(c.value for c in Consent)
 
@@ -141,7 +142,9 @@ def add_courier(
         s.add(courier)
         s.flush()
         for share in _accepted(s, carrier):
-            _push_days(s, courier, share.bank_id, _days_until(share.codes_through))
+            timezone = _timezone(s, share.bank_id)
+            days = _days_until(share.codes_through, timezone)
+            _push_days(s, courier, share.bank_id, days, timezone)
         key = mint_key(
             s,
             secret_key,
@@ -190,44 +193,50 @@ def _refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
         raise Conflict(f"your share of {bank_id} is {share.state}; accept it first")
 
 
-def _days_until(through: date | None, now: datetime | None = None) -> list[date]:
+def _timezone(s: Session, bank_id: str) -> str:
+    """The time zone of the bank's site, whose midnight changes couriers' codes."""
+    site = s.exec(select(Site).join(Bank).where(Bank.id == bank_id)).one()
+    return site.timezone
+
+
+def _days_until(through: date | None, timezone: str, now: datetime | None = None) -> list[date]:
     """The code window at ``now``, but not past the days the bank already has for the others."""
-    days = courier_codes.window(now or utcnow())
+    days = courier_codes.window(now or utcnow(), timezone)
     return [d for d in days if through is None or d <= through] or days[:1]
 
 
-def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date]) -> None:
+def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date], timezone: str) -> None:
     """Order ``bank_id`` the courier's codes for ``days``; they are derived as the command
     leaves (``commands.due``), so the order holds none."""
     order = courier_codes.CourierPushOrder(
-        courier_id=courier.id, carrier_id=courier.carrier_id, name=courier.name, days=days
-    )
+        courier_id=courier.id, carrier_id=courier.carrier_id, name=courier.name, days=days,
+        timezone=timezone,
+    )  # fmt: skip
     enqueue_command(s, bank_id, courier_codes.RENDERED_TYPE, order.model_dump(mode="json"))
 
 
 def _push_all(s: Session, share: SharingPolicy, now: datetime) -> None:
-    """Every active courier's codes for the window at ``now``, to the share's bank."""
-    days = courier_codes.window(now)
+    """Every active courier's codes for the window at ``now``, to the share's bank; the next
+    window is due when the bank's local day ends."""
+    timezone = _timezone(s, share.bank_id)
+    days = courier_codes.window(now, timezone)
     active = select(Courier).where(Courier.carrier_id == share.carrier_id, col(Courier.active))
     for courier in s.exec(active.order_by(col(Courier.id))):
-        _push_days(s, courier, share.bank_id, days)
+        _push_days(s, courier, share.bank_id, days, timezone)
     share.codes_through = days[-1]
+    share.refresh_at = day_bounds(days[0], timezone)[1]
     s.add(share)
 
 
 def refresh_codes(engine: Engine, now: datetime | None = None) -> int:
     """Each day: send every accepted share's bank its couriers' codes for the days ahead, once
-    its last day sent is closer than the window; how many shares were refreshed. Safe to run
-    from several processes (a share refreshed twice sends the same codes twice)."""
+    the bank's local day has ended; how many shares were refreshed. Safe to run from several
+    processes (a share refreshed twice sends the same codes twice)."""
     now = now or utcnow()
-    wanted = courier_codes.window(now)[-1]
     with transaction(engine) as s:
         query = select(SharingPolicy).where(
             SharingPolicy.state == ShareState.ACCEPTED.value,
-            or_(
-                col(SharingPolicy.codes_through).is_(None),
-                col(SharingPolicy.codes_through) < wanted,
-            ),
+            or_(col(SharingPolicy.refresh_at).is_(None), col(SharingPolicy.refresh_at) <= now),
         )
         stale = list(s.exec(query))
         for share in stale:
@@ -300,17 +309,18 @@ class DayCode:
 def day_codes(
     engine: Engine, who: Principal, secret_key: str, bank_id: str, day: date | None = None
 ) -> list[DayCode]:
-    """The codes that open ``bank_id`` on ``day`` (default today; at most the days the bank was
-    sent): a carrier's for each of its active couriers, a courier's for itself."""
+    """The codes that open ``bank_id`` on ``day`` (default the bank's local today; at most the
+    days the bank was sent): a carrier's for each of its active couriers, a courier's for
+    itself."""
     who.require(Role.CARRIER, Role.COURIER)
-    window = courier_codes.window(utcnow())
-    day = day or window[0]
-    if day not in window:
-        raise Invalid(f"codes are given for {window[0]} to {window[-1]}")
     with transaction(engine) as s:
         share = s.get(SharingPolicy, (bank_id, str(who.carrier_id)))
         if share is None or share.state != ShareState.ACCEPTED.value:
             raise NotFound("no accepted share of this bank")
+        window = courier_codes.window(utcnow(), _timezone(s, bank_id))
+        day = day or window[0]
+        if day not in window:
+            raise Invalid(f"codes are given for {window[0]} to {window[-1]}")
         query = select(Courier).where(Courier.carrier_id == who.carrier_id, col(Courier.active))
         if who.role is Role.COURIER:
             query = query.where(Courier.id == who.courier_id)

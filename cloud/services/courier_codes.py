@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from locker_contract.credentials import code_day, day_code, day_salt, pin_verifier
+from locker_contract.credentials import code_day, day_bounds, day_code, day_salt, pin_verifier
 
 DAYS_AHEAD = 3  # today and the next two: a bank offline for two days still takes its couriers
 RENDERED_TYPE = "courier.push"
@@ -32,6 +32,7 @@ class CourierPushOrder(BaseModel):
     carrier_id: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(max_length=120)] = ""
     days: Annotated[list[date], Field(min_length=1, max_length=14)]
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"  # the bank's site's
 
 
 def code_key(secret_key: str) -> bytes:
@@ -39,9 +40,9 @@ def code_key(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), b"locker courier codes v1", hashlib.sha256).digest()
 
 
-def window(now: datetime) -> list[date]:
-    """The days a bank is sent codes for at ``now``."""
-    today = code_day(now)
+def window(now: datetime, timezone: str = "UTC") -> list[date]:
+    """The days a bank in ``timezone`` is sent codes for at ``now``: its local today on."""
+    today = code_day(now, timezone)
     return [today + timedelta(days=n) for n in range(DAYS_AHEAD)]
 
 
@@ -57,6 +58,8 @@ def render(secret_key: str, bank_id: str, payload: dict[str, object]) -> dict[st
     for day in order.days:
         salt = day_salt(key, order.courier_id, bank_id, day)
         verifier = pin_verifier(day_code(key, order.courier_id, bank_id, day), salt)
-        codes.append({"day": day.isoformat(), "salt": salt, "verifier": verifier})
-    body = order.model_dump(mode="json", exclude={"days"})
+        starts_at, ends_at = day_bounds(day, order.timezone)
+        bounds = {"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}
+        codes.append({"day": day.isoformat(), **bounds, "salt": salt, "verifier": verifier})
+    body = order.model_dump(mode="json", exclude={"days", "timezone"})
     return body | {"codes": codes}

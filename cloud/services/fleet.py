@@ -60,13 +60,14 @@ def _operator_of(who: Principal, operator_id: str | None) -> str:
 
 def create_site(
     engine: Engine, who: Principal, *, name: str, lat: float, lon: float, address: str = "",
-    operator_id: str | None = None,
+    operator_id: str | None = None, timezone: str = "UTC",
 ) -> Site:  # fmt: skip
     owner = _operator_of(who, operator_id)
     with transaction(engine) as s:
         if s.get(Operator, owner) is None:
             raise NotFound("no such operator")
-        site = Site(operator_id=owner, name=name, lat=lat, lon=lon, address=address)
+        site = Site(operator_id=owner, name=name, lat=lat, lon=lon, address=address,
+                    timezone=timezone)  # fmt: skip
         s.add(site)
         s.flush()
         audit(s, who, "create_site", site.id, name=name)

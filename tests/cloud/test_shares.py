@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, inspect, text
@@ -93,7 +94,7 @@ def test_acceptance_sends_the_policy_and_the_couriers_days_to_that_bank_only(ops
                                                   ("east-1", "courier.push")]  # fmt: skip
     window = [d.isoformat() for d in courier_codes.window(datetime.now(UTC))]
     assert sent[1].payload == {"courier_id": "sf-1", "carrier_id": "sf", "name": "Wang",
-                               "days": window}  # fmt: skip
+                               "days": window, "timezone": "UTC"}  # fmt: skip
     ops.ok("POST", "/api/v1/couriers", ops.keys["sf"], json={"id": "sf-2"})
     assert [c.payload["courier_id"] for c in about(ops, "sf")[2:]] == ["sf-2"]
     ops.ok("DELETE", "/api/v1/couriers/sf-2", ops.keys["sf"])
@@ -198,3 +199,35 @@ def test_a_code_opens_its_bank_on_its_day_and_nowhere_else(ops: Cloud, tmp_path:
         with pytest.raises(BadCredentials):
             flows.sign_in(courier_id, wrong)
     east.engine.dispose()
+
+
+def test_a_bank_abroad_gets_its_codes_by_its_own_midnight(cloud: Cloud) -> None:
+    """A site in Shanghai (UTC+8): the day's code is its local day's, and each code the bank is
+    sent runs from one of its midnights to the next."""
+    made = cloud.ok("POST", "/api/v1/operators", cloud.admin, json={"name": "Estates Ltd"})
+    operator = bearer(made["api_key"])
+    where = {"name": "Pudong", "lat": 31.2, "lon": 121.5, "timezone": "Asia/Shanghai"}
+    site = cloud.ok("POST", "/api/v1/sites", operator, json=where)
+    bad = cloud.call("POST", "/api/v1/sites", operator, json=where | {"timezone": "Mars/Olympus"})
+    assert bad.status_code == 422
+    cloud.ok("POST", "/api/v1/banks", operator, json={"id": "pudong-1", "site_id": site["id"],
+             "compartments": [{"label": "A01", "size": "M"}]})  # fmt: skip
+    made = cloud.ok("POST", "/api/v1/carriers", cloud.admin, json={"id": "sf", "name": "SF"})
+    cloud.keys["sf"] = bearer(made["api_key"])
+    cloud.ok("POST", "/api/v1/couriers", cloud.keys["sf"], json={"id": "sf-1"})
+    cloud.ok("PUT", "/api/v1/banks/pudong-1/policies/sf", operator,
+             json={"guaranteed": 0, "ceiling": 1})  # fmt: skip
+    cloud.ok("POST", "/api/v1/shares/pudong-1/accept", cloud.keys["sf"])
+    local_today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    [code] = cloud.ok("GET", "/api/v1/banks/pudong-1/courier-codes", cloud.keys["sf"])
+    assert code["day"] == local_today.isoformat()
+    engine = engine_of(cloud)
+    [push] = [d for d in commands.due(engine, 30.0, secret_key=cloud.settings.secret_key)
+              if d.envelope.command.type == "courier.push"]  # fmt: skip
+    first = push.envelope.command.codes[0]  # type: ignore[union-attr]
+    assert first.day == local_today
+    assert first.starts_at == datetime.combine(local_today, time(16), UTC) - timedelta(days=1)
+    assert first.ends_at - first.starts_at == timedelta(hours=24)
+    # the next window is due at the bank's midnight, not UTC's
+    assert carriers.refresh_codes(engine, first.ends_at - timedelta(seconds=1)) == 0
+    assert carriers.refresh_codes(engine, first.ends_at) == 1

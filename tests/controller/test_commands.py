@@ -29,11 +29,13 @@ from controller.store import (
     transaction,
 )
 from locker_contract.commands import CommandEnvelope
-from locker_contract.credentials import new_salt, pin_verifier
+from locker_contract.credentials import day_bounds, new_salt, pin_verifier
 from locker_contract.messages import EventsAck
 from tests.linkbench import EdgeSide
 
 TODAY = datetime.now(UTC).date().isoformat()
+_STARTS, _ENDS = day_bounds(datetime.now(UTC).date())
+TODAY_BOUNDS = {"day": TODAY, "starts_at": _STARTS, "ends_at": _ENDS}  # a courier's code today
 
 
 class FakeOpener:
@@ -75,7 +77,7 @@ async def test_every_command_type_has_its_effect(edge: EdgeSide) -> None:
         {"type": "parcel.announce", "waybill": "JD1", "carrier_id": "jd",
          "recipient_phone": "138-0013-8000", "consent": "sms_reply"},
         {"type": "courier.push", "courier_id": "jd-7", "carrier_id": "jd", "name": "Li",
-         "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("24681357", salt)}]},
+         "codes": [{**TODAY_BOUNDS, "salt": salt, "verifier": pin_verifier("24681357", salt)}]},
         {"type": "compartment.service", "compartment": "B01", "in_service": False,
          "reason": "hinge"},
         {"type": "bank.maintenance", "on": True},
@@ -143,7 +145,7 @@ async def test_a_revocation_wins_whichever_order_the_commands_arrive_in(edge: Ed
         "type": "courier.push",
         "courier_id": "jd-9",
         "carrier_id": "jd",
-        "codes": [{"day": TODAY, "salt": salt, "verifier": pin_verifier("2468", salt)}],
+        "codes": [{**TODAY_BOUNDS, "salt": salt, "verifier": pin_verifier("2468", salt)}],
     }
     late = await runner.run(envelope(push), 60)  # the push was retried behind the revocation
     assert late.outcome == "rejected"

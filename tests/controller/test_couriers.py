@@ -28,7 +28,7 @@ from controller.store import (
     transaction,
 )
 from locker_contract.commands import CommandEnvelope
-from locker_contract.credentials import day_code, day_salt, pin_verifier
+from locker_contract.credentials import day_bounds, day_code, day_salt, pin_verifier
 from locker_contract.messages import CommandAck
 from tests.linkbench import EdgeSide
 
@@ -54,13 +54,18 @@ async def run(edge: EdgeSide, body: Mapping[str, object]) -> CommandAck:
     return await CommandRunner(edge.engine, edge.key, lambda: None).run(envelope, 60)
 
 
-def push(courier_id: str, carrier: str, days: list[date]) -> dict[str, object]:
-    """What the cloud sends: the verifiers of the courier's codes at BANK for ``days``."""
+def push(
+    courier_id: str, carrier: str, days: list[date], timezone: str = "UTC"
+) -> dict[str, object]:
+    """What the cloud sends: the verifiers of the courier's codes at BANK for ``days``, each
+    from one local midnight of ``timezone`` to the next."""
     day_codes = []
     for day in days:
         salt = day_salt(CLOUD_KEY, courier_id, BANK, day)
         code = day_code(CLOUD_KEY, courier_id, BANK, day)
-        day_codes.append({"day": day, "salt": salt, "verifier": pin_verifier(code, salt)})
+        starts_at, ends_at = day_bounds(day, timezone)
+        day_codes.append({"day": day, "starts_at": starts_at, "ends_at": ends_at, "salt": salt,
+                          "verifier": pin_verifier(code, salt)})  # fmt: skip
     return {"type": "courier.push", "courier_id": courier_id, "carrier_id": carrier,
             "codes": day_codes}  # fmt: skip
 
@@ -88,6 +93,27 @@ async def test_a_pushed_code_opens_this_bank_today_only(edge: EdgeSide, flows: F
         stored = s.exec(select(CourierCode)).all()
         assert sorted(c.day for c in stored) == [d.isoformat() for d in days]
         assert not any(day_code(CLOUD_KEY, "sf-1", BANK, d) in repr(stored) for d in days)
+
+
+async def test_a_code_opens_from_one_local_midnight_to_the_next(edge: EdgeSide) -> None:
+    """A bank in Shanghai (UTC+8) takes the code of 1 December from 16:00 UTC on 30 November
+    to 16:00 UTC on 1 December, by its clock alone."""
+    from controller import couriers
+
+    first = date(2026, 12, 1)
+    days = [first, first + timedelta(days=1)]
+    await run(edge, push("sf-1", "sf", days, "Asia/Shanghai"))
+    code = day_code(CLOUD_KEY, "sf-1", BANK, first)
+    at = {
+        datetime(2026, 11, 30, 15, 59, tzinfo=UTC): False,  # 23:59 on 30 November there
+        datetime(2026, 11, 30, 16, 0, tzinfo=UTC): True,  # midnight: 1 December begins
+        datetime(2026, 12, 1, 15, 59, tzinfo=UTC): True,
+        datetime(2026, 12, 1, 16, 0, tzinfo=UTC): False,  # 2 December: the next code
+    }
+    with transaction(edge.engine) as s:
+        courier = s.get_one(Courier, "sf-1")
+        opens = {now: couriers.matches(s, edge.key, courier, code, now) for now in at}
+    assert opens == at
 
 
 async def test_a_push_replaces_the_days_before_and_the_credential_ends_with_the_last(

@@ -23,7 +23,8 @@ UUID_1 = "4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"
 UUID_2 = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 SALT = "0123456789abcdef0123456789abcdef"
 VERIFIER = "0123456789abcdef" * 8
-DAY = {"day": "2025-01-01", "salt": SALT, "verifier": VERIFIER}  # one day's courier code
+DAY = {"day": "2025-01-01", "starts_at": "2024-12-31T16:00:00Z",  # one day's courier code
+       "ends_at": "2025-01-01T16:00:00Z", "salt": SALT, "verifier": VERIFIER}  # at UTC+8
 
 _MODELS = (Envelope, EventsAck, BankState, BankStatus, Heartbeat, CommandEnvelope, CommandAck)
 MESSAGES: dict[str, type[BaseModel]] = {model.__name__: model for model in _MODELS}
@@ -132,6 +133,8 @@ BAD: list[tuple[str, Json, str]] = [
     ("CommandEnvelope", command("courier.push", codes=[DAY | {"verifier": VERIFIER[:-1]}]),
      "verifier too short"),
     ("CommandEnvelope", command("courier.push", codes=[DAY | {"day": "yesterday"}]), "not a day"),
+    ("CommandEnvelope", command("courier.push", codes=[DAY | {"ends_at": "2025-01-01T16:00:00"}]),
+     "a day's end in no time zone"),
     ("CommandEnvelope", command("courier.push", codes=[]), "no day's code"),
     ("CommandEnvelope", command("courier.push", salt=SALT, verifier=VERIFIER), "a PIN verifier"),
     ("CommandEnvelope", command("door.open", reason="no"), "reason too short"),

@@ -23,6 +23,7 @@ from locker_contract.events import SCHEMA_VERSION, DoorClosed, Envelope, EventAd
 from locker_contract.messages import BankStatus, CommandAck, EventsAck, Heartbeat, decode
 from tests.locker_contract.samples import (
     COMMANDS,
+    DAY,
     EVENT_TYPES,
     EVENTS,
     GOOD,
@@ -176,7 +177,7 @@ def test_command_envelope_carries_one_command() -> None:
 
 
 def _courier(**day: Any) -> dict[str, Any]:
-    code = {"day": "2025-01-01", "salt": SALT, "verifier": VERIFIER, **day}
+    code = DAY | day
     return {"type": "courier.push", **COMMANDS["courier.push"], "codes": [code]}
 
 
@@ -210,6 +211,13 @@ def test_courier_push_carries_one_to_fourteen_days(count: int) -> None:
     body["codes"] = body["codes"] * count
     with pytest.raises(ValidationError, match="codes"):
         CourierPush.model_validate(body)
+
+
+@pytest.mark.parametrize("ends_at", ["2025-01-02T16:00:00Z", "2025-01-01T08:00:00Z"])
+def test_a_days_code_lasts_from_one_midnight_to_the_next(ends_at: str) -> None:
+    """(A model rule only: JSON Schema cannot compare two fields.)"""
+    with pytest.raises(ValidationError, match="one midnight to the next"):
+        CourierPush.model_validate(_courier(ends_at=ends_at))
 
 
 def test_day_codes_are_eight_digits_and_differ_by_courier_bank_and_day() -> None:

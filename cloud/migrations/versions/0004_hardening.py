@@ -104,26 +104,38 @@ def _downgrade_keys() -> None:
 
 def _upgrade_shares() -> None:
     """Shares wait for their carrier's acceptance (existing ones too: nothing more of a carrier
-    reaches a bank until it accepts); couriers lose their PIN verifiers (decision 0010)."""
+    reaches a bank until it accepts); couriers lose their PIN verifiers; sites get the time zone
+    whose midnight changes couriers' codes (decision 0010)."""
     with op.batch_alter_table("sharingpolicy") as batch:
         batch.add_column(
             sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False,
                       server_default="offered")
         )  # fmt: skip
         batch.add_column(sa.Column("codes_through", sa.Date(), nullable=True))
+        batch.add_column(
+            sa.Column("refresh_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
     with op.batch_alter_table("courier") as batch:
         batch.drop_column("pin_hash")
         batch.drop_column("salt")
+    with op.batch_alter_table("site") as batch:
+        batch.add_column(
+            sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(), nullable=False,
+                      server_default="UTC")
+        )  # fmt: skip
 
 
 def _downgrade_shares() -> None:
     """The verifiers are gone for good: couriers come back with an empty one, which no PIN
     matches, until their carrier sets a PIN again."""
     text = sqlmodel.sql.sqltypes.AutoString()
+    with op.batch_alter_table("site") as batch:
+        batch.drop_column("timezone")
     with op.batch_alter_table("courier") as batch:
         batch.add_column(sa.Column("salt", text, nullable=False, server_default=""))
         batch.add_column(sa.Column("pin_hash", text, nullable=False, server_default=""))
     with op.batch_alter_table("sharingpolicy") as batch:
+        batch.drop_column("refresh_at")
         batch.drop_column("codes_through")
         batch.drop_column("state")
 
