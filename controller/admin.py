@@ -120,11 +120,12 @@ def revoke_courier(s: Session, courier_id: str, *, unknown_ok: bool = False) -> 
 
 
 def withdraw_carrier(s: Session, carrier: str) -> None:
-    """The carrier no longer shares this bank: its couriers' credentials (revocations kept),
-    its policy, its reservations and its announcements go. Its parcels in the lockers stay."""
+    """The carrier no longer shares this bank: its couriers' codes from the cloud (revocations
+    kept), its policy, its reservations and its announcements go. Its parcels in the lockers
+    stay, and so do PINs the bank's own staff gave its couriers here (``add_courier``)."""
     for courier in s.exec(select(Courier).where(Courier.carrier == carrier)):
         _clear_codes(s, courier.id)
-        if not courier.revoked:
+        if not courier.revoked and not courier.pin_hash:
             s.delete(courier)
     s.exec(delete(CarrierPolicy).where(col(CarrierPolicy.carrier) == carrier))
     s.exec(delete(Hold).where(col(Hold.carrier) == carrier))

@@ -143,8 +143,12 @@ async def test_a_local_pin_still_works_beside_cloud_codes(edge: EdgeSide, flows:
 
 
 async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, flows: Flows) -> None:
+    from controller import admin
+
     await run(edge, push("sf-1", "sf", [today()]))
     await run(edge, push("jd-1", "jd", [today()]))
+    with transaction(edge.engine) as s:  # a PIN the bank's own staff gave one of sf's couriers
+        admin.add_courier(s, edge.key, courier_id="sf-local", carrier="sf", pin="97531", ttl_h=1)
     await run(edge, {"type": "policy.push", "carrier_id": "sf", "guaranteed": 1, "ceiling": 2})
     await run(edge, {"type": "reservation.push", "reservation_id": "r1", "carrier_id": "sf",
                      "compartment": "A03"})  # fmt: skip
@@ -154,6 +158,7 @@ async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, fl
     with pytest.raises(BadCredentials):
         flows.sign_in("sf-1", day_code(CLOUD_KEY, "sf-1", BANK, today()))
     assert flows.sign_in("jd-1", day_code(CLOUD_KEY, "jd-1", BANK, today())).carrier == "jd"
+    assert flows.sign_in("sf-local", "97531").carrier == "sf"  # the bank's own, not the cloud's
     with transaction(edge.engine) as s:
         assert s.get(Courier, "sf-1") is None
         assert s.get(CarrierPolicy, "sf") is None
