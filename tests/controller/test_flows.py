@@ -457,14 +457,15 @@ def test_commissioning_records_which_doors_work(tmp_path: Path) -> None:
     with Simulator("xor8a", [1, 2], 8, faults="jammed@2/6", close_after=0.2) as sim:
         path = tmp_path / "edge.toml"
         path.write_text(config_text(sim.path, tmp_path / "edge.db", extra=FAST_POLICY))
+        # --wait is a deadline (the twin's person shuts each door after 0.2 s), not a pause
         done = CliRunner().invoke(
-            locker_app, ["edge", "--config", str(path), "commission", "--wait", "3"]
+            locker_app, ["edge", "--config", str(path), "commission", "--wait", "30"]
         )
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
-    assert len(lines) == 16
-    assert "A01: works (opened)" in lines
-    assert "B06: FAILED (jammed)" in lines
+    assert len(lines) == 16, lines
+    assert "A01: works (opened)" in lines, lines
+    assert "B06: FAILED (jammed)" in lines, lines
 
 
 def test_a_bad_config_is_refused_with_every_problem(tmp_path: Path) -> None:
