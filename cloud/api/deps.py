@@ -32,6 +32,11 @@ class RateLimiter:
             raise RateLimited("too many requests for this key", retry_after_s=round(wait, 2))
         self._buckets[key_id] = (tokens - 1, now)
 
+    def inherit(self, old_key_id: str, new_key_id: str) -> None:
+        """A rotated key's successor takes over its bucket: rotating is no way to a fresh one."""
+        if old_key_id in self._buckets:
+            self._buckets[new_key_id] = self._buckets[old_key_id]
+
 
 def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
@@ -41,6 +46,11 @@ def get_engine(request: Request) -> Engine:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
 
 
 def current_principal(
@@ -53,11 +63,11 @@ def current_principal(
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send Authorization: Bearer <API key>")
     principal = authenticate(get_engine(request), get_settings(request).secret_key, key)
-    limiter: RateLimiter = request.app.state.limiter
-    limiter.take(principal.key_id)
+    get_limiter(request).take(principal.key_id)
     return principal
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]

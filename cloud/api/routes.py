@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import AfterValidator
 
 from cloud.api import schemas as api
-from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
+from cloud.api.deps import CurrentPrincipal, EngineDep, LimiterDep, SettingsDep
 from cloud.models import (
     Command,
     CommandAck,
@@ -291,15 +291,18 @@ def revoke_key(key_id: api.KeyId, engine: EngineDep, who: CurrentPrincipal) -> a
 
 @router.post("/keys/{key_id}/rotate", status_code=201, tags=["keys"])
 def rotate_key(
+    *,
     key_id: api.KeyId,
     body: api.KeyRotate,
     engine: EngineDep,
     settings: SettingsDep,
     who: CurrentPrincipal,
+    limiter: LimiterDep,
 ) -> api.KeyCreated:
     """A new key for the same role and scope (shown this once); the old one is revoked at once,
-    or after ``overlap_s``."""
+    or after ``overlap_s``. The new key goes on with the old one's request budget."""
     rotated = keys.rotate(engine, who, settings.secret_key, key_id, overlap_s=body.overlap_s)
+    limiter.inherit(key_id, rotated.new.id)
     return api.KeyCreated(**_key(rotated.new).model_dump(), api_key=rotated.key)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Engine, and_, false, or_, true
+from sqlalchemy import ColumnElement, Engine, and_, or_, true
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
@@ -81,7 +81,7 @@ def _visible(who: Principal) -> ColumnElement[bool]:
         return or_(mine, col(ApiKey.operator_id) == who.operator_id, managers)
     if who.role is Role.CARRIER:
         return or_(mine, col(ApiKey.carrier_id) == who.carrier_id)
-    return or_(mine, false())
+    return mine
 
 
 def list_keys(

@@ -33,6 +33,22 @@ def test_each_key_is_rate_limited_on_its_own(tmp_path: Path) -> None:
         assert client.get("/api/v1/sites/none/health", headers=second).status_code == 404
 
 
+def test_a_rotated_key_keeps_its_request_budget(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, secret_key=secret(), rate_per_minute=3)
+    app = create_app(settings)
+    old = bearer(create_admin(app.state.engine, settings.secret_key, "one"))
+    with TestClient(app) as client:
+        (me,) = client.get("/api/v1/keys", headers=old).json()
+        rotated = client.post(f"/api/v1/keys/{me['id']}/rotate", headers=old, json={})
+        assert rotated.status_code == 201
+        new = bearer(rotated.json()["api_key"])
+        assert client.get("/api/v1/keys", headers=new).status_code == 200
+        assert client.get("/api/v1/keys", headers=new).status_code == 429
+    app.state.engine.dispose()
+
+
 def _locker(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "locker_cli.main", "cloud", *args],
