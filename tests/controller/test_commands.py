@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,8 +56,10 @@ class FakeOpener:
 
 
 @pytest.fixture
-def edge(tmp_path: Path) -> EdgeSide:
-    return EdgeSide.create(tmp_path, "maple-court-3", "mqtt://127.0.0.1:1")
+def edge(tmp_path: Path) -> Iterator[EdgeSide]:
+    side = EdgeSide.create(tmp_path, "maple-court-3", "mqtt://127.0.0.1:1")
+    yield side
+    side.engine.dispose()
 
 
 def envelope(body: Mapping[str, object], ttl_s: float = 60.0) -> CommandEnvelope:

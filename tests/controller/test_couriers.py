@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -37,8 +37,10 @@ BANK = "maple-court-3"
 
 
 @pytest.fixture
-def edge(tmp_path: Path) -> EdgeSide:
-    return EdgeSide.create(tmp_path, BANK, "mqtt://127.0.0.1:1")
+def edge(tmp_path: Path) -> Iterator[EdgeSide]:
+    side = EdgeSide.create(tmp_path, BANK, "mqtt://127.0.0.1:1")
+    yield side
+    side.engine.dispose()
 
 
 @pytest.fixture
