@@ -304,8 +304,7 @@ def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
     )
     assert refused.status_code == 200, refused.text
     shut(bank, "A03")
-    time.sleep(0.3)
-    assert parcel(bank, done["parcel_id"]).state == "return_pending"
+    wait_until(lambda: parcel(bank, done["parcel_id"]).state == "return_pending")
     other = bank.courier("jd-1", "jd")
     assert bank.client.get("/api/returns", headers=other).json() == []
     [listed] = bank.client.get("/api/returns", headers=headers).json()
@@ -417,7 +416,7 @@ def test_a_parcel_left_behind_stays_active(kerong_bank: Bank) -> None:
     assert code is not None
     kerong_bank.client.post("/api/pickup", json={"code": code})
     shut(kerong_bank, "A03")  # closed again without taking the parcel
-    time.sleep(0.4)
+    wait_until(lambda: kerong_bank.events().count("door.closed") == 2)  # the close is handled
     assert parcel(kerong_bank, done["parcel_id"]).state == "in_locker"
     kerong_bank.client.post("/api/pickup", json={"code": code})
     wait_until(lambda: kerong_bank.sim.door(board, lock).state is DoorState.OPEN)
