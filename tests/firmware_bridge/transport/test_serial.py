@@ -15,6 +15,7 @@ from firmware_bridge.model import BoardConfig
 from firmware_bridge.transport.serial import open_serial
 from hil_sim import Simulator
 from hil_sim.bus import SimBus
+from tests.waiting import DEADLINE_S
 
 pytestmark = pytest.mark.pty
 
@@ -34,6 +35,7 @@ async def test_device_path_through_a_stable_link(tmp_path: os.PathLike[str]) -> 
 async def test_socket_url_reaches_a_board_behind_tcp() -> None:
     sim = Simulator("kerong-cu16", [0], close_after=None)
     bus_model: SimBus = sim.bus
+    closed = asyncio.Event()
 
     async def board_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -44,6 +46,7 @@ async def test_socket_url_reaches_a_board_behind_tcp() -> None:
         finally:
             writer.close()
             await writer.wait_closed()
+            closed.set()
 
     server = await asyncio.start_server(board_server, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -54,7 +57,8 @@ async def test_socket_url_reaches_a_board_behind_tcp() -> None:
             assert (await bus.open_lock(0, 9)).outcome is UnlockOutcome.OPENED
         finally:
             await transport.close()
-        await asyncio.sleep(0.05)  # let the board server see the hang-up and close its end
+        # the board server has seen the hang-up and closed its end: nothing left open
+        await asyncio.wait_for(closed.wait(), DEADLINE_S)
 
 
 @pytest.mark.parametrize(
