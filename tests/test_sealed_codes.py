@@ -23,6 +23,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, select
 
 from cloud.models import Bank as CloudBank
@@ -87,7 +88,7 @@ async def shut_when_open(sim: Simulator, label: str) -> None:
     assert sim.close_door(board, lock)
 
 
-def sealed_codes_sent(edge: Edge) -> list[str]:
+def deposited_bodies(edge: Edge) -> list[str]:
     with transaction(edge.engine) as s:
         rows = s.exec(select(Outbox).where(Outbox.type == "parcel.deposited"))
         return [r.body for r in rows]
@@ -155,20 +156,23 @@ class Run:
         await until(done, what="the deposit recorded")
         return label
 
-    async def deposit_while_the_cloud_is_down(self, waybill: str) -> tuple[str, bytes]:
+    async def deposit_while_the_cloud_is_down(self, waybill: str) -> tuple[str, str, bytes]:
         """The cloud's worker has a session at the broker but is gone: the deposit's event waits
-        there, and a clean stop writes it to the broker's file. The label and that file."""
+        there, and a clean stop writes it to the broker's file. The label, the sealed code the
+        event carries and that file."""
         await until(lambda: bank_online(self.engine), what="the cloud subscribed")
         await self.cloud.stop()
         async with watching(self.broker) as seen:
             label = await self.deposit(waybill)
-            published = lambda: any(waybill.encode() in p for p in seen)  # noqa: E731
-            await until(published, what="the event at the broker")
+            [body] = deposited_bodies(self.edge)
+            sealed = str(json.loads(body)["sealed_code"])
+            published = lambda: any(sealed.encode() in p for p in seen)  # noqa: E731
+            await until(published, what="parcel.deposited at the broker")
         self.broker.stop()
         persisted = (self.folder / "mosquitto" / "mosquitto.db").read_bytes()
         self.broker.start()
         self.cloud.start()
-        return label, persisted
+        return label, sealed, persisted
 
     async def message_for(self, waybill: str, private: str) -> str:
         """What the notifier sends the recipient: the notice opened with its private key."""
@@ -183,11 +187,14 @@ class Run:
         await shut_when_open(self.sim, label)
         gone = lambda: parcel_status(self.engine, waybill) == "picked_up"  # noqa: E731
         await until(gone, what="the parcel picked up in the cloud")
-        await until(lambda: not sealed_codes_sent(self.edge), what="the outbox acknowledged")
+        await until(lambda: not deposited_bodies(self.edge), what="the outbox acknowledged")
 
     async def stop(self) -> None:
         await self.edge.stop()
         await self.cloud.stop()
+        pool = self.cloud.engine.pool  # a batch the worker had in a thread may still hold one
+        assert isinstance(pool, QueuePool)
+        await until(lambda: pool.checkedout() == 0, what="the cloud's connections back")
         self.cloud.engine.dispose()
         self.broker.stop()
         self.sim.stop()
@@ -224,18 +231,19 @@ async def test_a_deposit_and_pickup_leave_the_code_nowhere(
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # ...SQLAlchemy's statements and rows
     public, private = sealing.new_key_pair()
     async with linked_run(database_url, tmp_path, public) as run:
-        label, persisted = await run.deposit_while_the_cloud_is_down("SF1008611")
-        [body] = sealed_codes_sent(run.edge)
-        assert json.loads(body)["sealed_code"].encode() in persisted  # the file holds the event
+        label, sealed, persisted = await run.deposit_while_the_cloud_is_down("SF1008611")
+        assert sealed.encode() in persisted  # the broker's file holds the event...
         message = await run.message_for("SF1008611", private)
         code = message.rpartition("Pickup code: ")[2]
         assert (code.isdigit(), len(code)) == (True, 8)
-        assert code.encode() not in persisted  # sealed, never in plain
+        assert code.encode() not in persisted  # ...sealed, never in plain
         await run.pick_up(code, label, "SF1008611")  # the code the recipient got opens the door
         notice = notice_for(run.engine, "SF1008611")
         assert notice is not None
         assert notice.sealed_code is None  # the parcel left: purged
         live = files_under(tmp_path)  # the bank's database, WAL and shared memory, running
+        bank = tmp_path / "bank"
+        assert {bank / "edge.db", bank / "edge.db-wal", bank / "edge.db-shm"} <= set(live)
         assert holding(b"SF1008611", live)  # the search finds what is there...
         assert holding(code.encode(), live) == []  # ...and the code is not
         dump = cloud_dump(run.engine)
