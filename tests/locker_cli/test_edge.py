@@ -86,22 +86,39 @@ def test_a_missing_password_file_is_refused_before_the_daemon_starts(
     ]
 
 
-def test_the_example_config_is_valid_once_its_password_file_exists(tmp_path: Path) -> None:
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "edge.toml"
+
+
+def linked_example() -> str:
+    """The example with its commented-out ``[link]`` table uncommented, as an installer would."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    head, marker, table = text.partition("\n# [link]\n")
+    assert marker, "the example keeps a commented [link] table"
+    lines = ["[link]", *table.splitlines()]
+    return head + "\n" + "\n".join(line.removeprefix("#").removeprefix(" ") for line in lines)
+
+
+def test_the_example_config_runs_standalone_as_the_readme_starts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(EXAMPLE, tmp_path / "edge.toml")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(tmp_path / "edge.toml").link is None
+    done = CliRunner().invoke(app, ["edge", "couriers", "list"])  # the README's next step
+    assert done.exit_code == 0, done.output
+
+
+def test_the_example_link_is_over_tls_and_needs_its_password_file(tmp_path: Path) -> None:
     example = tmp_path / "edge.toml"
-    shutil.copy(Path(__file__).parents[2] / "docs" / "examples" / "edge.toml", example)
+    example.write_text(linked_example())
+    broker = tomllib.loads(example.read_text(encoding="utf-8"))["link"]["broker"]
+    assert (urlsplit(broker).scheme, urlsplit(broker).port) == ("mqtts", 8883)
     with pytest.raises(ConfigError, match=r"link\.password_file: cannot read"):
         load_config(example)
     (tmp_path / "broker.password").write_text("s3cret-from-the-operator\n")
     config = load_config(example)
     assert config.link is not None
     assert config.link.password_file == tmp_path / "broker.password"
-
-
-def test_the_example_config_links_over_tls() -> None:
-    example = Path(__file__).parents[2] / "docs" / "examples" / "edge.toml"
-    broker = tomllib.loads(example.read_text(encoding="utf-8"))["link"]["broker"]
-    assert urlsplit(broker).scheme == "mqtts"
-    assert urlsplit(broker).port == 8883
 
 
 @pytest.mark.parametrize("consent", [*CONSENTS, "contract", "nodded"])
