@@ -304,7 +304,8 @@ def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
     )
     assert refused.status_code == 200, refused.text
     shut(bank, "A03")
-    wait_until(lambda: parcel(bank, done["parcel_id"]).state == "return_pending")
+    wait_until(lambda: bank.events().count("door.closed") == 2)  # the bank saw it shut
+    assert parcel(bank, done["parcel_id"]).state == "return_pending"
     other = bank.courier("jd-1", "jd")
     assert bank.client.get("/api/returns", headers=other).json() == []
     [listed] = bank.client.get("/api/returns", headers=headers).json()
