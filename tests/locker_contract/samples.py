@@ -23,8 +23,13 @@ UUID_1 = "4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"
 UUID_2 = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 SALT = "0123456789abcdef0123456789abcdef"
 VERIFIER = "0123456789abcdef" * 8
-DAY = {"day": "2025-01-01", "starts_at": "2024-12-31T16:00:00Z",  # one day's courier code
-       "ends_at": "2025-01-01T16:00:00Z", "salt": SALT, "verifier": VERIFIER}  # at UTC+8
+DAY = {
+    "day": "2025-01-01",
+    "starts_at": "2024-12-31T16:00:00Z",  # one day's courier code
+    "ends_at": "2025-01-01T16:00:00Z",
+    "salt": SALT,
+    "verifier": VERIFIER,
+}  # at UTC+8
 
 _MODELS = (Envelope, EventsAck, BankState, BankStatus, Heartbeat, CommandEnvelope, CommandAck)
 MESSAGES: dict[str, type[BaseModel]] = {model.__name__: model for model in _MODELS}
