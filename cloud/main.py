@@ -56,9 +56,12 @@ def validation_issues(errors: Any) -> list[dict[str, object]]:
     for error in list(errors)[:ISSUES_MAX]:
         loc = [p if isinstance(p, int) else sanitised(p) for p in error.get("loc", ())]
         issues.append(
-            {"loc": loc, "msg": sanitised(error.get("msg", ""), MESSAGE_MAX),
-             "type": sanitised(error.get("type", ""))}
-        )  # fmt: skip
+            {
+                "loc": loc,
+                "msg": sanitised(error.get("msg", ""), MESSAGE_MAX),
+                "type": sanitised(error.get("type", "")),
+            }
+        )
     return issues
 
 

@@ -93,9 +93,11 @@ class DemoCloud:
     def command(self, type_: str, payload: dict[str, object]) -> str:
         from cloud.core.db import transaction
         from cloud.services.commands import enqueue_command
+        from locker_contract.commands import CommandAdapter
 
+        command = CommandAdapter.validate_python({"type": type_, **payload})
         with transaction(self.engine) as s:
-            return enqueue_command(s, BANK, type_, payload).id
+            return enqueue_command(s, BANK, command).id
 
     def answer(self, command_id: str) -> str | None:
         from sqlmodel import Session

@@ -19,6 +19,7 @@ from cloud.link.embedded import embedded_broker
 from cloud.models import Alarm, Bank, Command, CommandAck, InboundEvent
 from cloud.services.commands import enqueue_command
 from controller.store import AppliedCommand, Compartment, Outbox, get_setting
+from locker_contract.commands import CommandAdapter
 from locker_contract.events import DoorForcedOpen
 from tests.brokers import Mosquitto, free_port
 from tests.cloud.conftest import postgres_database
@@ -133,7 +134,8 @@ async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, rig:
 
 def enqueue(cloud: CloudSide, type_: str, ttl_s: float, **payload: object) -> str:
     with Session(cloud.engine) as s, s.begin():
-        return enqueue_command(s, BANK, type_, payload, ttl_s=ttl_s).id
+        command = CommandAdapter.validate_python({"type": type_, **payload})
+        return enqueue_command(s, BANK, command, ttl_s=ttl_s).id
 
 
 def command_state(cloud: CloudSide, command_id: str) -> str:

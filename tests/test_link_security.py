@@ -18,6 +18,7 @@ import pytest
 from cloud.core.db import transaction
 from cloud.models import InboundEvent
 from cloud.services.commands import enqueue_command
+from locker_contract.commands import MaintenanceSet
 from locker_contract.events import DoorForcedOpen
 from locker_contract.tasks import cancel_all
 from tests.brokers import Mosquitto, require_program
@@ -91,7 +92,7 @@ async def test_each_bank_speaks_only_for_itself(
 
         listener = asyncio.create_task(listen())
         with transaction(cloud.engine) as s:
-            enqueue_command(s, BANK, "bank.maintenance", {"on": True})
+            enqueue_command(s, BANK, MaintenanceSet(on=True))
         await until(lambda: applied_seq(cloud.engine, BANK) == 2, what="the maintenance event")
         await asyncio.sleep(0.5)  # room for a leak to show; its absence is what is checked
         await cancel_all([listener])

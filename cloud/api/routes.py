@@ -111,9 +111,13 @@ def announce_parcel(
 ) -> api.ParcelPublic:
     """Announce a parcel ahead, with the recipient's consent on record."""
     parcel = carriers.announce(
-        engine, who, waybill=body.waybill, bank_id=body.bank_id, phone=body.recipient_phone,
+        engine,
+        who,
+        waybill=body.waybill,
+        bank_id=body.bank_id,
+        phone=body.recipient_phone,
         consent=body.consent,
-    )  # fmt: skip
+    )
     return _parcel(parcel)
 
 
@@ -186,9 +190,10 @@ def courier_codes(
 def courier_me(engine: EngineDep, who: CurrentPrincipal) -> api.CourierSelf:
     courier, parcels = carriers.courier_self(engine, who)
     return api.CourierSelf(
-        **_courier(courier).model_dump(), carrier_id=courier.carrier_id,
+        **_courier(courier).model_dump(),
+        carrier_id=courier.carrier_id,
         parcels=[_parcel(p) for p in parcels],
-    )  # fmt: skip
+    )
 
 
 @router.delete("/couriers/{courier_id}", tags=["carriers"])
@@ -221,9 +226,15 @@ def create_operator(
 @router.post("/sites", status_code=201, tags=["admin"])
 def create_site(body: api.SiteCreate, engine: EngineDep, who: CurrentPrincipal) -> api.Created:
     site = fleet.create_site(
-        engine, who, name=body.name, lat=body.lat, lon=body.lon, address=body.address,
-        operator_id=body.operator_id, timezone=body.timezone,
-    )  # fmt: skip
+        engine,
+        who,
+        name=body.name,
+        lat=body.lat,
+        lon=body.lon,
+        address=body.address,
+        operator_id=body.operator_id,
+        timezone=body.timezone,
+    )
     return api.Created(id=site.id)
 
 

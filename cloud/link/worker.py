@@ -117,10 +117,13 @@ class IngestWorker:
         if self.settings.broker_password_file is not None:
             password = self.settings.broker_password_file.read_text(encoding="utf-8").strip()
         return broker_client(
-            self.broker, self.client_id, session_expiry_s=self.settings.ingest_session_expiry_s,
-            max_queued_outgoing_messages=None, username=self.settings.broker_username,
+            self.broker,
+            self.client_id,
+            session_expiry_s=self.settings.ingest_session_expiry_s,
+            max_queued_outgoing_messages=None,
+            username=self.settings.broker_username,
             password=password,
-        )  # fmt: skip
+        )
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
@@ -249,9 +252,12 @@ class IngestWorker:
                 if self.broker.mqtt5:
                     properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
                     properties.MessageExpiryInterval = max(1, math.ceil(delivery.remaining_s))
-                await client.publish(topic(delivery.bank_id, Channel.CMD),
-                                     delivery.envelope.model_dump_json(), qos=1,
-                                     properties=properties)  # fmt: skip
+                await client.publish(
+                    topic(delivery.bank_id, Channel.CMD),
+                    delivery.envelope.model_dump_json(),
+                    qos=1,
+                    properties=properties,
+                )
                 self.stats.commands_sent += 1
             await asyncio.sleep(self.settings.command_poll_s)
 

@@ -35,6 +35,7 @@ from cloud.services.allocation import free_by_size, holdings
 from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
+from locker_contract import commands as contract
 from locker_contract.credentials import day_bounds
 
 CONSENTS: tuple[str, ...] = tuple(c.value for c in Consent)
@@ -62,12 +63,17 @@ def banks(engine: Engine, who: Principal) -> list[BankView]:
             policy = s.get(SharingPolicy, (bank.id, carrier))
             views.append(
                 BankView(
-                    bank_id=bank.id, name=bank.name, site=site.name, lat=site.lat, lon=site.lon,
-                    free=free_by_size(s, bank.id), you_hold=holdings(s, bank.id)[carrier],
+                    bank_id=bank.id,
+                    name=bank.name,
+                    site=site.name,
+                    lat=site.lat,
+                    lon=site.lon,
+                    free=free_by_size(s, bank.id),
+                    you_hold=holdings(s, bank.id)[carrier],
                     your_guarantee=policy.guaranteed if policy else 0,
                     your_ceiling=policy.ceiling if policy else None,
                 )
-            )  # fmt: skip
+            )
         return views
 
 
@@ -86,17 +92,23 @@ def announce(
             if s.get(Bank, bank_id) is None:
                 raise NotFound("no such bank")
             _refuse_unaccepted(s, bank_id, carrier)
-            parcel = Parcel(carrier_id=carrier, waybill=waybill, bank_id=bank_id,
-                            recipient_phone=phone, consent=consent)  # fmt: skip
+            parcel = Parcel(
+                carrier_id=carrier,
+                waybill=waybill,
+                bank_id=bank_id,
+                recipient_phone=phone,
+                consent=consent,
+            )
             s.add(parcel)
             s.flush()
             s.add(
                 ParcelEvent(parcel_id=parcel.id, status=ParcelStatus.ANNOUNCED.value, source="api")
             )
             audit(s, who, "announce", parcel.id, waybill=waybill)
-            announced: dict[str, object] = {"waybill": waybill, "carrier_id": carrier}
-            announced |= {"recipient_phone": phone, "consent": consent}
-            enqueue_command(s, bank_id, "parcel.announce", announced, who=who)
+            announced = contract.ParcelAnnounce(
+                waybill=waybill, carrier_id=carrier, recipient_phone=phone, consent=Consent(consent)
+            )
+            enqueue_command(s, bank_id, announced, who=who)
             return parcel
     except IntegrityError:
         raise Conflict(f"waybill {waybill} is already announced") from None
@@ -168,7 +180,7 @@ def revoke_courier(engine: Engine, who: Principal, courier_id: str) -> Courier:
             key.revoked = True
             s.add(key)
         for bank_id in served_banks(s, courier.carrier_id):
-            enqueue_command(s, bank_id, "courier.revoke", {"courier_id": courier_id}, who=who)
+            enqueue_command(s, bank_id, contract.CourierRevoke(courier_id=courier_id), who=who)
         audit(s, who, "revoke_courier", courier_id)
         return courier
 
@@ -209,10 +221,13 @@ def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date], tim
     """Order ``bank_id`` the courier's codes for ``days``; they are derived as the command
     leaves (``commands.due``), so the order holds none."""
     order = courier_codes.CourierPushOrder(
-        courier_id=courier.id, carrier_id=courier.carrier_id, name=courier.name, days=days,
+        courier_id=courier.id,
+        carrier_id=courier.carrier_id,
+        name=courier.name,
+        days=days,
         timezone=timezone,
-    )  # fmt: skip
-    enqueue_command(s, bank_id, courier_codes.RENDERED_TYPE, order.model_dump(mode="json"))
+    )
+    enqueue_command(s, bank_id, order)
 
 
 def _push_all(s: Session, share: SharingPolicy, now: datetime) -> None:
@@ -270,9 +285,10 @@ def accept_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
             return share
         share.state = ShareState.ACCEPTED.value
         audit(s, who, "accept_share", f"{bank_id}/{share.carrier_id}")
-        policy: dict[str, object] = {"carrier_id": share.carrier_id}
-        policy |= {"guaranteed": share.guaranteed, "ceiling": share.ceiling}
-        enqueue_command(s, bank_id, "policy.push", policy, who=who)
+        policy = contract.PolicyPush(
+            carrier_id=share.carrier_id, guaranteed=share.guaranteed, ceiling=share.ceiling
+        )
+        enqueue_command(s, bank_id, policy, who=who)
         _push_all(s, share, utcnow())
         return share
 
@@ -285,8 +301,8 @@ def withdraw_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolic
         was = share.state
         if was == ShareState.ACCEPTED.value:
             share.state = ShareState.WITHDRAWN.value
-            enqueue_command(s, bank_id, "carrier.withdraw", {"carrier_id": share.carrier_id},
-                            who=who)  # fmt: skip
+            withdraw = contract.CarrierWithdraw(carrier_id=share.carrier_id)
+            enqueue_command(s, bank_id, withdraw, who=who)
         elif was == ShareState.OFFERED.value:
             share.state = ShareState.DECLINED.value
         share.codes_through = None

@@ -1,7 +1,10 @@
 """Commands to banks: recorded here; the link (MQTT) delivers them and brings the acks back.
 
-``enqueue_command`` is the one way a command leaves the cloud. Each carries an id and a time to
-live counted by the edge from receipt; the edge applies each at most once.
+``enqueue_command`` is the one way a command leaves the cloud: it takes the contract's typed
+command models (checked by mypy where they are built; the type comes from the model). Each
+carries an id and a time to live counted by the edge from receipt; the edge applies each at most
+once. A courier's codes leave as a ``CourierPushOrder``, rendered into ``courier.push`` on the
+way out.
 """
 
 from __future__ import annotations
@@ -10,16 +13,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pydantic import ValidationError
 from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
-from cloud.core.db import is_postgres, transaction
+from cloud.core.db import transaction
 from cloud.models import Bank, Command, CommandAck, utcnow
 from cloud.services import courier_codes
 from cloud.services.auth import Principal, audit
-from cloud.services.errors import Invalid, NotFound
-from locker_contract.commands import CommandAdapter, CommandEnvelope
+from cloud.services.errors import NotFound
+from locker_contract import commands as contract
+from locker_contract.commands import CommandEnvelope
 from locker_contract.messages import CommandAck as CommandAckMessage
 
 log = logging.getLogger(__name__)
@@ -27,33 +30,34 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL_S = 24 * 3600.0
 SECRET_FIELDS = frozenset({"salt", "verifier"})  # a courier's PIN verifier stays out of the audit
 
+# What may be enqueued: a contract command, or the order a courier.push is rendered from
+Outgoing = contract.Command | courier_codes.CourierPushOrder
+
 
 def enqueue_command(
     s: Session,
     bank_id: str,
-    type_: str,
-    payload: dict[str, object],
+    command: Outgoing,
     *,
     who: Principal | None = None,
     ttl_s: float = DEFAULT_TTL_S,
 ) -> Command:
-    """Record a command for ``bank_id`` in the caller's transaction (with what caused it).
-    ``payload`` must be what the contract's model for ``type_`` accepts."""
-    try:
-        if type_ == courier_codes.RENDERED_TYPE:  # an order: its codes are derived on the way out
-            courier_codes.CourierPushOrder.model_validate(payload)
-        else:
-            CommandAdapter.validate_python({"type": type_, **payload})
-    except ValidationError as exc:
-        raise Invalid(f"not a valid {type_} command: {exc.errors(include_url=False)}") from None
+    """Record ``command`` for ``bank_id`` in the caller's transaction (with what caused it)."""
+    payload: dict[str, object] = command.model_dump(mode="json", exclude={"type"})
     now = utcnow()
-    command = Command(bank_id=bank_id, type=type_, payload=payload, ttl_s=ttl_s, created_at=now,
-                      expires_at=now + timedelta(seconds=ttl_s))  # fmt: skip
-    s.add(command)
+    row = Command(
+        bank_id=bank_id,
+        type=command.type,
+        payload=payload,
+        ttl_s=ttl_s,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+    )
+    s.add(row)
     s.flush()
     public = {k: v for k, v in payload.items() if k not in SECRET_FIELDS}
-    audit(s, who, f"command:{type_}", bank_id, command_id=command.id, **public)
-    return command
+    audit(s, who, f"command:{command.type}", bank_id, command_id=row.id, **public)
+    return row
 
 
 def pending(s: Session, bank_id: str) -> list[Command]:
@@ -70,8 +74,15 @@ def acknowledge(s: Session, command_id: str, outcome: str, detail: str = "") -> 
         s.add(CommandAck(command_id=command_id, outcome=outcome, detail=detail, at=utcnow()))
         command.state = "acknowledged"
         s.add(command)
-        audit(s, None, f"ack:{command.type}", command.bank_id, command_id=command_id,
-              outcome=outcome, detail=detail)  # fmt: skip
+        audit(
+            s,
+            None,
+            f"ack:{command.type}",
+            command.bank_id,
+            command_id=command_id,
+            outcome=outcome,
+            detail=detail,
+        )
     return command
 
 
@@ -111,9 +122,13 @@ def _delivery(command: Command, now: datetime, secret_key: str) -> Delivery:
     if command.type == courier_codes.RENDERED_TYPE:
         body = courier_codes.render(secret_key, command.bank_id, body)
     envelope = CommandEnvelope.model_validate(
-        {"command_id": command.id, "sent_at": now, "ttl_s": remaining,
-         "command": {"type": command.type, **body}}
-    )  # fmt: skip
+        {
+            "command_id": command.id,
+            "sent_at": now,
+            "ttl_s": remaining,
+            "command": {"type": command.type, **body},
+        }
+    )
     return Delivery(command.bank_id, envelope, remaining)
 
 
@@ -135,8 +150,8 @@ def _pick(engine: Engine, retry_s: float, now: datetime) -> list[Command]:
             .order_by(col(Command.created_at))
             .limit(500)
         )
-        if is_postgres(engine):  # several ingest processes: each command goes out from one
-            query = query.with_for_update(of=Command, skip_locked=True)
+        # several ingest processes: each command goes out from one (SQLite leaves FOR UPDATE out)
+        query = query.with_for_update(of=Command, skip_locked=True)
         picked = list(s.exec(query))
         for command in picked:
             command.attempts += 1
@@ -150,8 +165,14 @@ def _expire(s: Session, now: datetime) -> None:
     for command in s.exec(query):
         command.state = "expired"
         s.add(command)
-        audit(s, None, f"expired:{command.type}", command.bank_id, command_id=command.id,
-              attempts=command.attempts)  # fmt: skip
+        audit(
+            s,
+            None,
+            f"expired:{command.type}",
+            command.bank_id,
+            command_id=command.id,
+            attempts=command.attempts,
+        )
 
 
 def _aware(at: datetime) -> datetime:

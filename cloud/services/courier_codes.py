@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ class CourierPushOrder(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    type: Literal["courier.push"] = "courier.push"  # the command it becomes
     courier_id: Annotated[str, Field(min_length=1, max_length=64)]
     carrier_id: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(max_length=120)] = ""
@@ -61,5 +62,5 @@ def render(secret_key: str, bank_id: str, payload: dict[str, object]) -> dict[st
         starts_at, ends_at = day_bounds(day, order.timezone)
         bounds = {"starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}
         codes.append({"day": day.isoformat(), **bounds, "salt": salt, "verifier": verifier})
-    body = order.model_dump(mode="json", exclude={"days", "timezone"})
+    body = order.model_dump(mode="json", exclude={"type", "days", "timezone"})
     return body | {"codes": codes}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from cloud.core.db import transaction
@@ -26,6 +26,7 @@ from cloud.models import (
 from cloud.services.auth import Minted, Principal, Scope, audit, mint
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
+from locker_contract import commands as contract
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,23 @@ def _operator_of(who: Principal, operator_id: str | None) -> str:
 
 
 def create_site(
-    engine: Engine, who: Principal, *, name: str, lat: float, lon: float, address: str = "",
-    operator_id: str | None = None, timezone: str = "UTC",
-) -> Site:  # fmt: skip
+    engine: Engine,
+    who: Principal,
+    *,
+    name: str,
+    lat: float,
+    lon: float,
+    address: str = "",
+    operator_id: str | None = None,
+    timezone: str = "UTC",
+) -> Site:
     owner = _operator_of(who, operator_id)
     with transaction(engine) as s:
         if s.get(Operator, owner) is None:
             raise NotFound("no such operator")
-        site = Site(operator_id=owner, name=name, lat=lat, lon=lon, address=address,
-                    timezone=timezone)  # fmt: skip
+        site = Site(
+            operator_id=owner, name=name, lat=lat, lon=lon, address=address, timezone=timezone
+        )
         s.add(site)
         s.flush()
         audit(s, who, "create_site", site.id, name=name)
@@ -82,9 +91,14 @@ def _own_site(s: Session, who: Principal, site_id: str) -> Site:
 
 
 def create_bank(
-    engine: Engine, who: Principal, *, bank_id: str, site_id: str, name: str,
+    engine: Engine,
+    who: Principal,
+    *,
+    bank_id: str,
+    site_id: str,
+    name: str,
     compartments: list[CompartmentSpec],
-) -> Bank:  # fmt: skip
+) -> Bank:
     who.require(Role.ADMIN, Role.OPERATOR)
     twice = sorted(
         {c.label for c in compartments if sum(o.label == c.label for o in compartments) > 1}
@@ -99,8 +113,15 @@ def create_bank(
         s.add(bank)
         s.add(BankCursor(bank_id=bank_id))  # ingest locks it; never created concurrently
         for spec in compartments:
-            s.add(Compartment(bank_id=bank_id, label=spec.label, size=spec.size.value,
-                              size_rank=spec.size.rank, low=spec.low))  # fmt: skip
+            s.add(
+                Compartment(
+                    bank_id=bank_id,
+                    label=spec.label,
+                    size=spec.size.value,
+                    size_rank=spec.size.rank,
+                    low=spec.low,
+                )
+            )
         audit(s, who, "create_bank", bank_id, compartments=len(compartments))
         return bank
 
@@ -142,12 +163,14 @@ def set_policy(
         if s.get(Carrier, carrier_id) is None:
             raise NotFound("no such carrier")
         others = s.exec(
-            select(SharingPolicy).where(
+            select(func.coalesce(func.sum(SharingPolicy.guaranteed), 0)).where(
                 SharingPolicy.bank_id == bank_id, SharingPolicy.carrier_id != carrier_id
             )
-        )
-        total = s.exec(select(Compartment.id).where(Compartment.bank_id == bank_id)).all()
-        if guaranteed + sum(p.guaranteed for p in others) > len(total):
+        ).one()
+        total = s.exec(
+            select(func.count()).select_from(Compartment).where(Compartment.bank_id == bank_id)
+        ).one()
+        if guaranteed + others > total:
             raise Conflict("the guarantees at this bank would exceed its compartments")
         policy = s.get(SharingPolicy, (bank_id, carrier_id)) or SharingPolicy(
             bank_id=bank_id, carrier_id=carrier_id, guaranteed=guaranteed, ceiling=ceiling
@@ -156,12 +179,20 @@ def set_policy(
         if policy.state != ShareState.ACCEPTED.value:  # a new offer, or one made again
             policy.state = ShareState.OFFERED.value
         s.add(policy)
-        audit(s, who, "set_policy", f"{bank_id}/{carrier_id}", guaranteed=guaranteed,
-              ceiling=ceiling, state=policy.state)  # fmt: skip
+        audit(
+            s,
+            who,
+            "set_policy",
+            f"{bank_id}/{carrier_id}",
+            guaranteed=guaranteed,
+            ceiling=ceiling,
+            state=policy.state,
+        )
         if policy.state == ShareState.ACCEPTED.value:  # else nothing reaches the bank (0010)
-            share: dict[str, object] = {"carrier_id": carrier_id, "guaranteed": guaranteed}
-            share["ceiling"] = ceiling
-            enqueue_command(s, bank_id, "policy.push", share, who=who)
+            share = contract.PolicyPush(
+                carrier_id=carrier_id, guaranteed=guaranteed, ceiling=ceiling
+            )
+            enqueue_command(s, bank_id, share, who=who)
         return policy
 
 

@@ -20,17 +20,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
-from cloud.core.db import is_postgres, transaction
+from cloud.core.db import transaction
 from cloud.models import (
     Alarm,
     Bank,
@@ -54,14 +53,29 @@ from cloud.services import allocation
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import CloudError, Conflict, NotFound
 from cloud.services.notices import CODE_PLACEHOLDER
-from locker_contract.events import Envelope, ParcelDeposited
+from locker_contract import commands as contract
+from locker_contract.events import (
+    BoardHealthChanged,
+    CompartmentService,
+    DoorClosed,
+    DoorForcedOpen,
+    DoorJammed,
+    DoorLeftOpen,
+    Envelope,
+    Event,
+    EventAdapter,
+    KioskLockout,
+    ParcelDeposited,
+    ParcelPickedUp,
+    ParcelRefused,
+    ParcelReturned,
+)
 from locker_contract.messages import problems
 from locker_contract.text import sanitised
 
 log = logging.getLogger(__name__)
 
 CODE_PREFIX = "Pickup code: "
-ALARMING = {"door.forced_open", "door.left_open", "door.jammed", "kiosk.lockout"}
 QUARANTINED = "event.quarantined"  # the alarm's kind
 RAW_MAX = 64 * 1024  # what is kept of an event that could not be read (characters)
 REASON_MAX = 400  # what is kept of why
@@ -96,7 +110,7 @@ class Identity:
 def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
     """Store ``envelope`` once and apply every event of its bank that is now in order."""
     with transaction(engine) as s:
-        cursor = _cursor(s, engine, envelope.bank_id)
+        cursor = _cursor(s, envelope.bank_id)
         if s.get(InboundEvent, str(envelope.event_id)) is not None:
             return Ingested(True, cursor.applied_seq, _parked(s, cursor))
         _check_seq(s, cursor, envelope.seq)
@@ -109,7 +123,7 @@ def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
                 raise
             raw = envelope.model_dump_json()
             refused.append(_hold_unstored(s, envelope.bank_id, _identity(envelope), raw, why(exc)))
-        refused += _apply_in_order(s, engine, cursor)
+        refused += _apply_in_order(s, cursor)
         return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
 
 
@@ -120,19 +134,25 @@ def ingest_unreadable(engine: Engine, bank_id: str, payload: bytes, reason: str)
     if identity is None:
         return None
     with transaction(engine) as s:
-        cursor = _cursor(s, engine, bank_id)
+        cursor = _cursor(s, bank_id)
         if s.get(InboundEvent, identity.event_id) is not None:
             return Ingested(True, cursor.applied_seq, _parked(s, cursor))
         _check_seq(s, cursor, identity.seq)
         refused = [_hold_unstored(s, bank_id, identity, raw_text(payload), reason)]
-        refused += _apply_in_order(s, engine, cursor)
+        refused += _apply_in_order(s, cursor)
         return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
 
 
 def _store(s: Session, envelope: Envelope) -> None:
-    s.add(InboundEvent(event_id=str(envelope.event_id), bank_id=envelope.bank_id,
-                       seq=envelope.seq, type=envelope.event.type,
-                       body=stored_body(s, envelope)))  # fmt: skip
+    s.add(
+        InboundEvent(
+            event_id=str(envelope.event_id),
+            bank_id=envelope.bank_id,
+            seq=envelope.seq,
+            type=envelope.event.type,
+            body=stored_body(s, envelope),
+        )
+    )
 
 
 def stored_body(s: Session, envelope: Envelope) -> dict[str, object]:
@@ -150,21 +170,29 @@ def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> str | Non
     if event.sealed_code is None:
         return None
     bank = s.get_one(Bank, envelope.bank_id)
-    text = (f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
-            f"compartment {event.compartment}. {CODE_PREFIX}{CODE_PLACEHOLDER}")  # fmt: skip
-    s.add(Notification(event_id=str(envelope.event_id), bank_id=bank.id,
-                       carrier_id=event.carrier, waybill=event.waybill,
-                       recipient_phone=event.recipient_phone, text=text,
-                       sealed_code=event.sealed_code))  # fmt: skip
+    text = (
+        f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
+        f"compartment {event.compartment}. {CODE_PREFIX}{CODE_PLACEHOLDER}"
+    )
+    s.add(
+        Notification(
+            event_id=str(envelope.event_id),
+            bank_id=bank.id,
+            carrier_id=event.carrier,
+            waybill=event.waybill,
+            recipient_phone=event.recipient_phone,
+            text=text,
+            sealed_code=event.sealed_code,
+        )
+    )
     return "[in the recipient's notification]"
 
 
-def _cursor(s: Session, engine: Engine, bank_id: str) -> BankCursor:
+def _cursor(s: Session, bank_id: str) -> BankCursor:
+    """The bank's cursor, its row locked for the transaction (SQLite: ``BEGIN IMMEDIATE``)."""
     if s.get(Bank, bank_id) is None:
         raise NotFound(f"no bank {bank_id}")
-    query = select(BankCursor).where(BankCursor.bank_id == bank_id)
-    if is_postgres(engine):
-        query = query.with_for_update()
+    query = select(BankCursor).where(BankCursor.bank_id == bank_id).with_for_update()
     cursor = s.exec(query).first()
     if cursor is None:
         cursor = BankCursor(bank_id=bank_id)
@@ -182,13 +210,15 @@ def _check_seq(s: Session, cursor: BankCursor, seq: int) -> None:
 
 
 def _parked(s: Session, cursor: BankCursor) -> int:
-    query = select(InboundEvent.event_id).where(
-        InboundEvent.bank_id == cursor.bank_id, InboundEvent.seq > cursor.applied_seq
+    query = (
+        select(func.count())
+        .select_from(InboundEvent)
+        .where(InboundEvent.bank_id == cursor.bank_id, InboundEvent.seq > cursor.applied_seq)
     )
-    return len(list(s.exec(query)))
+    return s.exec(query).one()
 
 
-def _apply_in_order(s: Session, engine: Engine, cursor: BankCursor) -> list[Refusal]:
+def _apply_in_order(s: Session, cursor: BankCursor) -> list[Refusal]:
     """Apply the bank's events that are next in order; set aside any that fails."""
     refused: list[Refusal] = []
     while True:
@@ -199,7 +229,7 @@ def _apply_in_order(s: Session, engine: Engine, cursor: BankCursor) -> list[Refu
         if event is None:
             return refused
         if s.get(QuarantinedEvent, event.event_id) is None:  # not set aside on receipt
-            reason = _held_behind(s, event) or apply_one(s, engine, event)
+            reason = _held_behind(s, event) or apply_one(s, event)
             if reason is not None:
                 refused.append(_hold_stored(s, event, reason))
         cursor.applied_seq, cursor.advanced_at = event.seq, utcnow()
@@ -207,12 +237,12 @@ def _apply_in_order(s: Session, engine: Engine, cursor: BankCursor) -> list[Refu
         s.flush()
 
 
-def apply_one(s: Session, engine: Engine, event: InboundEvent) -> str | None:
+def apply_one(s: Session, event: InboundEvent) -> str | None:
     """Apply one stored event in a savepoint: None if it was, else why not (and nothing of it
     was applied)."""
     try:
         with s.begin_nested():
-            APPLY.get(event.type, _record_only)(s, engine, event)
+            _apply(s, event, parsed(event))
             event.applied = True
             s.add(event)
     except Exception as exc:
@@ -250,8 +280,12 @@ def why(exc: BaseException) -> str:
 
 def _identity(envelope: Envelope) -> Identity:
     parcel = getattr(envelope.event, "parcel_id", None)
-    return Identity(str(envelope.event_id), envelope.seq, envelope.event.type,
-                    None if parcel is None else str(parcel))  # fmt: skip
+    return Identity(
+        str(envelope.event_id),
+        envelope.seq,
+        envelope.event.type,
+        None if parcel is None else str(parcel),
+    )
 
 
 def read_identity(bank_id: str, payload: bytes) -> Identity | None:
@@ -269,8 +303,9 @@ def read_identity(bank_id: str, payload: bytes) -> Identity | None:
         return None
     found = data.get("event")
     event: dict[str, Any] = found if isinstance(found, dict) else {}
-    return Identity(event_id, seq, _short(event.get("type")) or "unknown",
-                    _short(event.get("parcel_id")))  # fmt: skip
+    return Identity(
+        event_id, seq, _short(event.get("type")) or "unknown", _short(event.get("parcel_id"))
+    )
 
 
 def _short(value: Any) -> str | None:
@@ -292,37 +327,59 @@ def _held_behind(s: Session, event: InboundEvent) -> str | None:
     if not isinstance(parcel, str):
         return None
     query = select(QuarantinedEvent).where(
-        QuarantinedEvent.bank_id == event.bank_id, QuarantinedEvent.parcel_id == parcel,
-        QuarantinedEvent.state == QuarantineState.HELD.value, QuarantinedEvent.seq < event.seq,
-    )  # fmt: skip
+        QuarantinedEvent.bank_id == event.bank_id,
+        QuarantinedEvent.parcel_id == parcel,
+        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.seq < event.seq,
+    )
     first = s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
     return None if first is None else f"held behind seq {first.seq} of the same parcel"
 
 
 def _hold_unstored(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -> Refusal:
-    s.add(InboundEvent(event_id=identity.event_id, bank_id=bank_id, seq=identity.seq,
-                       type=identity.type, body={}))  # fmt: skip
+    s.add(
+        InboundEvent(
+            event_id=identity.event_id,
+            bank_id=bank_id,
+            seq=identity.seq,
+            type=identity.type,
+            body={},
+        )
+    )
     s.flush()
     return _hold(s, bank_id, identity, raw, reason)
 
 
 def _hold_stored(s: Session, event: InboundEvent, reason: str) -> Refusal:
     parcel = event.body.get("parcel_id")
-    identity = Identity(event.event_id, event.seq, event.type,
-                        parcel if isinstance(parcel, str) else None)  # fmt: skip
+    identity = Identity(
+        event.event_id, event.seq, event.type, parcel if isinstance(parcel, str) else None
+    )
     at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=UTC)
-    stored = {"event_id": event.event_id, "bank_id": event.bank_id, "seq": event.seq,
-              "time": at.isoformat(), "event": event.body}  # fmt: skip
+    stored = {
+        "event_id": event.event_id,
+        "bank_id": event.bank_id,
+        "seq": event.seq,
+        "time": at.isoformat(),
+        "event": event.body,
+    }
     return _hold(s, event.bank_id, identity, json.dumps(stored, ensure_ascii=True), reason)
 
 
 def _hold(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -> Refusal:
     reason = sanitised(reason, REASON_MAX)
-    log.warning("bank %s seq %d (%s) quarantined: %s", bank_id, identity.seq, identity.type,
-                reason)  # fmt: skip
-    s.add(QuarantinedEvent(event_id=identity.event_id, bank_id=bank_id, seq=identity.seq,
-                           type=identity.type, parcel_id=identity.parcel_id, raw=raw,
-                           reason=reason))  # fmt: skip
+    log.warning("bank %s seq %d (%s) quarantined: %s", bank_id, identity.seq, identity.type, reason)
+    s.add(
+        QuarantinedEvent(
+            event_id=identity.event_id,
+            bank_id=bank_id,
+            seq=identity.seq,
+            type=identity.type,
+            parcel_id=identity.parcel_id,
+            raw=raw,
+            reason=reason,
+        )
+    )
     s.add(Alarm(bank_id=bank_id, kind=QUARANTINED, compartment=f"seq {identity.seq}"))
     s.flush()
     return Refusal(identity.seq, reason)
@@ -331,14 +388,43 @@ def _hold(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -
 # --- what each event means ------------------------------------------------------------------
 
 
-def _record_only(s: Session, engine: Engine, event: InboundEvent) -> None:
-    log.debug("bank %s event %s %s: recorded", event.bank_id, event.seq, event.type)
+def parsed(event: InboundEvent) -> Event:
+    """The stored body back as its contract model, read once. A deposit's sealed code is not
+    kept (``stored_body``): it reads as None."""
+    body = event.body
+    if event.type == "parcel.deposited":
+        body = body | {"sealed_code": None}
+    return EventAdapter.validate_python(body)
 
 
-def _compartment(s: Session, bank_id: str, label: object) -> Compartment | None:
-    query = select(Compartment).where(
-        Compartment.bank_id == bank_id, Compartment.label == str(label)
-    )
+def _apply(s: Session, row: InboundEvent, event: Event) -> None:
+    """What ``event`` means to the cloud; events not named here are recorded only."""
+    bank_id, source = row.bank_id, f"bank {row.bank_id} seq {row.seq}"
+    match event:
+        case ParcelDeposited():
+            _deposited(s, bank_id, event, source)
+        case ParcelPickedUp(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.PICKED_UP, source)
+        case ParcelRefused(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURN_PENDING, source)
+        case ParcelReturned(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURNED, source)
+        case DoorClosed(compartment=label):
+            _door_closed(s, bank_id, label)
+        case CompartmentService(compartment=label, in_service=in_service):
+            _service(s, bank_id, label, in_service)
+        case BoardHealthChanged(bus=bus, board=board, online=online):
+            _board(s, bank_id, f"{bus}/{board}", online)
+        case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+        case DoorJammed(compartment=where) | KioskLockout(scope=where):
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+        case _:
+            log.debug("%s: %s recorded", source, event.type)
+
+
+def _compartment(s: Session, bank_id: str, label: str) -> Compartment | None:
+    query = select(Compartment).where(Compartment.bank_id == bank_id, Compartment.label == label)
     found = s.exec(query).first()
     if found is None:
         log.warning("bank %s reported unknown compartment %s", bank_id, label)
@@ -346,135 +432,121 @@ def _compartment(s: Session, bank_id: str, label: object) -> Compartment | None:
 
 
 def _status(s: Session, parcel: Parcel, status: ParcelStatus, source: str) -> None:
-    parcel.status = status.value
+    parcel.status = status
     s.add(parcel)
-    s.add(ParcelEvent(parcel_id=parcel.id, status=status.value, source=source))
+    s.add(ParcelEvent(parcel_id=parcel.id, status=status, source=source))
 
 
-def _deposited(s: Session, engine: Engine, event: InboundEvent) -> None:
-    body = event.body
-    compartment = _compartment(s, event.bank_id, body["compartment"])
-    carrier = str(body["carrier"])
-    if compartment is None or s.get(Carrier, carrier) is None:
+def _deposited(s: Session, bank_id: str, event: ParcelDeposited, source: str) -> None:
+    compartment = _compartment(s, bank_id, event.compartment)
+    if compartment is None or s.get(Carrier, event.carrier) is None:
         return
     query = select(Parcel).where(
-        Parcel.carrier_id == carrier, Parcel.waybill == str(body["waybill"])
+        Parcel.carrier_id == event.carrier, Parcel.waybill == event.waybill
     )
     parcel = s.exec(query).first() or Parcel(
-        carrier_id=carrier, waybill=str(body["waybill"]), bank_id=event.bank_id,
-        recipient_phone=str(body["recipient_phone"]), consent=str(body["consent"]),
-    )  # fmt: skip
+        carrier_id=event.carrier,
+        waybill=event.waybill,
+        bank_id=bank_id,
+        recipient_phone=event.recipient_phone,
+        consent=event.consent,
+    )
     parcel.compartment_id = compartment.id
-    courier = str(body["courier_id"])
-    parcel.courier_id = courier if s.get(Courier, courier) is not None else None
+    known = s.get(Courier, event.courier_id) is not None
+    parcel.courier_id = event.courier_id if known else None
     s.add(parcel)
     s.flush()
-    _status(s, parcel, ParcelStatus.IN_LOCKER, f"bank {event.bank_id} seq {event.seq}")
-    _settle_reservations(s, engine, compartment, carrier)
+    _status(s, parcel, ParcelStatus.IN_LOCKER, source)
+    _settle_reservations(s, compartment, event.carrier)
 
 
-def _settle_reservations(
-    s: Session, engine: Engine, compartment: Compartment, carrier: str
-) -> None:
+def _settle_reservations(s: Session, compartment: Compartment, carrier: str) -> None:
     """The physical fact wins: fulfil the carrier's hold on this compartment, move another's."""
     query = select(Reservation).where(
         Reservation.compartment_id == compartment.id,
-        Reservation.state == ReservationState.ACTIVE.value,
+        Reservation.state == ReservationState.ACTIVE,
     )
     for reservation in s.exec(query):
         if reservation.carrier_id == carrier:
-            reservation.state = ReservationState.FULFILLED.value
+            reservation.state = ReservationState.FULFILLED
         else:
-            _move(s, engine, reservation, compartment)
+            _move(s, reservation, compartment)
         s.add(reservation)
 
 
-def _move(s: Session, engine: Engine, reservation: Reservation, taken: Compartment) -> None:
-    reservation.state = ReservationState.CANCELLED.value  # frees the index for the move
+def _move(s: Session, reservation: Reservation, taken: Compartment) -> None:
+    reservation.state = ReservationState.CANCELLED  # frees the index for the move
     s.flush()
-    better = allocation.pick_free(s, engine, taken.bank_id, Size(reservation.size))
+    better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
     if better is None:
-        reservation.state = ReservationState.UNFULFILLABLE.value
-        withdraw: dict[str, object] = {"reservation_id": reservation.id}
-        enqueue_command(s, taken.bank_id, "reservation.withdraw", withdraw)
+        reservation.state = ReservationState.UNFULFILLABLE
+        withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
+        enqueue_command(s, taken.bank_id, withdraw)
         return
     # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
     # two commands could arrive in either order
-    reservation.compartment_id, reservation.state = better.id, ReservationState.ACTIVE.value
-    payload: dict[str, object] = {"reservation_id": reservation.id}
-    payload |= {"carrier_id": reservation.carrier_id, "compartment": better.label}
-    enqueue_command(s, taken.bank_id, "reservation.push", payload)
+    reservation.compartment_id, reservation.state = better.id, ReservationState.ACTIVE
+    push = contract.ReservationPush(
+        reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
+    )
+    enqueue_command(s, taken.bank_id, push)
 
 
-def _parcel_status(status: ParcelStatus) -> Callable[[Session, Engine, InboundEvent], None]:
-    def apply(s: Session, engine: Engine, event: InboundEvent) -> None:
-        query = select(Parcel).where(
-            Parcel.bank_id == event.bank_id, Parcel.waybill == str(event.body["waybill"]),
-            col(Parcel.status).not_in([ParcelStatus.PICKED_UP.value, ParcelStatus.RETURNED.value]),
-        )  # fmt: skip
-        parcel = s.exec(query).first()
-        if parcel is not None:
-            _status(s, parcel, status, f"bank {event.bank_id} seq {event.seq}")
-            if status in (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED):
-                _forget_code(s, parcel)
-
-    return apply
+def _parcel_status(
+    s: Session, bank_id: str, waybill: str, status: ParcelStatus, source: str
+) -> None:
+    gone = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED)
+    query = select(Parcel).where(
+        Parcel.bank_id == bank_id,
+        Parcel.waybill == waybill,
+        col(Parcel.status).not_in(gone),
+    )
+    parcel = s.exec(query).first()
+    if parcel is not None:
+        _status(s, parcel, status, source)
+        if status in gone:
+            _forget_code(s, parcel)
 
 
 def _forget_code(s: Session, parcel: Parcel) -> None:
     """The parcel left the locker: its code opens nothing now, and is kept nowhere, sealed or
     not (an unsent notice can no longer be sent: it would only tell a used code)."""
     query = select(Notification).where(
-        Notification.bank_id == parcel.bank_id, Notification.carrier_id == parcel.carrier_id,
+        Notification.bank_id == parcel.bank_id,
+        Notification.carrier_id == parcel.carrier_id,
         Notification.waybill == parcel.waybill,
-    )  # fmt: skip
+    )
     for notice in s.exec(query):
         notice.sealed_code = None
         s.add(notice)
 
 
-def _alarm(s: Session, engine: Engine, event: InboundEvent) -> None:
-    where = str(event.body.get("compartment", event.body.get("scope", "")))
-    s.add(Alarm(bank_id=event.bank_id, kind=event.type, compartment=where))
-
-
-def _door_closed(s: Session, engine: Engine, event: InboundEvent) -> None:
+def _clear(s: Session, bank_id: str, kind: str, where: str) -> None:
+    """Clear the bank's open ``kind`` alarms at ``where``."""
     query = select(Alarm).where(
-        Alarm.bank_id == event.bank_id, Alarm.kind == "door.left_open",
-        Alarm.compartment == str(event.body["compartment"]), col(Alarm.cleared_at).is_(None),
-    )  # fmt: skip
+        Alarm.bank_id == bank_id,
+        Alarm.kind == kind,
+        Alarm.compartment == where,
+        col(Alarm.cleared_at).is_(None),
+    )
     for alarm in s.exec(query):
         alarm.cleared_at = utcnow()
         s.add(alarm)
 
 
-def _service(s: Session, engine: Engine, event: InboundEvent) -> None:
-    compartment = _compartment(s, event.bank_id, event.body["compartment"])
+def _door_closed(s: Session, bank_id: str, label: str) -> None:
+    _clear(s, bank_id, "door.left_open", label)
+
+
+def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
+    compartment = _compartment(s, bank_id, label)
     if compartment is not None:
-        compartment.in_service = bool(event.body["in_service"])
+        compartment.in_service = in_service
         s.add(compartment)
 
 
-def _board(s: Session, engine: Engine, event: InboundEvent) -> None:
-    where = f"{event.body['bus']}/{event.body['board']}"
-    if not event.body["online"]:
-        s.add(Alarm(bank_id=event.bank_id, kind="board.offline", compartment=where))
-        return
-    query = select(Alarm).where(
-        Alarm.bank_id == event.bank_id, Alarm.kind == "board.offline",
-        Alarm.compartment == where, col(Alarm.cleared_at).is_(None),
-    )  # fmt: skip
-    for alarm in s.exec(query):
-        alarm.cleared_at = utcnow()
-        s.add(alarm)
-
-
-APPLY: dict[str, Callable[[Session, Engine, InboundEvent], None]] = {
-    "parcel.deposited": _deposited,
-    "parcel.picked_up": _parcel_status(ParcelStatus.PICKED_UP),
-    "parcel.refused": _parcel_status(ParcelStatus.RETURN_PENDING),
-    "parcel.returned": _parcel_status(ParcelStatus.RETURNED),
-    "door.closed": _door_closed,
-    "compartment.service": _service,
-    "board.health": _board,
-} | dict.fromkeys(ALARMING, _alarm)
+def _board(s: Session, bank_id: str, where: str, online: bool) -> None:
+    if online:
+        _clear(s, bank_id, "board.offline", where)
+    else:
+        s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))

@@ -57,11 +57,19 @@ class KeyView:
 
 def view(row: ApiKey, now: datetime) -> KeyView:
     return KeyView(
-        id=row.id, role=row.role, label=row.label, state=_state(row, now),
-        carrier_id=row.carrier_id, operator_id=row.operator_id, site_id=row.site_id,
-        courier_id=row.courier_id, created_at=row.created_at, expires_at=row.expires_at,
-        revoked_at=row.revoked_at, replaces=row.replaces,
-    )  # fmt: skip
+        id=row.id,
+        role=row.role,
+        label=row.label,
+        state=_state(row, now),
+        carrier_id=row.carrier_id,
+        operator_id=row.operator_id,
+        site_id=row.site_id,
+        courier_id=row.courier_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        replaces=row.replaces,
+    )
 
 
 def _state(row: ApiKey, now: datetime) -> KeyState:

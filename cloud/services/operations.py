@@ -7,6 +7,9 @@ resident's parcel stuck behind a jammed door) and see the commands, but not chan
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -16,49 +19,58 @@ from cloud.services.auth import Principal
 from cloud.services.commands import DEFAULT_TTL_S, enqueue_command
 from cloud.services.errors import NotFound
 from cloud.services.fleet import own_bank
+from locker_contract import commands as contract
 
 REMOTE_OPEN_TTL_S = 300.0  # a door opened from afar is wanted now, not when the bank returns
 
 
 def _command(
-    engine: Engine, who: Principal, bank_id: str, type_: str, payload: dict[str, object],
-    *, ttl_s: float = DEFAULT_TTL_S,
-) -> Command:  # fmt: skip
+    engine: Engine,
+    who: Principal,
+    bank_id: str,
+    command: Callable[[], contract.Command],
+    *,
+    label: str | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+) -> Command:
+    """Enqueue what ``command`` builds, once the bank (and the door ``label``, if one) is known
+    to exist for the caller: an unknown door is 404 whatever its name looks like."""
     with transaction(engine) as s:
         own_bank(s, who, bank_id)
-        label = payload.get("compartment")
         if label is not None:
             query = select(Compartment).where(
-                Compartment.bank_id == bank_id, Compartment.label == str(label)
+                Compartment.bank_id == bank_id, Compartment.label == label
             )
             if s.exec(query).first() is None:
                 raise NotFound(f"no compartment {label} at {bank_id}")
-        return enqueue_command(s, bank_id, type_, payload, who=who, ttl_s=ttl_s)
+        return enqueue_command(s, bank_id, command(), who=who, ttl_s=ttl_s)
 
 
 def remote_open(engine: Engine, who: Principal, bank_id: str, label: str, reason: str) -> Command:
     who.require(Role.ADMIN, Role.OPERATOR, Role.MANAGER)
-    payload: dict[str, object] = {"compartment": label, "reason": reason}
-    payload["requested_by"] = f"{who.role.value}:{who.key_id}"
-    return _command(engine, who, bank_id, "door.open", payload, ttl_s=REMOTE_OPEN_TTL_S)
+    asked_by = f"{who.role}:{who.key_id}"
+    command = partial(contract.RemoteOpen, compartment=label, reason=reason, requested_by=asked_by)
+    return _command(engine, who, bank_id, command, label=label, ttl_s=REMOTE_OPEN_TTL_S)
 
 
 def set_maintenance(engine: Engine, who: Principal, bank_id: str, *, on: bool) -> Command:
     who.require(Role.ADMIN, Role.OPERATOR)
-    return _command(engine, who, bank_id, "bank.maintenance", {"on": on})
+    return _command(engine, who, bank_id, partial(contract.MaintenanceSet, on=on))
 
 
 def set_service(
     engine: Engine, who: Principal, bank_id: str, label: str, *, in_service: bool, reason: str
 ) -> Command:
     who.require(Role.ADMIN, Role.OPERATOR)
-    payload: dict[str, object] = {"compartment": label, "in_service": in_service}
-    return _command(engine, who, bank_id, "compartment.service", payload | {"reason": reason})
+    command = partial(
+        contract.CompartmentServiceSet, compartment=label, in_service=in_service, reason=reason
+    )
+    return _command(engine, who, bank_id, command, label=label)
 
 
 def reenable_keypad(engine: Engine, who: Principal, bank_id: str) -> Command:
     who.require(Role.ADMIN, Role.OPERATOR)
-    return _command(engine, who, bank_id, "keypad.reenable", {})
+    return _command(engine, who, bank_id, contract.KeypadReenable)
 
 
 def commands(

@@ -87,8 +87,11 @@ def purge_personal_data(engine: Engine, now: datetime, retention: timedelta) -> 
         quarantined = _erase_settled_quarantine(s, now - retention)
     purged = Purged(totals[0], totals[1], totals[2], totals[3], quarantined)
     if purged.parcels or quarantined:
-        log.info("erased the phone numbers of %d ended parcels and %d settled quarantined events",
-                 purged.parcels, quarantined)  # fmt: skip
+        log.info(
+            "erased the phone numbers of %d ended parcels and %d settled quarantined events",
+            purged.parcels,
+            quarantined,
+        )
     return purged
 
 

@@ -53,9 +53,12 @@ def held(engine: Engine, who: Principal, bank_id: str) -> list[QuarantinedEvent]
 
 
 def release(
-    engine: Engine, who: Principal, bank_id: str, event_id: str,
+    engine: Engine,
+    who: Principal,
+    bank_id: str,
+    event_id: str,
     amended: dict[str, Any] | None = None,
-) -> QuarantinedEvent:  # fmt: skip
+) -> QuarantinedEvent:
     """Apply a held event now (``amended``: the operator's corrected event), then the events of
     its parcel held behind it; ``Conflict`` if it still cannot be applied."""
     who.require(Role.ADMIN, Role.OPERATOR)
@@ -66,11 +69,11 @@ def release(
         earlier = _earlier_of_parcel(s, row)
         if earlier is not None:
             raise Conflict(f"seq {earlier.seq} of the same parcel is held before it: that first")
-        reason = _apply(s, engine, row, amended)
+        reason = _apply(s, row, amended)
         if reason is not None:
             raise Conflict(f"it still cannot be applied: {reason}")
         _settle(s, who, row, QuarantineState.RELEASED, amended=amended is not None)
-        _release_followers(s, engine, who, row)
+        _release_followers(s, who, row)
         return row
 
 
@@ -130,15 +133,15 @@ def _earlier_of_parcel(s: Session, row: QuarantinedEvent) -> QuarantinedEvent | 
     if row.parcel_id is None:
         return None
     query = select(QuarantinedEvent).where(
-        QuarantinedEvent.bank_id == row.bank_id, QuarantinedEvent.parcel_id == row.parcel_id,
-        QuarantinedEvent.state == QuarantineState.HELD.value, QuarantinedEvent.seq < row.seq,
-    )  # fmt: skip
+        QuarantinedEvent.bank_id == row.bank_id,
+        QuarantinedEvent.parcel_id == row.parcel_id,
+        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.seq < row.seq,
+    )
     return s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
 
 
-def _apply(
-    s: Session, engine: Engine, row: QuarantinedEvent, amended: dict[str, Any] | None
-) -> str | None:
+def _apply(s: Session, row: QuarantinedEvent, amended: dict[str, Any] | None) -> str | None:
     """Store the event again if it never was (or was amended), then apply it: None if it
     went, else why not (and nothing of it is kept)."""
     event = s.get_one(InboundEvent, row.event_id)
@@ -152,7 +155,7 @@ def _apply(
         reason = _restore(s, event, envelope)
         if reason is not None:
             return reason
-    return ingest.apply_one(s, engine, event)
+    return ingest.apply_one(s, event)
 
 
 def _envelope(
@@ -182,15 +185,17 @@ def _restore(s: Session, event: InboundEvent, envelope: Envelope) -> str | None:
     return None
 
 
-def _release_followers(s: Session, engine: Engine, who: Principal, first: QuarantinedEvent) -> None:
+def _release_followers(s: Session, who: Principal, first: QuarantinedEvent) -> None:
     if first.parcel_id is None:
         return
     query = select(QuarantinedEvent).where(
-        QuarantinedEvent.bank_id == first.bank_id, QuarantinedEvent.parcel_id == first.parcel_id,
-        QuarantinedEvent.state == QuarantineState.HELD.value, QuarantinedEvent.seq > first.seq,
-    )  # fmt: skip
+        QuarantinedEvent.bank_id == first.bank_id,
+        QuarantinedEvent.parcel_id == first.parcel_id,
+        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.seq > first.seq,
+    )
     for row in s.exec(query.order_by(col(QuarantinedEvent.seq))).all():
-        reason = _apply(s, engine, row, None)
+        reason = _apply(s, row, None)
         if reason is not None:  # it stays held, with its new reason, and so do the rest
             row.reason = reason
             s.add(row)
@@ -204,14 +209,24 @@ def _settle(
     row.state, row.settled_at, row.settled_by = state.value, utcnow(), who.key_id
     s.add(row)
     query = select(Alarm).where(
-        Alarm.bank_id == row.bank_id, Alarm.kind == ingest.QUARANTINED,
-        Alarm.compartment == f"seq {row.seq}", col(Alarm.cleared_at).is_(None),
-    )  # fmt: skip
+        Alarm.bank_id == row.bank_id,
+        Alarm.kind == ingest.QUARANTINED,
+        Alarm.compartment == f"seq {row.seq}",
+        col(Alarm.cleared_at).is_(None),
+    )
     for alarm in s.exec(query):
         alarm.cleared_at = row.settled_at
         s.add(alarm)
-    audit(s, who, f"quarantine.{state.value}", row.bank_id, event_id=row.event_id, seq=row.seq,
-          type=row.type, **detail)  # fmt: skip
+    audit(
+        s,
+        who,
+        f"quarantine.{state.value}",
+        row.bank_id,
+        event_id=row.event_id,
+        seq=row.seq,
+        type=row.type,
+        **detail,
+    )
     log.info("bank %s seq %d: %s by %s", row.bank_id, row.seq, state.value, who.key_id)
 
 
