@@ -2,8 +2,8 @@
 guaranteed share and ceiling, as the cloud pushed them.
 
 A walk-up deposit may use a compartment reserved for its own carrier, or an unreserved one when
-the carrier is under its ceiling and enough unreserved compartments stay free to honour the
-other carriers' unmet guarantees. Without a pushed policy a carrier has no ceiling.
+the sharing rule both ends apply admits the carrier (``locker_contract.sharing``, where the rule
+and its reasons are written). Without a pushed policy a carrier has no ceiling.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from controller.store import (
     Hold,
     Parcel,
 )
+from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
 
 def holders(s: Session) -> dict[str, set[str]]:
@@ -52,22 +53,25 @@ def usage(s: Session) -> Counter[str]:
     return used
 
 
+def counts(s: Session, free: Sequence[Compartment]) -> BankCounts:
+    """The bank as the sharing rule counts it; ``free`` as ``flows.free_compartments`` lists it
+    (those reserved for the asking carrier included: they are not free for the pool)."""
+    held = holders(s)
+    shares = {p.carrier: Share(p.guaranteed, p.ceiling) for p in s.exec(select(CarrierPolicy))}
+    unheld = sum(c.label not in held for c in free)
+    return BankCounts(free=unheld, held=usage(s), shares=shares)
+
+
 def admissible(s: Session, carrier: str, free: Sequence[Compartment]) -> list[Compartment]:
-    """Of the ``free`` compartments, those ``carrier``'s walk-up deposit may take."""
+    """Of the ``free`` compartments, those ``carrier``'s walk-up deposit may take: the ones
+    reserved for it always (using a reservation holds nothing more), the unreserved ones when
+    the sharing rule admits it (``locker_contract.sharing``)."""
     held = holders(s)
     own = [c for c in free if carrier in held.get(c.label, set())]
     unheld = [c for c in free if c.label not in held]
-    policies = {p.carrier: p for p in s.exec(select(CarrierPolicy))}
-    if not policies:
+    if admit(counts(s, free), carrier) is Verdict.ADMITTED:
         return own + unheld
-    used = usage(s)
-    mine = policies.get(carrier)
-    if mine is not None and used[carrier] >= mine.ceiling:
-        return own
-    owed = sum(
-        max(0, p.guaranteed - used[p.carrier]) for p in policies.values() if p.carrier != carrier
-    )
-    return own + unheld if len(unheld) > owed else own
+    return own
 
 
 def consume(s: Session, label: str, carrier: str) -> None:
