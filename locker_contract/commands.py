@@ -159,9 +159,10 @@ COMMAND_TYPES = tuple(
 
 
 class CommandEnvelope(Message):
-    """One command as it travels. ``ttl_s`` is what was left when the cloud sent it; over
-    MQTT 5 the broker's expiry interval, counted from the edge's receipt, takes precedence.
-    ``sent_at`` is the cloud's clock, for the record only."""
+    """One command as it travels. ``ttl_s`` is what was left when the cloud sent it. The edge
+    counts down from its receipt both the broker's remaining expiry interval (MQTT 5) and
+    ``ttl_s`` less the age of ``sent_at`` on the cloud's clock as learnt from its acks, and
+    keeps the smaller of those it knows."""
 
     command_id: Identifier
     sent_at: AwareDatetime

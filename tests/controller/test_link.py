@@ -7,8 +7,9 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from controller.commands import CommandRunner
 from controller.link import EdgeLink
 from hil_sim import Simulator
+from locker_contract.commands import CommandEnvelope, MaintenanceSet
 from locker_contract.events import DoorForcedOpen
 from locker_contract.messages import EventsAck, RefusedEvent
 from tests.brokers import Mosquitto, free_port
@@ -166,3 +168,46 @@ async def test_an_event_the_cloud_refused_is_logged_and_never_published_again(
     link._acked(ack(4), live=True)  # the cloud went past it: it leaves the outbox with the rest
     assert link._tail.refused == set()
     assert link.status.acked_seq == 4
+
+
+# --- how long a command has left ------------------------------------------------------------
+
+
+def _received(expiry: int | None) -> Any:
+    """A message as aiomqtt hands it over, with or without the broker's remaining expiry."""
+    properties = (
+        SimpleNamespace() if expiry is None else SimpleNamespace(MessageExpiryInterval=expiry)
+    )
+    return SimpleNamespace(properties=properties)
+
+
+def _command(sent_at: datetime, ttl_s: float) -> CommandEnvelope:
+    return CommandEnvelope(
+        command_id="c-1", sent_at=sent_at, ttl_s=ttl_s, command=MaintenanceSet(on=True)
+    )
+
+
+def test_a_command_delivered_without_its_expiry_over_mqtt5_has_none_left(
+    quiet: tuple[EdgeLink, EdgeSide, Clock],
+) -> None:
+    """The cloud sets an expiry on every MQTT 5 command; Mosquitto was seen to deliver a 1 s
+    command 1.1 to 1.9 s after it was published without the property. It was then given its
+    whole ttl_s from receipt and applied, although the cloud had marked it expired."""
+    link, _, _ = quiet
+    assert link.broker.mqtt5
+    late = _command(datetime.now(UTC) - timedelta(seconds=1.5), ttl_s=1.0)
+    assert link._remaining(_received(None), late) == 0.0  # no ack yet: no cloud clock either
+
+
+def test_the_smaller_of_the_brokers_and_the_clouds_count_wins(
+    quiet: tuple[EdgeLink, EdgeSide, Clock],
+) -> None:
+    link, _, _ = quiet
+    fresh = _command(datetime.now(UTC), ttl_s=60.0)
+    assert link._remaining(_received(5), fresh) == 5.0  # no cloud clock yet: the broker's
+    link._acked(ack(0), live=True)  # the cloud's clock, learnt from a live ack
+    assert link._remaining(_received(5), fresh) == 5.0
+    old = _command(datetime.now(UTC) - timedelta(seconds=58), ttl_s=60.0)
+    left = link._remaining(_received(5), old)
+    assert left is not None
+    assert left < 2.5  # 60 s less its 58 s of age, though the broker still said 5
