@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench bench-quick clean
+.PHONY: demo test lint typecheck unit bench bench-quick craft clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.edge --quick
 	$(BIN)/python -m benchmarks.allocation --quick
 	$(BIN)/python -m benchmarks.ingest --quick
+
+# the limits of issue 12 measured on the production code (stdlib only: runs without the venv)
+craft:
+	$(PYTHON) tools/craft.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis

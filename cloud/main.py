@@ -20,7 +20,7 @@ ISSUES_MAX = 20  # validation issues reported, at most
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # from the environment
+    settings = settings or Settings()  # from the environment
     app = FastAPI(
         title="smartlocker cloud",
         description="Shared parcel lockers: carriers' reservations, parcels and couriers; "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -26,22 +26,27 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import AfterValidator, BaseModel, Field
-from sqlmodel import select
+from sqlmodel import func, select
 
 from controller.config import ApiSpec, Size
 from controller.daemon import Edge
-from controller.errors import EdgeError, LockedOut, NotAllowed
-from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView
-from controller.kiosk.fields import Code, Consent, CourierId, Phone, Pin, Reason, Token, Waybill
-from controller.kiosk.pages import kiosk_router, opened_parcels, root_redirect
-from controller.sessions import SESSION_COOKIE, PickupSessions, Sessions
-from controller.store import (
-    Compartment,
-    Deposit,
-    Outbox,
-    transaction,
+from controller.deps import (
+    CourierDep,
+    EdgeDep,
+    FlowsDep,
+    KioskState,
+    PickupsDep,
+    SessionsDep,
+    SourceDep,
+    StateDep,
 )
-from controller.throttle import source_for
+from controller.errors import EdgeError, LockedOut
+from controller.flows import CONSENT_CHOICES, DoorView
+from controller.kiosk import pages as kiosk
+from controller.kiosk.fields import Code, Consent, CourierId, Phone, Pin, Reason, Token, Waybill
+from controller.kiosk.pages import opened_parcels
+from controller.sessions import PickupSessions, Sessions
+from controller.store import Compartment, Deposit, Outbox, Parcel, transaction
 from locker_contract.text import check_text, sanitised
 
 KIOSK_STATIC = Path(__file__).parent / "kiosk" / "static"
@@ -144,9 +149,21 @@ def _link_out(edge: Edge) -> LinkOut:
         return LinkOut(configured=False)
     status = edge.link.status
     return LinkOut(
-        configured=True, connected=status.connected, acked_seq=status.acked_seq,
-        unacknowledged=max(0, status.last_seq - status.acked_seq), reconnects=status.reconnects,
-    )  # fmt: skip
+        configured=True,
+        connected=status.connected,
+        acked_seq=status.acked_seq,
+        unacknowledged=max(0, status.last_seq - status.acked_seq),
+        reconnects=status.reconnects,
+    )
+
+
+def _return_out(parcel: Parcel) -> ReturnOut:
+    return ReturnOut(
+        parcel_id=parcel.id,
+        waybill=parcel.waybill,
+        compartment=parcel.compartment,
+        reason=parcel.refusal,
+    )
 
 
 def _doors_out(views: list[DoorView]) -> list[DoorOut]:
@@ -179,7 +196,7 @@ class EdgeCollector(Collector):
         gauge = GaugeMetricFamily("locker_compartments", "Compartments by state", labels=["state"])
         with transaction(self.edge.engine) as s:
             rows = list(s.exec(select(Compartment)))
-            pending = len(list(s.exec(select(Outbox.seq))))
+            pending = s.exec(select(func.count()).select_from(Outbox)).one()
         free = sum(self.edge.flows.free_by_size().values())
         in_service = sum(r.in_service for r in rows)
         gauge.add_metric(["out_of_service"], len(rows) - in_service)
@@ -226,153 +243,140 @@ async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
-def request_source(request: Request) -> str:
-    """The throttle's source for this request: the kiosk's own screen, or the network."""
-    edge: Edge = request.app.state.edge
-    host = request.client.host if request.client is not None else None
-    return source_for(host, edge.config.policy.kiosk_terminals)
-
-
-def current_courier(
-    request: Request, authorization: Annotated[str, Header()] = ""
-) -> CourierIdentity:
-    """The signed-in courier: a bearer token (API clients) or the kiosk's session cookie."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        token = request.cookies.get(SESSION_COOKIE, "")
-    if not token:
-        raise NotAllowed("sign in first")
-    sessions: Sessions = request.app.state.sessions
-    return sessions.courier(token)
-
-
-Courier = Annotated[CourierIdentity, Depends(current_courier)]
-
-
 def server_config(app: FastAPI, api: ApiSpec, **options: Any) -> uvicorn.Config:
     """How the daemon serves ``app``: the peer address is the throttle's source, so no
     ``X-Forwarded-For`` is believed, not even from the loopback (uvicorn's default)."""
     return uvicorn.Config(app, host=api.host, port=api.port, proxy_headers=False, **options)
 
 
+router = APIRouter(prefix="/api")
+SESSION_HEADER = {"description": "the token refusing needs", "schema": {"type": "string"}}
+
+
+async def edge_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EdgeError)
+    headers = {}
+    if isinstance(exc, LockedOut):
+        headers["Retry-After"] = str(int(float(str(exc.detail["retry_after_s"])) + 0.999))
+    body = {"detail": exc.message, **exc.detail}
+    return JSONResponse(status_code=exc.status, content=body, headers=headers)
+
+
+@router.get("/status")
+def status(edge: EdgeDep, flows: FlowsDep) -> Status:
+    online = edge.doors.boards_online() if edge.doors else {}
+    return Status(
+        bank_id=edge.config.bank.id,
+        name=edge.config.bank.name,
+        maintenance=flows.in_maintenance(),
+        free=flows.free_by_size(),
+        boards_online={f"{bus}/{board}": up for (bus, board), up in online.items()},
+        link=_link_out(edge),
+    )
+
+
+@router.post("/courier/sign-in")
+def sign_in(body: SignIn, flows: FlowsDep, sessions: SessionsDep) -> SignedIn:
+    courier = flows.sign_in(body.courier_id, body.pin)
+    return SignedIn(
+        token=sessions.open(courier), courier_id=courier.courier_id, carrier=courier.carrier
+    )
+
+
+@router.post("/courier/sign-out", status_code=204)
+def sign_out(sessions: SessionsDep, authorization: Annotated[str, Header()] = "") -> None:
+    sessions.close(authorization.partition(" ")[2])
+
+
+@router.post("/deposits", status_code=201)
+async def start_deposit(body: DepositIn, courier: CourierDep, flows: FlowsDep) -> DepositOut:
+    deposit = await flows.start_deposit(
+        courier,
+        waybill=body.waybill.strip(),
+        phone=body.phone,
+        size=body.size,
+        low=body.low,
+        consent=body.consent,
+    )
+    return _deposit_out(deposit)
+
+
+@router.get("/deposits/{deposit_id}")
+def get_deposit(deposit_id: DepositId, courier: CourierDep, flows: FlowsDep) -> DepositOut:
+    deposit = flows.deposit(deposit_id, courier)
+    return _deposit_out(deposit).model_copy(update={"pickup_code": flows.handed_code(deposit)})
+
+
+@router.post("/deposits/{deposit_id}/does-not-fit")
+async def does_not_fit(deposit_id: DepositId, courier: CourierDep, flows: FlowsDep) -> DepositOut:
+    return _deposit_out(await flows.does_not_fit(courier, deposit_id))
+
+
+@router.post("/deposits/{deposit_id}/cancel")
+async def cancel(deposit_id: DepositId, courier: CourierDep, flows: FlowsDep) -> DepositOut:
+    return _deposit_out(await flows.cancel(courier, deposit_id))
+
+
+@router.get("/returns")
+def returns(courier: CourierDep, flows: FlowsDep) -> list[ReturnOut]:
+    return [_return_out(parcel) for parcel in flows.returns_for(courier)]
+
+
+@router.post("/returns/collect")
+async def collect_returns(courier: CourierDep, flows: FlowsDep) -> list[DoorOut]:
+    return _doors_out(await flows.collect_returns(courier))
+
+
+@router.post("/pickup", responses={200: {"headers": {PICKUP_SESSION_HEADER: SESSION_HEADER}}})
+async def pickup(
+    body: CodeIn, response: Response, flows: FlowsDep, pickups: PickupsDep, source: SourceDep
+) -> list[DoorOut]:
+    doors = await flows.pickup(body.code, source=source)
+    response.headers[PICKUP_SESSION_HEADER] = pickups.open(opened_parcels(doors))
+    return _doors_out(doors)
+
+
+@router.post("/pickup/refuse")
+def refuse(body: RefuseIn, flows: FlowsDep, pickups: PickupsDep, source: SourceDep) -> ReturnOut:
+    opened = pickups.parcels(body.session)
+    return _return_out(flows.refuse(body.parcel_id, body.reason, opened=opened, source=source))
+
+
+def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics), media_type="text/plain; version=0.0.4")
+
+
+@asynccontextmanager
+async def _run_edge(app: FastAPI) -> AsyncIterator[None]:
+    state: KioskState = app.state.kiosk
+    await state.edge.start()
+    try:
+        yield
+    finally:
+        await state.edge.stop()
+
+
+@asynccontextmanager
+async def _edge_runs_elsewhere(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
 def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
     """The kiosk API for ``edge``; with ``start_edge`` the app's lifespan runs the daemon."""
-    sessions = Sessions(edge.config.policy.session_timeout_s)
-    flows = edge.flows
-    pickups = PickupSessions(edge.config.policy.pickup_session_s, flows.clock)
-    registry = CollectorRegistry()
-    registry.register(EdgeCollector(edge))
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if not start_edge:
-            yield
-            return
-        await edge.start()
-        try:
-            yield
-        finally:
-            await edge.stop()
-
+    lifespan = _run_edge if start_edge else _edge_runs_elsewhere
     app = FastAPI(title=f"smartlocker kiosk API: {edge.config.bank.id}", lifespan=lifespan)
-    app.state.sessions = sessions
-    app.state.edge = edge
-    app.include_router(kiosk_router(edge, sessions, pickups))
+    app.state.kiosk = KioskState(
+        edge=edge,
+        sessions=Sessions(edge.config.policy.session_timeout_s),
+        pickups=PickupSessions(edge.config.policy.pickup_session_s, edge.flows.clock),
+        metrics=CollectorRegistry(),
+    )
+    app.state.kiosk.metrics.register(EdgeCollector(edge))
+    app.include_router(router)
+    app.include_router(kiosk.router)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(EdgeError, edge_error)
     app.mount("/kiosk/static", StaticFiles(directory=KIOSK_STATIC), name="kiosk-static")
-    app.get("/", include_in_schema=False)(root_redirect)
-
-    @app.exception_handler(EdgeError)
-    async def edge_error(_request: Request, exc: EdgeError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, LockedOut):
-            headers["Retry-After"] = str(int(float(str(exc.detail["retry_after_s"])) + 0.999))
-        body = {"detail": exc.message, **exc.detail}
-        return JSONResponse(status_code=exc.status, content=body, headers=headers)
-
-    @app.get("/api/status")
-    def status() -> Status:
-        online = edge.doors.boards_online() if edge.doors else {}
-        return Status(
-            bank_id=edge.config.bank.id,
-            name=edge.config.bank.name,
-            maintenance=flows.in_maintenance(),
-            free=flows.free_by_size(),
-            boards_online={f"{bus}/{board}": up for (bus, board), up in online.items()},
-            link=_link_out(edge),
-        )
-
-    @app.post("/api/courier/sign-in")
-    def sign_in(body: SignIn) -> SignedIn:
-        courier = flows.sign_in(body.courier_id, body.pin)
-        return SignedIn(
-            token=sessions.open(courier), courier_id=courier.courier_id, carrier=courier.carrier
-        )
-
-    @app.post("/api/courier/sign-out", status_code=204)
-    def sign_out(authorization: Annotated[str, Header()] = "") -> None:
-        sessions.close(authorization.partition(" ")[2])
-
-    @app.post("/api/deposits", status_code=201)
-    async def start_deposit(body: DepositIn, courier: Courier) -> DepositOut:
-        deposit = await flows.start_deposit(
-            courier,
-            waybill=body.waybill.strip(),
-            phone=body.phone,
-            size=body.size,
-            low=body.low,
-            consent=body.consent,
-        )
-        return _deposit_out(deposit)
-
-    @app.get("/api/deposits/{deposit_id}")
-    def get_deposit(deposit_id: DepositId, courier: Courier) -> DepositOut:
-        deposit = flows.deposit(deposit_id, courier)
-        return _deposit_out(deposit).model_copy(update={"pickup_code": flows.handed_code(deposit)})
-
-    @app.post("/api/deposits/{deposit_id}/does-not-fit")
-    async def does_not_fit(deposit_id: DepositId, courier: Courier) -> DepositOut:
-        return _deposit_out(await flows.does_not_fit(courier, deposit_id))
-
-    @app.post("/api/deposits/{deposit_id}/cancel")
-    async def cancel(deposit_id: DepositId, courier: Courier) -> DepositOut:
-        return _deposit_out(await flows.cancel(courier, deposit_id))
-
-    @app.get("/api/returns")
-    def returns(courier: Courier) -> list[ReturnOut]:
-        return [
-            ReturnOut(
-                parcel_id=p.id, waybill=p.waybill, compartment=p.compartment, reason=p.refusal
-            )
-            for p in flows.returns_for(courier)
-        ]
-
-    @app.post("/api/returns/collect")
-    async def collect_returns(courier: Courier) -> list[DoorOut]:
-        return _doors_out(await flows.collect_returns(courier))
-
-    session_header = {"description": "the token refusing needs", "schema": {"type": "string"}}
-
-    @app.post("/api/pickup", responses={200: {"headers": {PICKUP_SESSION_HEADER: session_header}}})
-    async def pickup(body: CodeIn, request: Request, response: Response) -> list[DoorOut]:
-        doors = await flows.pickup(body.code, source=request_source(request))
-        response.headers[PICKUP_SESSION_HEADER] = pickups.open(opened_parcels(doors))
-        return _doors_out(doors)
-
-    @app.post("/api/pickup/refuse")
-    def refuse(body: RefuseIn, request: Request) -> ReturnOut:
-        opened = pickups.parcels(body.session)
-        source = request_source(request)
-        parcel = flows.refuse(body.parcel_id, body.reason, opened=opened, source=source)
-        return ReturnOut(
-            parcel_id=parcel.id,
-            waybill=parcel.waybill,
-            compartment=parcel.compartment,
-            reason=parcel.refusal,
-        )
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
-
+    app.get("/", include_in_schema=False)(kiosk.root_redirect)
+    app.get("/metrics", include_in_schema=False)(metrics)
     return app

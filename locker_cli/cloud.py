@@ -28,7 +28,7 @@ def _settings() -> Settings:
     from cloud.core.config import Settings
 
     try:
-        return Settings()  # type: ignore[call-arg]  # from the environment
+        return Settings()  # from the environment
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
@@ -208,12 +208,13 @@ def keys_list(
 
 
 def _key_line(key: KeyView) -> str:
-    scope = " ".join(
-        f"{name}={value}"
-        for name, value in (("operator", key.operator_id), ("site", key.site_id),
-                            ("carrier", key.carrier_id), ("courier", key.courier_id))
-        if value
-    )  # fmt: skip
+    scopes = {
+        "operator": key.operator_id,
+        "site": key.site_id,
+        "carrier": key.carrier_id,
+        "courier": key.courier_id,
+    }
+    scope = " ".join(f"{name}={value}" for name, value in scopes.items() if value)
     return f"{key.id}  {key.role:<8}  {key.state.value:<8}  {scope or '-'}  {key.label}"
 
 

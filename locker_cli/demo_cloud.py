@@ -117,8 +117,10 @@ def _fleet(engine: Engine) -> None:
     with Session(engine) as s:
         s.add(Operator(id="estates", name="Estates Ltd"))
         s.flush()
-        s.add(Site(id="maple-court", operator_id="estates", name="Maple Court", lat=31.2,
-                   lon=121.4))  # fmt: skip
+        site = Site(
+            id="maple-court", operator_id="estates", name="Maple Court", lat=31.2, lon=121.4
+        )
+        s.add(site)
         s.flush()
         s.add(Bank(id=BANK, site_id="maple-court", name="Maple Court, block 3"))
         s.flush()
@@ -127,8 +129,9 @@ def _fleet(engine: Engine) -> None:
             s.add(Carrier(id=carrier_id, name=name))
         for row in "AB":
             for n, size in enumerate(SIZES, start=1):
-                s.add(Compartment(bank_id=BANK, label=f"{row}{n:02d}", size=size,
-                                  size_rank=Size(size).rank))  # fmt: skip
+                label = f"{row}{n:02d}"
+                rank = Size(size).rank
+                s.add(Compartment(bank_id=BANK, label=label, size=size, size_rank=rank))
         s.commit()
 
 

@@ -23,8 +23,19 @@ Reason = Annotated[Text, Field(min_length=1, max_length=200)]
 Next = Annotated[Text, Field(max_length=200)]
 
 # A form field may be empty (the flows explain what is missing) but never unstorable.
-_FORM_LIMITS = {"courier_id": 64, "pin": 12, "waybill": 64, "phone": 32, "size": 8, "low": 8,
-                "consent": 32, "code": 16, "session": 64, "parcel_id": 64, "next": 200}  # fmt: skip
+_FORM_LIMITS = {
+    "courier_id": 64,
+    "pin": 12,
+    "waybill": 64,
+    "phone": 32,
+    "size": 8,
+    "low": 8,
+    "consent": 32,
+    "code": 16,
+    "session": 64,
+    "parcel_id": 64,
+    "next": 200,
+}
 _FORM_FIELDS = {
     name: TypeAdapter(Annotated[Text, Field(max_length=limit)])
     for name, limit in _FORM_LIMITS.items()

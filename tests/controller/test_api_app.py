@@ -1,0 +1,40 @@
+"""The kiosk app's state: each app built by ``create_app`` keeps its own (the routers are
+module-level, the state is not), and the metrics read the store with counts in SQL."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlmodel import func, select
+
+from controller.store import Outbox
+from hil_sim import Simulator
+from tests.controller.conftest import Bank, make_bank
+
+
+def _pending_metric(bank: Bank) -> float:
+    text = bank.client.get("/metrics").text
+    line = next(x for x in text.splitlines() if x.startswith('locker_compartments{state="outbox'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_the_outbox_gauge_is_the_number_of_rows_waiting(bank: Bank) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    body = {"waybill": "GAUGE1", "phone": "13800138000", "size": "M", "consent": "phone_call"}
+    assert bank.client.post("/api/deposits", json=body, headers=headers).status_code == 201
+    with bank.session() as s:
+        rows = s.exec(select(func.count()).select_from(Outbox)).one()
+    assert rows > 0  # a standalone bank: nothing acknowledges them
+    assert _pending_metric(bank) == rows
+
+
+def test_two_apps_keep_their_own_sessions(tmp_path: Path, bank: Bank) -> None:
+    other_sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    other_path = tmp_path / "other"
+    other_path.mkdir()
+    with contextmanager(make_bank)(other_path, other_sim) as other:
+        headers = bank.courier("sf-1", "sf-express")
+        assert bank.client.get("/api/returns", headers=headers).status_code == 200
+        refused = other.client.get("/api/returns", headers=headers)
+        assert refused.status_code == 401, refused.text

@@ -1,0 +1,1 @@
+"""Tools for the maintainers: measurements of the tree (not installed with the package)."""
