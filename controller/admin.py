@@ -6,7 +6,7 @@ effect and the record that it was applied commit together, and emits the event a
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
@@ -24,11 +24,14 @@ from controller.store import (
     Parcel,
     emit,
     put_setting,
-    utcnow,
 )
 from controller.throttle import reenable_codes
 from locker_contract.commands import CourierDayCode
 from locker_contract.events import CompartmentService, MaintenanceChanged
+
+# what an unknown courier revoked ahead of its credential is recorded as valid until: it is
+# never read (a revoked courier is refused first), so any instant in the past does
+REVOKED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def add_courier(
@@ -39,30 +42,35 @@ def add_courier(
     carrier: str,
     pin: str,
     ttl_h: float,
+    now: datetime,
     name: str = "",
 ) -> None:
-    """Add or renew a courier's kiosk credential, valid offline for ``ttl_h`` hours."""
+    """Add or renew a courier's kiosk credential, valid offline for ``ttl_h`` hours from
+    ``now``."""
     if not 1 <= len(courier_id) <= COURIER_ID_MAX:
         raise Invalid(f"a courier id has 1 to {COURIER_ID_MAX} characters")
     if not (pin.isdigit() and 4 <= len(pin) <= 12):
         raise Invalid("the PIN must be 4-12 digits")
     salt = codes.new_salt()
-    push_courier(s, key, courier_id=courier_id, carrier=carrier, name=name, salt=salt,
-                 verifier=codes.pin_verifier(pin, salt), ttl_h=ttl_h)  # fmt: skip
+    verifier = codes.pin_verifier(pin, salt)
+    until = now + timedelta(hours=ttl_h)
+    push_courier(
+        s, key, courier_id, carrier=carrier, name=name, salt=salt, verifier=verifier, until=until
+    )
 
 
 def push_courier(
     s: Session,
     key: bytes,
-    *,
     courier_id: str,
+    *,
     carrier: str,
     name: str,
     salt: str,
     verifier: str,
-    ttl_h: float,
+    until: datetime,
 ) -> None:
-    """Store a courier's local credential from its PIN verifier.
+    """Store a courier's local credential from its PIN verifier, valid ``until``.
     A revoked courier stays revoked: a push that arrives after its revocation changes nothing."""
     _refuse_revoked(s, courier_id)
     _clear_codes(s, courier_id)
@@ -73,7 +81,7 @@ def push_courier(
             name=name,
             pin_hash=codes.pin_record(key, verifier),
             salt=salt,
-            expires_at=utcnow() + timedelta(hours=ttl_h),
+            expires_at=until,
         )
     )
 
@@ -86,13 +94,20 @@ def push_day_codes(
     _refuse_revoked(s, courier_id)
     _clear_codes(s, courier_id)
     for day in days:
-        s.add(CourierCode(courier_id=courier_id, day=day.day.isoformat(),
-                          starts_at=day.starts_at.astimezone(UTC),  # as the store keeps time
-                          ends_at=day.ends_at.astimezone(UTC), salt=day.salt,
-                          code_hash=codes.pin_record(key, day.verifier)))  # fmt: skip
+        code = CourierCode(
+            courier_id=courier_id,
+            day=day.day.isoformat(),
+            starts_at=day.starts_at.astimezone(UTC),  # as the store keeps time
+            ends_at=day.ends_at.astimezone(UTC),
+            salt=day.salt,
+            code_hash=codes.pin_record(key, day.verifier),
+        )
+        s.add(code)
     until = max(day.ends_at for day in days)
-    s.merge(Courier(id=courier_id, carrier=carrier, name=name, pin_hash="", salt="",
-                    expires_at=until))  # fmt: skip
+    courier = Courier(
+        id=courier_id, carrier=carrier, name=name, pin_hash="", salt="", expires_at=until
+    )
+    s.merge(courier)
 
 
 def _refuse_revoked(s: Session, courier_id: str) -> None:
@@ -113,7 +128,7 @@ def revoke_courier(s: Session, courier_id: str, *, unknown_ok: bool = False) -> 
     if courier is None and not unknown_ok:
         raise NotFound(f"no courier {courier_id}")
     if courier is None:
-        courier = Courier(id=courier_id, carrier="", pin_hash="", salt="", expires_at=utcnow())
+        courier = Courier(id=courier_id, carrier="", pin_hash="", salt="", expires_at=REVOKED_AT)
     courier.revoked = True
     _clear_codes(s, courier_id)
     s.add(courier)

@@ -15,13 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from controller import admin
+from controller.clock import Clock, SystemClock
 from controller.doors import DoorOutcome
 from controller.errors import EdgeError
-from controller.store import AppliedCommand, transaction, utcnow
+from controller.lifecycles import UnlockFlow
+from controller.store import AppliedCommand, transaction
 from locker_contract.commands import (
     CarrierWithdraw,
     Command,
@@ -41,11 +44,15 @@ from locker_contract.messages import CommandAck, Outcome
 
 log = logging.getLogger(__name__)
 
+OUTCOME: TypeAdapter[Outcome] = TypeAdapter(Outcome)  # a stored outcome, read back
+
 
 class Opener(Protocol):
     """What a remote open needs of the door supervisor."""
 
-    async def unlock(self, label: str, *, reason: str, flow: str, ref: str) -> DoorOutcome: ...
+    async def unlock(
+        self, label: str, *, reason: str, flow: UnlockFlow, ref: str
+    ) -> DoorOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -59,26 +66,47 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
     """The effect of every command but a remote open, in the caller's transaction."""
     match command:
         case ReservationPush():
-            admin.hold(s, reservation_id=command.reservation_id, carrier=command.carrier_id,
-                       label=command.compartment, kind=command.kind)  # fmt: skip
+            admin.hold(
+                s,
+                reservation_id=command.reservation_id,
+                carrier=command.carrier_id,
+                label=command.compartment,
+                kind=command.kind,
+            )
         case ReservationWithdraw():
             admin.withdraw(s, command.reservation_id)
         case PolicyPush():
-            admin.set_policy(s, carrier=command.carrier_id, guaranteed=command.guaranteed,
-                             ceiling=command.ceiling)  # fmt: skip
+            admin.set_policy(
+                s,
+                carrier=command.carrier_id,
+                guaranteed=command.guaranteed,
+                ceiling=command.ceiling,
+            )
         case ParcelAnnounce():
-            admin.expect_parcel(s, waybill=command.waybill, carrier=command.carrier_id,
-                                phone=command.recipient_phone, consent=command.consent)  # fmt: skip
+            admin.expect_parcel(
+                s,
+                waybill=command.waybill,
+                carrier=command.carrier_id,
+                phone=command.recipient_phone,
+                consent=command.consent,
+            )
         case CourierPush():
-            admin.push_day_codes(s, key, courier_id=command.courier_id, carrier=command.carrier_id,
-                                 name=command.name, days=command.codes)  # fmt: skip
+            admin.push_day_codes(
+                s,
+                key,
+                courier_id=command.courier_id,
+                carrier=command.carrier_id,
+                name=command.name,
+                days=command.codes,
+            )
         case CourierRevoke():
             admin.revoke_courier(s, command.courier_id, unknown_ok=True)
         case CarrierWithdraw():
             admin.withdraw_carrier(s, command.carrier_id)
         case CompartmentServiceSet():
-            admin.set_service(s, command.compartment, in_service=command.in_service,
-                              reason=command.reason)  # fmt: skip
+            admin.set_service(
+                s, command.compartment, in_service=command.in_service, reason=command.reason
+            )
         case MaintenanceSet():
             admin.set_maintenance(s, on=command.on)
         case KeypadReenable():
@@ -88,21 +116,31 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
 
 
 class CommandRunner:
-    def __init__(self, engine: Engine, key: bytes, opener: Callable[[], Opener | None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        key: bytes,
+        opener: Callable[[], Opener | None],
+        clock: Clock | None = None,
+    ) -> None:
         self.engine = engine
         self.key = key
         self.opener = opener
+        self.clock: Clock = clock or SystemClock()
 
     async def run(self, envelope: CommandEnvelope, remaining_s: float) -> CommandAck:
         answer = self._first_seen(envelope, remaining_s)
         if answer is None:
             answer = await self._open(envelope)
-        log.info("command %s %s: %s %s", envelope.command_id, envelope.command.type,
-                 answer.outcome, answer.detail)  # fmt: skip
+        kind, outcome = envelope.command.type, answer.outcome
+        log.info("command %s %s: %s %s", envelope.command_id, kind, outcome, answer.detail)
         return CommandAck(
-            command_id=envelope.command_id, outcome=answer.outcome, detail=answer.detail,
-            repeat=answer.repeat, edge_time=utcnow(),
-        )  # fmt: skip
+            command_id=envelope.command_id,
+            outcome=answer.outcome,
+            detail=answer.detail,
+            repeat=answer.repeat,
+            edge_time=self.clock.wall(),
+        )
 
     def _first_seen(self, envelope: CommandEnvelope, remaining_s: float) -> Answer | None:
         """Answer a repeat, an expired command or any but a remote open; None: open the door."""
@@ -110,7 +148,7 @@ class CommandRunner:
         with transaction(self.engine) as s:
             seen = s.get(AppliedCommand, envelope.command_id)
             if seen is not None:
-                return Answer(seen.outcome, seen.detail, repeat=True)  # type: ignore[arg-type]
+                return Answer(OUTCOME.validate_python(seen.outcome), seen.detail, repeat=True)
             if remaining_s <= 0:
                 answer = Answer("expired", f"arrived {-remaining_s:.0f} s after its time to live")
             elif not isinstance(command, RemoteOpen):
@@ -131,13 +169,13 @@ class CommandRunner:
         reason = f"remote: {command.reason} (by {command.requested_by})"
         try:
             outcome = await opener.unlock(
-                command.compartment, reason=reason, flow="remote", ref=envelope.command_id
+                command.compartment, reason=reason, flow=UnlockFlow.REMOTE, ref=envelope.command_id
             )
         except KeyError:
             answer = Answer("rejected", f"no compartment {command.compartment}")
         else:
             opened = outcome in (DoorOutcome.OPENED, DoorOutcome.ALREADY_OPEN)
-            answer = Answer("applied" if opened else "failed", f"door {outcome.value}")
+            answer = Answer("applied" if opened else "failed", f"door {outcome}")
         with transaction(self.engine) as s:
             row = s.get_one(AppliedCommand, envelope.command_id)
             row.outcome, row.detail = answer.outcome, answer.detail
@@ -155,5 +193,10 @@ def _try(s: Session, key: bytes, command: Command) -> Answer:
 
 
 def _record(s: Session, envelope: CommandEnvelope, answer: Answer) -> None:
-    s.add(AppliedCommand(command_id=envelope.command_id, type=envelope.command.type,
-                         outcome=answer.outcome, detail=answer.detail))  # fmt: skip
+    row = AppliedCommand(
+        command_id=envelope.command_id,
+        type=envelope.command.type,
+        outcome=answer.outcome,
+        detail=answer.detail,
+    )
+    s.add(row)

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from controller.clock import Clock, SystemClock
 from controller.codes import load_or_create_key
 from controller.commands import CommandRunner
 from controller.config import EdgeConfig
@@ -79,26 +80,35 @@ async def open_buses(config: EdgeConfig) -> tuple[dict[str, BusMaster], list[Tra
 class Edge:
     """One locker bank: store, buses, door supervisor, flows and their background tasks."""
 
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock: Clock = clock or SystemClock()  # the one clock every part reads
         self.engine = open_store(config.bank.database)
         self.key = load_or_create_key(config.bank.key_file)
         seed_compartments(config, self.engine)
-        self.flows = Flows(self.engine, config, self.key)
+        self.flows = Flows(self.engine, config, self.key, self.clock)
         self.buses: dict[str, BusMaster] = {}
         self.doors: DoorSupervisor | None = None
         self._transports: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.link: EdgeLink | None = None
         if config.link is not None:
-            runner = CommandRunner(self.engine, self.key, lambda: self.doors)
-            self.link = EdgeLink(self.engine, config.bank.id, config.link, runner=runner,
-                                 snapshot=self.flows.snapshot, boards=self._boards)  # fmt: skip
+            runner = CommandRunner(self.engine, self.key, self._doors, self.clock)
+            self.link = EdgeLink(
+                self.engine,
+                config.bank.id,
+                config.link,
+                runner=runner,
+                snapshot=self.flows.snapshot,
+                boards=self._boards,
+            )
 
     async def start(self) -> None:
         """Open every bus, read every door once (reconciling a crash), then run."""
         self.buses, self._transports = await open_buses(self.config)
-        self.doors = DoorSupervisor(self.engine, self.config, self.buses, self.flows)
+        self.doors = DoorSupervisor(
+            self.engine, self.config, self.buses, self.flows.door_events, self.clock
+        )
         self.flows.doors = self.doors
         await self.doors.poll_once()
         self.doors.reconcile_restart()
@@ -119,6 +129,9 @@ class Edge:
             await transport.close()
         self.engine.dispose()
 
+    def _doors(self) -> DoorSupervisor | None:
+        return self.doors
+
     def _boards(self) -> tuple[int, int]:
         """Boards answering, and boards configured."""
         total = sum(len(bus.boards) for bus in self.config.buses)
@@ -137,7 +150,7 @@ class Edge:
                     self.link.nudge()
             except Exception:
                 log.exception("door poll failed; retrying")
-            await asyncio.sleep(self.config.policy.poll_interval_s)
+            await self.clock.sleep(self.config.policy.poll_interval_s)
 
     async def _housekeeping(self) -> None:
         while True:
@@ -147,4 +160,4 @@ class Edge:
                     log.info("%d parcels passed their storage period", expired)
             except Exception:
                 log.exception("housekeeping failed; retrying")
-            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+            await self.clock.sleep(HOUSEKEEPING_EVERY_S)

@@ -14,7 +14,6 @@ offline and back.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -25,9 +24,19 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from controller.clock import Clock, SystemClock
 from controller.config import EdgeConfig
 from controller.failpoints import failpoint
-from controller.store import Compartment, Intent, emit, transaction, utcnow
+from controller.lifecycles import (
+    DOOR,
+    INTENT,
+    UNANSWERED,
+    DoorEvent,
+    DoorState,
+    IntentEvent,
+    UnlockFlow,
+)
+from controller.store import Compartment, Intent, emit, transaction
 from firmware_bridge.bus import BusMaster, UnlockOutcome
 from firmware_bridge.errors import (
     BoardNoReply,
@@ -53,8 +62,7 @@ from locker_contract.events import (
 
 log = logging.getLogger(__name__)
 
-OPEN, CLOSED, UNKNOWN = "open", "closed", "unknown"
-UNANSWERED = ("pending", "unknown")  # intents a door opening can still be attributed to
+OPEN, CLOSED, UNKNOWN = DoorState.OPEN, DoorState.CLOSED, DoorState.UNKNOWN
 
 
 class DoorOutcome(StrEnum):
@@ -84,8 +92,10 @@ class DoorSupervisor:
         config: EdgeConfig,
         buses: Mapping[str, BusMaster],
         listener: DoorListener,
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
+        self.clock: Clock = clock or SystemClock()
         self.config = config
         self.policy = config.policy
         self.buses = buses
@@ -93,15 +103,17 @@ class DoorSupervisor:
         self.wiring = {c.label: c for c in config.compartments}
         self.items: dict[str, bool | None] = {}
         self._online: dict[tuple[str, int], bool] = {}
-        self._started = utcnow()
+        self._started = self.clock.wall()
 
     # --- unlocking ------------------------------------------------------------------------
 
-    async def unlock(self, label: str, *, reason: str, flow: str, ref: str) -> DoorOutcome:
+    async def unlock(self, label: str, *, reason: str, flow: UnlockFlow, ref: str) -> DoorOutcome:
         """Open one compartment's door: intent committed first, outcome recorded after."""
         spec = self.wiring[label]
         with transaction(self.engine) as s:
-            intent = Intent(compartment=label, reason=reason, flow=flow, ref=ref)
+            intent = Intent(
+                compartment=label, reason=reason, flow=flow, ref=ref, created_at=self.clock.wall()
+            )
             s.add(intent)
             emit(
                 s,
@@ -135,10 +147,10 @@ class DoorSupervisor:
                 case DoorOutcome.JAMMED:
                     self._jammed(s, comp, intent)
                 case DoorOutcome.UNKNOWN:
-                    intent.state = "unknown"
+                    intent.state = INTENT.next(intent.state, IntentEvent.NO_ANSWER)
                     emit(s, DoorOutcomeUnknown(compartment=comp.label, intent_id=_uuid(intent)))
                 case DoorOutcome.NOT_SENT:
-                    intent.state = "not_sent"
+                    intent.state = INTENT.next(intent.state, IntentEvent.NOT_SENT)
                     emit(
                         s,
                         UnlockAbandoned(
@@ -150,7 +162,7 @@ class DoorSupervisor:
         return outcome
 
     def _jammed(self, s: Session, comp: Compartment, intent: Intent) -> None:
-        intent.state = "jammed"
+        intent.state = INTENT.next(intent.state, IntentEvent.JAMMED)
         comp.jam_count += 1
         emit(
             s, DoorJammed(compartment=comp.label, intent_id=_uuid(intent), jam_count=comp.jam_count)
@@ -171,11 +183,13 @@ class DoorSupervisor:
     ) -> None:
         """The door is open: report it once, attributed to ``intent`` when there is one."""
         if intent is not None and intent.state in UNANSWERED:
-            intent.state = "already_open" if already else "opened"
+            opened = IntentEvent.ALREADY_OPEN if already else IntentEvent.OPENED
+            intent.state = INTENT.next(intent.state, opened)
             comp.jam_count = 0
         if comp.door == OPEN:
             return
-        comp.door, comp.opened_at, comp.left_open_reported = OPEN, utcnow(), False
+        comp.door = DOOR.next(comp.door, DoorEvent.OPENED)
+        comp.opened_at, comp.left_open_reported = self.clock.wall(), False
         if intent is None:
             emit(s, DoorForcedOpen(compartment=comp.label))
         elif already:
@@ -191,7 +205,7 @@ class DoorSupervisor:
         """Poll every board forever, at the policy's interval."""
         while True:
             await self.poll_once()
-            await asyncio.sleep(self.policy.poll_interval_s)
+            await self.clock.sleep(self.policy.poll_interval_s)
 
     async def poll_once(self) -> None:
         for bus_spec in self.config.buses:
@@ -217,12 +231,12 @@ class DoorSupervisor:
         reading = status.lock(self.wiring[comp.label].channel)
         self.items[comp.label] = reading.item
         if reading.state is LockState.OPEN:
-            claimable = utcnow() - timedelta(seconds=self.policy.unlock_claim_s)
+            claimable = self.clock.wall() - timedelta(seconds=self.policy.unlock_claim_s)
             intent = None if comp.door == OPEN else _claim(s, comp.label, claimable)
             self._door_open(s, comp, intent, already=False)
         elif reading.state is LockState.CLOSED and comp.door != CLOSED:
             was_open = comp.door == OPEN
-            comp.door, comp.opened_at = CLOSED, None
+            comp.door, comp.opened_at = DOOR.next(comp.door, DoorEvent.SHUT), None
             s.add(comp)
             if was_open:
                 emit(s, DoorClosed(compartment=comp.label))
@@ -244,13 +258,14 @@ class DoorSupervisor:
             col(Intent.created_at) < self._started,
         )
         for intent in s.exec(stale):
-            intent.state = "not_sent"
+            intent.state = INTENT.next(intent.state, IntentEvent.INTERRUPTED)
             reason = "restart found the door shut; the unlock may not have been sent"
             emit(s, UnlockAbandoned(compartment=label, intent_id=_uuid(intent), reason=reason))
             self.listener.unlock_interrupted(s, intent)
 
     def _check_left_open(self) -> None:
-        limit = utcnow() - timedelta(seconds=self.policy.left_open_after_s)
+        now = self.clock.wall()
+        limit = now - timedelta(seconds=self.policy.left_open_after_s)
         with transaction(self.engine) as s:
             query = select(Compartment).where(
                 Compartment.door == OPEN,
@@ -260,7 +275,7 @@ class DoorSupervisor:
             for comp in s.exec(query):
                 assert comp.opened_at is not None
                 opened = comp.opened_at.replace(tzinfo=limit.tzinfo)
-                open_for = (utcnow() - opened).total_seconds()
+                open_for = (now - opened).total_seconds()
                 comp.left_open_reported = True
                 emit(s, DoorLeftOpen(compartment=comp.label, open_for_s=round(open_for, 1)))
 

@@ -8,6 +8,7 @@ EdgeError
 ├── Maintenance       the bank is in maintenance mode (503)
 ├── BankFull          no free compartment fits (409)
 ├── Conflict          the request does not fit the flow's current state (409)
+│   └── IllegalTransition  an event a lifecycle's table has no row for (``lifecycles``)
 ├── NotFound          no such deposit, parcel or courier (404)
 └── Invalid           the request itself is wrong (422)
 """
@@ -54,6 +55,15 @@ class BankFull(EdgeError):
 
 class Conflict(EdgeError):
     status = 409
+
+
+class IllegalTransition(Conflict):
+    """``event`` is not allowed in ``state`` by the ``lifecycle``'s transition table."""
+
+    def __init__(self, lifecycle: str, state: object, event: object) -> None:
+        said = str(event).replace("_", " ")
+        super().__init__(f"cannot {said} a {lifecycle} that is {state or 'idle'}")
+        self.lifecycle, self.state, self.event = lifecycle, state, event
 
 
 class NotFound(EdgeError):

@@ -9,9 +9,9 @@ timeout): a restart, or a courier who walked away, loses it, which is the safe s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from controller.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,14 @@ class _Held:
 class Handoff:
     """Codes waiting for the courier's screen, by deposit id, each for ``ttl_s``."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float, clock: Clock) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._held: dict[str, _Held] = {}
 
     def hold(self, deposit_id: str, courier_id: str, code: str) -> None:
         self._forget_expired()
-        self._held[deposit_id] = _Held(courier_id, code, self._clock() + self.ttl_s)
+        self._held[deposit_id] = _Held(courier_id, code, self._clock.monotonic() + self.ttl_s)
 
     def show(self, deposit_id: str, courier_id: str) -> str | None:
         """The code of ``deposit_id`` for the courier who made it, while it is still held."""
@@ -44,6 +44,6 @@ class Handoff:
         return len(self._held)
 
     def _forget_expired(self) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         for deposit_id in [d for d, held in self._held.items() if held.until <= now]:
             del self._held[deposit_id]

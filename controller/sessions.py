@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from controller.clock import Clock, SystemClock
 from controller.errors import NotAllowed
 from controller.flows import CourierIdentity
-from controller.throttle import Clock
 
 SESSION_COOKIE = "kiosk_session"
 
@@ -28,20 +27,21 @@ class _Session:
 
 
 class Sessions:
-    """Tokens to couriers, each ending after ``timeout_s`` without use."""
+    """Tokens to couriers, each ending after ``timeout_s`` without use on ``clock``."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, clock: Clock | None = None) -> None:
         self.timeout_s = timeout_s
+        self.clock: Clock = clock or SystemClock()
         self._by_token: dict[str, _Session] = {}
 
     def open(self, courier: CourierIdentity) -> str:
         token = secrets.token_urlsafe(24)
-        self._by_token[token] = _Session(courier, time.monotonic())
+        self._by_token[token] = _Session(courier, self.clock.monotonic())
         return token
 
     def courier(self, token: str) -> CourierIdentity:
         session = self._by_token.get(token)
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if session is None or now - session.seen > self.timeout_s:
             self._by_token.pop(token, None)
             raise NotAllowed("your session has ended; sign in again")

@@ -17,28 +17,38 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, event, text
+from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
+from controller import clock, lifecycles
+from controller.lifecycles import (
+    DepositState,
+    DoorState,
+    IntentState,
+    OpenedFor,
+    ParcelState,
+    UnlockFlow,
+)
 from locker_contract.events import Envelope, Event, EventAdapter
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# kept here for the modules that read them from the store
+utcnow = clock.utcnow
+ACTIVE_PARCEL_STATES = lifecycles.ACTIVE_PARCEL_STATES
+ACTIVE_DEPOSIT_STATES = lifecycles.ACTIVE_DEPOSIT_STATES
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class ParcelState(StrEnum):
-    IN_LOCKER = "in_locker"  # waiting for its recipient
-    RETURN_PENDING = "return_pending"  # refused, or past its storage period: for its courier
-    PICKED_UP = "picked_up"
-    RETURNED = "returned"
+def _values(kind: type[StrEnum]) -> list[str]:
+    return [member.value for member in kind]
 
 
-ACTIVE_PARCEL_STATES = (ParcelState.IN_LOCKER.value, ParcelState.RETURN_PENDING.value)
-ACTIVE_DEPOSIT_STATES = ("opening", "open", "resizing", "cancelling")  # see flows.D
+def _stored(kind: type[StrEnum]) -> SAEnum:
+    """A lifecycle's state column: its enum in Python, the member's value in a plain VARCHAR
+    (no CHECK, no native type), the very strings stores written before held."""
+    return SAEnum(kind, native_enum=False, create_constraint=False, values_callable=_values)
 
 
 class Compartment(SQLModel, table=True):
@@ -48,7 +58,7 @@ class Compartment(SQLModel, table=True):
     in_service: bool = True
     service_note: str = ""
     jam_count: int = 0
-    door: str = "unknown"  # believed state: open, closed, unknown
+    door: DoorState = Field(default=DoorState.UNKNOWN, sa_type=_stored(DoorState))
     opened_at: datetime | None = None
     left_open_reported: bool = False
 
@@ -74,12 +84,13 @@ class Parcel(SQLModel, table=True):
     recipient_phone: str
     compartment: str = Field(foreign_key="compartment.label")
     group_id: str | None = Field(default=None, foreign_key="pickupgroup.id")
-    state: str = ParcelState.IN_LOCKER.value
+    state: ParcelState = Field(default=ParcelState.IN_LOCKER, sa_type=_stored(ParcelState))
     consent: str
     flagged_for_review: bool = False
     deposited_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
-    opened_for: str | None = None  # "pickup" or "return" while its door stands open for that
+    # while its door stands open for a pickup or a return (``lifecycles.PICKUP``)
+    opened_for: OpenedFor | None = Field(default=None, sa_type=_stored(OpenedFor))
     refusal: str = ""
 
     __table_args__ = (
@@ -137,7 +148,7 @@ class Deposit(SQLModel, table=True):
     consent: str
     flagged_for_review: bool = False
     compartment: str | None = None
-    state: str
+    state: DepositState = Field(sa_type=_stored(DepositState))
     tried: str = ""  # compartments that failed to open for this deposit, comma-separated
     outcome: str = ""  # why it ended, once RECORDED or ABANDONED
     parcel_id: str | None = None
@@ -159,9 +170,9 @@ class Intent(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True)
     compartment: str = Field(foreign_key="compartment.label", index=True)
     reason: str
-    flow: str
+    flow: UnlockFlow = Field(sa_type=_stored(UnlockFlow))
     ref: str
-    state: str = "pending"  # pending, opened, already_open, jammed, unknown, not_sent, closed
+    state: IntentState = Field(default=IntentState.PENDING, sa_type=_stored(IntentState))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -216,7 +227,7 @@ class Outbox(SQLModel, table=True):
     seq: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True)
     type: str
-    time: datetime
+    time: datetime = Field(default_factory=utcnow)  # when it was emitted
     body: str
 
     __table_args__ = {"sqlite_autoincrement": True}
@@ -276,7 +287,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def emit(session: Session, event_: Event) -> Outbox:
     """Add ``event_`` to the outbox, in the caller's transaction."""
-    row = Outbox(event_id=new_id(), type=event_.type, time=utcnow(), body=event_.model_dump_json())
+    row = Outbox(event_id=new_id(), type=event_.type, body=event_.model_dump_json())
     session.add(row)
     session.flush()
     return row

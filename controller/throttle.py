@@ -27,19 +27,18 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from sqlmodel import Session, col, select
 
+from controller.clock import Clock
 from controller.codes import CODE_DIGITS
 from controller.config import Policy
 from controller.errors import LockedOut
-from controller.store import Throttle, emit, utcnow
+from controller.store import Throttle, emit
 from locker_contract.events import KioskLockout
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -48,27 +47,6 @@ TERMINAL = "terminal"  # the kiosk's own screen
 NETWORK = "network"  # any other address the kiosk API is reachable from
 KIOSK_SCOPE = "code:kiosk"  # every wrong code, from every source
 CODE_SCOPES = (f"code:{TERMINAL}", f"code:{NETWORK}", KIOSK_SCOPE)
-
-
-class Clock(Protocol):
-    """What the throttle reads: monotonic seconds, the UTC wall clock and the local day."""
-
-    def monotonic(self) -> float: ...
-
-    def wall(self) -> datetime: ...
-
-    def today(self) -> date: ...
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> datetime:
-        return utcnow()
-
-    def today(self) -> date:
-        return date.today()
 
 
 @dataclass(frozen=True)
@@ -133,10 +111,10 @@ def check(
     now: float,
     today: date,
     boot: str,
-    wall: datetime | None = None,
+    wall: datetime,
 ) -> Verdict:
     """May an attempt be made now? (Refused attempts are not counted.)"""
-    _rearm_after_reboot(row, now, boot, wall or utcnow())
+    _rearm_after_reboot(row, now, boot, wall)
     _new_day(row, today)
     if row.disabled:
         return Verdict(allowed=False, disabled=True)
@@ -178,7 +156,7 @@ def fail(
     now: float,
     today: date,
     boot: str,
-    wall: datetime | None = None,
+    wall: datetime,
 ) -> Verdict:
     """Count a wrong PIN; return what the next attempt faces."""
     _count(row, today, boot)
@@ -188,7 +166,7 @@ def fail(
     lockout = _ramp(row, policy)
     if lockout is None:
         return Verdict(allowed=True, attempts_left=_attempts_left(row, policy))
-    _lock(row, lockout, now, wall or datetime.fromtimestamp(time.time(), tz=UTC))
+    _lock(row, lockout, now, wall)
     return Verdict(allowed=False, retry_after_s=lockout)
 
 

@@ -96,7 +96,10 @@ async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
     from controller.store import transaction
 
     with transaction(edge.engine) as s:  # a courier added at the bank itself, with a PIN
-        admin.add_courier(s, edge.key, courier_id="jd-0007", carrier="jd", pin="2468", ttl_h=72)
+        now = edge.clock.wall()
+        admin.add_courier(
+            s, edge.key, courier_id="jd-0007", carrier="jd", pin="2468", ttl_h=72, now=now
+        )
     code = await asyncio.to_thread(cloud.courier_code, "sf-express", "sf-0042")
     typer.echo("SF Express accepts its share of this bank; its courier sf-0042 fetches today's "
                "code for this bank from the cloud")  # fmt: skip

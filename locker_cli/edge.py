@@ -102,13 +102,15 @@ def couriers_add(
 ) -> None:
     """Add (or renew) a courier's kiosk credential."""
     from controller import admin, codes
+    from controller.clock import SystemClock
 
     config = _config(ctx)
     ttl = ttl_hours or config.policy.credential_ttl_h
     key = codes.load_or_create_key(config.bank.key_file)
     pin = pin or getpass.getpass("PIN: ")
     _admin(ctx, lambda s: admin.add_courier(
-        s, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name
+        s, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name,
+        now=SystemClock().wall(),
     ))  # fmt: skip
     typer.echo(f"courier {courier_id} ({carrier}) valid for {ttl:g} h")
 

@@ -135,13 +135,22 @@ async def test_a_local_pin_still_works_beside_cloud_codes(edge: EdgeSide, flows:
     from controller import admin
 
     with transaction(edge.engine) as s:
-        admin.add_courier(s, edge.key, courier_id="own-1", carrier="own", pin="97531", ttl_h=1)
+        admin.add_courier(
+            s,
+            edge.key,
+            courier_id="own-1",
+            carrier="own",
+            pin="97531",
+            ttl_h=1,
+            now=flows.clock.wall(),
+        )
     assert flows.sign_in("own-1", "97531").carrier == "own"
     with pytest.raises(BadCredentials):
         flows.sign_in("own-1", "97530")
     with transaction(edge.engine) as s, pytest.raises(Invalid):  # no one could ever sign in
         admin.add_courier(s, edge.key, courier_id="x" * (COURIER_ID_MAX + 1), carrier="own",
-                          pin="97531", ttl_h=1)  # fmt: skip
+                          pin="97531", ttl_h=1,
+                          now=flows.clock.wall())  # fmt: skip
 
 
 async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, flows: Flows) -> None:
@@ -150,7 +159,15 @@ async def test_a_withdrawn_carrier_leaves_nothing_at_the_bank(edge: EdgeSide, fl
     await run(edge, push("sf-1", "sf", [today()]))
     await run(edge, push("jd-1", "jd", [today()]))
     with transaction(edge.engine) as s:  # a PIN the bank's own staff gave one of sf's couriers
-        admin.add_courier(s, edge.key, courier_id="sf-local", carrier="sf", pin="97531", ttl_h=1)
+        admin.add_courier(
+            s,
+            edge.key,
+            courier_id="sf-local",
+            carrier="sf",
+            pin="97531",
+            ttl_h=1,
+            now=flows.clock.wall(),
+        )
     await run(edge, {"type": "policy.push", "carrier_id": "sf", "guaranteed": 1, "ceiling": 2})
     await run(edge, {"type": "reservation.push", "reservation_id": "r1", "carrier_id": "sf",
                      "compartment": "A03"})  # fmt: skip

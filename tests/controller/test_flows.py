@@ -6,9 +6,9 @@ Nothing here has a cloud: the bank works offline throughout, as a building's own
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from controller.flows import CourierIdentity, D
+from controller.lifecycles import IntentState, UnlockFlow
 from controller.sessions import Sessions
 from controller.store import (
     ACTIVE_DEPOSIT_STATES,
@@ -33,6 +34,7 @@ from hil_sim.door import DoorState
 from locker_cli.main import app as locker_app
 from locker_contract.events import Envelope, ParcelDeposited
 from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
+from tests.controller.fakeclock import FakeClock
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.pty
@@ -90,6 +92,10 @@ def codes_sent(bank: Bank) -> list[str | None]:
         deposits = [s.exec(select(Deposit).where(Deposit.parcel_id == b["parcel_id"])).one()
                     for b in bodies]  # fmt: skip
     return [bank.edge.flows.handoff.show(d.id, d.courier_id) for d in deposits]
+
+
+def contains(events: Callable[[], list[str]], kind: str) -> bool:
+    return kind in events()
 
 
 def parcel(bank: Bank, parcel_id: object) -> Parcel:
@@ -217,11 +223,20 @@ def test_a_full_bank_says_so(bank: Bank) -> None:
     assert answer.json()["detail"] == "no free compartment fits size XL"
 
 
-def test_a_door_left_open_raises_an_alarm(bank: Bank) -> None:
-    headers = bank.courier("sf-1", "sf-express")
-    deposit(bank, headers, "OPEN1")
-    wait_until(lambda: "door.left_open" in bank.events())
-    assert bank.events().count("door.left_open") == 1
+def test_a_door_left_open_raises_an_alarm(tmp_path: Path) -> None:
+    """On the bank's clock: an hour's limit passes when the test moves the clock an hour."""
+    sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    policy = FAST_POLICY.replace("left_open_after_s = 1.0", "left_open_after_s = 3600.0")
+    for bank in make_bank(tmp_path, sim, extra=policy):
+        assert bank.edge.doors is not None
+        clock = FakeClock(follow=True)
+        bank.edge.doors.clock = clock
+        headers = bank.courier("sf-1", "sf-express")
+        deposit(bank, headers, "OPEN1")
+        assert "door.left_open" not in bank.events()
+        clock.advance(3600)
+        wait_until(partial(contains, bank.events, "door.left_open"))
+        assert bank.events().count("door.left_open") == 1
 
 
 def test_wrong_pin_and_unknown_courier_look_the_same(bank: Bank) -> None:
@@ -234,10 +249,12 @@ def test_wrong_pin_and_unknown_courier_look_the_same(bank: Bank) -> None:
 
 
 def test_courier_sessions_time_out() -> None:
-    sessions = Sessions(timeout_s=0.05)
+    clock = FakeClock()
+    sessions = Sessions(timeout_s=30, clock=clock)
     token = sessions.open(CourierIdentity("c", "acme"))
-    assert sessions.courier(token).carrier == "acme"
-    time.sleep(0.1)
+    clock.advance(29.9)
+    assert sessions.courier(token).carrier == "acme"  # and used: 30 s more from here
+    clock.advance(30.1)
     with pytest.raises(Exception, match="session has ended"):
         sessions.courier(token)
 
@@ -320,10 +337,10 @@ def test_refusal_becomes_a_return_the_courier_collects(bank: Bank) -> None:
 def test_an_old_unanswered_unlock_does_not_excuse_a_forced_door(bank: Bank) -> None:
     with bank.session() as s:  # an unlock whose outcome was never read, an hour ago
         stale = datetime.now(UTC) - timedelta(hours=1)
-        s.add(Intent(compartment="A05", reason="remote", flow="remote", ref="c-1",
-                     state="unknown", created_at=stale))  # fmt: skip
-        s.add(Intent(compartment="A06", reason="remote", flow="remote", ref="c-2",
-                     state="unknown"))  # fmt: skip
+        remote, unknown = UnlockFlow.REMOTE, IntentState.UNKNOWN
+        s.add(Intent(compartment="A05", reason="remote", flow=remote, ref="c-1", state=unknown,
+                     created_at=stale))  # fmt: skip
+        s.add(Intent(compartment="A06", reason="remote", flow=remote, ref="c-2", state=unknown))
         s.commit()
     bank.sim.force_open(1, 5)
     bank.sim.force_open(1, 6)
@@ -560,7 +577,10 @@ def test_parcels_past_the_storage_period_become_returns(tmp_path: Path) -> None:
         headers = bank.courier("sf-1", "sf-express")
         done = deposit_and_shut(bank, headers, "OLD1")
         [code] = codes_sent(bank)
-        time.sleep(1.0)  # 0.00001 days is 0.86 s
+        clock = FakeClock(follow=True)
+        bank.edge.flows.clock = clock
+        assert bank.edge.flows.expire_storage() == 0
+        clock.advance(1.0)  # 0.00001 days is 0.86 s
         assert bank.edge.flows.expire_storage() == 1
         assert parcel(bank, done["parcel_id"]).refusal == "storage period ended"
         assert bank.client.post("/api/pickup", json={"code": code}).status_code == 401
@@ -599,7 +619,9 @@ def test_courier_credentials_expire_offline(bank: Bank) -> None:
         locker_app, [*args, "--carrier", "acme", "--pin", "2468", "--ttl-hours", "0.0001"]
     )
     assert done.exit_code == 0, done.output
-    time.sleep(0.5)  # 0.0001 h is 0.36 s
+    clock = FakeClock(follow=True)
+    bank.edge.flows.clock = clock
+    clock.advance(0.5)  # 0.0001 h is 0.36 s
     answer = bank.client.post("/api/courier/sign-in", json={"courier_id": "tmp-1", "pin": "2468"})
     assert answer.status_code == 401
     assert "expired" in answer.json()["detail"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +21,12 @@ from controller.daemon import Edge
 from controller.store import Outbox, Parcel, PickupGroup, Throttle, transaction
 from hil_sim import Simulator
 from tests.controller.conftest import FAST_POLICY, config_text
+from tests.controller.fakeclock import FakeClock
 from tests.waiting import wait_until
 
 SCREEN = {"X-Test-Client": "127.0.0.1"}  # the kiosk's own browser
 LAN = {"X-Test-Client": "192.168.1.66"}  # anyone else who reaches the kiosk API
 WRONG = {"code": "0000 0000"}
-
-
-class FakeClock:
-    """The throttle's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-    def monotonic(self) -> float:
-        return 1000.0 + self.offset
-
-    def wall(self) -> datetime:
-        return self.start + timedelta(seconds=self.offset)
-
-    def today(self) -> date:
-        return self.wall().date()
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 class AsClient:

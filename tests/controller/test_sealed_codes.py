@@ -20,6 +20,7 @@ from hil_sim import Simulator
 from hil_sim.door import DoorState
 from locker_contract import sealing
 from tests.controller.conftest import FAST_POLICY, Bank, config_text, make_bank
+from tests.controller.fakeclock import FakeClock
 from tests.waiting import wait_until
 
 PUBLIC, PRIVATE = sealing.new_key_pair()
@@ -118,15 +119,15 @@ def test_a_linked_bank_without_the_key_says_so_at_start(
 
 
 def test_a_handed_code_is_held_for_its_courier_and_only_for_a_while() -> None:
-    now = [100.0]
-    handoff = Handoff(ttl_s=30.0, clock=lambda: now[0])
+    clock = FakeClock()
+    handoff = Handoff(ttl_s=30.0, clock=clock)
     handoff.hold("d-1", "sf-1", "12345678")
     assert handoff.show("d-1", "sf-1") == "12345678"
     assert handoff.show("d-1", "jd-1") is None
     assert handoff.show("d-2", "sf-1") is None
-    now[0] += 29.9
+    clock.advance(29.9)
     assert handoff.show("d-1", "sf-1") == "12345678"  # shown again while the courier looks
-    now[0] += 0.1
+    clock.advance(0.1)
     assert handoff.show("d-1", "sf-1") is None
     assert len(handoff) == 0  # forgotten, not only hidden
 

@@ -2,48 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from controller import sessions
 from controller.sessions import PickupSessions
-
-
-class Ticking:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return datetime(2026, 11, 24, tzinfo=UTC)
-
-    def today(self) -> date:
-        return date(2026, 11, 24)
+from tests.controller.fakeclock import FakeClock
 
 
 def test_a_session_holds_what_its_pickup_opened_until_it_expires() -> None:
-    clock = Ticking()
+    clock = FakeClock()
     pickups = PickupSessions(120.0, clock)
     token = pickups.open(["p1", "p2"])
     assert len(token) >= 32
     assert pickups.parcels(token) == {"p1", "p2"}
     assert pickups.parcels("p1") == frozenset()
     assert token not in repr(vars(pickups))  # kept as its SHA-256 only
-    clock.now += 119.9
+    clock.advance(119.9)
     assert pickups.parcels(token) == {"p1", "p2"}
-    clock.now += 0.1
+    clock.advance(0.1)
     assert pickups.parcels(token) == frozenset()
 
 
 def test_sessions_stay_bounded_however_many_pickups_open_them() -> None:
-    clock = Ticking()
+    clock = FakeClock()
     pickups = PickupSessions(120.0, clock)
     first = pickups.open(["p0"])
     for n in range(sessions.PICKUP_SESSIONS_MAX):
         pickups.open([f"p{n}"])
     assert len(vars(pickups)["_by_digest"]) == sessions.PICKUP_SESSIONS_MAX
     assert pickups.parcels(first) == frozenset()  # the oldest made room
-    clock.now += 121
+    clock.advance(121)
     pickups.open(["late"])
     assert len(vars(pickups)["_by_digest"]) == 1  # the expired are dropped
