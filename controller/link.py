@@ -24,7 +24,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -45,7 +45,7 @@ from controller.store import (
     transaction,
     utcnow,
 )
-from locker_contract.broker import BrokerUrl, full_jitter
+from locker_contract.broker import BrokerUrl
 from locker_contract.broker import client as broker_client
 from locker_contract.commands import CommandEnvelope, RemoteOpen
 from locker_contract.errors import ContractError
@@ -58,7 +58,7 @@ from locker_contract.messages import (
     decode,
     problems,
 )
-from locker_contract.tasks import run_together
+from locker_contract.session import Backoff, Reconnecting, Work
 from locker_contract.text import sanitised
 from locker_contract.topics import Channel, parse, topic
 
@@ -138,6 +138,8 @@ class EdgeLink:
         snapshot: Callable[[], BankState],
         boards: Callable[[], tuple[int, int]] = lambda: (0, 0),
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.bank_id = bank_id
@@ -156,6 +158,22 @@ class EdgeLink:
             self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
             self.status.last_seq = last_seq(s)
         self._tail = Tail(self.status.acked_seq, spec.resend_after_s, clock)
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        backoff = Backoff(spec.backoff_base_s, spec.backoff_cap_s, STABLE_AFTER_S)
+        self._connection = Reconnecting(
+            f"link[{bank_id}]",
+            self._client,
+            self._session,
+            backoff=backoff,
+            tally=self.status,
+            farewell=self._say_offline,
+            clock=clock,
+            sleep=sleep,
+            rng=self._rng,
+            endpoint=str(self.broker),
+            logger=log,
+        )
 
     def nudge(self) -> None:
         """New events are in the outbox: publish them now rather than at the next poll."""
@@ -171,52 +189,44 @@ class EdgeLink:
             password = self.spec.password_file.read_text(encoding="utf-8").strip()
         identifier = self.spec.client_id or f"edge-{self.bank_id}"
         username = self.bank_id if password else None
-        return broker_client(self.broker, identifier, username=username, password=password,
-                             will=will, keepalive=self.spec.keepalive_s)  # fmt: skip
+        return broker_client(
+            self.broker,
+            identifier,
+            username=username,
+            password=password,
+            will=will,
+            keepalive=self.spec.keepalive_s,
+        )
 
     async def run(self) -> None:
         """Stay connected until cancelled; publish ``offline`` on the way out."""
-        attempt = 0
-        while True:
-            began = self._clock()
-            try:
-                async with self._client() as client:
-                    self.status.connected = True
-                    log.info("link to %s up", self.broker)
-                    try:
-                        await self._session(client)
-                    finally:
-                        self.status.connected = False
-                        if _cancelling():
-                            await _say_offline(client, self.bank_id)
-            except* aiomqtt.MqttError as group:
-                log.warning("link to %s down: %s", self.broker, group.exceptions[0])
-            except* Exception as group:  # a bug must not end the link: report it, reconnect
-                log.error("link failed; reconnecting", exc_info=group.exceptions[0])
-            if self._clock() - began > STABLE_AFTER_S:
-                attempt = 0
-            delay = full_jitter(attempt, self.spec.backoff_base_s, self.spec.backoff_cap_s)
-            attempt += 1
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
+        await self._connection.run()
 
-    async def _session(self, client: aiomqtt.Client) -> None:
+    async def _session(self, client: aiomqtt.Client) -> Work:
         await client.subscribe(topic(self.bank_id, Channel.EVENTS_ACK), qos=1)
         await client.subscribe(topic(self.bank_id, Channel.CMD), qos=1)
         online = BankStatus(state="online", since=utcnow()).model_dump_json()
         await client.publish(topic(self.bank_id, Channel.STATUS), online, qos=1, retain=True)
-        await run_together(
-            self._receive(client),
-            self._publish_events(client),
-            self._run_commands(client),
-            self._heartbeat(client),
-            self._publish_state(client),
-        )
+        return {
+            "receive": self._receive(client),
+            "events": self._publish_events(client),
+            "commands": self._run_commands(client),
+            "heartbeat": self._heartbeat(client),
+            "state": self._publish_state(client),
+        }
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """A clean stop sends no Last Will: say it ourselves, briefly."""
+        offline = BankStatus(state="offline", since=utcnow()).model_dump_json()
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(2):
+                status = topic(self.bank_id, Channel.STATUS)
+                await client.publish(status, offline, qos=1, retain=True)
 
     # --- events out, acks in --------------------------------------------------------------
 
     async def _publish_events(self, client: aiomqtt.Client) -> None:
-        await asyncio.sleep(random.uniform(0, self.spec.resync_jitter_s))
+        await self._sleep(self._rng.uniform(0, self.spec.resync_jitter_s))
         self._tail.restart()  # a new session: whatever was published may be lost
         while True:
             if await self._publish_round(client):
@@ -233,14 +243,18 @@ class EdgeLink:
         for row in batch:
             assert row.seq is not None
             if row.seq not in self._tail.refused:
-                await client.publish(topic(self.bank_id, Channel.EVENTS),
-                                     _wire(self.bank_id, row), qos=1)  # fmt: skip
+                await client.publish(
+                    topic(self.bank_id, Channel.EVENTS), _wire(self.bank_id, row), qos=1
+                )
             self._tail.published(row.seq)
         if len(batch) == BATCH:
             return True
         if self._tail.resend_due():
-            log.info("no ack past %d for %.0f s: publishing again from there",
-                     self._tail.acked, self.spec.resend_after_s)  # fmt: skip
+            log.info(
+                "no ack past %d for %.0f s: publishing again from there",
+                self._tail.acked,
+                self.spec.resend_after_s,
+            )
             self._tail.restart()
             return True
         return False
@@ -250,16 +264,23 @@ class EdgeLink:
             self._cloud_clock = (ack.cloud_time, self._clock())
             self.status.cloud_offset_s = (ack.cloud_time - utcnow()).total_seconds()
         for refused in ack.refused:
-            log.warning("the cloud set event %d aside (its operator may release it): %s",
-                        refused.seq, sanitised(refused.reason, 200))  # fmt: skip
+            log.warning(
+                "the cloud set event %d aside (its operator may release it): %s",
+                refused.seq,
+                sanitised(refused.reason, 200),
+            )
             self._tail.refuse(refused.seq)
         if ack.seq <= self.status.acked_seq:
             return
         with transaction(self.engine) as s:
             newest = last_seq(s)
             if ack.seq > newest:  # a store restored or replaced: the cloud is ahead of it
-                log.error("the cloud acknowledges seq %d but this bank has only reached %d; "
-                          "keeping every event (restored store?)", ack.seq, newest)  # fmt: skip
+                log.error(
+                    "the cloud acknowledges seq %d but this bank has only reached %d; "
+                    "keeping every event (restored store?)",
+                    ack.seq,
+                    newest,
+                )
                 return
             upto = ack.seq
             dropped = drop_acknowledged(s, upto)
@@ -289,8 +310,12 @@ class EdgeLink:
         except ContractError as exc:
             command_id = _command_id(payload)
             if command_id is not None:
-                ack = CommandAck(command_id=command_id, outcome="rejected",
-                                 detail=str(exc)[:500], edge_time=utcnow())  # fmt: skip
+                ack = CommandAck(
+                    command_id=command_id,
+                    outcome="rejected",
+                    detail=str(exc)[:500],
+                    edge_time=utcnow(),
+                )
                 await self._answer(client, ack)
             raise
         remaining = self._remaining(message, envelope)
@@ -298,9 +323,15 @@ class EdgeLink:
             # a door is not opened on a command whose age cannot be told; not recorded, so a
             # copy that arrives once the cloud's clock is known may still be applied in time
             detail = "refused: its age cannot be told yet (MQTT 3.1.1, no ack from the cloud)"
-            await self._answer(client, CommandAck(command_id=envelope.command_id,
-                                                  outcome="rejected", detail=detail,
-                                                  edge_time=utcnow()))  # fmt: skip
+            await self._answer(
+                client,
+                CommandAck(
+                    command_id=envelope.command_id,
+                    outcome="rejected",
+                    detail=detail,
+                    edge_time=utcnow(),
+                ),
+            )
             return
         deadline = self._clock() + (envelope.ttl_s if remaining is None else remaining)
         await self._commands.put((envelope, deadline))
@@ -332,7 +363,12 @@ class EdgeLink:
             envelope, deadline = await self._commands.get()
             # shielded: a dropped connection must not cancel a door half-way through an unlock;
             # the outcome is recorded, and the cloud's retry is answered with it
-            ack = await asyncio.shield(self.runner.run(envelope, deadline - self._clock()))
+            running = self.runner.run(envelope, deadline - self._clock())
+            ack = await asyncio.shield(
+                asyncio.create_task(
+                    running, name=f"{self._connection.name}.command-{envelope.command_id}"
+                )
+            )
             await self._answer(client, ack)
             self.nudge()  # the command's events, if any
 
@@ -345,12 +381,15 @@ class EdgeLink:
         while True:
             online, total = self.boards()
             beat = Heartbeat(
-                edge_time=utcnow(), last_seq=self.status.last_seq,
-                acked_seq=self.status.acked_seq, uptime_s=self._clock() - self._started,
-                boards_online=online, boards_total=total,
-            )  # fmt: skip
+                edge_time=utcnow(),
+                last_seq=self.status.last_seq,
+                acked_seq=self.status.acked_seq,
+                uptime_s=self._clock() - self._started,
+                boards_online=online,
+                boards_total=total,
+            )
             await client.publish(topic(self.bank_id, Channel.HEARTBEAT), beat.model_dump_json())
-            await asyncio.sleep(self.spec.heartbeat_s)
+            await self._sleep(self.spec.heartbeat_s)
 
     async def _publish_state(self, client: aiomqtt.Client) -> None:
         last = ""
@@ -358,16 +397,17 @@ class EdgeLink:
             state = self.snapshot()
             fingerprint = state.model_dump_json(exclude={"time"})
             if fingerprint != last:
-                await client.publish(topic(self.bank_id, Channel.STATE), state.model_dump_json(),
-                                     qos=1, retain=True)  # fmt: skip
+                await client.publish(
+                    topic(self.bank_id, Channel.STATE), state.model_dump_json(), qos=1, retain=True
+                )
                 last = fingerprint
-            await asyncio.sleep(self.spec.state_every_s)
+            await self._sleep(self.spec.state_every_s)
 
 
 async def _nudged_or(nudge: asyncio.Event, timeout_s: float) -> None:
     """Wait for ``nudge`` at most ``timeout_s``; unlike ``asyncio.timeout`` on 3.11, never
     mistakes a cancellation for the timeout."""
-    waiter = asyncio.ensure_future(nudge.wait())
+    waiter = asyncio.create_task(nudge.wait(), name="link.nudged-or-poll")
     try:
         await asyncio.wait({waiter}, timeout=timeout_s)
     finally:
@@ -381,15 +421,25 @@ def _wire(bank_id: str, row: Outbox) -> str:
     try:
         return envelope(bank_id, row).model_dump_json()
     except ValidationError as exc:
-        log.warning("event %s breaks the contract (%s); published as stored, for the cloud to "
-                    "set aside", row.seq, problems(exc))  # fmt: skip
+        log.warning(
+            "event %s breaks the contract (%s); published as stored, for the cloud to set aside",
+            row.seq,
+            problems(exc),
+        )
     try:
         event: object = json.loads(row.body)
     except ValueError:
         event = sanitised(row.body)
     time_ = row.time.replace(tzinfo=row.time.tzinfo or UTC).isoformat()
-    return json.dumps({"event_id": row.event_id, "bank_id": bank_id, "seq": row.seq,
-                       "time": time_, "event": event})  # fmt: skip
+    return json.dumps(
+        {
+            "event_id": row.event_id,
+            "bank_id": bank_id,
+            "seq": row.seq,
+            "time": time_,
+            "event": event,
+        }
+    )
 
 
 def _payload(message: aiomqtt.Message) -> bytes:
@@ -404,16 +454,3 @@ def _command_id(payload: bytes) -> str | None:
         if isinstance(found, str) and 0 < len(found) <= 64:
             return found
     return None
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _say_offline(client: aiomqtt.Client, bank_id: str) -> None:
-    """A clean stop sends no Last Will: say it ourselves, briefly."""
-    offline = BankStatus(state="offline", since=utcnow()).model_dump_json()
-    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-        async with asyncio.timeout(2):
-            await client.publish(topic(bank_id, Channel.STATUS), offline, qos=1, retain=True)

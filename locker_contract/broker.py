@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from locker_contract.errors import ContractError
+
+# paho's ``Properties`` (MQTT 5 packet properties) is untyped: its constructor under a typed name
+properties: Callable[[int], Properties] = Properties
 
 # scheme: (MQTT protocol level, TLS, default port); level 5 is MQTT 5, level 4 is 3.1.1
 SCHEMES = {"mqtt": (5, False, 1883), "mqtts": (5, True, 8883), "mqtt311": (4, False, 1883)}
@@ -68,10 +72,10 @@ def client(
     if broker.tls:
         options["tls_context"] = ssl.create_default_context()
     if broker.mqtt5:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props = properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = session_expiry_s
-        options |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False,
-                    "properties": props}  # fmt: skip
+        options |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False}
+        options["properties"] = props
     else:
         options |= {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
     return aiomqtt.Client(broker.host, broker.port, **options)

@@ -151,11 +151,19 @@ CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
 COMMAND_TYPES = tuple(
     model.model_fields["type"].default
     for model in (
-        ReservationPush, ReservationWithdraw, PolicyPush, ParcelAnnounce, CourierPush,
-        CourierRevoke, CarrierWithdraw, CompartmentServiceSet, MaintenanceSet, KeypadReenable,
+        ReservationPush,
+        ReservationWithdraw,
+        PolicyPush,
+        ParcelAnnounce,
+        CourierPush,
+        CourierRevoke,
+        CarrierWithdraw,
+        CompartmentServiceSet,
+        MaintenanceSet,
+        KeypadReenable,
         RemoteOpen,
     )
-)  # fmt: skip
+)
 
 
 class CommandEnvelope(Message):

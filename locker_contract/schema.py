@@ -84,7 +84,11 @@ class ChannelSpec:
 
 CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec(
-        Channel.EVENTS, "edge", 1, False, Envelope,
+        Channel.EVENTS,
+        "edge",
+        1,
+        False,
+        Envelope,
         "One event per message, from the edge's transactional outbox, in `seq` order and at "
         "least once: with no progress of `events/ack` for a while the edge publishes the "
         "unacknowledged tail again. The cloud stores each `event_id` once, applies a bank's "
@@ -92,7 +96,11 @@ CHANNELS: tuple[ChannelSpec, ...] = (
         "the topic's.",
     ),
     ChannelSpec(
-        Channel.EVENTS_ACK, "cloud", 1, True, EventsAck,
+        Channel.EVENTS_ACK,
+        "cloud",
+        1,
+        True,
+        EventsAck,
         "The highest `seq` the cloud has done without a gap: the edge deletes its outbox up "
         "to there. Retained, so that an edge learns it on reconnecting. `cloud_time` also tells "
         "the edge the cloud's clock (used for command lifetimes over MQTT 3.1.1). An event the "
@@ -101,24 +109,40 @@ CHANNELS: tuple[ChannelSpec, ...] = (
         "more.",
     ),
     ChannelSpec(
-        Channel.STATE, "edge", 1, True, BankState,
+        Channel.STATE,
+        "edge",
+        1,
+        True,
+        BankState,
         "A snapshot of every compartment, published whenever anything in it changes. An empty "
         "retained message clears the topic; receivers ignore it.",
     ),
     ChannelSpec(
-        Channel.STATUS, "edge", 1, True, BankStatus,
+        Channel.STATUS,
+        "edge",
+        1,
+        True,
+        BankStatus,
         "`online` when the edge connects. `offline` is the edge's Last Will (QoS 1, retained), "
         "published by the broker when the connection dies, and by the edge itself on a clean "
         "stop. An empty retained message clears the topic; receivers ignore it.",
         note=" (the Last Will says offline)",
     ),
     ChannelSpec(
-        Channel.HEARTBEAT, "edge", 0, False, Heartbeat,
+        Channel.HEARTBEAT,
+        "edge",
+        0,
+        False,
+        Heartbeat,
         "Every few seconds: the edge's clock and how far its outbox has come. The cloud marks a "
         "bank offline when its heartbeats stop.",
     ),
     ChannelSpec(
-        Channel.CMD, "cloud", 1, False, CommandEnvelope,
+        Channel.CMD,
+        "cloud",
+        1,
+        False,
+        CommandEnvelope,
         "One command with its `command_id` and time to live. Over MQTT 5 the cloud also sets "
         "the Message Expiry Interval to the seconds left (rounded up); the broker counts down "
         "while the message waits and the edge counts what is left from its receipt. Over MQTT "
@@ -128,12 +152,16 @@ CHANNELS: tuple[ChannelSpec, ...] = (
         "after its time, and answers every delivery on `cmd/ack`.",
     ),
     ChannelSpec(
-        Channel.CMD_ACK, "edge", 1, False, CommandAck,
+        Channel.CMD_ACK,
+        "edge",
+        1,
+        False,
+        CommandAck,
         "What became of one command, for every delivery: a repeat is answered with the first "
         "outcome and `repeat: true`. A command that cannot be decoded but has a readable "
         "`command_id` is answered `rejected`.",
     ),
-)  # fmt: skip
+)
 
 MESSAGES: tuple[type[BaseModel], ...] = tuple(spec.message for spec in CHANNELS)
 
@@ -141,26 +169,56 @@ MESSAGES: tuple[type[BaseModel], ...] = tuple(spec.message for spec in CHANNELS)
 _T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 _EXAMPLE_BANK = "berlin-mitte-01"
 _EXAMPLES: dict[str, tuple[str, BaseModel]] = {
-    "Envelope": ("a door opened by an unlock", Envelope(
-        event_id=UUID("4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"), bank_id=_EXAMPLE_BANK, seq=42,
-        time=_T0, event=DoorOpened(
-            compartment="A07", intent_id=UUID("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d")),
-    )),
+    "Envelope": (
+        "a door opened by an unlock",
+        Envelope(
+            event_id=UUID("4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"),
+            bank_id=_EXAMPLE_BANK,
+            seq=42,
+            time=_T0,
+            event=DoorOpened(
+                compartment="A07", intent_id=UUID("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d")
+            ),
+        ),
+    ),
     "EventsAck": ("applied up to 42", EventsAck(seq=42, cloud_time=_T0)),
-    "BankState": ("one compartment", BankState(time=_T0, maintenance=False, compartments=[
-        CompartmentState(label="A07", size="M", in_service=True, door="closed", occupied=True),
-    ])),
+    "BankState": (
+        "one compartment",
+        BankState(
+            time=_T0,
+            maintenance=False,
+            compartments=[
+                CompartmentState(
+                    label="A07", size="M", in_service=True, door="closed", occupied=True
+                ),
+            ],
+        ),
+    ),
     "BankStatus": ("online", BankStatus(state="online", since=_T0)),
-    "Heartbeat": ("caught up", Heartbeat(
-        edge_time=_T0, last_seq=42, acked_seq=42, uptime_s=3600.0, boards_online=2,
-        boards_total=2,
-    )),
-    "CommandEnvelope": ("a remote open", CommandEnvelope(
-        command_id="cmd-7f3a", sent_at=_T0, ttl_s=300.0, command=RemoteOpen(
-            compartment="A07", reason="recipient locked out", requested_by="ops@example.org"),
-    )),
+    "Heartbeat": (
+        "caught up",
+        Heartbeat(
+            edge_time=_T0,
+            last_seq=42,
+            acked_seq=42,
+            uptime_s=3600.0,
+            boards_online=2,
+            boards_total=2,
+        ),
+    ),
+    "CommandEnvelope": (
+        "a remote open",
+        CommandEnvelope(
+            command_id="cmd-7f3a",
+            sent_at=_T0,
+            ttl_s=300.0,
+            command=RemoteOpen(
+                compartment="A07", reason="recipient locked out", requested_by="ops@example.org"
+            ),
+        ),
+    ),
     "CommandAck": ("applied", CommandAck(command_id="cmd-7f3a", outcome="applied", edge_time=_T0)),
-}  # fmt: skip
+}
 
 
 def last_will() -> str:

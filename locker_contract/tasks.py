@@ -4,14 +4,15 @@ On Python 3.11 a cancellation can be lost when it coincides with a timeout or wi
 future completing (``asyncio.timeout`` and ``asyncio.wait_for``, which aiomqtt uses inside
 ``publish``); a task that loses it runs on. A ``TaskGroup`` cancels its children only once, so
 it then waits for that child forever. ``cancel_all`` cancels again until every task has ended,
-and ``run_together`` is the task group built on it.
+and ``run_together`` is the task group built on it, each task named (``session.Reconnecting``
+runs every connection's work through it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,17 @@ async def cancel_all(tasks: Iterable[asyncio.Task[None]], patience_s: float = 1.
             log.debug("task %s had failed", task.get_name(), exc_info=task.exception())
 
 
-async def run_together(*coroutines: Coroutine[Any, Any, None]) -> None:
-    """Run ``coroutines`` as tasks until one ends, fails or the caller is cancelled; then stop
-    the others for sure (shielded: a second cancellation cannot leave them running) and raise
-    the first failure."""
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+async def run_together(named: Mapping[str, Coroutine[Any, Any, None]]) -> None:
+    """Run each coroutine as a task of its name until one ends, fails or the caller is
+    cancelled; then stop the others for sure (shielded: a second cancellation cannot leave them
+    running) and raise the first failure."""
+    tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in named.items()]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await asyncio.shield(cancel_all(tasks))
+        stopping = asyncio.create_task(cancel_all(tasks), name="run_together.stop")
+        await asyncio.shield(stopping)
     for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure

@@ -21,15 +21,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
@@ -38,8 +38,9 @@ from cloud.models import utcnow
 from cloud.services import carriers, commands, presence
 from cloud.services.errors import CloudError
 from cloud.services.ingest import Ingested, ingest_event, ingest_unreadable
-from locker_contract.broker import BrokerUrl, full_jitter
+from locker_contract.broker import BrokerUrl
 from locker_contract.broker import client as broker_client
+from locker_contract.broker import properties as new_properties
 from locker_contract.errors import ContractError
 from locker_contract.events import Envelope
 from locker_contract.messages import (
@@ -53,14 +54,16 @@ from locker_contract.messages import (
     decode,
     problems,
 )
-from locker_contract.tasks import run_together
+from locker_contract.session import Backoff, Reconnecting, Work
 from locker_contract.topics import Channel, every_bank, parse, shared, topic
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # messages a lane takes at once before acknowledging
 SWEEP_EVERY_S = 5.0
-STABLE_AFTER_S = 60.0
+STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
 SHARED = (Channel.EVENTS, Channel.HEARTBEAT, Channel.CMD_ACK)
 EVERYONE = (Channel.STATUS, Channel.STATE)
 
@@ -72,6 +75,7 @@ class WorkerStats:
     rejected: int = 0
     commands_sent: int = 0
     connected: bool = False
+    reconnects: int = 0
     applied: dict[str, int] = field(default_factory=dict)
 
 
@@ -95,7 +99,17 @@ class Progress:
 
 
 class IngestWorker:
-    def __init__(self, engine: Engine, settings: Settings, broker: str, *, name: str = "1") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        broker: str,
+        *,
+        name: str = "1",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.broker = BrokerUrl.parse(broker)
@@ -111,6 +125,19 @@ class IngestWorker:
             Channel.STATUS: self._status,
             Channel.STATE: self._state,
         }
+        self._sleep = sleep
+        self._connection = Reconnecting(
+            f"ingest[{self.client_id}]",
+            self._client,
+            self._session,
+            backoff=Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S, STABLE_AFTER_S),
+            tally=self.stats,
+            clock=clock,
+            sleep=sleep,
+            rng=rng,
+            endpoint=str(self.broker),
+            logger=log,
+        )
 
     def _client(self) -> aiomqtt.Client:
         password = None
@@ -127,26 +154,9 @@ class IngestWorker:
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
-        attempt = 0
-        while True:
-            began = time.monotonic()
-            try:
-                async with self._client() as client:
-                    self.stats.connected = True
-                    log.info("ingest worker %s connected to %s", self.client_id, self.broker)
-                    await self._session(client)
-            except* aiomqtt.MqttError as group:
-                log.warning("ingest worker lost %s: %s", self.broker, group.exceptions[0])
-            except* Exception as group:  # a bug must not stop ingestion: report it, reconnect
-                log.error("ingest worker failed; reconnecting", exc_info=group.exceptions[0])
-            finally:
-                self.stats.connected = False
-            if time.monotonic() - began > STABLE_AFTER_S:  # not a flapping session: start over
-                attempt = 0
-            await asyncio.sleep(full_jitter(attempt, 0.5, 30.0))
-            attempt += 1
+        await self._connection.run()
 
-    async def _session(self, client: aiomqtt.Client) -> None:
+    async def _session(self, client: aiomqtt.Client) -> Work:
         for channel in SHARED:
             wanted = every_bank(channel)
             if self.broker.mqtt5:
@@ -154,10 +164,9 @@ class IngestWorker:
             await client.subscribe(wanted, qos=1)
         for channel in EVERYONE:
             await client.subscribe(every_bank(channel), qos=1)
-        lanes = [self._drain(client, lane) for lane in self._lanes]
-        await run_together(
-            self._receive(client), *lanes, self._send_commands(client), self._sweep()
-        )
+        work = {f"lane-{n}": self._drain(client, lane) for n, lane in enumerate(self._lanes)}
+        work |= {"receive": self._receive(client), "commands": self._send_commands(client)}
+        return work | {"sweep": self._sweep()}
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -250,7 +259,7 @@ class IngestWorker:
             for delivery in due:
                 properties = None
                 if self.broker.mqtt5:
-                    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                    properties = new_properties(PacketTypes.PUBLISH)
                     properties.MessageExpiryInterval = max(1, math.ceil(delivery.remaining_s))
                 await client.publish(
                     topic(delivery.bank_id, Channel.CMD),
@@ -259,11 +268,11 @@ class IngestWorker:
                     properties=properties,
                 )
                 self.stats.commands_sent += 1
-            await asyncio.sleep(self.settings.command_poll_s)
+            await self._sleep(self.settings.command_poll_s)
 
     async def _sweep(self) -> None:
         while True:
-            await asyncio.sleep(SWEEP_EVERY_S)
+            await self._sleep(SWEEP_EVERY_S)
             try:
                 timeout = self.settings.heartbeat_timeout_s
                 await asyncio.to_thread(presence.sweep_silent, self.engine, timeout)
