@@ -17,7 +17,26 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON
 from sqlmodel import Field, SQLModel
 
+from cloud.lifecycles import (
+    ALARM,
+    AlarmState,
+    CommandState,
+    ParcelStatus,
+    QuarantineState,
+    ReservationState,
+    ShareState,
+    StateType,
+)
 from locker_contract import vocabulary
+
+__all__ = [  # the lifecycles' states, where the tables that hold them are
+    "AlarmState",
+    "CommandState",
+    "ParcelStatus",
+    "QuarantineState",
+    "ReservationState",
+    "ShareState",
+]
 
 
 class CloudModel(SQLModel, registry=registry()):
@@ -134,13 +153,6 @@ class ApiKey(CloudModel, table=True):
     replaces: str | None = None
 
 
-class ShareState(StrEnum):
-    OFFERED = "offered"  # the operator's offer: nothing of the carrier reaches the bank yet
-    ACCEPTED = "accepted"  # by the carrier, with its own key
-    DECLINED = "declined"  # an offer the carrier refused
-    WITHDRAWN = "withdrawn"  # accepted once, then withdrawn by the carrier
-
-
 class SharingPolicy(CloudModel, table=True):
     """A carrier's guaranteed share and ceiling at a bank (compartments held at once), offered
     by the bank's operator and in force once the carrier accepts it. ``codes_through`` is the
@@ -151,19 +163,13 @@ class SharingPolicy(CloudModel, table=True):
     carrier_id: str = Field(foreign_key="carrier.id", primary_key=True)
     guaranteed: int = Field(ge=0)
     ceiling: int = Field(ge=0)
-    state: str = Field(
-        default=ShareState.OFFERED.value, sa_column_kwargs={"server_default": "offered"}
+    state: ShareState = Field(
+        default=ShareState.OFFERED,
+        sa_type=StateType(ShareState),
+        sa_column_kwargs={"server_default": "offered"},
     )
     codes_through: date | None = None
     refresh_at: datetime | None = None  # the end of the local day those codes were sent on
-
-
-class ReservationState(StrEnum):
-    ACTIVE = "active"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    FULFILLED = "fulfilled"
-    UNFULFILLABLE = "unfulfillable"  # the bank filled the compartment offline; no other fits
 
 
 class Reservation(CloudModel, table=True):
@@ -173,7 +179,9 @@ class Reservation(CloudModel, table=True):
     compartment_id: str = Field(foreign_key="compartment.id")
     size: str
     kind: str  # soft: held until expires_at; hard: until deposit or cancel
-    state: str = ReservationState.ACTIVE.value
+    state: ReservationState = Field(
+        default=ReservationState.ACTIVE, sa_type=StateType(ReservationState)
+    )
     expires_at: datetime | None = None
     idempotency_key: str | None = None
     request_hash: str = ""
@@ -193,14 +201,6 @@ class Reservation(CloudModel, table=True):
     )
 
 
-class ParcelStatus(StrEnum):
-    ANNOUNCED = "announced"
-    IN_LOCKER = "in_locker"
-    PICKED_UP = "picked_up"
-    RETURN_PENDING = "return_pending"
-    RETURNED = "returned"
-
-
 class Parcel(CloudModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True)
     carrier_id: str = Field(foreign_key="carrier.id", index=True)
@@ -208,7 +208,7 @@ class Parcel(CloudModel, table=True):
     bank_id: str = Field(foreign_key="bank.id", index=True)
     recipient_phone: str
     consent: str
-    status: str = ParcelStatus.ANNOUNCED.value
+    status: ParcelStatus = Field(default=ParcelStatus.ANNOUNCED, sa_type=StateType(ParcelStatus))
     compartment_id: str | None = Field(default=None, foreign_key="compartment.id")
     courier_id: str | None = Field(default=None, foreign_key="courier.id")
     created_at: datetime = Field(default_factory=utcnow)
@@ -232,7 +232,7 @@ class ParcelEvent(CloudModel, table=True):
         default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
     )
     parcel_id: str = Field(foreign_key="parcel.id", index=True)
-    status: str
+    status: ParcelStatus = Field(sa_type=StateType(ParcelStatus))
     at: datetime = Field(default_factory=utcnow)
     source: str = ""
 
@@ -245,7 +245,9 @@ class Command(CloudModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     ttl_s: float = 3600.0
     expires_at: datetime | None = Field(default=None, index=True)
-    state: str = Field(default="pending", index=True)  # pending, acknowledged, expired
+    state: CommandState = Field(
+        default=CommandState.PENDING, sa_type=StateType(CommandState), index=True
+    )
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     last_sent_at: datetime | None = None
 
@@ -264,6 +266,15 @@ class Alarm(CloudModel, table=True):
     compartment: str = ""
     raised_at: datetime = Field(default_factory=utcnow)
     cleared_at: datetime | None = None
+
+    @property
+    def state(self) -> AlarmState:
+        return AlarmState.RAISED if self.cleared_at is None else AlarmState.CLEARED
+
+    def clear(self, at: datetime) -> None:
+        """Cleared once: ``IllegalTransition`` for an alarm already cleared."""
+        ALARM.step(self.state, AlarmState.CLEARED)
+        self.cleared_at = at
 
 
 class AuditEntry(CloudModel, table=True):
@@ -320,12 +331,6 @@ class InboundEvent(CloudModel, table=True):
     __table_args__ = (UniqueConstraint("bank_id", "seq", name="one_event_per_bank_seq"),)
 
 
-class QuarantineState(StrEnum):
-    HELD = "held"  # set aside: the stream went on past it
-    RELEASED = "released"  # applied after all, by an operator
-    DROPPED = "dropped"  # given up by an operator; its raw copy is erased
-
-
 class QuarantinedEvent(CloudModel, table=True):
     """An event of a bank the cloud could not apply (decision 0009), kept aside for an operator.
 
@@ -340,7 +345,7 @@ class QuarantinedEvent(CloudModel, table=True):
     parcel_id: str | None = Field(default=None, index=True)
     raw: str
     reason: str
-    state: str = QuarantineState.HELD.value
+    state: QuarantineState = Field(default=QuarantineState.HELD, sa_type=StateType(QuarantineState))
     quarantined_at: datetime = Field(default_factory=utcnow)
     settled_at: datetime | None = None
     settled_by: str | None = None

@@ -25,7 +25,8 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cloud.core.db import is_postgres, transaction
+from cloud.core.db import transaction
+from cloud.lifecycles import RESERVATION
 from cloud.models import (
     Bank,
     Compartment,
@@ -40,6 +41,8 @@ from cloud.models import (
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
+from locker_contract import commands as contract
+from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
 HOLDING_PARCEL = ("in_locker", "return_pending")
 NEAREST = 3
@@ -53,7 +56,7 @@ class ReserveRequest:
     ttl_s: float = 3600.0
 
     def digest(self) -> str:
-        body = json.dumps([self.bank_id, self.size.value, self.kind, self.ttl_s])
+        body = json.dumps([self.bank_id, str(self.size), self.kind, self.ttl_s])
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -69,7 +72,7 @@ def reserve(
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
                 return earlier, False
-            reservation = _reserve_locked(s, engine, who, request, idempotency_key)
+            reservation = _reserve_locked(s, who, request, idempotency_key)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
         with transaction(engine) as s:
@@ -95,17 +98,15 @@ def _replay(
 
 
 def _reserve_locked(
-    s: Session, engine: Engine, who: Principal, request: ReserveRequest, key: str | None
+    s: Session, who: Principal, request: ReserveRequest, key: str | None
 ) -> Reservation:
     carrier = who.carrier
-    _lock_bank(s, engine, request.bank_id)
+    _lock_bank(s, request.bank_id)
     _expire_due(s, request.bank_id)
     refusal = _admit(s, request.bank_id, carrier)
-    compartment = None if refusal else _pick(s, engine, request.bank_id, request.size)
+    compartment = None if refusal else pick_free(s, request.bank_id, request.size)
     if compartment is None:
-        reason = (
-            refusal or f"no free compartment fits size {request.size.value} at {request.bank_id}"
-        )
+        reason = refusal or f"no free compartment fits size {request.size} at {request.bank_id}"
         raise Conflict(reason, nearest=nearest_with_room(s, request.bank_id, request.size))
     soft = request.kind == "soft"
     reservation = Reservation(
@@ -121,16 +122,20 @@ def _reserve_locked(
     s.add(reservation)
     s.flush()
     audit(s, who, "reserve", reservation.id, bank=request.bank_id, compartment=compartment.label)
-    push: dict[str, object] = {"reservation_id": reservation.id, "carrier_id": carrier}
-    push |= {"compartment": compartment.label, "kind": request.kind}
-    enqueue_command(s, request.bank_id, "reservation.push", push)
+    push = contract.ReservationPush(
+        reservation_id=reservation.id,
+        carrier_id=carrier,
+        compartment=compartment.label,
+        kind="soft" if soft else "hard",
+    )
+    enqueue_command(s, request.bank_id, push)
     return reservation
 
 
-def _lock_bank(s: Session, engine: Engine, bank_id: str) -> None:
-    query = select(Bank).where(Bank.id == bank_id)
-    if is_postgres(engine):
-        query = query.with_for_update()
+def _lock_bank(s: Session, bank_id: str) -> None:
+    """Serialise the bank's decisions: its row ``FOR UPDATE`` (SQLite, where SQLAlchemy leaves
+    the clause out, serialises writers with ``BEGIN IMMEDIATE``)."""
+    query = select(Bank).where(Bank.id == bank_id).with_for_update()
     if s.exec(query).first() is None:
         raise NotFound(f"no bank {bank_id}")
 
@@ -138,20 +143,20 @@ def _lock_bank(s: Session, engine: Engine, bank_id: str) -> None:
 def _expire_due(s: Session, bank_id: str) -> None:
     due = select(Reservation).where(
         Reservation.bank_id == bank_id,
-        Reservation.state == ReservationState.ACTIVE.value,
+        Reservation.state == ReservationState.ACTIVE,
         col(Reservation.expires_at) < utcnow(),
     )
     for reservation in s.exec(due):
-        reservation.state = ReservationState.EXPIRED.value
+        reservation.state = RESERVATION.step(reservation.state, ReservationState.EXPIRED)
         s.add(reservation)
-        withdraw: dict[str, object] = {"reservation_id": reservation.id}
-        enqueue_command(s, bank_id, "reservation.withdraw", withdraw)
+        withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
+        enqueue_command(s, bank_id, withdraw)
     s.flush()
 
 
 def _held_ids(bank_id: str) -> tuple[object, object]:
     reserved = select(Reservation.compartment_id).where(
-        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
+        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
     )
     occupied = select(Parcel.compartment_id).where(
         Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
@@ -164,7 +169,7 @@ def holdings(s: Session, bank_id: str) -> Counter[str]:
 
     Counted in SQL: this runs while the bank's lock is held."""
     reserved = select(Reservation.carrier_id, func.count()).where(
-        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE.value
+        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
     )
     parcels = select(Parcel.carrier_id, func.count()).where(
         Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
@@ -180,42 +185,34 @@ def holdings(s: Session, bank_id: str) -> Counter[str]:
     return held
 
 
+def sharing_counts(s: Session, bank_id: str) -> BankCounts:
+    """The bank as the sharing rule counts it (``locker_contract.sharing``)."""
+    policies = s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
+    shares = {p.carrier_id: Share(p.guaranteed, p.ceiling) for p in policies}
+    free = sum(free_by_size(s, bank_id).values())
+    return BankCounts(free=free, held=holdings(s, bank_id), shares=shares)
+
+
 def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
-    """Why the bank's sharing policy refuses the carrier another hold, or None when it may.
+    """Why the bank's sharing rule refuses the carrier another hold, or None when it may.
 
     A carrier at its ceiling gets ``Conflict`` at once: other banks would not help it here."""
-    policies = {
-        p.carrier_id: p
-        for p in s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
-    }
-    held = holdings(s, bank_id)
-    mine = policies.get(carrier)
-    if mine is not None and held[carrier] >= mine.ceiling:
-        raise Conflict(
-            f"{carrier} holds {held[carrier]} compartments here, its ceiling", ceiling=mine.ceiling
-        )
-    if mine is not None and held[carrier] < mine.guaranteed:
-        return None
-    in_service = s.exec(
-        select(func.count())
-        .select_from(Compartment)
-        .where(Compartment.bank_id == bank_id, col(Compartment.in_service).is_(True))
-    ).one()
-    free = in_service - sum(held.values())
-    owed = sum(max(0, p.guaranteed - held[c]) for c, p in policies.items() if c != carrier)
-    if free <= 0:
+    bank = sharing_counts(s, bank_id)
+    verdict = admit(bank, carrier)
+    if verdict is Verdict.AT_CEILING:
+        ceiling = bank.shares[carrier].ceiling
+        held = bank.holds(carrier)
+        raise Conflict(f"{carrier} holds {held} compartments here, its ceiling", ceiling=ceiling)
+    if verdict is Verdict.FULL:
         return f"{bank_id} is full"
-    if free - owed <= 0:
+    if verdict is Verdict.OWED:
         return "the shared pool is empty; what is free is guaranteed to other carriers"
     return None
 
 
-def pick_free(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment | None:
-    """The smallest free compartment that fits, locked for this transaction."""
-    return _pick(s, engine, bank_id, size)
-
-
-def _pick(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment | None:
+def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
+    """The smallest free compartment that fits, locked for this transaction (``SKIP LOCKED``
+    on PostgreSQL; SQLite has one writer at a time)."""
     reserved, occupied = _held_ids(bank_id)
     query = (
         select(Compartment)
@@ -228,9 +225,8 @@ def _pick(s: Session, engine: Engine, bank_id: str, size: Size) -> Compartment |
         )
         .order_by(col(Compartment.size_rank), col(Compartment.label))
         .limit(1)
+        .with_for_update(skip_locked=True)
     )
-    if is_postgres(engine):
-        query = query.with_for_update(skip_locked=True)
     return s.exec(query).first()
 
 
@@ -258,7 +254,7 @@ def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
         col(Compartment.id).not_in(occupied),  # type: ignore[arg-type]
     )
     counts = Counter(s.exec(query))
-    return {size.value: counts.get(size.value, 0) for size in Size}
+    return {str(size): counts.get(size, 0) for size in Size}
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -272,13 +268,11 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def cancel(engine: Engine, who: Principal, reservation_id: str) -> Reservation:
     with transaction(engine) as s:
         reservation = _own(s, who, reservation_id)
-        if reservation.state != ReservationState.ACTIVE.value:
-            raise Conflict(f"the reservation is {reservation.state}")
-        reservation.state = ReservationState.CANCELLED.value
+        reservation.state = RESERVATION.step(reservation.state, ReservationState.CANCELLED)
         s.add(reservation)
         audit(s, who, "cancel_reservation", reservation.id)
-        withdraw: dict[str, object] = {"reservation_id": reservation.id}
-        enqueue_command(s, reservation.bank_id, "reservation.withdraw", withdraw)
+        withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
+        enqueue_command(s, reservation.bank_id, withdraw)
         return reservation
 
 

@@ -36,8 +36,8 @@ class Principal:
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this needs one of: {allowed}; your key is {self.role.value}")
+            allowed = ", ".join(roles)
+            raise Forbidden(f"this needs one of: {allowed}; your key is {self.role}")
 
     @property
     def carrier(self) -> str:
@@ -96,7 +96,7 @@ def mint(
     scope = scope or Scope()
     row = ApiKey(
         key_hash=key_hash(secret_key, key),
-        role=role.value,
+        role=role,
         label=label,
         carrier_id=scope.carrier_id,
         operator_id=scope.operator_id,
@@ -119,7 +119,7 @@ def mint_key(
 def audit(s: Session, who: Principal | None, action: str, target: str, **detail: object) -> None:
     """Append to the audit log, in the caller's transaction; phone numbers only masked."""
     actor = who.key_id if who else "system"
-    role = who.role.value if who else "system"
+    role = str(who.role) if who else "system"
     entry = AuditEntry(actor=actor, role=role, action=action, target=target, detail=masked(detail))
     s.add(entry)
 

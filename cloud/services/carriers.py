@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import SHARE
 from cloud.models import (
     ApiKey,
     Bank,
@@ -101,9 +102,7 @@ def announce(
             )
             s.add(parcel)
             s.flush()
-            s.add(
-                ParcelEvent(parcel_id=parcel.id, status=ParcelStatus.ANNOUNCED.value, source="api")
-            )
+            s.add(ParcelEvent(parcel_id=parcel.id, status=ParcelStatus.ANNOUNCED, source="api"))
             audit(s, who, "announce", parcel.id, waybill=waybill)
             announced = contract.ParcelAnnounce(
                 waybill=waybill, carrier_id=carrier, recipient_phone=phone, consent=Consent(consent)
@@ -192,7 +191,7 @@ def served_banks(s: Session, carrier_id: str) -> list[str]:
 
 def _accepted(s: Session, carrier_id: str) -> list[SharingPolicy]:
     query = select(SharingPolicy).where(
-        SharingPolicy.carrier_id == carrier_id, SharingPolicy.state == ShareState.ACCEPTED.value
+        SharingPolicy.carrier_id == carrier_id, SharingPolicy.state == ShareState.ACCEPTED
     )
     return list(s.exec(query))
 
@@ -201,7 +200,7 @@ def _refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
     """A share offered, declined or withdrawn: nothing of the carrier goes to the bank. (A bank
     with no share for the carrier at all is open to it as before: walk-up deposits.)"""
     share = s.get(SharingPolicy, (bank_id, carrier_id))
-    if share is not None and share.state != ShareState.ACCEPTED.value:
+    if share is not None and share.state != ShareState.ACCEPTED:
         raise Conflict(f"your share of {bank_id} is {share.state}; accept it first")
 
 
@@ -250,7 +249,7 @@ def refresh_codes(engine: Engine, now: datetime | None = None) -> int:
     now = now or utcnow()
     with transaction(engine) as s:
         query = select(SharingPolicy).where(
-            SharingPolicy.state == ShareState.ACCEPTED.value,
+            SharingPolicy.state == ShareState.ACCEPTED,
             or_(col(SharingPolicy.refresh_at).is_(None), col(SharingPolicy.refresh_at) <= now),
         )
         stale = list(s.exec(query))
@@ -281,9 +280,9 @@ def accept_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
     bank. Accepting an accepted share changes nothing."""
     with transaction(engine) as s:
         share = _own_share(s, who, bank_id)
-        if share.state == ShareState.ACCEPTED.value:
+        if share.state == ShareState.ACCEPTED:
             return share
-        share.state = ShareState.ACCEPTED.value
+        share.state = SHARE.step(share.state, ShareState.ACCEPTED)
         audit(s, who, "accept_share", f"{bank_id}/{share.carrier_id}")
         policy = contract.PolicyPush(
             carrier_id=share.carrier_id, guaranteed=share.guaranteed, ceiling=share.ceiling
@@ -299,12 +298,12 @@ def withdraw_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolic
     with transaction(engine) as s:
         share = _own_share(s, who, bank_id)
         was = share.state
-        if was == ShareState.ACCEPTED.value:
-            share.state = ShareState.WITHDRAWN.value
+        if was == ShareState.ACCEPTED:
+            share.state = SHARE.step(was, ShareState.WITHDRAWN)
             withdraw = contract.CarrierWithdraw(carrier_id=share.carrier_id)
             enqueue_command(s, bank_id, withdraw, who=who)
-        elif was == ShareState.OFFERED.value:
-            share.state = ShareState.DECLINED.value
+        elif was == ShareState.OFFERED:
+            share.state = SHARE.step(was, ShareState.DECLINED)
         share.codes_through = None
         s.add(share)
         audit(s, who, "withdraw_share", f"{bank_id}/{share.carrier_id}", was=was)
@@ -331,7 +330,7 @@ def day_codes(
     who.require(Role.CARRIER, Role.COURIER)
     with transaction(engine) as s:
         share = s.get(SharingPolicy, (bank_id, str(who.carrier_id)))
-        if share is None or share.state != ShareState.ACCEPTED.value:
+        if share is None or share.state != ShareState.ACCEPTED:
             raise NotFound("no accepted share of this bank")
         window = courier_codes.window(utcnow(), _timezone(s, bank_id))
         day = day or window[0]

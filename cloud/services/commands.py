@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import COMMAND, CommandState
 from cloud.models import Bank, Command, CommandAck, utcnow
 from cloud.services import courier_codes
 from cloud.services.auth import Principal, audit
@@ -61,7 +62,7 @@ def enqueue_command(
 
 
 def pending(s: Session, bank_id: str) -> list[Command]:
-    query = select(Command).where(Command.bank_id == bank_id, Command.state == "pending")
+    query = select(Command).where(Command.bank_id == bank_id, Command.state == CommandState.PENDING)
     return list(s.exec(query.order_by(col(Command.created_at))))
 
 
@@ -72,7 +73,7 @@ def acknowledge(s: Session, command_id: str, outcome: str, detail: str = "") -> 
         raise NotFound("no such command")
     if s.get(CommandAck, command_id) is None:
         s.add(CommandAck(command_id=command_id, outcome=outcome, detail=detail, at=utcnow()))
-        command.state = "acknowledged"
+        command.state = COMMAND.step(command.state, CommandState.ACKNOWLEDGED)
         s.add(command)
         audit(
             s,
@@ -140,7 +141,7 @@ def _pick(engine: Engine, retry_s: float, now: datetime) -> list[Command]:
             select(Command)
             .join(Bank, col(Bank.id) == col(Command.bank_id))
             .where(
-                Command.state == "pending",
+                Command.state == CommandState.PENDING,
                 col(Command.expires_at) > now,
                 or_(
                     col(Command.last_sent_at).is_(None),
@@ -161,9 +162,11 @@ def _pick(engine: Engine, retry_s: float, now: datetime) -> list[Command]:
 
 
 def _expire(s: Session, now: datetime) -> None:
-    query = select(Command).where(Command.state == "pending", col(Command.expires_at) <= now)
+    query = select(Command).where(
+        Command.state == CommandState.PENDING, col(Command.expires_at) <= now
+    )
     for command in s.exec(query):
-        command.state = "expired"
+        command.state = COMMAND.step(command.state, CommandState.EXPIRED)
         s.add(command)
         audit(
             s,

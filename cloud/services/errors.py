@@ -5,6 +5,7 @@ CloudError
 ├── Forbidden      a valid key whose role may not do this (403)
 ├── NotFound       no such resource for this caller (404), whether absent or another tenant's
 ├── Conflict       the request contradicts current state or policy (409)
+│   └── IllegalTransition  a lifecycle's table does not allow the move (cloud/lifecycles.py)
 ├── Invalid        the request itself is wrong (422)
 └── RateLimited    too many requests for this key (429)
 """
@@ -35,6 +36,10 @@ class NotFound(CloudError):
 
 class Conflict(CloudError):
     status = 409
+
+
+class IllegalTransition(Conflict):
+    """A state change its lifecycle's transition table does not list."""
 
 
 class Invalid(CloudError):

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import SHARE
 from cloud.models import (
     Bank,
     BankCursor,
@@ -117,7 +118,7 @@ def create_bank(
                 Compartment(
                     bank_id=bank_id,
                     label=spec.label,
-                    size=spec.size.value,
+                    size=spec.size,
                     size_rank=spec.size.rank,
                     low=spec.low,
                 )
@@ -176,8 +177,8 @@ def set_policy(
             bank_id=bank_id, carrier_id=carrier_id, guaranteed=guaranteed, ceiling=ceiling
         )
         policy.guaranteed, policy.ceiling = guaranteed, ceiling
-        if policy.state != ShareState.ACCEPTED.value:  # a new offer, or one made again
-            policy.state = ShareState.OFFERED.value
+        if policy.state != ShareState.ACCEPTED:  # a new offer, or one made again
+            policy.state = SHARE.step(policy.state, ShareState.OFFERED)
         s.add(policy)
         audit(
             s,
@@ -188,7 +189,7 @@ def set_policy(
             ceiling=ceiling,
             state=policy.state,
         )
-        if policy.state == ShareState.ACCEPTED.value:  # else nothing reaches the bank (0010)
+        if policy.state == ShareState.ACCEPTED:  # else nothing reaches the bank (0010)
             share = contract.PolicyPush(
                 carrier_id=carrier_id, guaranteed=guaranteed, ceiling=ceiling
             )

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
     Alarm,
     Bank,
@@ -329,7 +330,7 @@ def _held_behind(s: Session, event: InboundEvent) -> str | None:
     query = select(QuarantinedEvent).where(
         QuarantinedEvent.bank_id == event.bank_id,
         QuarantinedEvent.parcel_id == parcel,
-        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.state == QuarantineState.HELD,
         QuarantinedEvent.seq < event.seq,
     )
     first = s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
@@ -432,7 +433,7 @@ def _compartment(s: Session, bank_id: str, label: str) -> Compartment | None:
 
 
 def _status(s: Session, parcel: Parcel, status: ParcelStatus, source: str) -> None:
-    parcel.status = status
+    parcel.status = PARCEL.step(parcel.status, status)
     s.add(parcel)
     s.add(ParcelEvent(parcel_id=parcel.id, status=status, source=source))
 
@@ -468,24 +469,24 @@ def _settle_reservations(s: Session, compartment: Compartment, carrier: str) -> 
     )
     for reservation in s.exec(query):
         if reservation.carrier_id == carrier:
-            reservation.state = ReservationState.FULFILLED
+            reservation.state = RESERVATION.step(reservation.state, ReservationState.FULFILLED)
         else:
             _move(s, reservation, compartment)
         s.add(reservation)
 
 
 def _move(s: Session, reservation: Reservation, taken: Compartment) -> None:
-    reservation.state = ReservationState.CANCELLED  # frees the index for the move
-    s.flush()
+    """Move the hold to another free fitting compartment (``taken`` is not free: the parcel is
+    in it), or make it unfulfillable."""
     better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
     if better is None:
-        reservation.state = ReservationState.UNFULFILLABLE
+        reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
         enqueue_command(s, taken.bank_id, withdraw)
         return
     # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
     # two commands could arrive in either order
-    reservation.compartment_id, reservation.state = better.id, ReservationState.ACTIVE
+    reservation.compartment_id = better.id
     push = contract.ReservationPush(
         reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
     )
@@ -530,7 +531,7 @@ def _clear(s: Session, bank_id: str, kind: str, where: str) -> None:
         col(Alarm.cleared_at).is_(None),
     )
     for alarm in s.exec(query):
-        alarm.cleared_at = utcnow()
+        alarm.clear(utcnow())
         s.add(alarm)
 
 

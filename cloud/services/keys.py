@@ -85,7 +85,7 @@ def _visible(who: Principal) -> ColumnElement[bool]:
         return true()
     if who.role is Role.OPERATOR:
         sites = select(Site.id).where(Site.operator_id == who.operator_id)
-        managers = and_(col(ApiKey.role) == Role.MANAGER.value, col(ApiKey.site_id).in_(sites))
+        managers = and_(col(ApiKey.role) == Role.MANAGER, col(ApiKey.site_id).in_(sites))
         return or_(mine, col(ApiKey.operator_id) == who.operator_id, managers)
     if who.role is Role.CARRIER:
         return or_(mine, col(ApiKey.carrier_id) == who.carrier_id)
@@ -98,7 +98,7 @@ def list_keys(
     """The keys ``who`` manages, oldest first; of one role when ``role`` is given."""
     query = select(ApiKey).where(_visible(who))
     if role is not None:
-        query = query.where(ApiKey.role == role.value)
+        query = query.where(ApiKey.role == role)
     with transaction(engine) as s:
         rows = s.exec(query.order_by(col(ApiKey.created_at), col(ApiKey.id)))
         return [view(row, now or utcnow()) for row in rows]
@@ -154,7 +154,7 @@ def rotate(
     with transaction(engine) as s:
         row = _managed(s, who, key_id)
         if _state(row, now) is not KeyState.ACTIVE:
-            raise Conflict(f"key {row.id} is {_state(row, now).value}; rotate its successor")
+            raise Conflict(f"key {row.id} is {_state(row, now)}; rotate its successor")
         scope = Scope(row.carrier_id, row.operator_id, row.site_id, row.courier_id)
         minted = mint(s, secret_key, Role(row.role), row.label, scope, replaces=row.id)
         if overlap_s > 0:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import CommandState
 from cloud.models import (
     Command,
     InboundEvent,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 SHOWN_DIGITS = 2  # of a phone number, in anything a person reads
 ERASED = ""  # what an erased phone number becomes (the columns are NOT NULL)
-ENDED = (ParcelStatus.PICKED_UP.value, ParcelStatus.RETURNED.value)
+ENDED = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED)
 PURGE_BATCH = 500  # parcels per transaction
 PHONE_FIELD = "recipient_phone"
 # a phone in JSON text, its closing quote perhaps cut off with the rest of the text
@@ -131,7 +132,7 @@ def _erase(s: Session, parcel: Parcel) -> tuple[int, int, int, int]:
     commands = select(Command).where(
         Command.bank_id == parcel.bank_id,
         Command.type == "parcel.announce",
-        Command.state != "pending",
+        Command.state != CommandState.PENDING,
     )
     sent: list[Command] = list(s.exec(commands))
     n_commands = _erase_json(s, sent, "payload", parcel, "carrier_id")

@@ -44,7 +44,7 @@ def _raise(s: Session, bank_id: str, kind: str) -> None:
 
 def _clear(s: Session, bank_id: str, kind: str) -> None:
     for alarm in _open_alarms(s, bank_id, kind):
-        alarm.cleared_at = utcnow()
+        alarm.clear(utcnow())
         s.add(alarm)
 
 

@@ -26,10 +26,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
+from cloud.lifecycles import QUARANTINE
 from cloud.models import Alarm, InboundEvent, QuarantinedEvent, QuarantineState, Role, utcnow
 from cloud.services import ingest
 from cloud.services.auth import Principal, audit
-from cloud.services.errors import Conflict, Invalid, NotFound
+from cloud.services.errors import Conflict, IllegalTransition, Invalid, NotFound
 from cloud.services.fleet import own_bank
 from cloud.services.personal_data import mask_phone
 from locker_contract.events import Envelope, EventAdapter
@@ -124,8 +125,8 @@ def _held(s: Session, who: Principal, bank_id: str, event_id: str) -> Quarantine
     row = s.get(QuarantinedEvent, event_id)
     if row is None or row.bank_id != bank_id:
         raise NotFound("no such quarantined event")
-    if row.state != QuarantineState.HELD.value:
-        raise Conflict(f"this event was {row.state} already")
+    if row.state != QuarantineState.HELD:
+        raise IllegalTransition(f"this event was {row.state} already")
     return row
 
 
@@ -135,7 +136,7 @@ def _earlier_of_parcel(s: Session, row: QuarantinedEvent) -> QuarantinedEvent | 
     query = select(QuarantinedEvent).where(
         QuarantinedEvent.bank_id == row.bank_id,
         QuarantinedEvent.parcel_id == row.parcel_id,
-        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.state == QuarantineState.HELD,
         QuarantinedEvent.seq < row.seq,
     )
     return s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
@@ -191,7 +192,7 @@ def _release_followers(s: Session, who: Principal, first: QuarantinedEvent) -> N
     query = select(QuarantinedEvent).where(
         QuarantinedEvent.bank_id == first.bank_id,
         QuarantinedEvent.parcel_id == first.parcel_id,
-        QuarantinedEvent.state == QuarantineState.HELD.value,
+        QuarantinedEvent.state == QuarantineState.HELD,
         QuarantinedEvent.seq > first.seq,
     )
     for row in s.exec(query.order_by(col(QuarantinedEvent.seq))).all():
@@ -206,7 +207,8 @@ def _release_followers(s: Session, who: Principal, first: QuarantinedEvent) -> N
 def _settle(
     s: Session, who: Principal, row: QuarantinedEvent, state: QuarantineState, **detail: object
 ) -> None:
-    row.state, row.settled_at, row.settled_by = state.value, utcnow(), who.key_id
+    row.state = QUARANTINE.step(row.state, state)
+    row.settled_at, row.settled_by = utcnow(), who.key_id
     s.add(row)
     query = select(Alarm).where(
         Alarm.bank_id == row.bank_id,
@@ -215,19 +217,19 @@ def _settle(
         col(Alarm.cleared_at).is_(None),
     )
     for alarm in s.exec(query):
-        alarm.cleared_at = row.settled_at
+        alarm.clear(row.settled_at)
         s.add(alarm)
     audit(
         s,
         who,
-        f"quarantine.{state.value}",
+        f"quarantine.{state}",
         row.bank_id,
         event_id=row.event_id,
         seq=row.seq,
         type=row.type,
         **detail,
     )
-    log.info("bank %s seq %d: %s by %s", row.bank_id, row.seq, state.value, who.key_id)
+    log.info("bank %s seq %d: %s by %s", row.bank_id, row.seq, state, who.key_id)
 
 
 def _aware(at: datetime) -> datetime:

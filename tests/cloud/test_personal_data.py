@@ -17,12 +17,14 @@ from cloud.models import (
     METADATA,
     AuditEntry,
     Command,
+    CommandState,
     InboundEvent,
     Notification,
     Parcel,
     ParcelEvent,
     ParcelStatus,
     QuarantinedEvent,
+    QuarantineState,
     utcnow,
 )
 from cloud.services.personal_data import mask_phone, masked, purge_personal_data
@@ -59,8 +61,10 @@ def test_masks_show_at_most_two_digits() -> None:
     assert mask_phone("+86 138-0013-8000") == "***********00"
     assert mask_phone("1234") == "****"
     assert masked({"recipient_phone": PHONE, "x": {"phone": PHONE}, "n": 1}) == {
-        "recipient_phone": "*********00", "x": {"phone": "*********00"}, "n": 1,
-    }  # fmt: skip
+        "recipient_phone": "*********00",
+        "x": {"phone": "*********00"},
+        "n": 1,
+    }
 
 
 def test_the_audit_log_never_holds_a_plain_phone(cloud: Cloud) -> None:
@@ -79,20 +83,34 @@ def end(engine: Engine, waybill: str, status: ParcelStatus, days_ago: float) -> 
     at = utcnow() - timedelta(days=days_ago)
     with transaction(engine) as s:
         parcel = s.exec(select(Parcel).where(Parcel.waybill == waybill)).one()
-        parcel.status = status.value
+        parcel.status = status
         s.add(parcel)
-        s.add(ParcelEvent(parcel_id=parcel.id, status=status.value, at=at, source="test"))
+        s.add(ParcelEvent(parcel_id=parcel.id, status=status, at=at, source="test"))
         body: dict[str, object] = {"waybill": waybill, "carrier": "sf"}
         body["recipient_phone"] = parcel.recipient_phone
         seq = len(list(s.exec(select(InboundEvent)))) + 1
-        s.add(InboundEvent(event_id=f"e-{waybill}", bank_id="maple", seq=seq,
-                           type="parcel.deposited", body=body))  # fmt: skip
-        s.add(Notification(event_id=f"e-{waybill}", bank_id="maple", carrier_id="sf",
-                           waybill=waybill, recipient_phone=parcel.recipient_phone,
-                           text="Your parcel is in the locker"))  # fmt: skip
+        s.add(
+            InboundEvent(
+                event_id=f"e-{waybill}",
+                bank_id="maple",
+                seq=seq,
+                type="parcel.deposited",
+                body=body,
+            )
+        )
+        s.add(
+            Notification(
+                event_id=f"e-{waybill}",
+                bank_id="maple",
+                carrier_id="sf",
+                waybill=waybill,
+                recipient_phone=parcel.recipient_phone,
+                text="Your parcel is in the locker",
+            )
+        )
         for command in s.exec(select(Command).where(Command.type == "parcel.announce")):
             if command.payload.get("waybill") == waybill:
-                command.state = "acknowledged"
+                command.state = CommandState.ACKNOWLEDGED
                 s.add(command)
 
 
@@ -123,13 +141,24 @@ def quarantine(engine: Engine, event_id: str, phone: str, settled_days_ago: floa
     settled = None if settled_days_ago is None else utcnow() - timedelta(days=settled_days_ago)
     with transaction(engine) as s:
         seq = len(list(s.exec(select(InboundEvent)))) + 1
-        s.add(InboundEvent(event_id=event_id, bank_id="maple", seq=seq,
-                           type="parcel.deposited", body=body))  # fmt: skip
+        s.add(
+            InboundEvent(
+                event_id=event_id, bank_id="maple", seq=seq, type="parcel.deposited", body=body
+            )
+        )
         s.flush()
-        s.add(QuarantinedEvent(event_id=event_id, bank_id="maple", seq=seq,
-                               type="parcel.deposited", raw=raw[: raw.index(phone) + 5],
-                               reason="test", state="held" if settled is None else "dropped",
-                               settled_at=settled))  # fmt: skip
+        s.add(
+            QuarantinedEvent(
+                event_id=event_id,
+                bank_id="maple",
+                seq=seq,
+                type="parcel.deposited",
+                raw=raw[: raw.index(phone) + 5],
+                reason="test",
+                state=QuarantineState.HELD if settled is None else QuarantineState.DROPPED,
+                settled_at=settled,
+            )
+        )
 
 
 def test_settled_quarantined_events_lose_their_phone_after_the_retention(cloud: Cloud) -> None:
