@@ -35,7 +35,8 @@ E = TypeVar("E", bound=StrEnum)
 
 @dataclass(frozen=True)
 class Lifecycle(Generic[S, E]):
-    """One table: ``table[state][event]`` is the next state; no row is an illegal transition."""
+    """One table: ``table[state][event]`` is the next state. Every state has its row (a final
+    state an empty one, as in h11); an event missing from it is an illegal transition."""
 
     name: str
     initial: S
@@ -99,6 +100,8 @@ DEPOSIT = Lifecycle(
         },
         _D.RESIZING: {_DE.CLOSED_WITH_ITEM: _D.OPENING, _DE.CLOSED_EMPTY: _D.OPENING},
         _D.CANCELLING: {_DE.CLOSED_WITH_ITEM: _D.ABANDONED, _DE.CLOSED_EMPTY: _D.ABANDONED},
+        _D.RECORDED: {},
+        _D.ABANDONED: {},
     },
 )
 ACTIVE_DEPOSIT_STATES = (_D.OPENING, _D.OPEN, _D.RESIZING, _D.CANCELLING)
@@ -134,6 +137,8 @@ PARCEL = Lifecycle(
             _PE.EXPIRED: _P.RETURN_PENDING,
         },
         _P.RETURN_PENDING: {_PE.COLLECTED: _P.RETURNED},
+        _P.PICKED_UP: {},
+        _P.RETURNED: {},
     },
 )
 ACTIVE_PARCEL_STATES = (_P.IN_LOCKER, _P.RETURN_PENDING)
@@ -218,6 +223,10 @@ INTENT = Lifecycle(
             _IE.ALREADY_OPEN: _I.ALREADY_OPEN,
             _IE.INTERRUPTED: _I.NOT_SENT,
         },
+        _I.OPENED: {},
+        _I.ALREADY_OPEN: {},
+        _I.JAMMED: {},
+        _I.NOT_SENT: {},
     },
 )
 UNANSWERED = (_I.PENDING, _I.UNKNOWN)  # intents a door opening can still be attributed to
