@@ -37,12 +37,22 @@ def _config(port: str, folder: Path, broker: str, notify_key: str) -> dict[str, 
             "key_file": folder / "bank.key",
         },
         "policy": {"poll_interval_s": 0.1},
-        "link": {"broker": broker, "heartbeat_s": 1.0, "resync_jitter_s": 0.2,
-                 "notify_public_key": notify_key},
-        "bus": [{"name": "main", "port": port, "protocol": "xor8a", "board": [
-            {"address": 1, "channels": 8}, {"address": 2, "channels": 8}]}],
+        "link": {
+            "broker": broker,
+            "heartbeat_s": 1.0,
+            "resync_jitter_s": 0.2,
+            "notify_public_key": notify_key,
+        },
+        "bus": [
+            {
+                "name": "main",
+                "port": port,
+                "protocol": "xor8a",
+                "board": [{"address": 1, "channels": 8}, {"address": 2, "channels": 8}],
+            }
+        ],
         "compartment": compartments,
-    }  # fmt: skip
+    }
 
 
 async def _until(check: object, timeout: float = 5.0) -> None:
@@ -101,8 +111,10 @@ async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
             s, edge.key, courier_id="jd-0007", carrier="jd", pin="2468", ttl_h=72, now=now
         )
     code = await asyncio.to_thread(cloud.courier_code, "sf-express", "sf-0042")
-    typer.echo("SF Express accepts its share of this bank; its courier sf-0042 fetches today's "
-               "code for this bank from the cloud")  # fmt: skip
+    typer.echo(
+        "SF Express accepts its share of this bank; its courier sf-0042 fetches today's "
+        "code for this bank from the cloud"
+    )
     await _until(lambda: _known(edge, "sf-0042"))  # its verifier came with the commands
     first = await _deposit(edge, sim, "sf-0042", code, "SF1008611")
     second = await _deposit(edge, sim, "jd-0007", "2468", "JD0020099")
@@ -135,8 +147,10 @@ async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
     typer.echo("\nthe cloud puts the bank into maintenance (a command, applied once, answered):")
     command = cloud.command("bank.maintenance", {"on": True})
     await _until(lambda: cloud.answer(command) is not None)
-    typer.echo(f"  bank answers: {cloud.answer(command)}; kiosk in maintenance: "
-               f"{edge.flows.in_maintenance()}")  # fmt: skip
+    typer.echo(
+        f"  bank answers: {cloud.answer(command)}; kiosk in maintenance: "
+        f"{edge.flows.in_maintenance()}"
+    )
 
 
 def run_bank_act() -> None:

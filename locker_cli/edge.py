@@ -108,10 +108,19 @@ def couriers_add(
     ttl = ttl_hours or config.policy.credential_ttl_h
     key = codes.load_or_create_key(config.bank.key_file)
     pin = pin or getpass.getpass("PIN: ")
-    _admin(ctx, lambda s: admin.add_courier(
-        s, key, courier_id=courier_id, carrier=carrier, pin=pin, ttl_h=ttl, name=name,
-        now=SystemClock().wall(),
-    ))  # fmt: skip
+    _admin(
+        ctx,
+        lambda s: admin.add_courier(
+            s,
+            key,
+            courier_id=courier_id,
+            carrier=carrier,
+            pin=pin,
+            ttl_h=ttl,
+            name=name,
+            now=SystemClock().wall(),
+        ),
+    )
     typer.echo(f"courier {courier_id} ({carrier}) valid for {ttl:g} h")
 
 
@@ -169,9 +178,12 @@ def expect(
     """Announce a waybill whose recipient agreed to locker delivery."""
     from controller import admin
 
-    _admin(ctx, lambda s: admin.expect_parcel(
-        s, waybill=waybill, carrier=carrier, phone=phone, consent=consent.value
-    ))  # fmt: skip
+    _admin(
+        ctx,
+        lambda s: admin.expect_parcel(
+            s, waybill=waybill, carrier=carrier, phone=phone, consent=consent.value
+        ),
+    )
     typer.echo(f"waybill {waybill} expected")
 
 
