@@ -26,12 +26,12 @@ class Handoff:
 
     def __init__(self, ttl_s: float, clock: Clock) -> None:
         self.ttl_s = ttl_s
-        self._clock = clock
+        self.clock = clock
         self._held: dict[str, _Held] = {}
 
     def hold(self, deposit_id: str, courier_id: str, code: str) -> None:
         self._forget_expired()
-        self._held[deposit_id] = _Held(courier_id, code, self._clock.monotonic() + self.ttl_s)
+        self._held[deposit_id] = _Held(courier_id, code, self.clock.monotonic() + self.ttl_s)
 
     def show(self, deposit_id: str, courier_id: str) -> str | None:
         """The code of ``deposit_id`` for the courier who made it, while it is still held."""
@@ -44,6 +44,6 @@ class Handoff:
         return len(self._held)
 
     def _forget_expired(self) -> None:
-        now = self._clock.monotonic()
+        now = self.clock.monotonic()
         for deposit_id in [d for d, held in self._held.items() if held.until <= now]:
             del self._held[deposit_id]

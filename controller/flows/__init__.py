@@ -83,7 +83,7 @@ class Flows:
 
     @clock.setter
     def clock(self, clock: Clock) -> None:
-        self.ctx.clock = clock
+        self.ctx.clock = self.ctx.handoff.clock = clock
 
     @property
     def doors(self) -> DoorSupervisor | None:
