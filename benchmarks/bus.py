@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
+from benchmarks.common import heading
 from firmware_bridge.bus import BusMaster, UnlockOutcome
 from firmware_bridge.codecs import kerong_cu16, xor8a
 from firmware_bridge.families import family_named
@@ -205,11 +204,7 @@ COLUMNS = ("scenario", "measure", "median ms", "p99 ms", "wire ms", "median/wire
 
 
 def header(opens: int, polls: int) -> str:
-    return (
-        f"smartlocker bus benchmark  {date.today().isoformat()}  "
-        f"Python {platform.python_version()} ({platform.machine()}, {platform.system()})  "
-        f"{opens} opens, {polls} polls per scenario"
-    )
+    return f"{heading('bus')}  {opens} opens, {polls} polls per scenario"
 
 
 def cells(row: Row) -> tuple[str, ...]:

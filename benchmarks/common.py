@@ -1,20 +1,62 @@
-"""What every benchmark needs: its error, a free port, a log's tail, a fresh PostgreSQL database
-and an aligned table. Run the benchmarks as modules from the repository's root
-(``python -m benchmarks.ingest``), so that they can share this."""
+"""What every benchmark needs: its error, its heading, a free port, a log's tail, a child
+process stopped, a fresh PostgreSQL database (and the option naming its server) and an aligned
+table. Run the benchmarks as modules from the repository's root (``python -m benchmarks.ingest``),
+so that they can share this."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
+import platform
+import signal
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import psycopg
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
 
 class BenchmarkError(Exception):
     """Something did not do what is being measured; the figures would be meaningless."""
+
+
+def heading(name: str) -> str:
+    """How every benchmark's first line starts: which one, the day, Python and the machine."""
+    return (
+        f"smartlocker {name} benchmark  {date.today().isoformat()}  "
+        f"Python {platform.python_version()} ({platform.machine()}, {platform.system()}, "
+        f"{os.cpu_count()} cores)"
+    )
+
+
+def postgres_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--postgres",
+        default=PG_ADMIN,
+        help=f"a PostgreSQL URL allowed to create databases (default {PG_ADMIN})",
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], timeout_s: float, *, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL (to its whole process group with ``group``) if it does not stop
+    within ``timeout_s``; nothing if it has stopped already."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

@@ -39,7 +39,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -51,13 +50,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from benchmarks.common import BenchmarkError, align, free_port
+from benchmarks.common import BenchmarkError, align, free_port, heading, stop
 from controller.api import create_app
 from controller.config import load_config
 from controller.daemon import Edge
@@ -273,12 +271,7 @@ def running(args: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, STOP_TIMEOUT_S)
 
 
 def get_status(port: int) -> dict[str, object] | None:
@@ -360,9 +353,8 @@ def p99(samples: Sequence[float]) -> float:
 
 def header(pickups: int, window: float) -> str:
     return (
-        f"smartlocker edge benchmark  {date.today().isoformat()}  "
-        f"Python {platform.python_version()} ({platform.machine()}, {platform.system()})  "
-        f"xor8a {len(BOARDS)}x{CHANNELS} @ {BAUD}, poll every {POLL_INTERVAL_S:g} s  "
+        f"{heading('edge')}  xor8a {len(BOARDS)}x{CHANNELS} @ {BAUD}, "
+        f"poll every {POLL_INTERVAL_S:g} s  "
         f"{pickups} pickups, {window:g} s idle window"
     )
 

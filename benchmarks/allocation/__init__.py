@@ -1,0 +1,35 @@
+"""Allocation benchmark: reservations per second at one bank, through HTTP and directly.
+
+Everything runs against a fresh PostgreSQL database, dropped afterwards. The cloud is served as in
+production (``locker cloud serve --workers 4``: uvicorn, one process per worker, each with its own
+connection pool), and two banks of 500 size-M compartments (the API's maximum for one bank) are
+set up through its API, with four carriers and no sharing policy (everyone uses the shared pool).
+32 clients then reserve concurrently, as fast as they can, until the bank is full:
+
+- HTTP: ``POST /api/v1/reservations`` through ``httpx2`` (one connection per client); each
+  request is timed from sending to the whole answer, which must be 201.
+- direct: the same reservation transaction, written out in SQL and sent through psycopg 3 on one
+  connection per client: lock the bank's row, expire due soft reservations, the policy's counts
+  (the same queries as ``cloud/services/allocation.py``), take the smallest free compartment
+  ``FOR UPDATE SKIP LOCKED``, insert the reservation, the ``reservation.push`` command and their
+  audit entries, commit. Each transaction is timed from ``BEGIN`` to the end of ``COMMIT``.
+
+The two paths take turns, a full bank each (a wave): direct, then HTTP, on their own bank. Between
+waves the reservations are cancelled in SQL, outside the timed windows, so every wave fills a bank
+from empty, as a busy locker does in a day. Throughput is reservations over the sum of the waves'
+wall-clock times; the ratio row divides HTTP's figure by direct's. After each wave the database
+must hold exactly one active reservation per compartment, and both paths must have written the
+same rows per reservation (if the service changes what it writes, the direct path no longer
+mirrors it and the benchmark fails).
+
+Read the figures with this in mind: at one bank every reservation waits for the bank's row lock,
+so both paths run one transaction at a time and their latency is mostly queueing behind the other
+clients (latency is about clients / throughput). HTTP's overhead on top of the transaction is the
+API key lookup (its own transaction), the pool's pre-ping, the ORM, JSON and uvicorn; for scale,
+the run also times ``GET /docs`` on a kept-alive connection with one client (the HTTP floor, no
+database work). The client, the workers and PostgreSQL share this machine's cores; compare runs
+from the same machine only.
+
+Run ``python -m benchmarks.allocation`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
+default, see ``--postgres``), or with ``--quick`` for a short CI run.
+"""

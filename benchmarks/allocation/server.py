@@ -1,0 +1,75 @@
+"""The cloud under test: ``locker cloud serve`` with its workers, on a fresh database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+
+from benchmarks.allocation.config import HTTP_OK, START_TIMEOUT_S, STOP_TIMEOUT_S, WORKERS
+from benchmarks.common import BenchmarkError, free_port, stop, tail
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    url: str
+    database_url: str
+    admin_key: str
+    log: Path
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to uvicorn's supervisor (it stops its workers); SIGKILL to its group if stuck
+    (the group started below: supervisor and workers)."""
+    stop(proc, STOP_TIMEOUT_S, group=True)
+
+
+def wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx2.Client(base_url=url, timeout=2.0) as client:
+        while True:
+            if proc.poll() is not None:
+                raise BenchmarkError(f"the server exited with {proc.returncode}: {tail(log)}")
+            with contextlib.suppress(httpx2.TransportError):
+                if client.get("/docs").status_code == HTTP_OK:
+                    return
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"the server did not answer within {START_TIMEOUT_S:g} s")
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serving(database_url: str, folder: Path) -> Iterator[Server]:
+    """``locker cloud create-admin`` (it migrates), then ``serve`` with several workers."""
+    env = os.environ | {
+        "LOCKER_CLOUD_DATABASE_URL": database_url,
+        "LOCKER_CLOUD_SECRET_KEY": secrets.token_hex(32),
+        "LOCKER_CLOUD_RATE_PER_MINUTE": "1000000",  # the rate limiter is not what is measured
+    }
+    cli = [sys.executable, "-m", "locker_cli.main", "cloud"]
+    made = subprocess.run(
+        [*cli, "create-admin"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    if made.returncode != 0 or not made.stdout.strip():
+        raise BenchmarkError(f"create-admin failed: {made.stderr.strip()[-500:]}")
+    admin_key = made.stdout.strip().splitlines()[-1]
+    port, log = free_port(), folder / "server.log"
+    args = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(proc, url, log)
+        yield Server(url, database_url, admin_key, log)
+    finally:
+        stop_server(proc)

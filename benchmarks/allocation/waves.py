@@ -1,0 +1,98 @@
+"""Measuring: the waves of each path, their latencies and throughput."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+
+import httpx2
+import psycopg
+
+from benchmarks.allocation.checks import check_bank_full, release, rows_written
+from benchmarks.allocation.config import (
+    BANK_SIZE,
+    CLIENTS,
+    DIRECT_BANK,
+    HTTP_BANK,
+    HTTP_OK,
+    REQUEST_TIMEOUT_S,
+    WORKERS,
+)
+from benchmarks.allocation.direct import direct_wave
+from benchmarks.allocation.fleet import key_ids, set_up
+from benchmarks.allocation.http import Wave, http_wave
+from benchmarks.allocation.server import Server
+from benchmarks.common import BenchmarkError
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    path: str
+    waves: list[Wave]
+
+    @property
+    def latencies(self) -> list[float]:
+        return [latency for wave in self.waves for latency in wave.latencies]
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.count / sum(wave.wall for wave in self.waves)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[math.ceil(0.99 * len(ordered)) - 1]
+
+
+def round_trip(server: Server, count: int = 20) -> float:
+    """Median seconds of ``GET /docs`` on one kept-alive connection: HTTP without the database."""
+    with httpx2.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as client:
+        client.get("/docs")  # opens the connection
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            if client.get("/docs").status_code != HTTP_OK:
+                raise BenchmarkError("GET /docs failed")
+            samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+async def measure(server: Server, waves: int) -> tuple[Row, Row]:
+    keys = set_up(server)
+    actors = key_ids(server.database_url)
+    direct: list[Wave] = []
+    http: list[Wave] = []
+    connections = [
+        await psycopg.AsyncConnection.connect(server.database_url, autocommit=True)
+        for _ in range(CLIENTS)
+    ]
+    try:
+        for _ in range(waves):
+            before = rows_written(server.database_url)
+            direct.append(await direct_wave(connections, actors, BANK_SIZE))
+            check_bank_full(server.database_url, DIRECT_BANK, BANK_SIZE)
+            middle = rows_written(server.database_url)
+            http.append(await http_wave(server, keys, BANK_SIZE))
+            check_bank_full(server.database_url, HTTP_BANK, BANK_SIZE)
+            after = rows_written(server.database_url)
+            if middle - before != after - middle:
+                raise BenchmarkError(
+                    f"the paths wrote different rows: direct {dict(middle - before)}, "
+                    f"HTTP {dict(after - middle)}; the direct transaction no longer mirrors "
+                    "cloud/services/allocation.py"
+                )
+            release(server.database_url)
+    finally:
+        for db in connections:
+            await db.close()
+    return Row(f"HTTP, {WORKERS} workers", http), Row("psycopg, same transaction", direct)

@@ -1,0 +1,132 @@
+"""Run the ingest benchmark: ``python -m benchmarks.ingest [--quick]`` (see the package)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks import ingest
+from benchmarks.common import BenchmarkError, fresh_database, postgres_option
+from benchmarks.ingest.children import children
+from benchmarks.ingest.config import (
+    BANKS,
+    FULL,
+    HISTORY,
+    LABELS,
+    LOADERS,
+    NOFILE,
+    PACED_SHARE,
+    QUICK,
+    SPARE_FDS,
+    STALL_S,
+    Plan,
+)
+from benchmarks.ingest.load import load_process
+from benchmarks.ingest.messages import Connected, Stop
+from benchmarks.ingest.report import header, notes, table, versions
+from benchmarks.ingest.rounds import Row, Run, bare_round, burst_round, paced_round
+from benchmarks.ingest.services import bank_ids, mosquitto, open_files_limit, populate, raise_nofile
+
+SUMMARY = (ingest.__doc__ or "").splitlines()[0]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=SUMMARY)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a short run for CI: {QUICK.events} event per bank and one worker process (not "
+        f"{FULL.events}, and one then two), {QUICK.paced_s:g} s paced (not {FULL.paced_s:g} s)",
+    )
+    parser.add_argument(
+        "--banks",
+        type=int,
+        default=BANKS,
+        help=f"simulated banks (default {BANKS}; fewer only to try things out)",
+    )
+    postgres_option(parser)
+    return parser.parse_args(argv)
+
+
+def terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds as Ctrl-C does: children, broker and database go
+
+
+def measure(
+    args: argparse.Namespace, plan: Plan, banks: list[str]
+) -> tuple[Row, list[Row], Row, list[str]]:
+    setup: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp,
+        fresh_database(args.postgres) as database_url,
+    ):
+        started = time.perf_counter()
+        populate(database_url, banks)
+        setup.append(
+            f"database: {len(banks)} banks with {len(LABELS)} compartments and {HISTORY} past "
+            f"events each, written in {time.perf_counter() - started:.1f} s"
+        )
+        with mosquitto(Path(tmp)) as broker, children(broker) as kids:
+            print(header(len(banks), plan, versions(database_url, broker)), flush=True)
+            limit = open_files_limit(broker.pid)
+            if not limit.isdigit() or int(limit) < len(banks) + SPARE_FDS:
+                raise BenchmarkError(f"mosquitto may open {limit} descriptors only")
+            share = math.ceil(len(banks) / LOADERS)
+            loaders = [
+                kids.start(
+                    f"load process {n + 1}",
+                    load_process,
+                    broker.port,
+                    banks[n * share : (n + 1) * share],
+                )
+                for n in range(LOADERS)
+            ]
+            opened = [loader.expect(Connected, timeout=STALL_S * 10) for loader in loaders]
+            setup.append(
+                f"connections: {sum(c.banks for c in opened)} opened in "
+                f"{max(c.seconds for c in opened):.1f} s; descriptors: mosquitto {limit}, "
+                f"load processes {raise_nofile(NOFILE)}"
+            )
+            run = Run(kids, loaders, broker, database_url, banks)
+            bare = bare_round(run, plan.events)
+            bursts = [burst_round(run, workers, plan.events) for workers in plan.workers]
+            paced = paced_round(run, bursts[0].rate * PACED_SHARE, plan.paced_s)
+            for loader in loaders:
+                loader.send(Stop())
+    return bare, bursts, paced, setup
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    banks = bank_ids(args.banks)
+    limit = raise_nofile(NOFILE)  # inherited by mosquitto and the children
+    if limit < len(banks) + SPARE_FDS:
+        print(
+            f"benchmark failed: {len(banks)} connections need {len(banks) + SPARE_FDS} "
+            f"descriptors, the hard limit allows {limit} (ulimit -Hn)",
+            file=sys.stderr,
+        )
+        return 1
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        bare, bursts, paced, setup = measure(args, plan, banks)
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        return 130
+    for line in [*table(len(banks), bare, bursts, paced), *notes([*bursts, paced]), *setup]:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

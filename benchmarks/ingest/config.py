@@ -1,0 +1,36 @@
+"""The ingest benchmark's sizes, limits and plans (full and ``--quick``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import TupleRow
+
+BANKS = 10_000
+LOADERS = 2  # processes holding the banks' connections
+LANES = 4  # the cloud's default ``ingest_lanes``
+NOFILE = 20_000  # descriptors asked for (soft limit up to this, never above the hard limit)
+SPARE_FDS = 200  # descriptors a process needs besides the connections
+KEEPALIVE_S = 120  # the simulated banks' MQTT keep-alive; they ping every half of it
+CONNECTING = 100  # connection attempts in flight per load process
+LABELS = [f"A{n:02d}" for n in range(1, 9)]  # compartments per bank in the cloud's database
+HISTORY = 10  # events per bank stored and applied before the run, as in a fleet's database
+PROBE_BANK = "bench-probe"
+BARE_GROUP = "bench-bare"
+STALL_S = 60.0  # no progress for this long: the run failed
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+Db = psycopg.Connection[TupleRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    events: int  # per bank, in the bare round and in each burst
+    workers: tuple[int, ...]  # worker processes, one burst each
+    paced_s: float  # how long the paced round publishes
+
+
+FULL = Plan(events=3, workers=(1, 2), paced_s=15.0)
+QUICK = Plan(events=1, workers=(1,), paced_s=5.0)
+PACED_SHARE = 0.5  # the paced round's rate, as a share of one worker's burst rate

@@ -1,0 +1,73 @@
+"""The ingest benchmark's table, notes and header."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import psycopg
+
+from benchmarks.common import align, heading
+from benchmarks.ingest.config import LANES, LOADERS, PACED_SHARE, Plan
+from benchmarks.ingest.rounds import Row
+from benchmarks.ingest.services import Broker, scalar
+
+COLUMNS = (
+    "consumer",
+    "connections",
+    "events",
+    "published/s",
+    "events/s",
+    "age p50 s",
+    "age p99 s",
+    "cpu consumer",
+    "cpu postgres",
+    "cpu mosquitto",
+)
+
+
+def table(connections: int, bare: Row, bursts: Sequence[Row], paced: Row) -> list[str]:
+    def cells(row: Row) -> tuple[str, ...]:
+        ages = (f"{row.age(0.5):.3f}", f"{row.age(0.99):.3f}") if row.ages else ("", "")
+        figures = (str(connections), str(row.events), f"{row.offered:.0f}", f"{row.rate:.0f}")
+        postgres = "" if row.cpu.postgres is None else f"{row.cpu.postgres:.2f}"
+        cpu = (f"{row.cpu.consumer:.2f}", postgres, f"{row.cpu.broker:.2f}")
+        return (row.consumer, *figures, *ages, *cpu)
+
+    def ratio(row: Row) -> tuple[str, ...]:
+        return (f"ratio {row.consumer} / bare", *[""] * 3, f"{row.rate / bare.rate:.3f}", *[""] * 5)
+
+    rows = [cells(row) for row in (bare, *bursts, paced)]
+    return align([COLUMNS, *rows, *(ratio(row) for row in bursts)])
+
+
+def notes(ingest: Sequence[Row]) -> list[str]:
+    return [
+        "exactly once, checked after each IngestWorker round: cursors at each bank's last seq, "
+        "events stored once and applied, an events/ack at each bank; redeliveries recognised: "
+        f"{sum(row.duplicates for row in ingest)}.",
+        "published/s: the banks, first publish to last PUBACK; events/s: received (bare) or "
+        "stored in PostgreSQL (IngestWorker), first event to last.",
+        "age: from a bank publishing an event to the worker storing it; in a burst, mostly the "
+        f"wait behind the backlog. The paced round: {PACED_SHARE:.0%} of one worker's burst rate.",
+        "cpu: cores used (CPU seconds over wall seconds) from the first publish until the "
+        f"consumer had every event; everything shares this machine's {os.cpu_count()} cores.",
+    ]
+
+
+def versions(database_url: str, broker: Broker) -> str:
+    with psycopg.connect(database_url) as db:
+        postgres = str(scalar(db, "SHOW server_version")).split()[0]
+    libraries = ("aiomqtt", "paho-mqtt", "SQLAlchemy", "psycopg")
+    return f"PostgreSQL {postgres}  Mosquitto {broker.version}  " + "  ".join(
+        f"{name} {version(name)}" for name in libraries
+    )
+
+
+def header(banks: int, plan: Plan, versions_line: str) -> str:
+    return (
+        f"{heading('ingest')}  {versions_line}  "
+        f"{banks} banks connected from {LOADERS} load processes  events per bank per burst: "
+        f"{plan.events}  ingest lanes per worker: {LANES}"
+    )
