@@ -23,7 +23,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ import aiomqtt
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from controller.clock import SystemClock
 from controller.commands import CommandRunner
 from controller.config import LinkSpec
 from controller.store import (
@@ -137,7 +137,7 @@ class EdgeLink:
         runner: CommandRunner,
         snapshot: Callable[[], BankState],
         boards: Callable[[], tuple[int, int]] = lambda: (0, 0),
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -151,13 +151,13 @@ class EdgeLink:
         self.status = LinkStatus()
         self._nudge = asyncio.Event()
         self._commands: asyncio.Queue[tuple[CommandEnvelope, float]] = asyncio.Queue()
-        self._clock = clock
-        self._started = clock()
+        self._clock = clock or SystemClock().monotonic
+        self._started = self._clock()
         self._cloud_clock: tuple[datetime, float] | None = None  # from the latest live ack
         with transaction(engine) as s:
             self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
             self.status.last_seq = last_seq(s)
-        self._tail = Tail(self.status.acked_seq, spec.resend_after_s, clock)
+        self._tail = Tail(self.status.acked_seq, spec.resend_after_s, self._clock)
         self._rng = rng or random.Random()
         self._sleep = sleep
         backoff = Backoff(spec.backoff_base_s, spec.backoff_cap_s, STABLE_AFTER_S)
@@ -168,7 +168,7 @@ class EdgeLink:
             backoff=backoff,
             tally=self.status,
             farewell=self._say_offline,
-            clock=clock,
+            clock=self._clock,
             sleep=sleep,
             rng=self._rng,
             endpoint=str(self.broker),

@@ -1,10 +1,10 @@
 """The contract as documents: one JSON Schema per message, and an AsyncAPI 3.0 description.
 
-``CHANNELS`` is the topics table as data (direction, QoS, retained, message): the AsyncAPI
-document, the table in ``topics`` and the one in ``docs/contract/README.md`` all follow it, and
-``tests/locker_contract/test_schema.py`` keeps them equal. The schemas come from the pydantic
-models (validation mode: what a receiver accepts). Output is deterministic (sorted keys, 2-space
-indent, trailing newline) so that it can be committed and compared::
+``channels.CHANNELS`` is the topics table as data (direction, QoS, retained, message): the
+AsyncAPI document, the table in ``topics`` and the one in ``docs/contract/README.md`` all follow
+it, and ``tests/locker_contract/test_schema.py`` keeps them equal. The schemas come from the
+pydantic models (validation mode: what a receiver accepts). Output is deterministic (sorted keys,
+2-space indent, trailing newline) so that it can be committed and compared::
 
     python -m locker_contract.schema docs/contract
 
@@ -18,27 +18,18 @@ import copy
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-from uuid import UUID
+from typing import Any
 
 from pydantic import BaseModel
 
 from locker_contract.broker import SESSION_EXPIRY_S
-from locker_contract.commands import CommandEnvelope, RemoteOpen
-from locker_contract.events import BANK_ID_PATTERN, SCHEMA_VERSION, DoorOpened, Envelope
-from locker_contract.messages import (
-    LINK_VERSION,
-    BankState,
-    BankStatus,
-    CommandAck,
-    CompartmentState,
-    EventsAck,
-    Heartbeat,
-)
+from locker_contract.channels import CHANNELS, EXAMPLE_BANK, EXAMPLES, MESSAGES, ChannelSpec
+from locker_contract.events import BANK_ID_PATTERN, SCHEMA_VERSION
+from locker_contract.messages import LINK_VERSION, BankStatus
 from locker_contract.topics import ROOT, Channel
+
+__all__ = ["CHANNELS", "MESSAGES", "ChannelSpec", "asyncapi", "json_schema", "render"]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_VERSION = "3.0.0"
@@ -46,179 +37,6 @@ MQTT_BINDING_VERSION = "0.2.0"
 ASYNCAPI_FILE = "asyncapi.json"
 SCHEMAS_FOLDER = "schemas"
 REGENERATE = "python -m locker_contract.schema docs/contract"
-
-Party = Literal["edge", "cloud"]
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """One row of the topics table."""
-
-    channel: Channel
-    sender: Party
-    qos: Literal[0, 1, 2]
-    retain: bool
-    message: type[BaseModel]
-    description: str
-    note: str = ""  # after the message's name in the table
-
-    @property
-    def receiver(self) -> Party:
-        return "cloud" if self.sender == "edge" else "edge"
-
-    @property
-    def action(self) -> Literal["send", "receive"]:
-        """From the edge's point of view, as the AsyncAPI document is written."""
-        return "send" if self.sender == "edge" else "receive"
-
-    @property
-    def key(self) -> str:
-        """The channel's name in the AsyncAPI document: ``events/ack`` is ``eventsAck``."""
-        first, *rest = self.channel.name.lower().split("_")
-        return first + "".join(word.capitalize() for word in rest)
-
-    @property
-    def address(self) -> str:
-        return f"{ROOT}/{{bankId}}/{self.channel.value}"
-
-
-CHANNELS: tuple[ChannelSpec, ...] = (
-    ChannelSpec(
-        Channel.EVENTS,
-        "edge",
-        1,
-        False,
-        Envelope,
-        "One event per message, from the edge's transactional outbox, in `seq` order and at "
-        "least once: with no progress of `events/ack` for a while the edge publishes the "
-        "unacknowledged tail again. The cloud stores each `event_id` once, applies a bank's "
-        "events in `seq` order without a gap, and refuses an envelope whose `bank_id` is not "
-        "the topic's.",
-    ),
-    ChannelSpec(
-        Channel.EVENTS_ACK,
-        "cloud",
-        1,
-        True,
-        EventsAck,
-        "The highest `seq` the cloud has done without a gap: the edge deletes its outbox up "
-        "to there. Retained, so that an edge learns it on reconnecting. `cloud_time` also tells "
-        "the edge the cloud's clock (used for command lifetimes over MQTT 3.1.1). An event the "
-        "cloud cannot apply is quarantined there for an operator and counts as done; `refused` "
-        "(left out when empty) tells the edge its `seq` and why, and the edge publishes it no "
-        "more.",
-    ),
-    ChannelSpec(
-        Channel.STATE,
-        "edge",
-        1,
-        True,
-        BankState,
-        "A snapshot of every compartment, published whenever anything in it changes. An empty "
-        "retained message clears the topic; receivers ignore it.",
-    ),
-    ChannelSpec(
-        Channel.STATUS,
-        "edge",
-        1,
-        True,
-        BankStatus,
-        "`online` when the edge connects. `offline` is the edge's Last Will (QoS 1, retained), "
-        "published by the broker when the connection dies, and by the edge itself on a clean "
-        "stop. An empty retained message clears the topic; receivers ignore it.",
-        note=" (the Last Will says offline)",
-    ),
-    ChannelSpec(
-        Channel.HEARTBEAT,
-        "edge",
-        0,
-        False,
-        Heartbeat,
-        "Every few seconds: the edge's clock and how far its outbox has come. The cloud marks a "
-        "bank offline when its heartbeats stop.",
-    ),
-    ChannelSpec(
-        Channel.CMD,
-        "cloud",
-        1,
-        False,
-        CommandEnvelope,
-        "One command with its `command_id` and time to live. Over MQTT 5 the cloud also sets "
-        "the Message Expiry Interval to the seconds left (rounded up); the broker counts down "
-        "while the message waits and the edge counts what is left from its receipt. Over MQTT "
-        "3.1.1 the edge counts `ttl_s` from its receipt, less the age it can tell from `sent_at` "
-        "and the cloud clock learnt from `events/ack`. The cloud sends a command again while "
-        "the bank is online and silent; the edge applies each `command_id` at most once, never "
-        "after its time, and answers every delivery on `cmd/ack`.",
-    ),
-    ChannelSpec(
-        Channel.CMD_ACK,
-        "edge",
-        1,
-        False,
-        CommandAck,
-        "What became of one command, for every delivery: a repeat is answered with the first "
-        "outcome and `repeat: true`. A command that cannot be decoded but has a readable "
-        "`command_id` is answered `rejected`.",
-    ),
-)
-
-MESSAGES: tuple[type[BaseModel], ...] = tuple(spec.message for spec in CHANNELS)
-
-# One example per message, in the AsyncAPI document; built through the models, so always valid.
-_T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
-_EXAMPLE_BANK = "berlin-mitte-01"
-_EXAMPLES: dict[str, tuple[str, BaseModel]] = {
-    "Envelope": (
-        "a door opened by an unlock",
-        Envelope(
-            event_id=UUID("4f8b1c2e-6d0a-4e55-9a57-0c1d2e3f4a5b"),
-            bank_id=_EXAMPLE_BANK,
-            seq=42,
-            time=_T0,
-            event=DoorOpened(
-                compartment="A07", intent_id=UUID("9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d")
-            ),
-        ),
-    ),
-    "EventsAck": ("applied up to 42", EventsAck(seq=42, cloud_time=_T0)),
-    "BankState": (
-        "one compartment",
-        BankState(
-            time=_T0,
-            maintenance=False,
-            compartments=[
-                CompartmentState(
-                    label="A07", size="M", in_service=True, door="closed", occupied=True
-                ),
-            ],
-        ),
-    ),
-    "BankStatus": ("online", BankStatus(state="online", since=_T0)),
-    "Heartbeat": (
-        "caught up",
-        Heartbeat(
-            edge_time=_T0,
-            last_seq=42,
-            acked_seq=42,
-            uptime_s=3600.0,
-            boards_online=2,
-            boards_total=2,
-        ),
-    ),
-    "CommandEnvelope": (
-        "a remote open",
-        CommandEnvelope(
-            command_id="cmd-7f3a",
-            sent_at=_T0,
-            ttl_s=300.0,
-            command=RemoteOpen(
-                compartment="A07", reason="recipient locked out", requested_by="ops@example.org"
-            ),
-        ),
-    ),
-    "CommandAck": ("applied", CommandAck(command_id="cmd-7f3a", outcome="applied", edge_time=_T0)),
-}
 
 
 def last_will() -> str:
@@ -295,105 +113,21 @@ def _description(model: type[BaseModel]) -> str:
 
 def asyncapi() -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the link, written from the edge's point of view."""
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    for spec in CHANNELS:
-        name = spec.message.__name__
-        retained = "retained" if spec.retain else "not retained"
-        channels[spec.key] = {
-            "address": spec.address,
-            "title": spec.channel.value,
-            "summary": f"{spec.sender} → {spec.receiver}, QoS {spec.qos}, {retained}.",
-            "description": spec.description,
-            "parameters": {"bankId": {"$ref": "#/components/parameters/bankId"}},
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-        }
-        operation: dict[str, Any] = {
-            "action": spec.action,
-            "channel": {"$ref": f"#/channels/{spec.key}"},
-            "messages": [{"$ref": f"#/channels/{spec.key}/messages/{name}"}],
-            "summary": f"The edge {'publishes' if spec.action == 'send' else 'receives'} "
-            f"{name} on {spec.channel.value} (QoS {spec.qos}, {retained}).",
-            "bindings": {
-                "mqtt": {
-                    "qos": spec.qos,
-                    "retain": spec.retain,
-                    "bindingVersion": MQTT_BINDING_VERSION,
-                },
-            },
-        }
-        if spec.channel is Channel.CMD:
-            operation["bindings"]["mqtt"]["messageExpiryInterval"] = {
-                "type": "integer",
-                "minimum": 1,
-                "description": "MQTT 5 only: the command's seconds left, rounded up; the broker "
-                "decrements it while the message waits.",
-            }
-            ack = next(s for s in CHANNELS if s.channel is Channel.CMD_ACK)
-            operation["reply"] = {
-                "channel": {"$ref": f"#/channels/{ack.key}"},
-                "messages": [{"$ref": f"#/channels/{ack.key}/messages/{ack.message.__name__}"}],
-            }
-        operations[spec.action + spec.key[0].upper() + spec.key[1:]] = operation
-        summary, example = _EXAMPLES[name]
-        examples = [
-            {
-                "name": summary.replace(" ", "-"),
-                "summary": summary,
-                "payload": example.model_dump(mode="json"),
-            }
-        ]
-        if spec.channel is Channel.STATUS:
-            examples.append(
-                {
-                    "name": "last-will",
-                    "summary": "the Last Will",
-                    "payload": json.loads(last_will()),
-                }
-            )
-        messages[name] = {
-            "name": name,
-            "title": name,
-            "description": _description(spec.message),
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/{name}"},
-            "examples": examples,
-        }
-        if name in {"CommandEnvelope", "CommandAck"}:
-            messages[name]["correlationId"] = {"$ref": "#/components/correlationIds/commandId"}
-
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": "smartlocker bank link",
-            "version": str(LINK_VERSION),
-            "description": (
-                "What one locker bank's edge daemon and the cloud exchange over MQTT, every topic "
-                f"under `{ROOT}/{{bankId}}/`. Written from the **edge's** point of view: `send` "
-                "is what the edge publishes, `receive` what it subscribes to; the cloud does the "
-                "opposite. Payloads are JSON. Every message but the event envelope carries `v`, "
-                f"the link version ({LINK_VERSION}); the event envelope carries `schema_version` "
-                f"({SCHEMA_VERSION}). A receiver refuses a version it does not know and any "
-                "field it does not know. Times are ISO 8601 with a zone. Events are applied "
-                "exactly once (outbox, at-least-once delivery, de-duplication by `event_id`, "
-                "`events/ack`); commands at most once per `command_id`, never after their time "
-                "to live. Generated by `" + REGENERATE + "`; do not edit."
-            ),
-            "license": {"name": "Apache-2.0"},
-        },
+        "info": _info(),
         "defaultContentType": "application/json",
         "servers": _servers(),
-        "channels": channels,
-        "operations": operations,
+        "channels": {spec.key: _channel(spec) for spec in CHANNELS},
+        "operations": {_operation_id(spec): _operation(spec) for spec in CHANNELS},
         "components": {
             "schemas": _components(MESSAGES),
-            "messages": messages,
+            "messages": {spec.message.__name__: _message(spec) for spec in CHANNELS},
             "parameters": {
                 "bankId": {
                     "description": f"The bank's id, matching `{BANK_ID_PATTERN}`; the same as "
                     "the `bank_id` of the bank's event envelopes.",
-                    "examples": [_EXAMPLE_BANK],
+                    "examples": [EXAMPLE_BANK],
                     "x-pattern": BANK_ID_PATTERN,
                 },
             },
@@ -405,6 +139,103 @@ def asyncapi() -> dict[str, Any]:
             },
         },
     }
+
+
+def _info() -> dict[str, Any]:
+    return {
+        "title": "smartlocker bank link",
+        "version": str(LINK_VERSION),
+        "description": (
+            "What one locker bank's edge daemon and the cloud exchange over MQTT, every topic "
+            f"under `{ROOT}/{{bankId}}/`. Written from the **edge's** point of view: `send` "
+            "is what the edge publishes, `receive` what it subscribes to; the cloud does the "
+            "opposite. Payloads are JSON. Every message but the event envelope carries `v`, "
+            f"the link version ({LINK_VERSION}); the event envelope carries `schema_version` "
+            f"({SCHEMA_VERSION}). A receiver refuses a version it does not know and any "
+            "field it does not know. Times are ISO 8601 with a zone. Events are applied "
+            "exactly once (outbox, at-least-once delivery, de-duplication by `event_id`, "
+            "`events/ack`); commands at most once per `command_id`, never after their time "
+            "to live. Generated by `" + REGENERATE + "`; do not edit."
+        ),
+        "license": {"name": "Apache-2.0"},
+    }
+
+
+def _retained(spec: ChannelSpec) -> str:
+    return "retained" if spec.retain else "not retained"
+
+
+def _channel(spec: ChannelSpec) -> dict[str, Any]:
+    name = spec.message.__name__
+    return {
+        "address": spec.address,
+        "title": spec.channel.value,
+        "summary": f"{spec.sender} → {spec.receiver}, QoS {spec.qos}, {_retained(spec)}.",
+        "description": spec.description,
+        "parameters": {"bankId": {"$ref": "#/components/parameters/bankId"}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+    }
+
+
+def _operation_id(spec: ChannelSpec) -> str:
+    return spec.action + spec.key[0].upper() + spec.key[1:]
+
+
+def _operation(spec: ChannelSpec) -> dict[str, Any]:
+    name = spec.message.__name__
+    verb = "publishes" if spec.action == "send" else "receives"
+    mqtt: dict[str, Any] = {
+        "qos": spec.qos,
+        "retain": spec.retain,
+        "bindingVersion": MQTT_BINDING_VERSION,
+    }
+    operation: dict[str, Any] = {
+        "action": spec.action,
+        "channel": {"$ref": f"#/channels/{spec.key}"},
+        "messages": [{"$ref": f"#/channels/{spec.key}/messages/{name}"}],
+        "summary": f"The edge {verb} {name} on {spec.channel.value} "
+        f"(QoS {spec.qos}, {_retained(spec)}).",
+        "bindings": {"mqtt": mqtt},
+    }
+    if spec.channel is Channel.CMD:
+        mqtt["messageExpiryInterval"] = {
+            "type": "integer",
+            "minimum": 1,
+            "description": "MQTT 5 only: the command's seconds left, rounded up; the broker "
+            "decrements it while the message waits.",
+        }
+        ack = next(s for s in CHANNELS if s.channel is Channel.CMD_ACK)
+        operation["reply"] = {
+            "channel": {"$ref": f"#/channels/{ack.key}"},
+            "messages": [{"$ref": f"#/channels/{ack.key}/messages/{ack.message.__name__}"}],
+        }
+    return operation
+
+
+def _message(spec: ChannelSpec) -> dict[str, Any]:
+    name = spec.message.__name__
+    summary, example = EXAMPLES[name]
+    examples = [
+        {
+            "name": summary.replace(" ", "-"),
+            "summary": summary,
+            "payload": example.model_dump(mode="json"),
+        }
+    ]
+    if spec.channel is Channel.STATUS:
+        will = {"name": "last-will", "summary": "the Last Will", "payload": json.loads(last_will())}
+        examples.append(will)
+    message: dict[str, Any] = {
+        "name": name,
+        "title": name,
+        "description": _description(spec.message),
+        "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{name}"},
+        "examples": examples,
+    }
+    if name in {"CommandEnvelope", "CommandAck"}:
+        message["correlationId"] = {"$ref": "#/components/correlationIds/commandId"}
+    return message
 
 
 def _servers() -> dict[str, Any]:

@@ -75,7 +75,7 @@ class Reconnecting(Generic[C]):
         backoff: Backoff,
         tally: Tally | None = None,
         farewell: Callable[[C], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         endpoint: str = "the broker",
@@ -88,7 +88,7 @@ class Reconnecting(Generic[C]):
         self._connect = connect
         self._session = session
         self._farewell = farewell
-        self._clock = clock
+        self._clock = clock or time.monotonic
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._log = logger

@@ -10,8 +10,8 @@
 | ``banks/{id}/cmd`` | cloud → edge | 1 | no | ``CommandEnvelope`` |
 | ``banks/{id}/cmd/ack`` | edge → cloud | 1 | no | ``CommandAck`` |
 
-The table is data in ``locker_contract.schema.CHANNELS``, which also writes the AsyncAPI document
-(``docs/contract/``); a test keeps this copy equal to it.
+The table is data in ``locker_contract.channels.CHANNELS``, from which ``schema`` also writes
+the AsyncAPI document (``docs/contract/``); a test keeps this copy equal to it.
 """
 
 from __future__ import annotations
