@@ -148,7 +148,8 @@ class StateType(TypeDecorator[StrEnum]):
         self.enum = enum
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum(value).value
+        # a member is its value; a plain string (a query's filter) is compared as it is
+        return None if value is None else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self.enum(value)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
+import pydantic
+from pydantic import BaseModel
 from sqlalchemy import Column, Index, Integer, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON
@@ -56,6 +59,7 @@ def new_id() -> str:
 
 
 Consent = vocabulary.Consent  # defined once, for the cloud and the edge alike
+Size = vocabulary.Size
 
 
 class Role(StrEnum):
@@ -66,15 +70,45 @@ class Role(StrEnum):
     COURIER = "courier"
 
 
-class Size(StrEnum):
-    S = "S"
-    M = "M"
-    L = "L"
-    XL = "XL"
+# --- shapes the API and the services share (the template's XCreate/XPublic) -----------------
 
-    @property
-    def rank(self) -> int:
-        return list(Size).index(self)
+# the contract's label, without its OpenAPI example (schemathesis cannot combine the cloud's
+# fuzzing strategies with schema examples)
+Label = Annotated[str, pydantic.Field(pattern=r"^[A-Z][0-9]{2}$")]
+Slug = Annotated[str, pydantic.Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class CompartmentCreate(BaseModel):
+    label: Label
+    size: Size
+    low: bool = False
+
+
+class ReservationCreate(BaseModel):
+    bank_id: Slug
+    size: Size
+    kind: Literal["soft", "hard"] = "soft"  # soft: held for ttl_s; hard: until deposit or cancel
+    ttl_s: Annotated[
+        float | None,
+        pydantic.Field(gt=0, le=7 * 24 * 3600, description="soft only; default: the server's"),
+    ] = None
+
+
+class BankPublic(BaseModel):
+    """A shared bank as a carrier sees it: free compartments by size, and its standing."""
+
+    bank_id: str
+    name: str
+    site: str
+    lat: float
+    lon: float
+    free: dict[str, int]
+    you_hold: int
+    your_guarantee: int
+    your_ceiling: int | None
+
+
+# --- tables ----------------------------------------------------------------------------------
 
 
 class Operator(CloudModel, table=True):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -16,10 +15,11 @@ from nacl.public import PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from firmware_bridge.model import Polarity
-from locker_contract import sealing
+from locker_contract import sealing, vocabulary
 from locker_contract.events import BANK_ID_PATTERN
 
 T = TypeVar("T")
+Size = vocabulary.Size  # defined once, for the edge and the cloud
 
 
 class ConfigError(Exception):
@@ -29,17 +29,6 @@ class ConfigError(Exception):
         super().__init__(f"{path}: " + "; ".join(problems))
         self.path = path
         self.problems = problems
-
-
-class Size(StrEnum):
-    S = "S"
-    M = "M"
-    L = "L"
-    XL = "XL"
-
-    @property
-    def rank(self) -> int:
-        return list(Size).index(self)
 
 
 class _Strict(BaseModel):

@@ -21,8 +21,6 @@ from cloud.models import (
     SharingPolicy,
 )
 from cloud.services import allocation, carriers, fleet, keys, operations, quarantine, sites
-from cloud.services.allocation import ReserveRequest
-from cloud.services.fleet import CompartmentSpec
 from locker_contract.text import Text, check_text
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -54,7 +52,7 @@ def _share(p: SharingPolicy) -> api.SharePublic:
 @router.get("/banks", tags=["carriers"])
 def list_banks(engine: EngineDep, who: CurrentPrincipal) -> list[api.BankPublic]:
     """Shared banks with their free compartments by size and your standing at each."""
-    return [api.BankPublic(**view.__dict__) for view in carriers.banks(engine, who)]
+    return carriers.banks(engine, who)
 
 
 REPLAY: dict[int | str, dict[str, object]] = {
@@ -76,8 +74,7 @@ def create_reservation(
 ) -> api.ReservationPublic:
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
-    ttl_s = body.ttl_s or settings.soft_reservation_ttl_s
-    request = ReserveRequest(body.bank_id, body.size, body.kind, ttl_s)
+    request = body.model_copy(update={"ttl_s": body.ttl_s or settings.soft_reservation_ttl_s})
     reservation, created = allocation.reserve(engine, who, request, idempotency_key)
     if not created:
         response.status_code = 200
@@ -240,9 +237,13 @@ def create_site(body: api.SiteCreate, engine: EngineDep, who: CurrentPrincipal) 
 
 @router.post("/banks", status_code=201, tags=["admin"])
 def create_bank(body: api.BankCreate, engine: EngineDep, who: CurrentPrincipal) -> api.Created:
-    specs = [CompartmentSpec(c.label, c.size, c.low) for c in body.compartments]
     bank = fleet.create_bank(
-        engine, who, bank_id=body.id, site_id=body.site_id, name=body.name, compartments=specs
+        engine,
+        who,
+        bank_id=body.id,
+        site_id=body.site_id,
+        name=body.name,
+        compartments=body.compartments,
     )
     return api.Created(id=bank.id)
 

@@ -8,21 +8,15 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from cloud.models import Consent, Role, Size
+from cloud import models
+from cloud.models import Consent, Role, Slug
 from cloud.services.keys import MAX_OVERLAP_S
 from locker_contract.text import FiniteFloat, Text
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$")]
-
-
-class ReservationCreate(BaseModel):
-    bank_id: Slug
-    size: Size
-    kind: Literal["soft", "hard"] = "soft"
-    ttl_s: Annotated[
-        float | None, Field(gt=0, le=7 * 24 * 3600, description="soft only; default: the server's")
-    ] = None
+# one definition, where the services take them too (cloud/models.py)
+BankPublic = models.BankPublic
+CompartmentCreate = models.CompartmentCreate
+ReservationCreate = models.ReservationCreate
 
 
 class ReservationPublic(BaseModel):
@@ -34,18 +28,6 @@ class ReservationPublic(BaseModel):
     state: str
     expires_at: datetime | None
     created_at: datetime
-
-
-class BankPublic(BaseModel):
-    bank_id: str
-    name: str
-    site: str
-    lat: float
-    lon: float
-    free: dict[str, int]
-    you_hold: int
-    your_guarantee: int
-    your_ceiling: int | None
 
 
 class ParcelCreate(BaseModel):
@@ -126,12 +108,6 @@ class SiteCreate(BaseModel):
     lon: Annotated[FiniteFloat, Field(ge=-180, le=180)]
     operator_id: Text | None = None
     timezone: TimeZone = "UTC"  # couriers' codes change at its midnight
-
-
-class CompartmentCreate(BaseModel):
-    label: Label
-    size: Size
-    low: bool = False
 
 
 class BankCreate(BaseModel):

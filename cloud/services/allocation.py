@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine, func
@@ -32,6 +31,7 @@ from cloud.models import (
     Compartment,
     Parcel,
     Reservation,
+    ReservationCreate,
     ReservationState,
     SharingPolicy,
     Site,
@@ -40,7 +40,7 @@ from cloud.models import (
 )
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
-from cloud.services.errors import Conflict, Invalid, NotFound
+from cloud.services.errors import Conflict, NotFound
 from locker_contract import commands as contract
 from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
@@ -48,25 +48,24 @@ HOLDING_PARCEL = ("in_locker", "return_pending")
 NEAREST = 3
 
 
-@dataclass(frozen=True)
-class ReserveRequest:
-    bank_id: str
-    size: Size
-    kind: str = "soft"  # soft: held for ttl_s; hard: until deposit or cancel
-    ttl_s: float = 3600.0
+DEFAULT_TTL_S = 3600.0  # a soft hold's, when the request names none
 
-    def digest(self) -> str:
-        body = json.dumps([self.bank_id, str(self.size), self.kind, self.ttl_s])
-        return hashlib.sha256(body.encode()).hexdigest()
+
+def digest(request: ReservationCreate) -> str:
+    """What an Idempotency-Key's replay must match: the request, its time to live resolved."""
+    body = json.dumps([request.bank_id, str(request.size), request.kind, _ttl_s(request)])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _ttl_s(request: ReservationCreate) -> float:
+    return DEFAULT_TTL_S if request.ttl_s is None else request.ttl_s
 
 
 def reserve(
-    engine: Engine, who: Principal, request: ReserveRequest, idempotency_key: str | None = None
+    engine: Engine, who: Principal, request: ReservationCreate, idempotency_key: str | None = None
 ) -> tuple[Reservation, bool]:
     """Reserve the smallest free fitting compartment; return it and whether it is new."""
     carrier = who.carrier
-    if request.kind not in ("soft", "hard"):
-        raise Invalid("kind must be soft or hard")
     try:
         with transaction(engine) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
@@ -84,7 +83,7 @@ def reserve(
 
 
 def _replay(
-    s: Session, carrier: str, key: str | None, request: ReserveRequest
+    s: Session, carrier: str, key: str | None, request: ReservationCreate
 ) -> Reservation | None:
     if key is None:
         return None
@@ -92,13 +91,13 @@ def _replay(
         Reservation.carrier_id == carrier, Reservation.idempotency_key == key
     )
     earlier = s.exec(query).first()
-    if earlier is not None and earlier.request_hash != request.digest():
+    if earlier is not None and earlier.request_hash != digest(request):
         raise Conflict("this Idempotency-Key was used for a different request")
     return earlier
 
 
 def _reserve_locked(
-    s: Session, who: Principal, request: ReserveRequest, key: str | None
+    s: Session, who: Principal, request: ReservationCreate, key: str | None
 ) -> Reservation:
     carrier = who.carrier
     _lock_bank(s, request.bank_id)
@@ -115,9 +114,9 @@ def _reserve_locked(
         compartment_id=compartment.id,
         size=compartment.size,
         kind=request.kind,
-        expires_at=utcnow() + timedelta(seconds=request.ttl_s) if soft else None,
+        expires_at=utcnow() + timedelta(seconds=_ttl_s(request)) if soft else None,
         idempotency_key=key,
-        request_hash=request.digest(),
+        request_hash=digest(request),
     )
     s.add(reservation)
     s.flush()

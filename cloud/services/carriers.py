@@ -20,6 +20,7 @@ from cloud.lifecycles import SHARE
 from cloud.models import (
     ApiKey,
     Bank,
+    BankPublic,
     Consent,
     Courier,
     Parcel,
@@ -37,25 +38,13 @@ from cloud.services.auth import Principal, Scope, audit, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 from locker_contract import commands as contract
+from locker_contract import vocabulary
 from locker_contract.credentials import day_bounds
 
-CONSENTS: tuple[str, ...] = tuple(c.value for c in Consent)
+CONSENTS = vocabulary.CONSENTS
 
 
-@dataclass(frozen=True)
-class BankView:
-    bank_id: str
-    name: str
-    site: str
-    lat: float
-    lon: float
-    free: dict[str, int]
-    you_hold: int
-    your_guarantee: int
-    your_ceiling: int | None
-
-
-def banks(engine: Engine, who: Principal) -> list[BankView]:
+def banks(engine: Engine, who: Principal) -> list[BankPublic]:
     """Every shared bank with its free compartments by size and this carrier's standing."""
     carrier = who.carrier
     with transaction(engine) as s:
@@ -63,7 +52,7 @@ def banks(engine: Engine, who: Principal) -> list[BankView]:
         for bank, site in s.exec(select(Bank, Site).join(Site).order_by(col(Bank.id))):
             policy = s.get(SharingPolicy, (bank.id, carrier))
             views.append(
-                BankView(
+                BankPublic(
                     bank_id=bank.id,
                     name=bank.name,
                     site=site.name,

@@ -5,8 +5,6 @@ Admins do anything; an operator only within its own operator's sites and banks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -17,24 +15,17 @@ from cloud.models import (
     BankCursor,
     Carrier,
     Compartment,
+    CompartmentCreate,
     Operator,
     Role,
     ShareState,
     SharingPolicy,
     Site,
-    Size,
 )
 from cloud.services.auth import Minted, Principal, Scope, audit, mint
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 from locker_contract import commands as contract
-
-
-@dataclass(frozen=True)
-class CompartmentSpec:
-    label: str
-    size: Size
-    low: bool = False
 
 
 def create_operator(
@@ -98,7 +89,7 @@ def create_bank(
     bank_id: str,
     site_id: str,
     name: str,
-    compartments: list[CompartmentSpec],
+    compartments: list[CompartmentCreate],
 ) -> Bank:
     who.require(Role.ADMIN, Role.OPERATOR)
     twice = sorted(
