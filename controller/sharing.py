@@ -54,7 +54,7 @@ def usage(s: Session) -> Counter[str]:
 
 
 def counts(s: Session, free: Sequence[Compartment]) -> BankCounts:
-    """The bank as the sharing rule counts it; ``free`` as ``flows.free_compartments`` lists it
+    """The bank as the sharing rule counts it; ``free`` as ``flows.bank.free_compartments`` lists it
     (those reserved for the asking carrier included: they are not free for the pool)."""
     held = holders(s)
     shares = {p.carrier: Share(p.guaranteed, p.ceiling) for p in s.exec(select(CarrierPolicy))}
