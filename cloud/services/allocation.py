@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, ScalarSelect, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -153,14 +153,15 @@ def _expire_due(s: Session, bank_id: str) -> None:
     s.flush()
 
 
-def _held_ids(bank_id: str) -> tuple[object, object]:
+def _held_ids(bank_id: str) -> tuple[ScalarSelect[str], ScalarSelect[str | None]]:
+    """The bank's compartments held by a reservation, and those a parcel is in."""
     reserved = select(Reservation.compartment_id).where(
         Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
     )
     occupied = select(Parcel.compartment_id).where(
         Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
     )
-    return reserved, occupied
+    return reserved.scalar_subquery(), occupied.scalar_subquery()
 
 
 def holdings(s: Session, bank_id: str) -> Counter[str]:
@@ -219,8 +220,8 @@ def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
             Compartment.bank_id == bank_id,
             col(Compartment.in_service).is_(True),
             col(Compartment.size_rank) >= size.rank,
-            col(Compartment.id).not_in(reserved),  # type: ignore[arg-type]
-            col(Compartment.id).not_in(occupied),  # type: ignore[arg-type]
+            col(Compartment.id).not_in(reserved),
+            col(Compartment.id).not_in(occupied),
         )
         .order_by(col(Compartment.size_rank), col(Compartment.label))
         .limit(1)
@@ -249,8 +250,8 @@ def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
     query = select(Compartment.size).where(
         Compartment.bank_id == bank_id,
         col(Compartment.in_service).is_(True),
-        col(Compartment.id).not_in(reserved),  # type: ignore[arg-type]
-        col(Compartment.id).not_in(occupied),  # type: ignore[arg-type]
+        col(Compartment.id).not_in(reserved),
+        col(Compartment.id).not_in(occupied),
     )
     counts = Counter(s.exec(query))
     return {str(size): counts.get(size, 0) for size in Size}
