@@ -367,7 +367,7 @@ def create_app(edge: Edge, *, start_edge: bool = True) -> FastAPI:
     app = FastAPI(title=f"smartlocker kiosk API: {edge.config.bank.id}", lifespan=lifespan)
     app.state.kiosk = KioskState(
         edge=edge,
-        sessions=Sessions(edge.config.policy.session_timeout_s),
+        sessions=Sessions(edge.config.policy.session_timeout_s, edge.flows.clock),
         pickups=PickupSessions(edge.config.policy.pickup_session_s, edge.flows.clock),
         metrics=CollectorRegistry(),
     )

@@ -6,11 +6,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
+from controller.api import create_app
+from controller.config import load_config
+from controller.daemon import Edge
 from controller.store import Outbox
 from hil_sim import Simulator
-from tests.controller.conftest import Bank, make_bank
+from tests.controller.conftest import Bank, config_text, make_bank
+from tests.controller.fakeclock import FakeClock
 
 
 def _pending_metric(bank: Bank) -> float:
@@ -38,3 +43,25 @@ def test_two_apps_keep_their_own_sessions(tmp_path: Path, bank: Bank) -> None:
         assert bank.client.get("/api/returns", headers=headers).status_code == 200
         refused = other.client.get("/api/returns", headers=headers)
         assert refused.status_code == 401, refused.text
+
+
+def test_courier_sessions_end_on_the_banks_clock(tmp_path: Path) -> None:
+    """The app's sessions read the bank's one clock: 30 s of it end a session (FAST_POLICY)."""
+    sim = Simulator("xor8a", [1, 2], 8, close_after=None)
+    path = tmp_path / "edge.toml"
+    clock = FakeClock(follow=True)
+    try:
+        path.write_text(config_text(sim.start(), tmp_path / "edge.db"))
+        edge = Edge(load_config(path), clock=clock)
+        try:
+            with TestClient(create_app(edge)) as client:
+                headers = Bank(sim, client, edge, path).courier("sf-1", "sf-express")
+                assert client.get("/api/returns", headers=headers).status_code == 200
+                clock.advance(31)
+                ended = client.get("/api/returns", headers=headers)
+                assert ended.status_code == 401, ended.text
+                assert "session has ended" in ended.json()["detail"]
+        finally:
+            edge.engine.dispose()
+    finally:
+        sim.stop()
