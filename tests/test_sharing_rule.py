@@ -16,7 +16,16 @@ from sqlmodel import col, delete, select
 
 from cloud.core.db import make_engine, transaction
 from cloud.core.migrate import upgrade
-from cloud.models import Bank, Carrier, Operator, Reservation, SharingPolicy, Site
+from cloud.models import (
+    Bank,
+    Carrier,
+    Operator,
+    ParcelStatus,
+    Reservation,
+    ShareState,
+    SharingPolicy,
+    Site,
+)
 from cloud.models import Compartment as CloudCompartment
 from cloud.models import Parcel as CloudParcel
 from cloud.services import allocation
@@ -104,7 +113,9 @@ def cloud_decides(engine: Engine, state: State) -> tuple[BankCounts, bool]:
             s.flush()
             s.add_all(_cloud_rows(n, content))
         s.add_all(
-            SharingPolicy(bank_id=BANK, carrier_id=c, guaranteed=g, ceiling=top, state="accepted")
+            SharingPolicy(
+                bank_id=BANK, carrier_id=c, guaranteed=g, ceiling=top, state=ShareState.ACCEPTED
+            )
             for c, (g, top) in shares.items()
         )
         s.flush()
@@ -133,7 +144,7 @@ def _cloud_rows(n: int, content: Content) -> list[CloudParcel | Reservation]:
             bank_id=BANK,
             recipient_phone="138",
             consent="phone_call",
-            status="in_locker",
+            status=ParcelStatus.IN_LOCKER,
             compartment_id=f"c{n}",
         )
     ]

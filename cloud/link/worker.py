@@ -25,7 +25,7 @@ import random
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -78,7 +78,7 @@ class WorkerStats:
     applied: dict[str, int] = field(default_factory=dict)
 
 
-Inbound = tuple[str, Channel, bytes, datetime]  # bank, channel, payload, when received
+Inbound = tuple[str, Channel, bytes, float]  # bank, channel, payload, received (POSIX s)
 
 
 @dataclass
@@ -117,7 +117,7 @@ class IngestWorker:
         self._lanes: list[asyncio.Queue[Inbound]] = [
             asyncio.Queue() for _ in range(settings.ingest_lanes)
         ]
-        self._handlers: dict[Channel, Callable[[str, bytes, datetime], Ingested | None]] = {
+        self._handlers: dict[Channel, Callable[[str, bytes, float], Ingested | None]] = {
             Channel.EVENTS: self._event,
             Channel.HEARTBEAT: self._heartbeat,
             Channel.CMD_ACK: self._cmd_ack,
@@ -176,7 +176,9 @@ class IngestWorker:
                 continue
             payload = message.payload if isinstance(message.payload, bytes) else b""
             lane = zlib.crc32(address.bank_id.encode()) % len(self._lanes)
-            self._lanes[lane].put_nowait((address.bank_id, address.channel, payload, utcnow()))
+            self._lanes[lane].put_nowait(
+                (address.bank_id, address.channel, payload, utcnow().timestamp())
+            )
 
     async def _drain(self, client: aiomqtt.Client, lane: asyncio.Queue[Inbound]) -> None:
         while True:
@@ -207,7 +209,7 @@ class IngestWorker:
 
     # --- one handler per channel; an event's returns how far its bank is done ----------------
 
-    def _event(self, bank_id: str, payload: bytes, received: datetime) -> Ingested:
+    def _event(self, bank_id: str, payload: bytes, received: float) -> Ingested:
         try:
             envelope = Envelope.model_validate_json(payload)
         except ValidationError as exc:
@@ -227,19 +229,19 @@ class IngestWorker:
         self.stats.applied[bank_id] = result.applied_seq
         return result
 
-    def _heartbeat(self, bank_id: str, payload: bytes, received: datetime) -> None:
+    def _heartbeat(self, bank_id: str, payload: bytes, received: float) -> None:
         beat = decode(Heartbeat, payload)
-        skew_alarm_s = self.settings.clock_skew_alarm_s
-        presence.record_heartbeat(self.engine, bank_id, beat, received, skew_alarm_s)
+        at = datetime.fromtimestamp(received, UTC)
+        presence.record_heartbeat(self.engine, bank_id, beat, at, self.settings.clock_skew_alarm_s)
 
-    def _cmd_ack(self, bank_id: str, payload: bytes, received: datetime) -> None:
+    def _cmd_ack(self, bank_id: str, payload: bytes, received: float) -> None:
         commands.record_ack(self.engine, bank_id, decode(CommandAck, payload))
 
-    def _status(self, bank_id: str, payload: bytes, received: datetime) -> None:
+    def _status(self, bank_id: str, payload: bytes, received: float) -> None:
         if payload:  # an empty retained message clears the topic
             presence.record_status(self.engine, bank_id, decode(BankStatus, payload))
 
-    def _state(self, bank_id: str, payload: bytes, received: datetime) -> None:
+    def _state(self, bank_id: str, payload: bytes, received: float) -> None:
         if payload:
             presence.record_state(self.engine, bank_id, decode(BankState, payload))
 
