@@ -61,8 +61,8 @@ def _check_lock(lock: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenLock:
-    """Pulse one lock. The reply reports the feedback switch right after the pulse."""
+class _OneLock:
+    """A request for one lock of one board, both in range."""
 
     board: int
     lock: int
@@ -70,6 +70,11 @@ class OpenLock:
     def __post_init__(self) -> None:
         _check_board(self.board)
         _check_lock(self.lock)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLock(_OneLock):
+    """Pulse one lock. The reply reports the feedback switch right after the pulse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +88,8 @@ class OpenAll:
 
 
 @dataclass(frozen=True, slots=True)
-class ReadLock:
+class ReadLock(_OneLock):
     """Read one lock's feedback switch."""
-
-    board: int
-    lock: int
-
-    def __post_init__(self) -> None:
-        _check_board(self.board)
-        _check_lock(self.lock)
 
 
 @dataclass(frozen=True, slots=True)
