@@ -197,21 +197,33 @@ def expiring(expiry: int | None) -> Message:
 def test_time_to_live_is_counted_from_receipt(edge: EdgeSide) -> None:
     assert edge.config.link is not None
     runner = CommandRunner(edge.engine, edge.key, lambda: None)
-    link = EdgeLink(edge.engine, "maple-court-3", edge.config.link, runner=runner,
-                    snapshot=lambda: None)  # type: ignore[arg-type,return-value]  # fmt: skip
+
+    def link_over(broker: str) -> EdgeLink:
+        spec = edge.config.link.model_copy(update={"broker": broker})  # type: ignore[union-attr]
+        return EdgeLink(edge.engine, "maple-court-3", spec, runner=runner,
+                        snapshot=lambda: None)  # type: ignore[arg-type,return-value]  # fmt: skip
+
     sent_long_ago = envelope({"type": "keypad.reenable"}, ttl_s=30).model_copy(
         update={"sent_at": datetime.now(UTC) - timedelta(hours=2)}
     )
-    # MQTT 5: the broker's remaining expiry wins, whatever the clocks say
-    assert link._remaining(expiring(12), sent_long_ago) == 12  # type: ignore[arg-type]
+    mqtt5, mqtt311 = link_over("mqtt://127.0.0.1:1"), link_over("mqtt311://127.0.0.1:1")
+    # MQTT 5 before any live ack: the broker's remaining expiry is all there is to go by
+    assert mqtt5._remaining(expiring(12), sent_long_ago) == 12  # type: ignore[arg-type]
+    # MQTT 5 without the property: the broker counted it down to nothing (Mosquitto rounds)
+    assert mqtt5._remaining(expiring(None), sent_long_ago) == 0.0  # type: ignore[arg-type]
     # MQTT 3.1.1 before any live ack: the age is unknown (a door is not opened on it)
-    assert link._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
+    assert mqtt311._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
     # a retained ack tells nothing about the cloud's clock now
     stale = EventsAck(seq=0, cloud_time=datetime.now(UTC) - timedelta(hours=2))
-    link._acked(stale, live=False)
-    assert link._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
+    mqtt311._acked(stale, live=False)
+    assert mqtt311._remaining(expiring(None), sent_long_ago) is None  # type: ignore[arg-type]
     # a live ack does: the command is two hours old, long expired, whatever our wall clock says
-    link._acked(EventsAck(seq=0, cloud_time=datetime.now(UTC)), live=True)
-    left = link._remaining(expiring(None), sent_long_ago)  # type: ignore[arg-type]
+    for link in (mqtt5, mqtt311):
+        link._acked(EventsAck(seq=0, cloud_time=datetime.now(UTC)), live=True)
+    left = mqtt311._remaining(expiring(None), sent_long_ago)  # type: ignore[arg-type]
+    assert left is not None
+    assert left < -7000
+    # and over MQTT 5 the smaller count wins: a broker that still says 12 s does not revive it
+    left = mqtt5._remaining(expiring(12), sent_long_ago)  # type: ignore[arg-type]
     assert left is not None
     assert left < -7000
