@@ -169,7 +169,10 @@ async def test_commands_sent_while_the_bank_is_offline_apply_once_and_expired_ne
         changes = [o for o in s.exec(select(Outbox)) if o.type == "bank.maintenance"]
     with Session(cloud.engine) as s:
         assert s.get_one(CommandAck, lasting).outcome == "applied"
-        assert s.get(CommandAck, fleeting) is None  # the broker dropped it unseen (MQTT 5 expiry)
+        # the broker dropped it unseen (MQTT 5 expiry), or delivered it late without its expiry
+        # (Mosquitto counts whole seconds) and the edge answered that it had expired (8336be4)
+        late = s.get(CommandAck, fleeting)
+        assert late is None or late.outcome == "expired", late
     assert len(changes) <= 1  # the maintenance event, once (or already acked and dropped)
     await until(lambda: len(rows(cloud.engine, InboundEvent,
                                  col(InboundEvent.type) == "bank.maintenance")) == 1,
