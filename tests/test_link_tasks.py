@@ -45,7 +45,8 @@ async def test_the_link_and_the_worker_run_named_tasks_and_end_them(
     edge_tasks |= {f"link[{BANK}].heartbeat", f"link[{BANK}].state"}
     ingest = f"ingest[{worker.client_id}]"
     worker_tasks = {f"{ingest}.{task}" for task in ("receive", "commands", "sweep", "lane-0")}
-    assert edge_tasks | worker_tasks <= running()
+    # connected comes before the session's subscriptions; its tasks start after them
+    await until(lambda: edge_tasks | worker_tasks <= running(), what="the sessions' tasks")
     await edge.stop()
     assert not edge_tasks & running()
     assert not link.status.connected
