@@ -113,7 +113,7 @@ class Reconnecting(Generic[C]):
             async with self._connect() as client:
                 await self._connected(client)
         except* aiomqtt.MqttError as group:
-            self._log.warning("%s: lost %s: %s", self.name, self.endpoint, group.exceptions[0])
+            self._log.warning("%s: down (%s): %s", self.name, self.endpoint, group.exceptions[0])
         except* Exception as group:  # a bug must not end the link: report it, reconnect
             self._log.error("%s failed; reconnecting", self.name, exc_info=group.exceptions[0])
 
