@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from cloud.api.deps import RateLimiter
 from cloud.api.routes import router
+from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.services.errors import CloudError, RateLimited
@@ -19,7 +20,8 @@ MESSAGE_MAX = 300  # what an error message may quote, at most
 ISSUES_MAX = 20  # validation issues reported, at most
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` is the time every route reads (the system's unless given)."""
     settings = settings or Settings()  # from the environment
     app = FastAPI(
         title="smartlocker cloud",
@@ -30,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
-    app.state.limiter = RateLimiter(settings.rate_per_minute)
+    app.state.clock = clock or SystemClock()
+    app.state.limiter = RateLimiter(settings.rate_per_minute, app.state.clock)
     app.include_router(router)
 
     @app.exception_handler(CloudError)

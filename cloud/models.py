@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import JSON
 from sqlmodel import Field, SQLModel
 
+from cloud.clock import utcnow
 from cloud.lifecycles import (
     ALARM,
     AlarmState,
@@ -39,6 +40,7 @@ __all__ = [  # the lifecycles' states, where the tables that hold them are
     "QuarantineState",
     "ReservationState",
     "ShareState",
+    "utcnow",  # stamps rows by default (cloud.clock)
 ]
 
 
@@ -48,10 +50,6 @@ class CloudModel(SQLModel, registry=registry()):
 
 
 METADATA = CloudModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:

@@ -1,8 +1,8 @@
-"""Dependencies: the database engine, settings, and the calling principal (rate-limited)."""
+"""Dependencies: the database engine, settings, the clock, and the calling principal
+(rate-limited)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
+from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.services.auth import Principal, authenticate
 from cloud.services.errors import RateLimited, Unauthorized
@@ -21,10 +22,11 @@ class RateLimiter:
     """A token bucket per API key, per worker process (each worker enforces the rate alone)."""
 
     per_minute: int
+    clock: Clock = field(default_factory=SystemClock)
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def take(self, key_id: str) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         tokens, last = self._buckets.get(key_id, (float(self.per_minute), now))
         tokens = min(float(self.per_minute), tokens + (now - last) * self.per_minute / 60)
         if tokens < 1:
@@ -48,6 +50,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
 def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
@@ -62,7 +69,8 @@ def current_principal(
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send Authorization: Bearer <API key>")
-    principal = authenticate(get_engine(request), get_settings(request).secret_key, key)
+    now = get_clock(request).now()
+    principal = authenticate(get_engine(request), get_settings(request).secret_key, key, now)
     get_limiter(request).take(principal.key_id)
     return principal
 
@@ -71,3 +79,4 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+ClockDep = Annotated[Clock, Depends(get_clock)]

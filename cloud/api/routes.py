@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import AfterValidator
 
 from cloud.api import schemas as api
-from cloud.api.deps import CurrentPrincipal, EngineDep, LimiterDep, SettingsDep
+from cloud.api.deps import ClockDep, CurrentPrincipal, EngineDep, LimiterDep, SettingsDep
 from cloud.models import (
     Command,
     CommandAck,
@@ -68,6 +68,7 @@ def create_reservation(
     engine: EngineDep,
     settings: SettingsDep,
     who: CurrentPrincipal,
+    clock: ClockDep,
     idempotency_key: Annotated[
         str | None, Header(max_length=128), AfterValidator(check_text)
     ] = None,
@@ -75,7 +76,9 @@ def create_reservation(
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
     request = body.model_copy(update={"ttl_s": body.ttl_s or settings.soft_reservation_ttl_s})
-    reservation, created = allocation.reserve(engine, who, request, idempotency_key)
+    reservation, created = allocation.reserve(
+        engine, who, request, idempotency_key, now=clock.now()
+    )
     if not created:
         response.status_code = 200
     return _reservation(reservation)
@@ -97,9 +100,9 @@ def get_reservation(
 
 @router.delete("/reservations/{reservation_id}", tags=["carriers"])
 def cancel_reservation(
-    reservation_id: Text, engine: EngineDep, who: CurrentPrincipal
+    reservation_id: Text, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
 ) -> api.ReservationPublic:
-    return _reservation(allocation.cancel(engine, who, reservation_id))
+    return _reservation(allocation.cancel(engine, who, reservation_id, clock.now()))
 
 
 @router.post("/parcels", status_code=201, tags=["carriers"])
@@ -137,12 +140,16 @@ def list_couriers(engine: EngineDep, who: CurrentPrincipal) -> list[api.CourierP
 
 @router.post("/couriers", status_code=201, tags=["carriers"])
 def add_courier(
-    body: api.CourierCreate, engine: EngineDep, settings: SettingsDep, who: CurrentPrincipal
+    body: api.CourierCreate,
+    engine: EngineDep,
+    settings: SettingsDep,
+    who: CurrentPrincipal,
+    clock: ClockDep,
 ) -> api.CourierCreated:
     """A courier; the answer carries its app key, shown this once. Its kiosk codes are derived
     per bank and per day: ``GET /banks/{bank_id}/courier-codes``."""
     courier, key = carriers.add_courier(
-        engine, who, settings.secret_key, courier_id=body.id, name=body.name
+        engine, who, settings.secret_key, courier_id=body.id, name=body.name, now=clock.now()
     )
     return api.CourierCreated(**_courier(courier).model_dump(), api_key=key)
 
@@ -154,9 +161,11 @@ def list_shares(engine: EngineDep, who: CurrentPrincipal) -> list[api.SharePubli
 
 
 @router.post("/shares/{bank_id}/accept", tags=["carriers"])
-def accept_share(bank_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.SharePublic:
+def accept_share(
+    bank_id: Text, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
+) -> api.SharePublic:
     """Accept an offered share: your policy and your couriers' codes go to the bank."""
-    return _share(carriers.accept_share(engine, who, bank_id))
+    return _share(carriers.accept_share(engine, who, bank_id, clock.now()))
 
 
 @router.post("/shares/{bank_id}/withdraw", tags=["carriers"])
@@ -167,16 +176,18 @@ def withdraw_share(bank_id: Text, engine: EngineDep, who: CurrentPrincipal) -> a
 
 @router.get("/banks/{bank_id}/courier-codes", tags=["carriers", "couriers"])
 def courier_codes(
+    *,
     bank_id: Text,
     engine: EngineDep,
     settings: SettingsDep,
     who: CurrentPrincipal,
+    clock: ClockDep,
     day: date | None = None,
 ) -> list[api.CourierCodePublic]:
     """The day's kiosk codes at one bank (today unless ``day``, up to two days ahead): a
     carrier's for each of its couriers, a courier's for itself. Each opens that bank on that
     day only."""
-    found = carriers.day_codes(engine, who, settings.secret_key, bank_id, day)
+    found = carriers.day_codes(engine, who, settings.secret_key, bank_id, day, now=clock.now())
     return [api.CourierCodePublic(**c.__dict__) for c in found]
 
 
@@ -288,17 +299,19 @@ def _key(view: keys.KeyView) -> api.KeyPublic:
 
 @router.get("/keys", tags=["keys"])
 def list_keys(
-    engine: EngineDep, who: CurrentPrincipal, role: Role | None = None
+    engine: EngineDep, who: CurrentPrincipal, clock: ClockDep, role: Role | None = None
 ) -> list[api.KeyPublic]:
     """The keys you manage (an admin: all; an operator: its own and its sites' managers'; a
     carrier: its own and its couriers'; any key: itself), never their secrets."""
-    return [_key(k) for k in keys.list_keys(engine, who, role)]
+    return [_key(k) for k in keys.list_keys(engine, who, role, clock.now())]
 
 
 @router.delete("/keys/{key_id}", tags=["keys"])
-def revoke_key(key_id: api.KeyId, engine: EngineDep, who: CurrentPrincipal) -> api.KeyPublic:
+def revoke_key(
+    key_id: api.KeyId, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
+) -> api.KeyPublic:
     """Revoke a key: refused (401) from the next request on."""
-    return _key(keys.revoke(engine, who, key_id))
+    return _key(keys.revoke(engine, who, key_id, clock.now()))
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, tags=["keys"])
@@ -310,10 +323,12 @@ def rotate_key(
     settings: SettingsDep,
     who: CurrentPrincipal,
     limiter: LimiterDep,
+    clock: ClockDep,
 ) -> api.KeyCreated:
     """A new key for the same role and scope (shown this once); the old one is revoked at once,
     or after ``overlap_s``. The new key goes on with the old one's request budget."""
-    rotated = keys.rotate(engine, who, settings.secret_key, key_id, overlap_s=body.overlap_s)
+    overlap_s, now = body.overlap_s, clock.now()
+    rotated = keys.rotate(engine, who, settings.secret_key, key_id, overlap_s=overlap_s, now=now)
     limiter.inherit(key_id, rotated.new.id)
     return api.KeyCreated(**_key(rotated.new).model_dump(), api_key=rotated.key)
 
@@ -385,21 +400,25 @@ def list_quarantine(
 
 @router.post("/banks/{bank_id}/quarantine/{event_id}/release", tags=["operators"])
 def release_quarantined(
+    *,
     bank_id: Text,
     event_id: Text,
     engine: EngineDep,
     who: CurrentPrincipal,
+    clock: ClockDep,
     body: api.QuarantineRelease | None = None,
 ) -> api.QuarantinedPublic:
     """Apply a held event after a fix (optionally amended), then the later events of its parcel
     held behind it; 409 with why if it still cannot be applied."""
     amended = body.event if body is not None else None
-    return _quarantined(quarantine.release(engine, who, bank_id, event_id, amended))
+    return _quarantined(
+        quarantine.release(engine, who, bank_id, event_id, amended, now=clock.now())
+    )
 
 
 @router.post("/banks/{bank_id}/quarantine/{event_id}/drop", tags=["operators"])
 def drop_quarantined(
-    bank_id: Text, event_id: Text, engine: EngineDep, who: CurrentPrincipal
+    bank_id: Text, event_id: Text, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
 ) -> api.QuarantinedPublic:
     """Give a held event up for good; its raw copy is erased."""
-    return _quarantined(quarantine.drop(engine, who, bank_id, event_id))
+    return _quarantined(quarantine.drop(engine, who, bank_id, event_id, clock.now()))

@@ -32,8 +32,8 @@ from paho.mqtt.packettypes import PacketTypes
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
-from cloud.models import utcnow
 from cloud.services import carriers, commands, presence
 from cloud.services.errors import CloudError
 from cloud.services.ingest import Ingested, ingest_event, ingest_unreadable
@@ -93,8 +93,8 @@ class Progress:
         room = REFUSED_MAX - len(self.refused)
         self.refused += [RefusedEvent(seq=r.seq, reason=r.reason) for r in result.refused][:room]
 
-    def ack(self) -> EventsAck:
-        return EventsAck(seq=self.applied_seq, cloud_time=utcnow(), refused=self.refused)
+    def ack(self, now: datetime) -> EventsAck:
+        return EventsAck(seq=self.applied_seq, cloud_time=now, refused=self.refused)
 
 
 class IngestWorker:
@@ -108,8 +108,10 @@ class IngestWorker:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        wall: Clock | None = None,
     ) -> None:
         self.engine = engine
+        self.wall: Clock = wall or SystemClock()  # what the cloud's records are stamped with
         self.settings = settings
         self.broker = BrokerUrl.parse(broker)
         self.client_id = f"cloud-{settings.ingest_group}-{name}"
@@ -177,7 +179,7 @@ class IngestWorker:
             payload = message.payload if isinstance(message.payload, bytes) else b""
             lane = zlib.crc32(address.bank_id.encode()) % len(self._lanes)
             self._lanes[lane].put_nowait(
-                (address.bank_id, address.channel, payload, utcnow().timestamp())
+                (address.bank_id, address.channel, payload, self.wall.now().timestamp())
             )
 
     async def _drain(self, client: aiomqtt.Client, lane: asyncio.Queue[Inbound]) -> None:
@@ -187,7 +189,7 @@ class IngestWorker:
                 batch.append(lane.get_nowait())
             acks = await asyncio.to_thread(self.handle_batch, batch)
             for bank_id, progress in acks.items():
-                ack = progress.ack().to_json()
+                ack = progress.ack(self.wall.now()).to_json()
                 await client.publish(topic(bank_id, Channel.EVENTS_ACK), ack, qos=1, retain=True)
 
     def handle_batch(self, batch: list[Inbound]) -> dict[str, Progress]:
@@ -214,13 +216,14 @@ class IngestWorker:
             envelope = Envelope.model_validate_json(payload)
         except ValidationError as exc:
             reason = f"not a valid event: {problems(exc)}"
-            unreadable = ingest_unreadable(self.engine, bank_id, payload, reason)
+            now = self.wall.now()
+            unreadable = ingest_unreadable(self.engine, bank_id, payload, reason, now)
             if unreadable is None:  # not even its id and seq: nothing to set aside or ack
                 raise ContractError(reason) from None
             return self._count(bank_id, unreadable)
         if envelope.bank_id != bank_id:
             raise ContractError(f"an event of bank {envelope.bank_id} on {bank_id}'s topic")
-        return self._count(bank_id, ingest_event(self.engine, envelope))
+        return self._count(bank_id, ingest_event(self.engine, envelope, self.wall.now()))
 
     def _count(self, bank_id: str, result: Ingested) -> Ingested:
         self.stats.events += 1
@@ -239,7 +242,8 @@ class IngestWorker:
 
     def _status(self, bank_id: str, payload: bytes, received: float) -> None:
         if payload:  # an empty retained message clears the topic
-            presence.record_status(self.engine, bank_id, decode(BankStatus, payload))
+            status = decode(BankStatus, payload)
+            presence.record_status(self.engine, bank_id, status, self.wall.now())
 
     def _state(self, bank_id: str, payload: bytes, received: float) -> None:
         if payload:
@@ -252,7 +256,11 @@ class IngestWorker:
             try:
                 retry_s = self.settings.command_retry_s
                 due = await asyncio.to_thread(
-                    commands.due, self.engine, retry_s, secret_key=self.settings.secret_key
+                    commands.due,
+                    self.engine,
+                    retry_s,
+                    self.wall.now(),
+                    secret_key=self.settings.secret_key,
                 )
             except Exception:  # the database failed over, say: try again, keep the session
                 log.exception("picking due commands failed; trying again")
@@ -276,10 +284,11 @@ class IngestWorker:
             await self._sleep(SWEEP_EVERY_S)
             try:
                 timeout = self.settings.heartbeat_timeout_s
-                await asyncio.to_thread(presence.sweep_silent, self.engine, timeout)
+                now = self.wall.now()
+                await asyncio.to_thread(presence.sweep_silent, self.engine, timeout, now)
                 stall_s = self.settings.stream_stall_alarm_s
-                await asyncio.to_thread(presence.sweep_stalled, self.engine, stall_s)
+                await asyncio.to_thread(presence.sweep_stalled, self.engine, stall_s, now)
                 # couriers' codes for the days ahead, once a day per share (decision 0010)
-                await asyncio.to_thread(carriers.refresh_codes, self.engine)
+                await asyncio.to_thread(carriers.refresh_codes, self.engine, now)
             except Exception:
                 log.exception("sweeping silent banks failed; trying again")

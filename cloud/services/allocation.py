@@ -18,12 +18,13 @@ import hashlib
 import json
 import math
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, ScalarSelect, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import RESERVATION
 from cloud.models import (
@@ -36,7 +37,6 @@ from cloud.models import (
     SharingPolicy,
     Site,
     Size,
-    utcnow,
 )
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
@@ -62,16 +62,22 @@ def _ttl_s(request: ReservationCreate) -> float:
 
 
 def reserve(
-    engine: Engine, who: Principal, request: ReservationCreate, idempotency_key: str | None = None
+    engine: Engine,
+    who: Principal,
+    request: ReservationCreate,
+    idempotency_key: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> tuple[Reservation, bool]:
-    """Reserve the smallest free fitting compartment; return it and whether it is new."""
-    carrier = who.carrier
+    """Reserve the smallest free fitting compartment at ``now``; return it and whether it is
+    new."""
+    carrier, now = who.carrier, now or utcnow()
     try:
         with transaction(engine) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
                 return earlier, False
-            reservation = _reserve_locked(s, who, request, idempotency_key)
+            reservation = _reserve_locked(s, who, request, idempotency_key, now)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
         with transaction(engine) as s:
@@ -97,11 +103,11 @@ def _replay(
 
 
 def _reserve_locked(
-    s: Session, who: Principal, request: ReservationCreate, key: str | None
+    s: Session, who: Principal, request: ReservationCreate, key: str | None, now: datetime
 ) -> Reservation:
     carrier = who.carrier
     _lock_bank(s, request.bank_id)
-    _expire_due(s, request.bank_id)
+    _expire_due(s, request.bank_id, now)
     refusal = _admit(s, request.bank_id, carrier)
     compartment = None if refusal else pick_free(s, request.bank_id, request.size)
     if compartment is None:
@@ -114,7 +120,8 @@ def _reserve_locked(
         compartment_id=compartment.id,
         size=compartment.size,
         kind=request.kind,
-        expires_at=utcnow() + timedelta(seconds=_ttl_s(request)) if soft else None,
+        expires_at=now + timedelta(seconds=_ttl_s(request)) if soft else None,
+        created_at=now,
         idempotency_key=key,
         request_hash=digest(request),
     )
@@ -127,7 +134,7 @@ def _reserve_locked(
         compartment=compartment.label,
         kind="soft" if soft else "hard",
     )
-    enqueue_command(s, request.bank_id, push)
+    enqueue_command(s, request.bank_id, push, now=now)
     return reservation
 
 
@@ -139,17 +146,17 @@ def _lock_bank(s: Session, bank_id: str) -> None:
         raise NotFound(f"no bank {bank_id}")
 
 
-def _expire_due(s: Session, bank_id: str) -> None:
+def _expire_due(s: Session, bank_id: str, now: datetime) -> None:
     due = select(Reservation).where(
         Reservation.bank_id == bank_id,
         Reservation.state == ReservationState.ACTIVE,
-        col(Reservation.expires_at) < utcnow(),
+        col(Reservation.expires_at) < now,
     )
     for reservation in s.exec(due):
         reservation.state = RESERVATION.step(reservation.state, ReservationState.EXPIRED)
         s.add(reservation)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
-        enqueue_command(s, bank_id, withdraw)
+        enqueue_command(s, bank_id, withdraw, now=now)
     s.flush()
 
 
@@ -246,14 +253,19 @@ def nearest_with_room(s: Session, bank_id: str, size: Size) -> list[dict[str, ob
 
 
 def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
+    """The bank's free compartments by size, every size named; counted in SQL."""
     reserved, occupied = _held_ids(bank_id)
-    query = select(Compartment.size).where(
-        Compartment.bank_id == bank_id,
-        col(Compartment.in_service).is_(True),
-        col(Compartment.id).not_in(reserved),
-        col(Compartment.id).not_in(occupied),
+    query = (
+        select(Compartment.size, func.count())
+        .where(
+            Compartment.bank_id == bank_id,
+            col(Compartment.in_service).is_(True),
+            col(Compartment.id).not_in(reserved),
+            col(Compartment.id).not_in(occupied),
+        )
+        .group_by(col(Compartment.size))
     )
-    counts = Counter(s.exec(query))
+    counts = dict(s.exec(query).all())
     return {str(size): counts.get(size, 0) for size in Size}
 
 
@@ -265,14 +277,16 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
-def cancel(engine: Engine, who: Principal, reservation_id: str) -> Reservation:
+def cancel(
+    engine: Engine, who: Principal, reservation_id: str, now: datetime | None = None
+) -> Reservation:
     with transaction(engine) as s:
         reservation = _own(s, who, reservation_id)
         reservation.state = RESERVATION.step(reservation.state, ReservationState.CANCELLED)
         s.add(reservation)
         audit(s, who, "cancel_reservation", reservation.id)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
-        enqueue_command(s, reservation.bank_id, withdraw)
+        enqueue_command(s, reservation.bank_id, withdraw, now=now)
         return reservation
 
 

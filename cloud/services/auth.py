@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from cloud.core.db import transaction
 from cloud.core.security import key_hash, new_api_key
-from cloud.models import ApiKey, AuditEntry, Role, utcnow
+from cloud.models import ApiKey, AuditEntry, Role
 from cloud.services.errors import Forbidden, Unauthorized
 from cloud.services.personal_data import masked
 
@@ -46,14 +46,12 @@ class Principal:
         return self.carrier_id
 
 
-def authenticate(
-    engine: Engine, secret_key: str, api_key: str, now: datetime | None = None
-) -> Principal:
+def authenticate(engine: Engine, secret_key: str, api_key: str, now: datetime) -> Principal:
     """The principal of a live key; a revoked key, or one past its rotation's overlap, is
     refused at once (every request reads the key's row: nothing is cached)."""
     with transaction(engine) as s:
         row = s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash(secret_key, api_key))).first()
-    if row is None or not is_live(row, now or utcnow()):
+    if row is None or not is_live(row, now):
         raise Unauthorized("unknown or revoked API key")
     return Principal(
         key_id=row.id,

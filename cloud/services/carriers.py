@@ -15,6 +15,7 @@ from sqlalchemy import Engine, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import SHARE
 from cloud.models import (
@@ -30,7 +31,6 @@ from cloud.models import (
     ShareState,
     SharingPolicy,
     Site,
-    utcnow,
 )
 from cloud.services import courier_codes
 from cloud.services.allocation import free_by_size, holdings
@@ -130,7 +130,13 @@ def couriers(engine: Engine, who: Principal) -> list[Courier]:
 
 
 def add_courier(
-    engine: Engine, who: Principal, secret_key: str, *, courier_id: str, name: str
+    engine: Engine,
+    who: Principal,
+    secret_key: str,
+    *,
+    courier_id: str,
+    name: str,
+    now: datetime | None = None,
 ) -> tuple[Courier, str]:
     """A courier of this carrier and its app key (shown once). Its kiosk codes reach every bank
     the carrier has accepted a share of; the courier or the carrier fetches them (``day_codes``)."""
@@ -143,8 +149,8 @@ def add_courier(
         s.flush()
         for share in _accepted(s, carrier):
             timezone = _timezone(s, share.bank_id)
-            days = _days_until(share.codes_through, timezone)
-            _push_days(s, courier, share.bank_id, days, timezone)
+            days = _days_until(share.codes_through, timezone, now or utcnow())
+            _push_days(s, courier, share.bank_id, days, timezone=timezone, now=now)
         key = mint_key(
             s,
             secret_key,
@@ -199,13 +205,21 @@ def _timezone(s: Session, bank_id: str) -> str:
     return site.timezone
 
 
-def _days_until(through: date | None, timezone: str, now: datetime | None = None) -> list[date]:
+def _days_until(through: date | None, timezone: str, now: datetime) -> list[date]:
     """The code window at ``now``, but not past the days the bank already has for the others."""
-    days = courier_codes.window(now or utcnow(), timezone)
+    days = courier_codes.window(now, timezone)
     return [d for d in days if through is None or d <= through] or days[:1]
 
 
-def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date], timezone: str) -> None:
+def _push_days(
+    s: Session,
+    courier: Courier,
+    bank_id: str,
+    days: list[date],
+    *,
+    timezone: str,
+    now: datetime | None,
+) -> None:
     """Order ``bank_id`` the courier's codes for ``days``; they are derived as the command
     leaves (``commands.due``), so the order holds none."""
     order = courier_codes.CourierPushOrder(
@@ -215,7 +229,7 @@ def _push_days(s: Session, courier: Courier, bank_id: str, days: list[date], tim
         days=days,
         timezone=timezone,
     )
-    enqueue_command(s, bank_id, order)
+    enqueue_command(s, bank_id, order, now=now)
 
 
 def _push_all(s: Session, share: SharingPolicy, now: datetime) -> None:
@@ -225,7 +239,7 @@ def _push_all(s: Session, share: SharingPolicy, now: datetime) -> None:
     days = courier_codes.window(now, timezone)
     active = select(Courier).where(Courier.carrier_id == share.carrier_id, col(Courier.active))
     for courier in s.exec(active.order_by(col(Courier.id))):
-        _push_days(s, courier, share.bank_id, days, timezone)
+        _push_days(s, courier, share.bank_id, days, timezone=timezone, now=now)
     share.codes_through = days[-1]
     share.refresh_at = day_bounds(days[0], timezone)[1]
     s.add(share)
@@ -264,7 +278,9 @@ def _own_share(s: Session, who: Principal, bank_id: str) -> SharingPolicy:
     return share
 
 
-def accept_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
+def accept_share(
+    engine: Engine, who: Principal, bank_id: str, now: datetime | None = None
+) -> SharingPolicy:
     """The carrier accepts the operator's offer: its policy and its couriers' codes go to the
     bank. Accepting an accepted share changes nothing."""
     with transaction(engine) as s:
@@ -276,8 +292,9 @@ def accept_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolicy:
         policy = contract.PolicyPush(
             carrier_id=share.carrier_id, guaranteed=share.guaranteed, ceiling=share.ceiling
         )
-        enqueue_command(s, bank_id, policy, who=who)
-        _push_all(s, share, utcnow())
+        now = now or utcnow()
+        enqueue_command(s, bank_id, policy, who=who, now=now)
+        _push_all(s, share, now)
         return share
 
 
@@ -311,7 +328,13 @@ class DayCode:
 
 
 def day_codes(
-    engine: Engine, who: Principal, secret_key: str, bank_id: str, day: date | None = None
+    engine: Engine,
+    who: Principal,
+    secret_key: str,
+    bank_id: str,
+    day: date | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[DayCode]:
     """The codes that open ``bank_id`` on ``day`` (default the bank's local today; at most the
     days the bank was sent): a carrier's for each of its active couriers, a courier's for
@@ -321,7 +344,7 @@ def day_codes(
         share = s.get(SharingPolicy, (bank_id, str(who.carrier_id)))
         if share is None or share.state != ShareState.ACCEPTED:
             raise NotFound("no accepted share of this bank")
-        window = courier_codes.window(utcnow(), _timezone(s, bank_id))
+        window = courier_codes.window(now or utcnow(), _timezone(s, bank_id))
         day = day or window[0]
         if day not in window:
             raise Invalid(f"codes are given for {window[0]} to {window[-1]}")

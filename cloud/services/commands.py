@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import COMMAND, CommandState
-from cloud.models import Bank, Command, CommandAck, utcnow
+from cloud.models import Bank, Command, CommandAck
 from cloud.services import courier_codes
 from cloud.services.auth import Principal, audit
 from cloud.services.errors import NotFound
@@ -42,10 +43,12 @@ def enqueue_command(
     *,
     who: Principal | None = None,
     ttl_s: float = DEFAULT_TTL_S,
+    now: datetime | None = None,
 ) -> Command:
-    """Record ``command`` for ``bank_id`` in the caller's transaction (with what caused it)."""
+    """Record ``command`` for ``bank_id`` in the caller's transaction (with what caused it),
+    at ``now``: its time to live counts from then."""
     payload: dict[str, object] = command.model_dump(mode="json", exclude={"type"})
-    now = utcnow()
+    now = now or utcnow()
     row = Command(
         bank_id=bank_id,
         type=command.type,
@@ -66,13 +69,15 @@ def pending(s: Session, bank_id: str) -> list[Command]:
     return list(s.exec(query.order_by(col(Command.created_at))))
 
 
-def acknowledge(s: Session, command_id: str, outcome: str, detail: str = "") -> Command:
+def acknowledge(
+    s: Session, command_id: str, outcome: str, detail: str = "", at: datetime | None = None
+) -> Command:
     """The edge's answer; a repeated ack changes nothing. Every first answer is audited."""
     command = s.get(Command, command_id)
     if command is None:
         raise NotFound("no such command")
     if s.get(CommandAck, command_id) is None:
-        s.add(CommandAck(command_id=command_id, outcome=outcome, detail=detail, at=utcnow()))
+        s.add(CommandAck(command_id=command_id, outcome=outcome, detail=detail, at=at or utcnow()))
         command.state = COMMAND.step(command.state, CommandState.ACKNOWLEDGED)
         s.add(command)
         audit(

@@ -21,7 +21,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
@@ -48,7 +49,6 @@ from cloud.models import (
     Reservation,
     ReservationState,
     Size,
-    utcnow,
 )
 from cloud.services import allocation
 from cloud.services.commands import enqueue_command
@@ -108,8 +108,10 @@ class Identity:
     parcel_id: str | None
 
 
-def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
-    """Store ``envelope`` once and apply every event of its bank that is now in order."""
+def ingest_event(engine: Engine, envelope: Envelope, now: datetime | None = None) -> Ingested:
+    """Store ``envelope`` once and apply every event of its bank that is now in order (at
+    ``now``: what the cursor and the alarms it clears are stamped with)."""
+    now = now or utcnow()
     with transaction(engine) as s:
         cursor = _cursor(s, envelope.bank_id)
         if s.get(InboundEvent, str(envelope.event_id)) is not None:
@@ -124,23 +126,26 @@ def ingest_event(engine: Engine, envelope: Envelope) -> Ingested:
                 raise
             raw = envelope.model_dump_json()
             refused.append(_hold_unstored(s, envelope.bank_id, _identity(envelope), raw, why(exc)))
-        refused += _apply_in_order(s, cursor)
+        refused += _apply_in_order(s, cursor, now)
         return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
 
 
-def ingest_unreadable(engine: Engine, bank_id: str, payload: bytes, reason: str) -> Ingested | None:
+def ingest_unreadable(
+    engine: Engine, bank_id: str, payload: bytes, reason: str, now: datetime | None = None
+) -> Ingested | None:
     """An event of ``bank_id`` the contract refuses: set aside if its id and seq can be read, so
     that the stream goes on past it; None (nothing done) if not even they can."""
     identity = read_identity(bank_id, payload)
     if identity is None:
         return None
+    now = now or utcnow()
     with transaction(engine) as s:
         cursor = _cursor(s, bank_id)
         if s.get(InboundEvent, identity.event_id) is not None:
             return Ingested(True, cursor.applied_seq, _parked(s, cursor))
         _check_seq(s, cursor, identity.seq)
         refused = [_hold_unstored(s, bank_id, identity, raw_text(payload), reason)]
-        refused += _apply_in_order(s, cursor)
+        refused += _apply_in_order(s, cursor, now)
         return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
 
 
@@ -219,7 +224,7 @@ def _parked(s: Session, cursor: BankCursor) -> int:
     return s.exec(query).one()
 
 
-def _apply_in_order(s: Session, cursor: BankCursor) -> list[Refusal]:
+def _apply_in_order(s: Session, cursor: BankCursor, now: datetime) -> list[Refusal]:
     """Apply the bank's events that are next in order; set aside any that fails."""
     refused: list[Refusal] = []
     while True:
@@ -230,20 +235,20 @@ def _apply_in_order(s: Session, cursor: BankCursor) -> list[Refusal]:
         if event is None:
             return refused
         if s.get(QuarantinedEvent, event.event_id) is None:  # not set aside on receipt
-            reason = _held_behind(s, event) or apply_one(s, event)
+            reason = _held_behind(s, event) or apply_one(s, event, now)
             if reason is not None:
                 refused.append(_hold_stored(s, event, reason))
-        cursor.applied_seq, cursor.advanced_at = event.seq, utcnow()
+        cursor.applied_seq, cursor.advanced_at = event.seq, now
         s.add(cursor)
         s.flush()
 
 
-def apply_one(s: Session, event: InboundEvent) -> str | None:
+def apply_one(s: Session, event: InboundEvent, now: datetime) -> str | None:
     """Apply one stored event in a savepoint: None if it was, else why not (and nothing of it
     was applied)."""
     try:
         with s.begin_nested():
-            _apply(s, event, parsed(event))
+            _apply(s, event, parsed(event), now)
             event.applied = True
             s.add(event)
     except Exception as exc:
@@ -398,12 +403,12 @@ def parsed(event: InboundEvent) -> Event:
     return EventAdapter.validate_python(body)
 
 
-def _apply(s: Session, row: InboundEvent, event: Event) -> None:
+def _apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
     """What ``event`` means to the cloud; events not named here are recorded only."""
     bank_id, source = row.bank_id, f"bank {row.bank_id} seq {row.seq}"
     match event:
         case ParcelDeposited():
-            _deposited(s, bank_id, event, source)
+            _deposited(s, bank_id, event, source, now)
         case ParcelPickedUp(waybill=waybill):
             _parcel_status(s, bank_id, waybill, ParcelStatus.PICKED_UP, source)
         case ParcelRefused(waybill=waybill):
@@ -411,11 +416,11 @@ def _apply(s: Session, row: InboundEvent, event: Event) -> None:
         case ParcelReturned(waybill=waybill):
             _parcel_status(s, bank_id, waybill, ParcelStatus.RETURNED, source)
         case DoorClosed(compartment=label):
-            _door_closed(s, bank_id, label)
+            _door_closed(s, bank_id, label, now)
         case CompartmentService(compartment=label, in_service=in_service):
             _service(s, bank_id, label, in_service)
         case BoardHealthChanged(bus=bus, board=board, online=online):
-            _board(s, bank_id, f"{bus}/{board}", online)
+            _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
             s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
         case DoorJammed(compartment=where) | KioskLockout(scope=where):
@@ -438,7 +443,9 @@ def _status(s: Session, parcel: Parcel, status: ParcelStatus, source: str) -> No
     s.add(ParcelEvent(parcel_id=parcel.id, status=status, source=source))
 
 
-def _deposited(s: Session, bank_id: str, event: ParcelDeposited, source: str) -> None:
+def _deposited(
+    s: Session, bank_id: str, event: ParcelDeposited, source: str, now: datetime
+) -> None:
     compartment = _compartment(s, bank_id, event.compartment)
     if compartment is None or s.get(Carrier, event.carrier) is None:
         return
@@ -458,10 +465,10 @@ def _deposited(s: Session, bank_id: str, event: ParcelDeposited, source: str) ->
     s.add(parcel)
     s.flush()
     _status(s, parcel, ParcelStatus.IN_LOCKER, source)
-    _settle_reservations(s, compartment, event.carrier)
+    _settle_reservations(s, compartment, event.carrier, now)
 
 
-def _settle_reservations(s: Session, compartment: Compartment, carrier: str) -> None:
+def _settle_reservations(s: Session, compartment: Compartment, carrier: str, now: datetime) -> None:
     """The physical fact wins: fulfil the carrier's hold on this compartment, move another's."""
     query = select(Reservation).where(
         Reservation.compartment_id == compartment.id,
@@ -471,18 +478,18 @@ def _settle_reservations(s: Session, compartment: Compartment, carrier: str) -> 
         if reservation.carrier_id == carrier:
             reservation.state = RESERVATION.step(reservation.state, ReservationState.FULFILLED)
         else:
-            _move(s, reservation, compartment)
+            _move(s, reservation, compartment, now)
         s.add(reservation)
 
 
-def _move(s: Session, reservation: Reservation, taken: Compartment) -> None:
+def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetime) -> None:
     """Move the hold to another free fitting compartment (``taken`` is not free: the parcel is
     in it), or make it unfulfillable."""
     better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
     if better is None:
         reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
-        enqueue_command(s, taken.bank_id, withdraw)
+        enqueue_command(s, taken.bank_id, withdraw, now=now)
         return
     # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
     # two commands could arrive in either order
@@ -490,7 +497,7 @@ def _move(s: Session, reservation: Reservation, taken: Compartment) -> None:
     push = contract.ReservationPush(
         reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
     )
-    enqueue_command(s, taken.bank_id, push)
+    enqueue_command(s, taken.bank_id, push, now=now)
 
 
 def _parcel_status(
@@ -522,7 +529,7 @@ def _forget_code(s: Session, parcel: Parcel) -> None:
         s.add(notice)
 
 
-def _clear(s: Session, bank_id: str, kind: str, where: str) -> None:
+def _clear(s: Session, bank_id: str, kind: str, where: str, now: datetime) -> None:
     """Clear the bank's open ``kind`` alarms at ``where``."""
     query = select(Alarm).where(
         Alarm.bank_id == bank_id,
@@ -531,12 +538,12 @@ def _clear(s: Session, bank_id: str, kind: str, where: str) -> None:
         col(Alarm.cleared_at).is_(None),
     )
     for alarm in s.exec(query):
-        alarm.clear(utcnow())
+        alarm.clear(now)
         s.add(alarm)
 
 
-def _door_closed(s: Session, bank_id: str, label: str) -> None:
-    _clear(s, bank_id, "door.left_open", label)
+def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
+    _clear(s, bank_id, "door.left_open", label, now)
 
 
 def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
@@ -546,8 +553,8 @@ def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
         s.add(compartment)
 
 
-def _board(s: Session, bank_id: str, where: str, online: bool) -> None:
+def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:
     if online:
-        _clear(s, bank_id, "board.offline", where)
+        _clear(s, bank_id, "board.offline", where, now)
     else:
         s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))

@@ -22,8 +22,9 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Engine, and_, or_, true
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
-from cloud.models import ApiKey, Role, Site, utcnow
+from cloud.models import ApiKey, Role, Site
 from cloud.services.auth import Principal, Scope, audit, is_live, mint
 from cloud.services.errors import Conflict, Invalid, NotFound
 

@@ -19,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
-from cloud.models import Alarm, Bank, BankCursor, utcnow
+from cloud.models import Alarm, Bank, BankCursor
 from locker_contract.messages import BankState, BankStatus, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ def _raise(s: Session, bank_id: str, kind: str) -> None:
     s.add(Alarm(bank_id=bank_id, kind=kind))
 
 
-def _clear(s: Session, bank_id: str, kind: str) -> None:
+def _clear(s: Session, bank_id: str, kind: str, at: datetime) -> None:
     for alarm in _open_alarms(s, bank_id, kind):
-        alarm.clear(utcnow())
+        alarm.clear(at)
         s.add(alarm)
 
 
@@ -60,17 +61,19 @@ def _set_online(s: Session, bank: Bank, online: bool, at: datetime) -> None:
         return
     bank.online, bank.status_since = online, at
     if online:
-        _clear(s, bank.id, OFFLINE)
+        _clear(s, bank.id, OFFLINE, at)
     else:
         _raise(s, bank.id, OFFLINE)
     log.info("bank %s is %s", bank.id, "online" if online else "offline")
 
 
-def record_status(engine: Engine, bank_id: str, status: BankStatus) -> None:
+def record_status(
+    engine: Engine, bank_id: str, status: BankStatus, now: datetime | None = None
+) -> None:
     with transaction(engine) as s:
         bank = _bank(s, bank_id)
         if bank is not None:
-            _set_online(s, bank, status.state == "online", utcnow())
+            _set_online(s, bank, status.state == "online", now or utcnow())
             s.add(bank)
 
 
@@ -86,7 +89,7 @@ def record_heartbeat(
         if abs(bank.clock_skew_s) > skew_alarm_s:
             _raise(s, bank_id, SKEW)
         else:
-            _clear(s, bank_id, SKEW)
+            _clear(s, bank_id, SKEW, received_at)
         _set_online(s, bank, True, received_at)
         _track_stream(s, bank, beat.last_seq, received_at)
         s.add(bank)
@@ -98,7 +101,7 @@ def _track_stream(s: Session, bank: Bank, last_seq: int, at: datetime) -> None:
     bank.edge_last_seq = last_seq
     if last_seq <= (cursor.applied_seq if cursor else 0):
         bank.edge_ahead_since = None
-        _clear(s, bank.id, STALLED)
+        _clear(s, bank.id, STALLED, at)
     elif bank.edge_ahead_since is None:
         bank.edge_ahead_since = at
 
@@ -139,7 +142,7 @@ def sweep_stalled(engine: Engine, stall_after_s: float, now: datetime | None = N
                 _raise(s, bank.id, STALLED)
                 stalled.append(bank.id)
             else:
-                _clear(s, bank.id, STALLED)
+                _clear(s, bank.id, STALLED, now)
     return stalled
 
 

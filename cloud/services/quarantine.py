@@ -25,9 +25,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import QUARANTINE
-from cloud.models import Alarm, InboundEvent, QuarantinedEvent, QuarantineState, Role, utcnow
+from cloud.models import Alarm, InboundEvent, QuarantinedEvent, QuarantineState, Role
 from cloud.services import ingest
 from cloud.services.auth import Principal, audit
 from cloud.services.errors import Conflict, IllegalTransition, Invalid, NotFound
@@ -59,10 +60,13 @@ def release(
     bank_id: str,
     event_id: str,
     amended: dict[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> QuarantinedEvent:
     """Apply a held event now (``amended``: the operator's corrected event), then the events of
     its parcel held behind it; ``Conflict`` if it still cannot be applied."""
     who.require(Role.ADMIN, Role.OPERATOR)
+    now = now or utcnow()
     with transaction(engine) as s:
         row = _held(s, who, bank_id, event_id)
         if amended is not None:
@@ -70,21 +74,24 @@ def release(
         earlier = _earlier_of_parcel(s, row)
         if earlier is not None:
             raise Conflict(f"seq {earlier.seq} of the same parcel is held before it: that first")
-        reason = _apply(s, row, amended)
+        reason = _apply(s, row, amended, now)
         if reason is not None:
             raise Conflict(f"it still cannot be applied: {reason}")
-        _settle(s, who, row, QuarantineState.RELEASED, amended=amended is not None)
-        _release_followers(s, who, row)
+        _settle(s, who, row, QuarantineState.RELEASED, now, amended=amended is not None)
+        _release_followers(s, who, row, now)
         return row
 
 
-def drop(engine: Engine, who: Principal, bank_id: str, event_id: str) -> QuarantinedEvent:
+def drop(
+    engine: Engine, who: Principal, bank_id: str, event_id: str, now: datetime | None = None
+) -> QuarantinedEvent:
     """Give a held event up for good; its raw copy is erased."""
     who.require(Role.ADMIN, Role.OPERATOR)
+    now = now or utcnow()
     with transaction(engine) as s:
         row = _held(s, who, bank_id, event_id)
         row.raw = ""
-        _settle(s, who, row, QuarantineState.DROPPED)
+        _settle(s, who, row, QuarantineState.DROPPED, now)
         return row
 
 
@@ -142,7 +149,9 @@ def _earlier_of_parcel(s: Session, row: QuarantinedEvent) -> QuarantinedEvent | 
     return s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
 
 
-def _apply(s: Session, row: QuarantinedEvent, amended: dict[str, Any] | None) -> str | None:
+def _apply(
+    s: Session, row: QuarantinedEvent, amended: dict[str, Any] | None, now: datetime
+) -> str | None:
     """Store the event again if it never was (or was amended), then apply it: None if it
     went, else why not (and nothing of it is kept)."""
     event = s.get_one(InboundEvent, row.event_id)
@@ -156,7 +165,7 @@ def _apply(s: Session, row: QuarantinedEvent, amended: dict[str, Any] | None) ->
         reason = _restore(s, event, envelope)
         if reason is not None:
             return reason
-    return ingest.apply_one(s, event)
+    return ingest.apply_one(s, event, now)
 
 
 def _envelope(
@@ -186,7 +195,7 @@ def _restore(s: Session, event: InboundEvent, envelope: Envelope) -> str | None:
     return None
 
 
-def _release_followers(s: Session, who: Principal, first: QuarantinedEvent) -> None:
+def _release_followers(s: Session, who: Principal, first: QuarantinedEvent, now: datetime) -> None:
     if first.parcel_id is None:
         return
     query = select(QuarantinedEvent).where(
@@ -196,19 +205,24 @@ def _release_followers(s: Session, who: Principal, first: QuarantinedEvent) -> N
         QuarantinedEvent.seq > first.seq,
     )
     for row in s.exec(query.order_by(col(QuarantinedEvent.seq))).all():
-        reason = _apply(s, row, None)
+        reason = _apply(s, row, None, now)
         if reason is not None:  # it stays held, with its new reason, and so do the rest
             row.reason = reason
             s.add(row)
             return
-        _settle(s, who, row, QuarantineState.RELEASED, following=first.seq)
+        _settle(s, who, row, QuarantineState.RELEASED, now, following=first.seq)
 
 
 def _settle(
-    s: Session, who: Principal, row: QuarantinedEvent, state: QuarantineState, **detail: object
+    s: Session,
+    who: Principal,
+    row: QuarantinedEvent,
+    state: QuarantineState,
+    now: datetime,
+    **detail: object,
 ) -> None:
     row.state = QUARANTINE.step(row.state, state)
-    row.settled_at, row.settled_by = utcnow(), who.key_id
+    row.settled_at, row.settled_by = now, who.key_id
     s.add(row)
     query = select(Alarm).where(
         Alarm.bank_id == row.bank_id,

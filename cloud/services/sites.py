@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from cloud.core.db import transaction
@@ -39,7 +39,10 @@ def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, lis
             raise NotFound("no such site")
         health = []
         for bank in s.exec(select(Bank).where(Bank.site_id == site_id).order_by(col(Bank.id))):
-            comps = list(s.exec(select(Compartment).where(Compartment.bank_id == bank.id)))
+            of_bank = select(Compartment).where(Compartment.bank_id == bank.id)
+            count = select(func.count()).select_from(Compartment)
+            compartments = s.exec(count.where(Compartment.bank_id == bank.id)).one()
+            idle = of_bank.where(col(Compartment.in_service).is_(False))
             alarms = s.exec(
                 select(Alarm).where(Alarm.bank_id == bank.id, col(Alarm.cleared_at).is_(None))
             )
@@ -50,8 +53,8 @@ def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, lis
                     online=bank.online,
                     last_heartbeat_at=bank.last_heartbeat_at,
                     clock_skew_s=bank.clock_skew_s,
-                    compartments=len(comps),
-                    out_of_service=sorted(c.label for c in comps if not c.in_service),
+                    compartments=compartments,
+                    out_of_service=sorted(c.label for c in s.exec(idle)),
                     open_alarms=[f"{a.kind} {a.compartment}".strip() for a in alarms],
                 )
             )

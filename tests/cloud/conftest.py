@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud.clock import Clock
 from cloud.core.config import Settings
 from cloud.core.migrate import upgrade
 from cloud.main import create_app
@@ -43,10 +44,10 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def build_cloud(database_url: str) -> Iterator[Cloud]:
+def build_cloud(database_url: str, clock: Clock | None = None) -> Iterator[Cloud]:
     settings = Settings(database_url=database_url, secret_key=secret(), rate_per_minute=100_000)
     upgrade(database_url)
-    app = create_app(settings)
+    app = create_app(settings, clock)
     try:  # disposed whatever happens, before the database_url fixture drops a database
         admin = bearer(create_admin(app.state.engine, settings.secret_key, "test admin"))
         with TestClient(app) as client:

@@ -35,6 +35,7 @@ from tests.cloud.conftest import Cloud, bearer, fleet
 
 BANK = "maple"
 URL = f"/api/v1/banks/{BANK}/quarantine"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the cloud's time in an ack
 PUBLIC, _ = new_key_pair()
 
 
@@ -117,7 +118,7 @@ def test_a_nul_waybill_is_set_aside_and_the_next_deposit_reaches_its_recipient(
     assert refused.seq == 1
     assert "parcel.deposited.waybill" in refused.reason
     assert "U+0000" in refused.reason
-    ack = json.loads(progress.ack().to_json())
+    ack = json.loads(progress.ack(NOW).to_json())
     assert (ack["seq"], ack["refused"][0]["seq"]) == (2, 1)
     assert status(engine, "SF2") == "in_locker"
     assert notified(engine, "SF2")
@@ -178,7 +179,7 @@ def test_a_huge_unknown_field_is_set_aside_with_a_bounded_reason(
     [refused] = progress.refused
     assert len(refused.reason) <= 500
     assert "extra_forbidden" in refused.reason
-    assert json.loads(progress.ack().to_json())["refused"][0]["seq"] == 1
+    assert json.loads(progress.ack(NOW).to_json())["refused"][0]["seq"] == 1
 
 
 def test_a_resent_refused_event_is_a_duplicate_and_stays_acked(
