@@ -27,7 +27,7 @@ from cloud.models import (
     Parcel,
     QuarantinedEvent,
 )
-from cloud.services import ingest
+from cloud.services import effects, ingest
 from locker_contract.events import Envelope, ParcelDeposited
 from locker_contract.sealing import new_key_pair, public_key, seal_code
 from locker_contract.topics import Channel
@@ -259,7 +259,7 @@ def test_a_bug_in_applying_is_set_aside_with_its_reason(
     def broken(*_: object) -> None:
         raise KeyError("compartment")
 
-    monkeypatch.setattr(ingest, "_door_closed", broken)
+    monkeypatch.setattr(effects, "_door_closed", broken)
     closed = {"type": "door.closed", "compartment": "A01"}
     progress = send(worker, raw(1, closed), raw(2, deposit("SF2", "A02")))
     assert progress.applied_seq == 2
@@ -272,7 +272,7 @@ def test_losing_the_database_sets_nothing_aside(
     def gone(*_: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(ingest, "_door_closed", gone)
+    monkeypatch.setattr(effects, "_door_closed", gone)
     assert worker.handle_batch([(BANK, Channel.EVENTS, raw(1, {"type": "door.closed",
                                  "compartment": "A01"}), 0.0)]) == {}  # fmt: skip
     assert cursor(engine) == 0  # the bank sends it again; nothing was kept or skipped

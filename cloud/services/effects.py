@@ -1,0 +1,215 @@
+"""What each event of a bank means to the cloud's records, once ``ingest`` has put it in order:
+the stored body is read back into its contract model once (``parsed``) and dispatched with
+``match`` (``apply``). The edge is the authority on what is physically in a compartment: when a
+deposit lands in a compartment another reservation was bound to, that reservation moves to
+another fitting compartment of the bank, or becomes ``unfulfillable`` for its carrier to see.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from cloud.lifecycles import PARCEL, RESERVATION
+from cloud.models import (
+    Alarm,
+    Carrier,
+    Compartment,
+    Courier,
+    InboundEvent,
+    Notification,
+    Parcel,
+    ParcelEvent,
+    ParcelStatus,
+    Reservation,
+    ReservationState,
+    Size,
+)
+from cloud.services import allocation
+from cloud.services.commands import enqueue_command
+from locker_contract import commands as contract
+from locker_contract.events import (
+    BoardHealthChanged,
+    CompartmentService,
+    DoorClosed,
+    DoorForcedOpen,
+    DoorJammed,
+    DoorLeftOpen,
+    Event,
+    EventAdapter,
+    KioskLockout,
+    ParcelDeposited,
+    ParcelPickedUp,
+    ParcelRefused,
+    ParcelReturned,
+)
+
+log = logging.getLogger(__name__)
+
+
+def parsed(event: InboundEvent) -> Event:
+    """The stored body back as its contract model, read once. A deposit's sealed code is not
+    kept (``stored_body``): it reads as None."""
+    body = event.body
+    if event.type == "parcel.deposited":
+        body = body | {"sealed_code": None}
+    return EventAdapter.validate_python(body)
+
+
+def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
+    """What ``event`` means to the cloud; events not named here are recorded only."""
+    bank_id, source = row.bank_id, f"bank {row.bank_id} seq {row.seq}"
+    match event:
+        case ParcelDeposited():
+            _deposited(s, bank_id, event, source, now)
+        case ParcelPickedUp(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.PICKED_UP, source)
+        case ParcelRefused(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURN_PENDING, source)
+        case ParcelReturned(waybill=waybill):
+            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURNED, source)
+        case DoorClosed(compartment=label):
+            _door_closed(s, bank_id, label, now)
+        case CompartmentService(compartment=label, in_service=in_service):
+            _service(s, bank_id, label, in_service)
+        case BoardHealthChanged(bus=bus, board=board, online=online):
+            _board(s, bank_id, f"{bus}/{board}", online, now)
+        case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+        case DoorJammed(compartment=where) | KioskLockout(scope=where):
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+        case _:
+            log.debug("%s: %s recorded", source, event.type)
+
+
+def _compartment(s: Session, bank_id: str, label: str) -> Compartment | None:
+    query = select(Compartment).where(Compartment.bank_id == bank_id, Compartment.label == label)
+    found = s.exec(query).first()
+    if found is None:
+        log.warning("bank %s reported unknown compartment %s", bank_id, label)
+    return found
+
+
+def _status(s: Session, parcel: Parcel, status: ParcelStatus, source: str) -> None:
+    parcel.status = PARCEL.step(parcel.status, status)
+    s.add(parcel)
+    s.add(ParcelEvent(parcel_id=parcel.id, status=status, source=source))
+
+
+def _deposited(
+    s: Session, bank_id: str, event: ParcelDeposited, source: str, now: datetime
+) -> None:
+    compartment = _compartment(s, bank_id, event.compartment)
+    if compartment is None or s.get(Carrier, event.carrier) is None:
+        return
+    query = select(Parcel).where(
+        Parcel.carrier_id == event.carrier, Parcel.waybill == event.waybill
+    )
+    parcel = s.exec(query).first() or Parcel(
+        carrier_id=event.carrier,
+        waybill=event.waybill,
+        bank_id=bank_id,
+        recipient_phone=event.recipient_phone,
+        consent=event.consent,
+    )
+    parcel.compartment_id = compartment.id
+    known = s.get(Courier, event.courier_id) is not None
+    parcel.courier_id = event.courier_id if known else None
+    s.add(parcel)
+    s.flush()
+    _status(s, parcel, ParcelStatus.IN_LOCKER, source)
+    _settle_reservations(s, compartment, event.carrier, now)
+
+
+def _settle_reservations(s: Session, compartment: Compartment, carrier: str, now: datetime) -> None:
+    """The physical fact wins: fulfil the carrier's hold on this compartment, move another's."""
+    query = select(Reservation).where(
+        Reservation.compartment_id == compartment.id,
+        Reservation.state == ReservationState.ACTIVE,
+    )
+    for reservation in s.exec(query):
+        if reservation.carrier_id == carrier:
+            reservation.state = RESERVATION.step(reservation.state, ReservationState.FULFILLED)
+        else:
+            _move(s, reservation, compartment, now)
+        s.add(reservation)
+
+
+def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetime) -> None:
+    """Move the hold to another free fitting compartment (``taken`` is not free: the parcel is
+    in it), or make it unfulfillable."""
+    better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
+    if better is None:
+        reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
+        withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
+        enqueue_command(s, taken.bank_id, withdraw, now=now)
+        return
+    # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
+    # two commands could arrive in either order
+    reservation.compartment_id = better.id
+    push = contract.ReservationPush(
+        reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
+    )
+    enqueue_command(s, taken.bank_id, push, now=now)
+
+
+def _parcel_status(
+    s: Session, bank_id: str, waybill: str, status: ParcelStatus, source: str
+) -> None:
+    gone = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED)
+    query = select(Parcel).where(
+        Parcel.bank_id == bank_id,
+        Parcel.waybill == waybill,
+        col(Parcel.status).not_in(gone),
+    )
+    parcel = s.exec(query).first()
+    if parcel is not None:
+        _status(s, parcel, status, source)
+        if status in gone:
+            _forget_code(s, parcel)
+
+
+def _forget_code(s: Session, parcel: Parcel) -> None:
+    """The parcel left the locker: its code opens nothing now, and is kept nowhere, sealed or
+    not (an unsent notice can no longer be sent: it would only tell a used code)."""
+    query = select(Notification).where(
+        Notification.bank_id == parcel.bank_id,
+        Notification.carrier_id == parcel.carrier_id,
+        Notification.waybill == parcel.waybill,
+    )
+    for notice in s.exec(query):
+        notice.sealed_code = None
+        s.add(notice)
+
+
+def _clear(s: Session, bank_id: str, kind: str, where: str, now: datetime) -> None:
+    """Clear the bank's open ``kind`` alarms at ``where``."""
+    query = select(Alarm).where(
+        Alarm.bank_id == bank_id,
+        Alarm.kind == kind,
+        Alarm.compartment == where,
+        col(Alarm.cleared_at).is_(None),
+    )
+    for alarm in s.exec(query):
+        alarm.clear(now)
+        s.add(alarm)
+
+
+def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
+    _clear(s, bank_id, "door.left_open", label, now)
+
+
+def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
+    compartment = _compartment(s, bank_id, label)
+    if compartment is not None:
+        compartment.in_service = in_service
+        s.add(compartment)
+
+
+def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:
+    if online:
+        _clear(s, bank_id, "board.offline", where, now)
+    else:
+        s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))
