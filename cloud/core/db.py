@@ -1,7 +1,9 @@
 """Database engines: PostgreSQL through psycopg 3 in production, SQLite by default.
 
 SQLite gets WAL, foreign keys and ``BEGIN IMMEDIATE`` (writers serialise up front); PostgreSQL
-gets a pool. Services open transactions with ``transaction``; row locks are taken there.
+gets a pool. Services open transactions with ``transaction``; row locks are taken there, written
+``FOR UPDATE`` (``SKIP LOCKED``) whatever the database: SQLAlchemy leaves the clause out on
+SQLite, whose ``BEGIN IMMEDIATE`` already serialises writers.
 """
 
 from __future__ import annotations
@@ -40,10 +42,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
     )
-
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
 
 
 @contextmanager
