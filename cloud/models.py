@@ -106,6 +106,39 @@ class BankPublic(BaseModel):
     your_ceiling: int | None
 
 
+class CourierCodePublic(BaseModel):
+    """The code that opens one bank's kiosk for one courier on one day, and nowhere else."""
+
+    courier_id: str
+    bank_id: str
+    day: date
+    code: str
+
+
+class KeyState(StrEnum):
+    ACTIVE = "active"
+    EXPIRING = "expiring"  # rotated with an overlap: still accepted until expires_at
+    REVOKED = "revoked"
+
+
+class KeyPublic(BaseModel):
+    """An API key, never its secret: ``state`` is active, expiring (rotated with an overlap:
+    accepted until ``expires_at``) or revoked."""
+
+    id: str
+    role: Role
+    label: str
+    state: KeyState
+    carrier_id: str | None
+    operator_id: str | None
+    site_id: str | None
+    courier_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    replaces: str | None
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from cloud.core.config import Settings
-    from cloud.services.keys import KeyView
+    from cloud.models import KeyPublic
 
 app = typer.Typer(help="The cloud fleet manager.", no_args_is_help=True)
 
@@ -192,7 +192,7 @@ def keys_list(
     everything: Annotated[bool, typer.Option("--all", help="revoked keys too")] = False,
 ) -> None:
     """One line per key: id, role, state, scope, label (never the key itself)."""
-    from cloud.models import Role
+    from cloud.models import KeyState, Role
     from cloud.services import keys as service
 
     try:
@@ -203,11 +203,11 @@ def keys_list(
     with _engine() as (_, engine):
         found = service.list_keys(engine, service.CONSOLE, wanted)
     for key in found:
-        if everything or key.state is not service.KeyState.REVOKED:
+        if everything or key.state is not KeyState.REVOKED:
             typer.echo(_key_line(key))
 
 
-def _key_line(key: KeyView) -> str:
+def _key_line(key: KeyPublic) -> str:
     scopes = {
         "operator": key.operator_id,
         "site": key.site_id,

@@ -187,8 +187,7 @@ def courier_codes(
     """The day's kiosk codes at one bank (today unless ``day``, up to two days ahead): a
     carrier's for each of its couriers, a courier's for itself. Each opens that bank on that
     day only."""
-    found = carriers.day_codes(engine, who, settings.secret_key, bank_id, day, now=clock.now())
-    return [api.CourierCodePublic(**c.__dict__) for c in found]
+    return carriers.day_codes(engine, who, settings.secret_key, bank_id, day, now=clock.now())
 
 
 # --- couriers -------------------------------------------------------------------------------
@@ -293,17 +292,13 @@ def create_manager_key(
 # --- API keys: every role's, listed, revoked and rotated by whoever manages them ------------
 
 
-def _key(view: keys.KeyView) -> api.KeyPublic:
-    return api.KeyPublic.model_validate(view, from_attributes=True)
-
-
 @router.get("/keys", tags=["keys"])
 def list_keys(
     engine: EngineDep, who: CurrentPrincipal, clock: ClockDep, role: Role | None = None
 ) -> list[api.KeyPublic]:
     """The keys you manage (an admin: all; an operator: its own and its sites' managers'; a
     carrier: its own and its couriers'; any key: itself), never their secrets."""
-    return [_key(k) for k in keys.list_keys(engine, who, role, clock.now())]
+    return keys.list_keys(engine, who, role, clock.now())
 
 
 @router.delete("/keys/{key_id}", tags=["keys"])
@@ -311,7 +306,7 @@ def revoke_key(
     key_id: api.KeyId, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
 ) -> api.KeyPublic:
     """Revoke a key: refused (401) from the next request on."""
-    return _key(keys.revoke(engine, who, key_id, clock.now()))
+    return keys.revoke(engine, who, key_id, clock.now())
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, tags=["keys"])
@@ -330,7 +325,7 @@ def rotate_key(
     overlap_s, now = body.overlap_s, clock.now()
     rotated = keys.rotate(engine, who, settings.secret_key, key_id, overlap_s=overlap_s, now=now)
     limiter.inherit(key_id, rotated.new.id)
-    return api.KeyCreated(**_key(rotated.new).model_dump(), api_key=rotated.key)
+    return api.KeyCreated(**rotated.new.model_dump(), api_key=rotated.key)
 
 
 # --- operating banks from afar: each a command the bank answers ----------------------------

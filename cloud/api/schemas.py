@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from cloud import models
-from cloud.models import Consent, Role, Slug
+from cloud.models import Consent, Slug
 from cloud.services.keys import MAX_OVERLAP_S
 from locker_contract.text import FiniteFloat, Text
 
 # one definition, where the services take them too (cloud/models.py)
 BankPublic = models.BankPublic
 CompartmentCreate = models.CompartmentCreate
+CourierCodePublic = models.CourierCodePublic
+KeyPublic = models.KeyPublic
 ReservationCreate = models.ReservationCreate
 
 
@@ -137,38 +139,11 @@ class SharePublic(BaseModel):
     state: Literal["offered", "accepted", "declined", "withdrawn"]
 
 
-class CourierCodePublic(BaseModel):
-    """The code that opens one bank's kiosk for one courier on one day, and nowhere else."""
-
-    courier_id: str
-    bank_id: str
-    day: date
-    code: str
-
-
 class ManagerKeyCreate(BaseModel):
     label: Annotated[Text, Field(max_length=120)] = ""
 
 
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$", description="a key's id")]
-
-
-class KeyPublic(BaseModel):
-    """An API key, never its secret: ``state`` is active, expiring (rotated with an overlap:
-    accepted until ``expires_at``) or revoked."""
-
-    id: str
-    role: Role
-    label: str
-    state: Literal["active", "expiring", "revoked"]
-    carrier_id: str | None
-    operator_id: str | None
-    site_id: str | None
-    courier_id: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    replaces: str | None
 
 
 class KeyRotate(BaseModel):
@@ -178,7 +153,7 @@ class KeyRotate(BaseModel):
     ] = 0.0
 
 
-class KeyCreated(KeyPublic):
+class KeyCreated(models.KeyPublic):
     api_key: Annotated[str, Field(description="the new key, shown this once")]
 
 

@@ -8,7 +8,6 @@ an accepted share takes all of that back from the bank (``carrier.withdraw``).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Engine, or_
@@ -24,6 +23,7 @@ from cloud.models import (
     BankPublic,
     Consent,
     Courier,
+    CourierCodePublic,
     Parcel,
     ParcelEvent,
     ParcelStatus,
@@ -319,14 +319,6 @@ def withdraw_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolic
 # --- the day's codes, for the courier or its carrier -------------------------------------------
 
 
-@dataclass(frozen=True)
-class DayCode:
-    courier_id: str
-    bank_id: str
-    day: date
-    code: str
-
-
 def day_codes(
     engine: Engine,
     who: Principal,
@@ -335,7 +327,7 @@ def day_codes(
     day: date | None = None,
     *,
     now: datetime | None = None,
-) -> list[DayCode]:
+) -> list[CourierCodePublic]:
     """The codes that open ``bank_id`` on ``day`` (default the bank's local today; at most the
     days the bank was sent): a carrier's for each of its active couriers, a courier's for
     itself."""
@@ -353,7 +345,12 @@ def day_codes(
             query = query.where(Courier.id == who.courier_id)
         found = list(s.exec(query.order_by(col(Courier.id))))
     return [
-        DayCode(c.id, bank_id, day, courier_codes.code(secret_key, c.id, bank_id, day))
+        CourierCodePublic(
+            courier_id=c.id,
+            bank_id=bank_id,
+            day=day,
+            code=courier_codes.code(secret_key, c.id, bank_id, day),
+        )
         for c in found
     ]
 

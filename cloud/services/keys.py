@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Engine, and_, or_, true
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
 from cloud.core.db import transaction
-from cloud.models import ApiKey, Role, Site
+from cloud.models import ApiKey, KeyPublic, KeyState, Role, Site
 from cloud.services.auth import Principal, Scope, audit, is_live, mint
 from cloud.services.errors import Conflict, Invalid, NotFound
 
@@ -34,32 +33,10 @@ MAX_OVERLAP_S = 3600.0  # a rotation's old key lives at most this long beside th
 CONSOLE = Principal(key_id="locker-cli", role=Role.ADMIN)
 
 
-class KeyState(StrEnum):
-    ACTIVE = "active"
-    EXPIRING = "expiring"  # rotated with an overlap: still accepted until expires_at
-    REVOKED = "revoked"
-
-
-@dataclass(frozen=True)
-class KeyView:
-    id: str
-    role: str
-    label: str
-    state: KeyState
-    carrier_id: str | None
-    operator_id: str | None
-    site_id: str | None
-    courier_id: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    replaces: str | None
-
-
-def view(row: ApiKey, now: datetime) -> KeyView:
-    return KeyView(
+def view(row: ApiKey, now: datetime) -> KeyPublic:
+    return KeyPublic(
         id=row.id,
-        role=row.role,
+        role=Role(row.role),
         label=row.label,
         state=_state(row, now),
         carrier_id=row.carrier_id,
@@ -95,7 +72,7 @@ def _visible(who: Principal) -> ColumnElement[bool]:
 
 def list_keys(
     engine: Engine, who: Principal, role: Role | None = None, now: datetime | None = None
-) -> list[KeyView]:
+) -> list[KeyPublic]:
     """The keys ``who`` manages, oldest first; of one role when ``role`` is given."""
     query = select(ApiKey).where(_visible(who))
     if role is not None:
@@ -113,7 +90,7 @@ def _managed(s: Session, who: Principal, key_id: str) -> ApiKey:
     return row
 
 
-def revoke(engine: Engine, who: Principal, key_id: str, now: datetime | None = None) -> KeyView:
+def revoke(engine: Engine, who: Principal, key_id: str, now: datetime | None = None) -> KeyPublic:
     """Revoke a key at once; revoking a revoked key changes nothing."""
     now = now or utcnow()
     with transaction(engine) as s:
@@ -132,8 +109,8 @@ def _end(s: Session, row: ApiKey, at: datetime) -> None:
 
 @dataclass(frozen=True)
 class Rotated:
-    old: KeyView
-    new: KeyView
+    old: KeyPublic
+    new: KeyPublic
     key: str  # the new key itself, shown this once
 
 

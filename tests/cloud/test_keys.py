@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from cloud.models import AuditEntry, utcnow
+from cloud.models import AuditEntry, KeyState, utcnow
 from cloud.services import keys
 from cloud.services.auth import authenticate
 from cloud.services.errors import Unauthorized
@@ -189,7 +189,7 @@ def test_a_rotation_with_overlap_keeps_the_old_key_until_it_expires(tenants: Clo
         authenticate(engine, secret, sf_key, now=later)
     assert authenticate(engine, secret, rotated["api_key"], now=later).key_id == rotated["id"]
     assert [k.state for k in keys.list_keys(engine, keys.CONSOLE, now=later) if k.id == old_id] == [
-        keys.KeyState.REVOKED
+        KeyState.REVOKED
     ]
     too_long = tenants.call("POST", f"{KEYS}/{rotated['id']}/rotate", tenants.keys["sf"],
                             json={"overlap_s": 3601})  # fmt: skip

@@ -18,3 +18,5 @@ def test_the_api_and_the_services_share_one_definition_of_each_shape() -> None:
     assert schemas.ReservationCreate is models.ReservationCreate
     assert schemas.CompartmentCreate is models.CompartmentCreate
     assert schemas.BankPublic is models.BankPublic
+    assert schemas.CourierCodePublic is models.CourierCodePublic
+    assert schemas.KeyPublic is models.KeyPublic
