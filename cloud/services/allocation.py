@@ -34,6 +34,7 @@ from cloud.models import (
     Reservation,
     ReservationCreate,
     ReservationState,
+    ShareState,
     SharingPolicy,
     Site,
     Size,
@@ -193,8 +194,13 @@ def holdings(s: Session, bank_id: str) -> Counter[str]:
 
 
 def sharing_counts(s: Session, bank_id: str) -> BankCounts:
-    """The bank as the sharing rule counts it (``locker_contract.sharing``)."""
-    policies = s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
+    """The bank as the sharing rule counts it (``locker_contract.sharing``): only the shares
+    its carriers accepted, the ones the bank itself was sent and enforces at walk-up."""
+    policies = s.exec(
+        select(SharingPolicy).where(
+            SharingPolicy.bank_id == bank_id, SharingPolicy.state == ShareState.ACCEPTED
+        )
+    )
     shares = {p.carrier_id: Share(p.guaranteed, p.ceiling) for p in policies}
     free = sum(free_by_size(s, bank_id).values())
     return BankCounts(free=free, held=holdings(s, bank_id), shares=shares)

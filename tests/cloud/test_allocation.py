@@ -106,6 +106,12 @@ def test_ceiling_and_guarantees(cloud: Cloud) -> None:
     op = cloud.keys["operator"]
     cloud.ok("PUT", "/api/v1/banks/maple/policies/sf", op, json={"guaranteed": 1, "ceiling": 2})
     cloud.ok("PUT", "/api/v1/banks/maple/policies/jd", op, json={"guaranteed": 2, "ceiling": 4})
+    for _ in range(3):  # offers bind nobody: sf is held by no ceiling, yt by no guarantee yet
+        assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
+    for made in cloud.ok("GET", RESERVE, cloud.keys["sf"]):
+        cloud.ok("DELETE", f"{RESERVE}/{made['id']}", cloud.keys["sf"])
+    for carrier in ("sf", "jd"):  # the rule the bank enforces is the accepted one
+        cloud.ok("POST", "/api/v1/shares/maple/accept", cloud.keys[carrier])
     assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
     assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]  # shared pool
     capped = reserve(cloud, "sf")

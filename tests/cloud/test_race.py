@@ -182,6 +182,8 @@ def add_bank(server: Server, fleet: Fleet, bank: str) -> None:
         for carrier in REQUESTS:
             path = f"/api/v1/banks/{bank}/policies/{carrier}"
             assert ok(client, "PUT", path, fleet.operator, json=policy) == policy
+            accept = f"/api/v1/shares/{bank}/accept"
+            ok(client, "POST", accept, fleet.carriers[carrier])  # in force once accepted
 
 
 async def race(server: Server, fleet: Fleet, bank: str, carriers: Sequence[str]) -> list[Outcome]:
