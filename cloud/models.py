@@ -92,6 +92,19 @@ class ReservationCreate(BaseModel):
     ] = None
 
 
+class BankHealthPublic(BaseModel):
+    """A bank's health as its site's manager sees it (``sites.site_health``)."""
+
+    bank_id: str
+    name: str
+    online: bool
+    last_heartbeat_at: datetime | None
+    clock_skew_s: float | None
+    compartments: int
+    out_of_service: list[str]
+    open_alarms: list[str]
+
+
 class BankPublic(BaseModel):
     """A shared bank as a carrier sees it: free compartments by size, and its standing."""
 

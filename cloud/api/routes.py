@@ -215,8 +215,7 @@ def revoke_courier(courier_id: Text, engine: EngineDep, who: CurrentPrincipal) -
 @router.get("/sites/{site_id}/health", tags=["managers"])
 def site_health(site_id: Text, engine: EngineDep, who: CurrentPrincipal) -> api.SiteHealth:
     site, health = sites.site_health(engine, who, site_id)
-    banks = [api.BankHealthPublic(**h.__dict__) for h in health]
-    return api.SiteHealth(site_id=site.id, name=site.name, banks=banks)
+    return api.SiteHealth(site_id=site.id, name=site.name, banks=health)
 
 
 # --- operators and admins -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from locker_contract.text import FiniteFloat, Text
 
 # one definition, where the services take them too (cloud/models.py)
 BankPublic = models.BankPublic
+BankHealthPublic = models.BankHealthPublic
 CompartmentCreate = models.CompartmentCreate
 CourierCodePublic = models.CourierCodePublic
 KeyPublic = models.KeyPublic
@@ -155,17 +156,6 @@ class KeyRotate(BaseModel):
 
 class KeyCreated(models.KeyPublic):
     api_key: Annotated[str, Field(description="the new key, shown this once")]
-
-
-class BankHealthPublic(BaseModel):
-    bank_id: str
-    name: str
-    online: bool
-    last_heartbeat_at: datetime | None
-    clock_skew_s: float | None
-    compartments: int
-    out_of_service: list[str]
-    open_alarms: list[str]
 
 
 class RemoteOpen(BaseModel):

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from cloud.core.db import transaction
-from cloud.models import Alarm, Bank, Compartment, Role, Site
+from cloud.models import Alarm, Bank, BankHealthPublic, Compartment, Role, Site
 from cloud.services.auth import Principal
 from cloud.services.errors import NotFound
 
 
-@dataclass(frozen=True)
-class BankHealth:
-    bank_id: str
-    name: str
-    online: bool
-    last_heartbeat_at: datetime | None
-    clock_skew_s: float | None
-    compartments: int
-    out_of_service: list[str]
-    open_alarms: list[str]
-
-
-def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, list[BankHealth]]:
+def site_health(
+    engine: Engine, who: Principal, site_id: str
+) -> tuple[Site, list[BankHealthPublic]]:
     who.require(Role.MANAGER, Role.OPERATOR, Role.ADMIN)
     with transaction(engine) as s:
         site = s.get(Site, site_id)
@@ -47,7 +34,7 @@ def site_health(engine: Engine, who: Principal, site_id: str) -> tuple[Site, lis
                 select(Alarm).where(Alarm.bank_id == bank.id, col(Alarm.cleared_at).is_(None))
             )
             health.append(
-                BankHealth(
+                BankHealthPublic(
                     bank_id=bank.id,
                     name=bank.name,
                     online=bank.online,
