@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term
 
-test: lint typecheck unit
+test: lint typecheck craft unit
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bus
