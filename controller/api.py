@@ -225,15 +225,28 @@ def _quoted(part: object) -> object:
     return part if isinstance(part, int) else sanitised(part)
 
 
+SECRET_FIELDS = frozenset({"pin", "code", "session"})  # never echoed, not even in part
+
+
 def _error_out(error: Any) -> dict[str, object]:
     """One validation error as the client sees it: what went wrong and where, and only a
-    bounded, printable quote of the input (never the NUL, surrogate or NaN itself)."""
-    return {
+    bounded, printable quote of the input (never the NUL, surrogate or NaN itself, and never
+    a PIN, code or session token)."""
+    loc = list(error.get("loc", ()))
+    out: dict[str, object] = {
         "type": sanitised(error.get("type", "")),
-        "loc": [_quoted(part) for part in error.get("loc", ())],
+        "loc": [_quoted(part) for part in loc],
         "msg": sanitised(error.get("msg", ""), 200),
-        "input": sanitised(error.get("input")),
     }
+    if not (loc and loc[-1] in SECRET_FIELDS):
+        out["input"] = sanitised(_without_secrets(error.get("input")))
+    return out
+
+
+def _without_secrets(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: "***" if k in SECRET_FIELDS else v for k, v in value.items()}
+    return value
 
 
 async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,9 +107,12 @@ def preview(row: QuarantinedEvent) -> str:
     """The raw event for a person to read: phone and codes masked, bounded, printable."""
     try:
         shown = json.dumps(_masked(json.loads(row.raw)), ensure_ascii=False)
-    except (ValueError, RecursionError):
-        shown = row.raw
+    except (ValueError, RecursionError):  # cut at RAW_MAX, or never JSON: no field to go by
+        shown = _DIGIT_RUN.sub("***", row.raw)
     return sanitised(shown, PREVIEW_MAX)
+
+
+_DIGIT_RUN = re.compile(r"\d{4,}")  # a phone, a code: what a text that is not JSON may hide
 
 
 def _masked(value: Any) -> Any:
@@ -129,7 +133,8 @@ def _field(name: str, value: Any) -> Any:
 
 def _held(s: Session, who: Principal, bank_id: str, event_id: str) -> QuarantinedEvent:
     own_bank(s, who, bank_id)
-    row = s.get(QuarantinedEvent, event_id)
+    query = select(QuarantinedEvent).where(QuarantinedEvent.event_id == event_id)
+    row = s.exec(query.with_for_update()).first()  # two releases, or a release and a drop
     if row is None or row.bank_id != bank_id:
         raise NotFound("no such quarantined event")
     if row.state != QuarantineState.HELD:

@@ -27,7 +27,7 @@ from cloud.models import (
     Parcel,
     QuarantinedEvent,
 )
-from cloud.services import effects, ingest
+from cloud.services import effects, ingest, quarantine
 from locker_contract.events import Envelope, ParcelDeposited
 from locker_contract.sealing import new_key_pair, public_key, seal_code
 from locker_contract.topics import Channel
@@ -329,3 +329,15 @@ def test_a_nul_that_got_past_the_contract_does_not_stall_the_database(
         [refused] = first.refused
         assert refused.reason.startswith("not a valid event: parcel.deposited.waybill")
         assert open_alarms(engine) == ["seq 1"]
+
+
+def test_a_preview_of_a_raw_text_that_is_not_json_hides_phones_and_codes() -> None:
+    """Ingest cuts a huge event at RAW_MAX, which leaves no JSON to mask field by field."""
+    cut = '{"recipient_phone":"13800138000","pickup_code":"40393153","waybill":"SF10'
+    row = QuarantinedEvent(
+        event_id="e-1", bank_id="maple", seq=1, type="parcel.deposited", raw=cut, reason="cut"
+    )
+    shown = quarantine.preview(row)
+    assert "13800138000" not in shown
+    assert "40393153" not in shown
+    assert "recipient_phone" in shown  # what it was, still readable

@@ -104,13 +104,28 @@ def test_deposit_ids_in_the_path_are_bounded_printable_text(bank: Bank, route: s
 
 
 def test_a_422_quotes_a_bounded_sanitised_prefix_only(bank: Bank) -> None:
-    body = b'{"code": "12345678\\u0000' + b"9" * 5000 + b'"}'
+    body = b'{"courier_id": "sf-0042\\u0000' + b"9" * 5000 + b'", "pin": "1234"}'
     answer = bank.client.post(
-        "/api/pickup", content=body, headers={"Content-Type": "application/json"}
+        "/api/courier/sign-in", content=body, headers={"Content-Type": "application/json"}
     )
     [error] = answer.json()["detail"]
-    assert error["input"].startswith("12345678\N{REPLACEMENT CHARACTER}999")
-    assert error["input"].endswith("... (5009 characters)")
+    assert error["input"].startswith("sf-0042\N{REPLACEMENT CHARACTER}999")
+    assert error["input"].endswith("... (5008 characters)")
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/api/pickup", b'{"code": "40393153\\u0000"}'),
+        ("/api/courier/sign-in", b'{"courier_id": "sf-0042", "pin": "40393153\\u0000"}'),
+        ("/api/courier/sign-in", b'{"courier_id": 7, "pin": "40393153"}'),
+        ("/api/courier/sign-in", b'{"pin": "40393153"}'),
+    ],
+)
+def test_a_422_never_echoes_a_pin_or_a_code(bank: Bank, route: str, body: bytes) -> None:
+    answer = bank.client.post(route, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422
+    assert "40393153" not in answer.text
     broken = bank.client.post(
         "/api/pickup", content=b'{"code": "\xff\xfe', headers={"Content-Type": "application/json"}
     )
