@@ -34,9 +34,10 @@ from cloud.models import (
 )
 from cloud.services import courier_codes
 from cloud.services.allocation import free_by_size, holdings
-from cloud.services.auth import Principal, Scope, audit, mint_key
+from cloud.services.auth import Principal, Scope, audit, is_live, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
+from cloud.services.keys import end_key
 from locker_contract import commands as contract
 from locker_contract import vocabulary
 from locker_contract.credentials import day_bounds
@@ -170,9 +171,11 @@ def revoke_courier(engine: Engine, who: Principal, courier_id: str) -> Courier:
             raise NotFound("no such courier")
         courier.active = False
         s.add(courier)
+        now = utcnow()
         for key in s.exec(select(ApiKey).where(ApiKey.courier_id == courier_id)):
-            key.revoked = True
-            s.add(key)
+            if is_live(key, now):
+                end_key(s, key, now)
+                audit(s, who, "revoke_key", key.id, role=key.role, label=key.label)
         for bank_id in served_banks(s, courier.carrier_id):
             enqueue_command(s, bank_id, contract.CourierRevoke(courier_id=courier_id), who=who)
         audit(s, who, "revoke_courier", courier_id)

@@ -96,12 +96,13 @@ def revoke(engine: Engine, who: Principal, key_id: str, now: datetime | None = N
     with transaction(engine) as s:
         row = _managed(s, who, key_id)
         if is_live(row, now):
-            _end(s, row, now)
+            end_key(s, row, now)
             audit(s, who, "revoke_key", row.id, role=row.role, label=row.label)
         return view(row, now)
 
 
-def _end(s: Session, row: ApiKey, at: datetime) -> None:
+def end_key(s: Session, row: ApiKey, at: datetime) -> None:
+    """Revoke ``row`` from ``at``, in the caller's transaction (every revocation goes here)."""
     row.revoked = True
     row.revoked_at = at
     s.add(row)
@@ -139,6 +140,6 @@ def rotate(
             row.expires_at = now + timedelta(seconds=overlap_s)
             s.add(row)
         else:
-            _end(s, row, now)
+            end_key(s, row, now)
         audit(s, who, "rotate_key", row.id, role=row.role, new_key=minted.id, overlap_s=overlap_s)
         return Rotated(view(row, now), view(s.get_one(ApiKey, minted.id), now), minted.key)

@@ -240,3 +240,18 @@ def test_every_key_change_is_audited(tenants: Cloud) -> None:
         seen = [(e.action, e.target, e.actor, e.detail.get("new_key")) for e in entries]
     assert ("revoke_key", manager, operator, None) in seen
     assert ("rotate_key", rotated["replaces"], rotated["replaces"], rotated["id"]) in seen
+
+
+def test_revoking_a_courier_revokes_its_key_as_the_keys_route_would(tenants: Cloud) -> None:
+    """The same revocation either way: a time on the key, and an audit entry for it."""
+    courier_key = key_id(tenants, "sf:courier")
+    tenants.ok("DELETE", "/api/v1/couriers/sf-c1", tenants.keys["sf"])
+    listed = tenants.ok("GET", KEYS, tenants.keys["sf"], params={"role": "courier"})
+    (key,) = [k for k in listed if k["id"] == courier_key]
+    assert key["state"] == "revoked"
+    assert key["revoked_at"] is not None
+    with Session(engine_of(tenants)) as s:
+        actions = s.exec(select(AuditEntry).where(AuditEntry.target == courier_key)).all()
+    assert [a.action for a in actions] == ["revoke_key"]
+    answer = tenants.call("GET", "/api/v1/parcels", tenants.keys["sf:courier"])
+    assert answer.status_code == 401
