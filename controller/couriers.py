@@ -3,12 +3,16 @@
 A courier signs in with a local PIN (``locker edge couriers add``) or with the day's code the
 cloud derived for this bank (``CourierCode``). Whatever the id names (a courier, a revoked or
 expired one, nobody), exactly one scrypt runs, against a dummy verifier when there is nothing
-real to check: the time of an answer does not tell whether an id exists. Unknown ids share one
-throttle bucket, so made-up ids cannot grow the throttle table.
+real to check: the time of an answer does not tell whether an id exists. Nor does the throttle:
+every id, known or not, is counted in one of ``SCOPE_BUCKETS`` buckets chosen by a keyed hash of
+the id, so the tries left and the lockouts a guesser sees are the same for a real id and a
+made-up one, and made-up ids cannot grow the throttle table past ``SCOPE_BUCKETS`` rows.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -19,7 +23,8 @@ from locker_contract.credentials import DUMMY_SALT
 
 COURIER_ID_MAX = 64  # longer ids are nobody's: never looked up, never a throttle row of their own
 PIN_MAX = 64  # what is hashed of a typed PIN or code; longer ones are wrong anyway
-UNKNOWN_SCOPE = "pin:?"  # the one throttle bucket of every id this bank does not know
+SCOPE_HEX = 3  # hex digits of the keyed hash that name a throttle bucket
+SCOPE_BUCKETS = 16**SCOPE_HEX  # 4,096 rows at most, whatever ids are typed
 
 
 def lookup(s: Session, courier_id: str) -> Courier | None:
@@ -28,8 +33,10 @@ def lookup(s: Session, courier_id: str) -> Courier | None:
     return s.get(Courier, courier_id)
 
 
-def scope(courier: Courier | None) -> str:
-    return f"pin:{courier.id}" if courier is not None else UNKNOWN_SCOPE
+def scope(key: bytes, courier_id: str) -> str:
+    """The throttle bucket of ``courier_id``, whether or not this bank knows it."""
+    typed = courier_id.encode("utf-8", "surrogatepass")
+    return "pin:" + hmac.new(key, typed, hashlib.sha256).hexdigest()[:SCOPE_HEX]
 
 
 def matches(s: Session, key: bytes, courier: Courier | None, pin: str, now: datetime) -> bool:

@@ -23,14 +23,14 @@ class Couriers:
         self.ctx = ctx
 
     def sign_in(self, courier_id: str, pin: str) -> CourierIdentity:
-        """Check a courier's PIN or day code (throttled per known courier, one bucket for all
-        unknown ids), with the same scrypt work whether the id exists or not. A wrong one is
+        """Check a courier's PIN or day code (throttled in a keyed bucket of the id, known or
+        not), with the same scrypt work whether the id exists or not. A wrong one is
         counted, and the count committed, before it is refused."""
         return commit_then_raise(self.ctx.engine, partial(self._check, courier_id, pin))
 
     def _check(self, courier_id: str, pin: str, s: Session) -> CourierIdentity | BadCredentials:
         courier = couriers.lookup(s, courier_id)
-        row = self.ctx.throttle(s, couriers.scope(courier))
+        row = self.ctx.throttle(s, couriers.scope(self.ctx.key, courier_id))
         valid = couriers.matches(s, self.ctx.key, courier, pin, self.ctx.clock.wall())
         if courier is None or not valid:
             detail = self.ctx.failed(s, row)

@@ -1,5 +1,5 @@
-"""Couriers at the edge: per-day codes from the cloud, one scrypt per sign-in whoever asks, one
-throttle bucket for every unknown id, and announcements keyed by (carrier, waybill)."""
+"""Couriers at the edge: per-day codes from the cloud, one scrypt per sign-in whoever asks, keyed
+throttle buckets that treat known and unknown ids alike, and announcements keyed by (carrier, waybill)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from controller import codes
 from controller.commands import CommandRunner
-from controller.couriers import COURIER_ID_MAX, UNKNOWN_SCOPE
+from controller.couriers import COURIER_ID_MAX, SCOPE_BUCKETS, SCOPE_HEX, scope
 from controller.errors import BadCredentials, Invalid, LockedOut
 from controller.flows import Flows
 from controller.store import (
@@ -219,20 +219,49 @@ async def test_unknown_revoked_and_known_ids_cost_one_scrypt_each(
     assert len(calls) == 1
 
 
-def test_made_up_ids_share_one_throttle_row(flows: Flows, edge: EdgeSide) -> None:
-    for n in range(3):
-        with pytest.raises(BadCredentials):
-            flows.sign_in(f"made-up-{n}", "0000")
+def test_known_and_made_up_ids_are_throttled_alike_in_keyed_buckets(
+    flows: Flows, edge: EdgeSide
+) -> None:
+    """The throttle tells nothing of whether an id exists: a real courier's id and a made-up
+    one are each counted in the bucket a keyed hash of the id picks (once a shared row for all
+    unknown ids and a row per real one let a guesser tell them apart by the tries left)."""
+    from controller import admin
+
+    bucket = scope(edge.key, "sf-1")
+    assert bucket.startswith("pin:")
+    assert len(bucket) == len("pin:") + SCOPE_HEX  # SCOPE_BUCKETS rows at most
+    assert SCOPE_BUCKETS == 4096
+    assert scope(edge.key, "sf-1") == bucket != scope(b"another bank's key" * 2, "sf-1")
+    with transaction(edge.engine) as s:  # sf-1 is known to this bank, nobody-x is not
+        admin.add_courier(
+            s,
+            edge.key,
+            courier_id="sf-1",
+            carrier="sf",
+            pin="97531",
+            ttl_h=1,
+            now=flows.clock.wall(),
+        )
     with pytest.raises(BadCredentials):
-        flows.sign_in("y" * 100_000, "0000")  # a huge id is looked up nowhere, stored nowhere
+        flows.sign_in("made-up-0", "0000")  # once, a shared row for unknown ids counted this
+    answers = {}
+    for courier_id in ("sf-1", "nobody-x"):
+        with pytest.raises(BadCredentials) as wrong:
+            flows.sign_in(courier_id, "0000")
+        answers[courier_id] = wrong.value.detail
+    if len({scope(edge.key, i) for i in ("sf-1", "nobody-x", "made-up-0")}) == 3:  # ~1 - 1/1365
+        assert answers["sf-1"] == answers["nobody-x"]  # the same tries left
+    with pytest.raises(BadCredentials):
+        flows.sign_in("y" * 100_000, "0000")  # a huge id is looked up nowhere
     with transaction(edge.engine) as s:
-        assert [t.scope for t in s.exec(select(Throttle))] == [UNKNOWN_SCOPE]
-        assert s.get_one(Throttle, UNKNOWN_SCOPE).day_failures == 4
-    for n in range(flows.policy.lockout_after):
+        rows = {t.scope: t.day_failures for t in s.exec(select(Throttle))}
+    expected = [scope(edge.key, i) for i in ("sf-1", "nobody-x", "made-up-0", "y" * 100_000)]
+    assert set(rows) == set(expected)
+    for _ in range(flows.policy.lockout_after):
         with contextlib.suppress(BadCredentials, LockedOut):
-            flows.sign_in(f"more-{n}", "0000")
-    with pytest.raises(LockedOut):  # the one bucket counted every made-up id's failures
-        flows.sign_in("one-more", "0000")
+            flows.sign_in("nobody-x", "0000")
+    with pytest.raises(LockedOut):  # made-up ids are locked out like real ones
+        flows.sign_in("nobody-x", "0000")
 
 
 # --- announcements keyed by (carrier, waybill) --------------------------------------------
