@@ -39,6 +39,15 @@ def scope(key: bytes, courier_id: str) -> str:
     return "pin:" + hmac.new(key, typed, hashlib.sha256).hexdigest()[:SCOPE_HEX]
 
 
+def still_valid(s: Session, courier_id: str, now: datetime) -> bool:
+    """May a courier signed in earlier go on? Not once revoked, withdrawn with its carrier
+    (its row is gone) or, for a PIN given at this bank, past its expiry."""
+    courier = lookup(s, courier_id)
+    if courier is None or courier.revoked:
+        return False
+    return not courier.pin_hash or _aware(courier.expires_at) > now
+
+
 def matches(s: Session, key: bytes, courier: Courier | None, pin: str, now: datetime) -> bool:
     """Does ``pin`` open ``courier``'s credential at ``now``? One scrypt in every case."""
     salt, stored = _expected(s, courier, now)

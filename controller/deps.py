@@ -71,7 +71,10 @@ def request_source(request: Request, config: ConfigDep) -> str:
 
 
 def current_courier(
-    request: Request, sessions: SessionsDep, authorization: Annotated[str, Header()] = ""
+    request: Request,
+    sessions: SessionsDep,
+    flows: FlowsDep,
+    authorization: Annotated[str, Header()] = "",
 ) -> CourierIdentity:
     """The signed-in courier: a bearer token (API clients) or the kiosk's session cookie."""
     scheme, _, token = authorization.partition(" ")
@@ -79,16 +82,26 @@ def current_courier(
         token = request.cookies.get(SESSION_COOKIE, "")
     if not token:
         raise NotAllowed("sign in first")
-    return sessions.courier(token)
+    return _still_signed_in(sessions, flows, token)
 
 
-def page_courier(request: Request, sessions: SessionsDep) -> CourierIdentity | None:
+def page_courier(
+    request: Request, sessions: SessionsDep, flows: FlowsDep
+) -> CourierIdentity | None:
     """The courier signed in at the kiosk's screen (its session cookie), or nobody."""
     token = request.cookies.get(SESSION_COOKIE, "")
     try:
-        return sessions.courier(token) if token else None
+        return _still_signed_in(sessions, flows, token) if token else None
     except NotAllowed:
         return None
+
+
+def _still_signed_in(sessions: Sessions, flows: Flows, token: str) -> CourierIdentity:
+    courier = sessions.courier(token)
+    if not flows.couriers.still_valid(courier):
+        sessions.close(token)
+        raise NotAllowed("your sign-in is no longer valid; sign in again")
+    return courier
 
 
 SourceDep = Annotated[str, Depends(request_source)]

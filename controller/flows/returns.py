@@ -38,6 +38,11 @@ class Couriers:
         throttle.succeed(row)
         return CourierIdentity(courier.id, courier.carrier)
 
+    def still_valid(self, courier: CourierIdentity) -> bool:
+        """A session outlives nothing: a courier revoked or withdrawn since signing in is out."""
+        with transaction(self.ctx.engine) as s:
+            return couriers.still_valid(s, courier.courier_id, self.ctx.clock.wall())
+
     def returns_for(self, courier: CourierIdentity) -> list[Parcel]:
         with transaction(self.ctx.engine) as s:
             query = select(Parcel).where(

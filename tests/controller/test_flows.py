@@ -635,3 +635,14 @@ def test_the_kiosk_says_wrong_pin_and_session_ended_apart(bank: Bank) -> None:
     bank.client.cookies.set("kiosk_session", "stale")
     ended = bank.client.get("/api/deposits/x")
     assert ended.json()["detail"] == "your session has ended; sign in again"
+
+
+def test_a_courier_revoked_while_signed_in_is_signed_out(bank: Bank) -> None:
+    """Revocation does not wait for the session to time out: the next request is refused, and
+    the courier's returns stay shut."""
+    headers = bank.courier("sf-1", "sf-express")
+    assert bank.client.get("/api/returns", headers=headers).status_code == 200
+    args = ["edge", "--config", str(bank.config_path), "couriers", "revoke", "sf-1"]
+    assert CliRunner().invoke(locker_app, args).exit_code == 0
+    assert bank.client.get("/api/returns", headers=headers).status_code == 401
+    assert bank.client.post("/api/returns/collect", headers=headers).status_code == 401
