@@ -1,5 +1,6 @@
 """Couriers at the edge: per-day codes from the cloud, one scrypt per sign-in whoever asks, keyed
-throttle buckets that treat known and unknown ids alike, and announcements keyed by (carrier, waybill)."""
+throttle buckets that treat known and unknown ids alike, and announcements keyed by (carrier,
+waybill)."""
 
 from __future__ import annotations
 
