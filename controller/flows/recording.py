@@ -2,7 +2,8 @@
 
 The code is new only for a recipient with no parcel waiting here (one code opens all of theirs,
 whichever carrier delivered). It leaves the bank sealed for the cloud's notifier, or, on a bank
-without the notifier's key, is shown once to the depositing courier to hand on (decision 0011).
+without the notifier's key, is shown to the depositing courier alone, from memory and for their
+session's length, to hand on (``controller.handoff``, decision 0011).
 """
 
 from __future__ import annotations
