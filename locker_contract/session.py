@@ -8,7 +8,10 @@ connection is lost, then waits a capped full-jitter backoff (``broker.full_jitte
 over. A connection that lasted ``stable_after_s`` starts the backoff over from its first step, so
 that a link which flaps is slowed down and one lost after a day is not. Cancelling ``run`` stops
 it cleanly: every task of the session is cancelled and awaited (``tasks.run_together``), the
-caller's ``farewell`` may still use the connection, and the connection is closed.
+caller's ``farewell`` may still use the connection, and the connection is closed. A stop is
+final even when closing fails: aiomqtt turns a disconnect the broker never acknowledges into an
+``MqttError`` raised in place of the cancellation, which the loop would otherwise take for a lost
+connection and reconnect after, never ending.
 
 Time is injected (``clock`` and ``sleep``), and so is the randomness (``rng``): a test runs a day
 of reconnects at once and knows every delay.
@@ -99,6 +102,8 @@ class Reconnecting(Generic[C]):
         while True:
             began = self._clock()
             await self._connection()
+            if _cancelling():  # a close that failed must not swallow the stop
+                raise asyncio.CancelledError
             if self._clock() - began >= self.backoff.stable_after_s:
                 attempt = 0
             delay = self.backoff.delay(attempt, self._rng)

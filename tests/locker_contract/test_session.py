@@ -43,6 +43,7 @@ class Broker:
     """A fake connection: refuses the first ``refusals`` attempts; records what happened."""
 
     refusals: int = 0
+    close_fails: bool = False  # closing raises, as aiomqtt does when a disconnect goes unanswered
     attempts: int = 0
     open: int = 0
     closed: int = 0
@@ -57,6 +58,8 @@ class Broker:
             yield f"connection {self.attempts}"
         finally:
             self.closed += 1
+            if self.close_fails:
+                raise aiomqtt.MqttError("Operation timed out")
 
 
 def expected_delays(attempts: list[int]) -> list[float]:
@@ -166,6 +169,16 @@ async def test_the_session_runs_as_named_tasks_and_stops_cleanly() -> None:
     assert not left & {"fake.receive", "fake.publish"}  # every task of the session ended
     assert farewells == ["connection 1"]  # said goodbye on the connection, before closing it
     assert (broker.open, broker.closed, counts.connected, clock.slept) == (1, 1, False, [])
+
+
+async def test_a_stop_ends_the_loop_even_when_closing_the_connection_fails() -> None:
+    broker, clock, counts = Broker(close_fails=True), Clock(), Counts()
+    running = asyncio.create_task(loop(broker, clock, {"hold": hold()}, tally=counts).run())
+    await until(lambda: counts.connected, what="connected")
+    running.cancel()
+    await asyncio.wait([running], timeout=5)
+    assert running.cancelled(), "the loop swallowed its stop and went on"
+    assert (broker.attempts, clock.slept) == (1, [])  # stopped: no backoff, no second connection
 
 
 async def test_a_bug_in_the_session_is_logged_and_the_loop_reconnects(
