@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from cloud.core.db import make_engine
-from cloud.models import METADATA
+from cloud.schema import METADATA
 
 config = context.config
 target = METADATA

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.core.migrate import downgrade, upgrade
-from cloud.models import METADATA
+from cloud.schema import METADATA
 
 
 def test_migrations_match_the_models_and_go_down(database_url: str) -> None:

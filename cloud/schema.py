@@ -1,0 +1,12 @@
+"""The cloud's whole schema: every module of tables imported into one metadata, which the
+migrations build (``cloud/migrations/env.py``) and the tests compare against them.
+
+``cloud.models`` holds the fleet's tables; a feature with tables of its own keeps them in its own
+module and is listed here, so that nothing is left out of a migration by an import forgotten.
+"""
+
+from __future__ import annotations
+
+from cloud.models import METADATA
+
+__all__ = ["METADATA"]
