@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     stream_stall_alarm_s: Annotated[float, Field(gt=0)] = 300.0
     # a parcel's phone number (and other personal data) is erased this long after it ends
     personal_data_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    # where recipients open their page (``cloud.recipients.links``): the served app's public URL
+    recipient_base_url: Annotated[str, Field(pattern=r"^https?://[^\s#?]+$")] = (
+        "http://127.0.0.1:8000"
+    )
 
     @field_validator("broker_url")
     @classmethod
