@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, m
 
 from locker_contract.events import Label
 from locker_contract.messages import Message
+from locker_contract.storage import StoragePolicy
 from locker_contract.text import FiniteFloat, Text
 from locker_contract.vocabulary import Consent
 
@@ -133,6 +134,16 @@ class RemoteOpen(_Command):
     requested_by: Annotated[Text, Field(min_length=1, max_length=120)]
 
 
+class StoragePolicyPush(_Command):
+    """The site's storage policy (``locker_contract.storage``): the bank counts free hours,
+    fees and deadlines with it, offline too. A push replaces the one before for the parcels
+    deposited from then on; each parcel keeps the policy it was deposited under (the terms its
+    recipient was told), and its deposit event says which."""
+
+    type: Literal["storage.policy"] = "storage.policy"
+    policy: StoragePolicy
+
+
 Command = Annotated[
     ReservationPush
     | ReservationWithdraw
@@ -144,7 +155,8 @@ Command = Annotated[
     | CompartmentServiceSet
     | MaintenanceSet
     | KeypadReenable
-    | RemoteOpen,
+    | RemoteOpen
+    | StoragePolicyPush,
     Field(discriminator="type"),
 ]
 CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
@@ -162,6 +174,7 @@ COMMAND_TYPES = tuple(
         MaintenanceSet,
         KeypadReenable,
         RemoteOpen,
+        StoragePolicyPush,
     )
 )
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from locker_contract.sealing import SEALED_MAX, SEALED_MIN, SEALED_PATTERN
+from locker_contract.storage import StoragePolicy
 from locker_contract.text import FiniteFloat, Text
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -131,6 +132,9 @@ class ParcelDeposited(_Event):
     sealed_code: SealedCode | None
     consent: Text
     flagged_for_review: bool
+    # when the door shut on it, and the storage policy it is kept under (None from older banks)
+    deposited_at: AwareDatetime | None = None
+    storage: StoragePolicy | None = None
 
 
 class ParcelPickedUp(_Event):
@@ -169,6 +173,32 @@ class KioskLockout(_Event):
     disabled: bool
 
 
+class StorageOutageChanged(_Event):
+    """An outage that stops parcels' storage clocks (``locker_contract.storage``) began, or
+    ended (``ended_at``): the bank in maintenance (no compartment), or a door that failed to
+    open for its parcel. The cloud counts deadlines from these, as the bank does."""
+
+    type: Literal["storage.outage"] = "storage.outage"
+    outage_id: UUID
+    compartment: Label | None = None
+    cause: Literal["maintenance", "door_failed"]
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+
+
+class ParcelFeeSettled(_Event):
+    """What a parcel owed for storage when it left: paid through the provider, or recorded as
+    owed (the provider down or declining: the parcel is released anyway; decision 0017)."""
+
+    type: Literal["parcel.fee"] = "parcel.fee"
+    parcel_id: UUID
+    waybill: Text
+    amount_minor: Annotated[int, Field(ge=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    state: Literal["paid", "owed"]
+    reference: Annotated[Text, Field(max_length=120)] = ""
+
+
 class MaintenanceChanged(_Event):
     type: Literal["bank.maintenance"] = "bank.maintenance"
     on: bool
@@ -192,7 +222,9 @@ Event = Annotated[
     | ParcelReturned
     | DepositAbandoned
     | KioskLockout
-    | MaintenanceChanged,
+    | MaintenanceChanged
+    | StorageOutageChanged
+    | ParcelFeeSettled,
     Field(discriminator="type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -50,6 +50,8 @@ COMMANDS: dict[str, Json] = {
     "bank.maintenance": {"on": True},
     "keypad.reenable": {},
     "door.open": {"compartment": "A07", "reason": "recipient locked out", "requested_by": "ops"},
+    "storage.policy": {"policy": {"free_hours": 18, "keep_hours": 168, "fee_minor": 50,
+                                  "period_hours": 12, "cap_minor": 300, "currency": "CNY"}},
 }  # fmt: skip
 
 # The fields of one event of each type, ``type`` left out.
@@ -77,6 +79,10 @@ EVENTS: dict[str, Json] = {
     "deposit.abandoned": {"waybill": "JD0001", "compartment": "A07", "reason": "does_not_fit"},
     "kiosk.lockout": {"scope": "pickup", "failures": 5, "lockout_s": 60.0, "disabled": False},
     "bank.maintenance": {"on": True},
+    "storage.outage": {"outage_id": UUID_1, "compartment": None, "cause": "maintenance",
+                       "started_at": TIME, "ended_at": None},
+    "parcel.fee": {"parcel_id": UUID_2, "waybill": "JD0001", "amount_minor": 150,
+                   "currency": "CNY", "state": "owed", "reference": ""},
 }  # fmt: skip
 
 EVENT_TYPES = tuple(model.model_fields["type"].default for model in get_args(get_args(Event)[0]))

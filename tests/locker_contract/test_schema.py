@@ -19,7 +19,7 @@ from locker_contract import schema, topics
 from locker_contract.errors import BadMessage
 from locker_contract.messages import BankStatus, decode
 from locker_contract.topics import Channel
-from tests.locker_contract.samples import BAD, GOOD, MESSAGES
+from tests.locker_contract.samples import BAD, COMMANDS, EVENTS, GOOD, MESSAGES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "contract"
 
@@ -182,7 +182,8 @@ def test_discriminators_are_asyncapi_strings(document: dict[str, Any]) -> None:
 
 
 def test_standalone_schemas_keep_the_discriminated_unions() -> None:
-    for name, prop, members in (("Envelope", "event", 18), ("CommandEnvelope", "command", 11)):
+    unions = (("Envelope", "event", len(EVENTS)), ("CommandEnvelope", "command", len(COMMANDS)))
+    for name, prop, members in unions:
         standalone = json.loads(schema.render()[f"schemas/{name}.json"])
         union = standalone["properties"][prop]
         assert union["discriminator"]["propertyName"] == "type"
