@@ -6,21 +6,27 @@ past its guarantee may take a compartment only while free compartments remain be
 carriers are still owed of their guarantees. A carrier with no policy at a bank uses the shared
 pool only.
 
-Concurrency: the policy counts holdings, so decisions at one bank are serialised by locking the
-bank's row (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``). The compartment is
-then taken ``FOR UPDATE SKIP LOCKED``, and the partial unique index on active reservations makes
-two holds on one compartment impossible whatever the code does.
+Concurrency: the policy counts holdings, so decisions at one bank are serialised: on PostgreSQL
+by a transaction-scoped advisory lock named after the bank (not its row, which the ingest writes
+with every heartbeat), on SQLite by ``BEGIN IMMEDIATE``. The compartment is then taken ``FOR
+UPDATE SKIP LOCKED``, and the partial unique index on active reservations makes two holds on one
+compartment impossible whatever the code does. Only the decision runs under the lock: a refusal
+ends its transaction first, and the banks with room nearby are looked up after it
+(``cloud.services.nearest``).
+
+A carrier whose share of the bank is offered, declined or withdrawn is refused: nothing of it
+goes to the bank until it accepts (the rule announcements follow too, ``refuse_unaccepted``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, ScalarSelect, func
+from sqlalchemy import Engine, func, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -36,17 +42,19 @@ from cloud.models import (
     ReservationState,
     ShareState,
     SharingPolicy,
-    Site,
     Size,
 )
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
+from cloud.services.nearest import HOLDING_PARCEL, held_ids, nearest_with_room
 from locker_contract import commands as contract
 from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
-HOLDING_PARCEL = ("in_locker", "return_pending")
-NEAREST = 3
+__all__ = ["HOLDING_PARCEL", "nearest_with_room"]  # the benchmark's direct path mirrors these
+
+# the advisory locks' first key: this module's (the second is the bank id's hash)
+ALLOCATION_LOCK = 0x5EA7
 
 
 DEFAULT_TTL_S = 3600.0  # a soft hold's, when the request names none
@@ -62,6 +70,15 @@ def _ttl_s(request: ReservationCreate) -> float:
     return DEFAULT_TTL_S if request.ttl_s is None else request.ttl_s
 
 
+@dataclass(frozen=True)
+class Refused:
+    """Why a reservation was refused, decided under the bank's lock; answered after it."""
+
+    reason: str
+    nearby: bool = True  # whether other banks could help: not when the carrier is at its ceiling
+    detail: dict[str, object] = field(default_factory=dict)
+
+
 def reserve(
     engine: Engine,
     who: Principal,
@@ -71,14 +88,15 @@ def reserve(
     now: datetime | None = None,
 ) -> tuple[Reservation, bool]:
     """Reserve the smallest free fitting compartment at ``now``; return it and whether it is
-    new."""
+    new. A refusal is a ``Conflict`` naming the nearest banks with room (looked up once the
+    refused transaction is over)."""
     carrier, now = who.carrier, now or utcnow()
     try:
         with transaction(engine) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
                 return earlier, False
-            reservation = _reserve_locked(s, who, request, idempotency_key, now)
+            outcome = _reserve_locked(s, who, request, idempotency_key, now)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
         with transaction(engine) as s:
@@ -86,7 +104,17 @@ def reserve(
         if earlier is None:
             raise
         return earlier, False
-    return reservation, True
+    if isinstance(outcome, Refused):
+        raise _refusal(engine, outcome, request)
+    return outcome, True
+
+
+def _refusal(engine: Engine, refused: Refused, request: ReservationCreate) -> Conflict:
+    if not refused.nearby:
+        return Conflict(refused.reason, **refused.detail)
+    with transaction(engine) as s:
+        nearest = nearest_with_room(s, request.bank_id, request.size)
+    return Conflict(refused.reason, nearest=nearest, **refused.detail)
 
 
 def _replay(
@@ -105,15 +133,16 @@ def _replay(
 
 def _reserve_locked(
     s: Session, who: Principal, request: ReservationCreate, key: str | None, now: datetime
-) -> Reservation:
+) -> Reservation | Refused:
     carrier = who.carrier
     _lock_bank(s, request.bank_id)
     _expire_due(s, request.bank_id, now)
     refusal = _admit(s, request.bank_id, carrier)
-    compartment = None if refusal else pick_free(s, request.bank_id, request.size)
+    if refusal is not None:
+        return refusal
+    compartment = pick_free(s, request.bank_id, request.size)
     if compartment is None:
-        reason = refusal or f"no free compartment fits size {request.size} at {request.bank_id}"
-        raise Conflict(reason, nearest=nearest_with_room(s, request.bank_id, request.size))
+        return Refused(f"no free compartment fits size {request.size} at {request.bank_id}")
     soft = request.kind == "soft"
     reservation = Reservation(
         carrier_id=carrier,
@@ -140,10 +169,13 @@ def _reserve_locked(
 
 
 def _lock_bank(s: Session, bank_id: str) -> None:
-    """Serialise the bank's decisions: its row ``FOR UPDATE`` (SQLite, where SQLAlchemy leaves
-    the clause out, serialises writers with ``BEGIN IMMEDIATE``)."""
-    query = select(Bank).where(Bank.id == bank_id).with_for_update()
-    if s.exec(query).first() is None:
+    """Serialise the bank's decisions. PostgreSQL: an advisory lock held to the transaction's
+    end, taken in the statement that finds the bank (its row stays free for the ingest's
+    writes); SQLite: its writers are serialised already (``BEGIN IMMEDIATE``)."""
+    lock = func.pg_advisory_xact_lock(ALLOCATION_LOCK, func.hashtext(Bank.id))
+    postgres = s.get_bind().dialect.name == "postgresql"
+    found = select(Bank.id, lock) if postgres else select(Bank.id, Bank.id)
+    if s.execute(found.where(Bank.id == bank_id)).first() is None:
         raise NotFound(f"no bank {bank_id}")
 
 
@@ -161,72 +193,88 @@ def _expire_due(s: Session, bank_id: str, now: datetime) -> None:
     s.flush()
 
 
-def _held_ids(bank_id: str) -> tuple[ScalarSelect[str], ScalarSelect[str | None]]:
-    """The bank's compartments held by a reservation, and those a parcel is in."""
-    reserved = select(Reservation.compartment_id).where(
-        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
-    )
-    occupied = select(Parcel.compartment_id).where(
-        Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
-    )
-    return reserved.scalar_subquery(), occupied.scalar_subquery()
-
-
 def holdings(s: Session, bank_id: str) -> Counter[str]:
     """Compartments each carrier holds at the bank: active reservations and parcels inside.
 
-    Counted in SQL: this runs while the bank's lock is held."""
-    reserved = select(Reservation.carrier_id, func.count()).where(
+    Counted in SQL, in one statement: this runs while the bank's lock is held."""
+    reserved = select(Reservation.carrier_id, func.count().label("n")).where(
         Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
     )
-    parcels = select(Parcel.carrier_id, func.count()).where(
+    parcels = select(Parcel.carrier_id, func.count().label("n")).where(
         Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
     )
-    held: Counter[str] = Counter()
-    grouped = (
-        reserved.group_by(col(Reservation.carrier_id)),
-        parcels.group_by(col(Parcel.carrier_id)),
+    both = union_all(
+        reserved.group_by(col(Reservation.carrier_id)), parcels.group_by(col(Parcel.carrier_id))
     )
-    for query in grouped:
-        for carrier, count in s.exec(query):
-            held[carrier] += count
+    held: Counter[str] = Counter()
+    for carrier, count in s.execute(both):
+        held[carrier] += count
     return held
 
 
 def sharing_counts(s: Session, bank_id: str) -> BankCounts:
     """The bank as the sharing rule counts it (``locker_contract.sharing``): only the shares
     its carriers accepted, the ones the bank itself was sent and enforces at walk-up."""
-    policies = s.exec(
-        select(SharingPolicy).where(
-            SharingPolicy.bank_id == bank_id, SharingPolicy.state == ShareState.ACCEPTED
-        )
-    )
-    shares = {p.carrier_id: Share(p.guaranteed, p.ceiling) for p in policies}
+    return _counts(s, bank_id, _policies(s, bank_id))
+
+
+def _policies(s: Session, bank_id: str) -> dict[str, SharingPolicy]:
+    """Every share of the bank, whatever its state."""
+    return {
+        p.carrier_id: p
+        for p in s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
+    }
+
+
+def _counts(s: Session, bank_id: str, policies: dict[str, SharingPolicy]) -> BankCounts:
+    shares = {
+        c: Share(p.guaranteed, p.ceiling)
+        for c, p in policies.items()
+        if p.state == ShareState.ACCEPTED
+    }
     free = sum(free_by_size(s, bank_id).values())
     return BankCounts(free=free, held=holdings(s, bank_id), shares=shares)
 
 
-def _admit(s: Session, bank_id: str, carrier: str) -> str | None:
-    """Why the bank's sharing rule refuses the carrier another hold, or None when it may.
+def unaccepted(policy: SharingPolicy | None) -> str | None:
+    """Why nothing of a carrier goes to a bank where its share is ``policy``: offered,
+    declined or withdrawn. None when accepted, or when there is no share (walk-up deposits and
+    the shared pool are open to any carrier)."""
+    if policy is None or policy.state == ShareState.ACCEPTED:
+        return None
+    return f"your share of {policy.bank_id} is {policy.state}; accept it first"
 
-    A carrier at its ceiling gets ``Conflict`` at once: other banks would not help it here."""
-    bank = sharing_counts(s, bank_id)
+
+def refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
+    """``Conflict`` when the carrier's share of the bank is not accepted (``unaccepted``)."""
+    reason = unaccepted(s.get(SharingPolicy, (bank_id, carrier_id)))
+    if reason is not None:
+        raise Conflict(reason)
+
+
+def _admit(s: Session, bank_id: str, carrier: str) -> Refused | None:
+    """Why the carrier may not take another compartment here, or None when it may."""
+    policies = _policies(s, bank_id)
+    reason = unaccepted(policies.get(carrier))
+    if reason is not None:
+        return Refused(reason, nearby=False)
+    bank = _counts(s, bank_id, policies)
     verdict = admit(bank, carrier)
-    if verdict is Verdict.AT_CEILING:
+    if verdict is Verdict.AT_CEILING:  # other banks would not help it here
         ceiling = bank.shares[carrier].ceiling
-        held = bank.holds(carrier)
-        raise Conflict(f"{carrier} holds {held} compartments here, its ceiling", ceiling=ceiling)
+        reason = f"{carrier} holds {bank.holds(carrier)} compartments here, its ceiling"
+        return Refused(reason, nearby=False, detail={"ceiling": ceiling})
     if verdict is Verdict.FULL:
-        return f"{bank_id} is full"
+        return Refused(f"{bank_id} is full")
     if verdict is Verdict.OWED:
-        return "the shared pool is empty; what is free is guaranteed to other carriers"
+        return Refused("the shared pool is empty; what is free is guaranteed to other carriers")
     return None
 
 
 def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
     """The smallest free compartment that fits, locked for this transaction (``SKIP LOCKED``
     on PostgreSQL; SQLite has one writer at a time)."""
-    reserved, occupied = _held_ids(bank_id)
+    reserved, occupied = held_ids([bank_id])
     query = (
         select(Compartment)
         .where(
@@ -243,24 +291,9 @@ def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
     return s.exec(query).first()
 
 
-def nearest_with_room(s: Session, bank_id: str, size: Size) -> list[dict[str, object]]:
-    """Up to three other banks with a free fitting compartment, nearest first."""
-    here = s.exec(select(Site).join(Bank).where(Bank.id == bank_id)).first()
-    if here is None:
-        return []
-    found = []
-    for bank, site in s.exec(select(Bank, Site).join(Site).where(Bank.id != bank_id)):
-        free = free_by_size(s, bank.id)
-        room = sum(n for sz, n in free.items() if Size(sz).rank >= size.rank)
-        if room:
-            km = _km(here.lat, here.lon, site.lat, site.lon)
-            found.append({"bank_id": bank.id, "distance_km": round(km, 2), "free": room})
-    return sorted(found, key=lambda b: float(str(b["distance_km"])))[:NEAREST]
-
-
 def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
     """The bank's free compartments by size, every size named; counted in SQL."""
-    reserved, occupied = _held_ids(bank_id)
+    reserved, occupied = held_ids([bank_id])
     query = (
         select(Compartment.size, func.count())
         .where(
@@ -275,14 +308,6 @@ def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
     return {str(size): counts.get(size, 0) for size in Size}
 
 
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine), kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
 def cancel(
     engine: Engine, who: Principal, reservation_id: str, now: datetime | None = None
 ) -> Reservation:
@@ -294,6 +319,24 @@ def cancel(
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
         enqueue_command(s, reservation.bank_id, withdraw, now=now)
         return reservation
+
+
+def end_withdrawn(s: Session, who: Principal, bank_id: str, carrier_id: str) -> list[str]:
+    """The carrier withdrew its share of the bank, which drops the carrier's holds there
+    (``carrier.withdraw``): its active reservations at the bank end too (cancelled, audited),
+    in the caller's transaction. The ids ended."""
+    query = select(Reservation).where(
+        Reservation.bank_id == bank_id,
+        Reservation.carrier_id == carrier_id,
+        Reservation.state == ReservationState.ACTIVE,
+    )
+    ended = []
+    for reservation in s.exec(query.with_for_update()):
+        reservation.state = RESERVATION.step(reservation.state, ReservationState.CANCELLED)
+        s.add(reservation)
+        audit(s, who, "end_reservation", reservation.id, bank=bank_id, why="share withdrawn")
+        ended.append(reservation.id)
+    return ended
 
 
 def _own(s: Session, who: Principal, reservation_id: str) -> Reservation:

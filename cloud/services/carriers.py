@@ -33,7 +33,7 @@ from cloud.models import (
     Site,
 )
 from cloud.services import courier_codes
-from cloud.services.allocation import free_by_size, holdings
+from cloud.services.allocation import end_withdrawn, free_by_size, holdings, refuse_unaccepted
 from cloud.services.auth import Principal, Scope, audit, is_live, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
@@ -82,7 +82,7 @@ def announce(
         with transaction(engine) as s:
             if s.get(Bank, bank_id) is None:
                 raise NotFound("no such bank")
-            _refuse_unaccepted(s, bank_id, carrier)
+            refuse_unaccepted(s, bank_id, carrier)
             parcel = Parcel(
                 carrier_id=carrier,
                 waybill=waybill,
@@ -194,14 +194,6 @@ def _accepted(s: Session, carrier_id: str) -> list[SharingPolicy]:
     return list(s.exec(query))
 
 
-def _refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
-    """A share offered, declined or withdrawn: nothing of the carrier goes to the bank. (A bank
-    with no share for the carrier at all is open to it as before: walk-up deposits.)"""
-    share = s.get(SharingPolicy, (bank_id, carrier_id))
-    if share is not None and share.state != ShareState.ACCEPTED:
-        raise Conflict(f"your share of {bank_id} is {share.state}; accept it first")
-
-
 def _timezone(s: Session, bank_id: str) -> str:
     """The time zone of the bank's site, whose midnight changes couriers' codes."""
     site = s.exec(select(Site).join(Bank).where(Bank.id == bank_id)).one()
@@ -311,6 +303,7 @@ def withdraw_share(engine: Engine, who: Principal, bank_id: str) -> SharingPolic
             share.state = SHARE.step(was, ShareState.WITHDRAWN)
             withdraw = contract.CarrierWithdraw(carrier_id=share.carrier_id)
             enqueue_command(s, bank_id, withdraw, who=who)
+            end_withdrawn(s, who, bank_id, share.carrier_id)
         elif was == ShareState.OFFERED:
             share.state = SHARE.step(was, ShareState.DECLINED)
         share.codes_through = None

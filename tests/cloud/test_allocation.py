@@ -106,10 +106,9 @@ def test_ceiling_and_guarantees(cloud: Cloud) -> None:
     op = cloud.keys["operator"]
     cloud.ok("PUT", "/api/v1/banks/maple/policies/sf", op, json={"guaranteed": 1, "ceiling": 2})
     cloud.ok("PUT", "/api/v1/banks/maple/policies/jd", op, json={"guaranteed": 2, "ceiling": 4})
-    for _ in range(3):  # offers bind nobody: sf is held by no ceiling, yt by no guarantee yet
-        assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
-    for made in cloud.ok("GET", RESERVE, cloud.keys["sf"]):
-        cloud.ok("DELETE", f"{RESERVE}/{made['id']}", cloud.keys["sf"])
+    offered = reserve(cloud, "sf")  # an offer binds nobody, and sends nothing of sf: refused
+    assert offered.status_code == 409  # type: ignore[attr-defined]
+    assert offered.json()["detail"] == "your share of maple is offered; accept it first"  # type: ignore[attr-defined]
     for carrier in ("sf", "jd"):  # the rule the bank enforces is the accepted one
         cloud.ok("POST", "/api/v1/shares/maple/accept", cloud.keys[carrier])
     assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
@@ -169,3 +168,41 @@ def test_a_bank_with_a_label_twice_is_refused_clearly(cloud: Cloud) -> None:
     answer = cloud.call("POST", "/api/v1/banks", cloud.keys["operator"], json=body)
     assert answer.status_code == 422
     assert answer.json()["detail"] == "compartments listed more than once: B01"
+
+
+def test_a_declined_share_is_no_way_past_its_ceiling(cloud: Cloud) -> None:
+    """A carrier that declined its share counted as one without a share drew on the pool with
+    no ceiling; the bank knows nothing of it, so nothing of it may go there."""
+    fleet(cloud, {"maple": {"M": 4}})
+    op = cloud.keys["operator"]
+    cloud.ok("PUT", "/api/v1/banks/maple/policies/sf", op, json={"guaranteed": 0, "ceiling": 1})
+    cloud.ok("POST", "/api/v1/shares/maple/withdraw", cloud.keys["sf"])  # declined
+    refused = reserve(cloud, "sf")
+    assert refused.status_code == 409  # type: ignore[attr-defined]
+    body = refused.json()  # type: ignore[attr-defined]
+    assert body["detail"] == "your share of maple is declined; accept it first"
+    assert "nearest" not in body  # another bank would not change the answer
+    assert cloud.ok("GET", RESERVE, cloud.keys["sf"]) == []
+    assert reserve(cloud, "jd").status_code == 201  # type: ignore[attr-defined]  # no share
+
+
+def site_at(cloud: Cloud, bank_id: str, lat: float, lon: float) -> None:
+    """One more bank of one M compartment, on a site of its own at ``lat``, ``lon``."""
+    made = cloud.ok("POST", "/api/v1/sites", cloud.keys["operator"],
+                    json={"name": f"Site {bank_id}", "lat": lat, "lon": lon})  # fmt: skip
+    body = {"id": bank_id, "site_id": made["id"], "compartments": [{"label": "A01", "size": "M"}]}
+    cloud.ok("POST", "/api/v1/banks", cloud.keys["operator"], json=body)
+
+
+def test_the_nearest_banks_are_found_however_far_in_true_distance_order(cloud: Cloud) -> None:
+    """The search widens from a box of a few km: banks 100 to 900 km away are found, nearest
+    first, and one just outside a box's radius but inside its corner does not jump the queue."""
+    fleet(cloud, {"maple": {"M": 1}})  # at 31.2, 121.4
+    site_at(cloud, "north-900", 31.2 + 900 / 111.2, 121.4)
+    site_at(cloud, "east-120", 31.2, 121.4 + 120 / (111.2 * 0.8554))
+    site_at(cloud, "corner-60", 31.2 + 44 / 111.2, 121.4 + 44 / (111.2 * 0.8554))  # 62 km
+    site_at(cloud, "south-55", 31.2 - 55 / 111.2, 121.4)
+    assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
+    full = reserve(cloud, "sf").json()  # type: ignore[attr-defined]
+    found = [(b["bank_id"], round(b["distance_km"])) for b in full["nearest"]]
+    assert found == [("south-55", 55), ("corner-60", 62), ("east-120", 120)]

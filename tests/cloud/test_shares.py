@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, col, select
 
-from cloud.models import METADATA, Command
+from cloud.models import METADATA, AuditEntry, Command
 from cloud.services import carriers, commands, courier_codes
 from controller.commands import CommandRunner
 from controller.errors import BadCredentials
@@ -114,6 +114,36 @@ def test_withdrawing_takes_the_carrier_back_and_declining_sends_nothing(ops: Clo
     offer(ops, "east-1")  # the operator offers again: an offer until accepted again
     [east, west] = ops.ok("GET", "/api/v1/shares", ops.keys["sf"])
     assert (east["state"], west["state"]) == ("offered", "declined")
+
+
+def test_withdrawing_ends_the_carriers_reservations_at_that_bank(ops: Cloud) -> None:
+    """The bank drops the carrier's holds on ``carrier.withdraw``; the cloud's reservations
+    there end with them (audited), and the carrier's others stay."""
+    for bank in ("east-1", "west-1"):
+        offer(ops, bank)
+        ops.ok("POST", f"/api/v1/shares/{bank}/accept", ops.keys["sf"])
+    for bank in ("east-1", "west-1", "east-1"):
+        ops.ok("POST", "/api/v1/reservations", ops.keys["sf"], json={"bank_id": bank, "size": "M"})
+    theirs = ops.ok("POST", "/api/v1/reservations", ops.keys["jd"],
+                    json={"bank_id": "east-1", "size": "M"})  # fmt: skip
+    ops.ok("POST", "/api/v1/shares/east-1/withdraw", ops.keys["sf"])
+    states = {(r["bank_id"], r["state"]) for r in ops.ok("GET", "/api/v1/reservations",
+                                                       ops.keys["sf"])}  # fmt: skip
+    assert states == {("east-1", "cancelled"), ("west-1", "active")}
+    assert ops.ok("GET", f"/api/v1/reservations/{theirs['id']}", ops.keys["jd"])["state"] == (
+        "active"
+    )
+    with Session(engine_of(ops)) as s:
+        ended = list(s.exec(select(AuditEntry).where(AuditEntry.action == "end_reservation")))
+    east = {r["id"] for r in ops.ok("GET", "/api/v1/reservations", ops.keys["sf"])
+            if r["bank_id"] == "east-1"}  # fmt: skip
+    assert len(east) == 2
+    assert {e.target for e in ended} == east
+    assert {e.detail["why"] for e in ended} == {"share withdrawn"}
+    again = ops.call("POST", "/api/v1/reservations", ops.keys["sf"],
+                     json={"bank_id": "east-1", "size": "M"})  # fmt: skip
+    assert again.status_code == 409
+    assert again.json()["detail"] == "your share of east-1 is withdrawn; accept it first"
 
 
 def test_codes_are_refreshed_once_a_day_for_the_days_ahead(ops: Cloud) -> None:
