@@ -16,8 +16,10 @@ import secrets
 from pathlib import Path
 
 from locker_contract.credentials import new_salt, pin_verifier
+from locker_contract.phones import normalize_phone
 
-__all__ = ["new_salt", "pin_verifier"]  # the edge salts its couriers as the cloud does
+# the edge salts its couriers, and spells phones, as the cloud does
+__all__ = ["new_salt", "normalize_phone", "pin_verifier"]
 
 CODE_DIGITS = 8
 KEY_BYTES = 32
@@ -68,13 +70,6 @@ def pin_hash(key: bytes, pin: str, salt: str) -> str:
 
 def pin_matches(key: bytes, pin: str, salt: str, stored: str) -> bool:
     return hmac.compare_digest(pin_hash(key, pin, salt), stored)
-
-
-def normalize_phone(text: str) -> str:
-    """One spelling per number: a leading ``+`` if given, then digits (``138-0013-8000`` and
-    ``13800138000`` are one recipient)."""
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return f"+{digits}" if text.strip().startswith("+") else digits
 
 
 def mask_phone(phone: str) -> str:

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controller import admin
+from controller import admin, recipients
 from controller.clock import Clock, SystemClock
 from controller.doors import DoorOutcome
 from controller.errors import EdgeError
@@ -32,10 +32,15 @@ from locker_contract.commands import (
     CompartmentServiceSet,
     CourierPush,
     CourierRevoke,
+    GroupExtend,
+    GroupShare,
+    GroupUnshare,
     KeypadReenable,
     MaintenanceSet,
     ParcelAnnounce,
+    ParcelRefuse,
     PolicyPush,
+    RecipientRefusal,
     RemoteOpen,
     ReservationPush,
     ReservationWithdraw,
@@ -111,6 +116,8 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
             admin.set_maintenance(s, on=command.on)
         case KeypadReenable():
             admin.reenable_keypad(s)
+        case GroupExtend() | GroupShare() | GroupUnshare() | ParcelRefuse() | RecipientRefusal():
+            recipients.apply(s, key, command)
         case RemoteOpen():  # pragma: no cover - routed to ``_open`` by ``run``
             raise AssertionError("a remote open is not applied in a transaction")
 

@@ -144,6 +144,62 @@ class StoragePolicyPush(_Command):
     policy: StoragePolicy
 
 
+# --- the recipient's page (decision 0018) ------------------------------------------------------
+
+Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Hex128 = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
+class GroupExtend(_Command):
+    """The recipient extended their pickup group's storage, once: ``hours`` more before its
+    parcels become returns."""
+
+    type: Literal["group.extend"] = "group.extend"
+    group_id: Identifier
+    hours: Annotated[FiniteFloat, Field(gt=0, le=168)]
+
+
+class GroupShare(_Command):
+    """A second code for the pickup group, for someone who picks up for the recipient: its
+    verifier (``credentials.pin_verifier`` under ``salt``, the bank's share salt), never the
+    code. The bank keys it once more under its own key before storing it."""
+
+    type: Literal["group.share"] = "group.share"
+    group_id: Identifier
+    share_id: Identifier
+    salt: Hex32
+    verifier: Hex128
+
+
+class GroupUnshare(_Command):
+    """That second code stops opening anything."""
+
+    type: Literal["group.unshare"] = "group.unshare"
+    share_id: Identifier
+
+
+class ParcelRefuse(_Command):
+    """The recipient refused a parcel from their page, without going to the locker: it
+    becomes a return for its carrier, as if refused at the door."""
+
+    type: Literal["parcel.refuse"] = "parcel.refuse"
+    group_id: Identifier
+    carrier_id: Carrier
+    waybill: Annotated[Text, Field(min_length=1, max_length=64)]
+    reason: Annotated[Text, Field(min_length=1, max_length=200)]
+
+
+class RecipientRefusal(_Command):
+    """A recipient who said no to locker delivery (``refused``), or took it back: the bank
+    refuses deposits for their phone. The phone travels as its verifier
+    (``credentials.pin_verifier`` of the normalised number under ``salt``), never in plain."""
+
+    type: Literal["recipient.refusal"] = "recipient.refusal"
+    salt: Hex32
+    verifier: Hex128
+    refused: bool
+
+
 Command = Annotated[
     ReservationPush
     | ReservationWithdraw
@@ -156,7 +212,12 @@ Command = Annotated[
     | MaintenanceSet
     | KeypadReenable
     | RemoteOpen
-    | StoragePolicyPush,
+    | StoragePolicyPush
+    | GroupExtend
+    | GroupShare
+    | GroupUnshare
+    | ParcelRefuse
+    | RecipientRefusal,
     Field(discriminator="type"),
 ]
 CommandAdapter: TypeAdapter[Command] = TypeAdapter(Command)
@@ -175,6 +236,11 @@ COMMAND_TYPES = tuple(
         KeypadReenable,
         RemoteOpen,
         StoragePolicyPush,
+        GroupExtend,
+        GroupShare,
+        GroupUnshare,
+        ParcelRefuse,
+        RecipientRefusal,
     )
 )
 

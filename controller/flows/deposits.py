@@ -12,7 +12,7 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from controller import codes, sharing
+from controller import codes, recipients, sharing
 from controller.config import Size
 from controller.doors import DoorOutcome
 from controller.errors import BankFull, Invalid, NotFound
@@ -59,6 +59,7 @@ class Deposits:
         with transaction(self.ctx.engine) as s:
             self.ctx.refuse_in_maintenance(s)
             phone, consent, flagged = _consent(s, courier, waybill, phone, consent)
+            recipients.check_deposit(s, self.ctx.key, phone)  # said no to lockers?
             label = allocate(s, size, low=low, carrier=courier.carrier, exclude=set())
             if label is None:
                 raise BankFull(f"no free compartment fits size {size.value}", size=size.value)

@@ -9,7 +9,7 @@ from functools import partial
 
 from sqlmodel import Session, col, select
 
-from controller import codes, throttle
+from controller import codes, shared_codes, throttle
 from controller.errors import Conflict, WrongCode
 from controller.flows.context import DoorView, FlowContext, commit_then_raise
 from controller.lifecycles import PARCEL, OpenedFor, ParcelEvent, ParcelState, UnlockFlow
@@ -46,6 +46,8 @@ class Pickups:
         )
         group = s.exec(query).first()
         if group is None or not codes.code_matches(self.ctx.key, code, group.code_hash):
+            group = shared_codes.group_for(s, self.ctx.key, code)  # a second code, shared
+        if group is None:
             return None
         in_locker = select(Parcel).where(
             Parcel.group_id == group.id, Parcel.state == ParcelState.IN_LOCKER

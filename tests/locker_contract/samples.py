@@ -52,6 +52,13 @@ COMMANDS: dict[str, Json] = {
     "door.open": {"compartment": "A07", "reason": "recipient locked out", "requested_by": "ops"},
     "storage.policy": {"policy": {"free_hours": 18, "keep_hours": 168, "fee_minor": 50,
                                   "period_hours": 12, "cap_minor": 300, "currency": "CNY"}},
+    "group.extend": {"group_id": UUID_2, "hours": 24},
+    "group.share": {"group_id": UUID_2, "share_id": "s-1", "salt": "ab" * 16,
+                    "verifier": "cd" * 64},
+    "group.unshare": {"share_id": "s-1"},
+    "parcel.refuse": {"group_id": UUID_2, "carrier_id": "dhl", "waybill": "JD0001",
+                      "reason": "not ordered"},
+    "recipient.refusal": {"salt": "ab" * 16, "verifier": "cd" * 64, "refused": True},
 }  # fmt: skip
 
 # The fields of one event of each type, ``type`` left out.
