@@ -31,6 +31,7 @@ from cloud.lifecycles import (
     ShareState,
     StateType,
 )
+from cloud.messaging.states import MessageKind, MessageState
 from locker_contract import vocabulary
 
 __all__ = [  # the lifecycles' states, where the tables that hold them are
@@ -370,13 +371,14 @@ class AuditEntry(CloudModel, table=True):
 
 
 class Notification(CloudModel, table=True):
-    """A message for a recipient, waiting for the SMS gateway. ``text`` is a template whose
-    ``{code}`` only the notifier fills, from ``sealed_code``: the code as the bank sealed it for
-    the notifier's key (decision 0011). That is the one copy in the cloud, set to NULL once the
-    parcel leaves the locker; the stored event keeps none."""
+    """A message for a recipient: the notifier's outbox row (``cloud.messaging``), written in
+    the transaction of its cause. ``sealed_code`` is the code as the bank sealed it for the
+    notifier's key (decision 0011), the one copy in the cloud: purged once sent, or once the
+    parcel leaves the locker. ``text`` is the plain summary whose ``{code}`` the notifier fills;
+    the message itself is rendered from ``cloud/messaging/templates`` (decision 0016)."""
 
-    id: str = Field(default_factory=new_id, primary_key=True)
-    event_id: str = Field(unique=True)  # one notice per deposit event, however often it arrives
+    id: str = Field(default_factory=new_id, primary_key=True)  # the key a repeat is known by
+    event_id: str = Field(unique=True)  # its cause: one message per deposit event, reminder...
     bank_id: str = Field(foreign_key="bank.id", index=True)
     carrier_id: str
     waybill: str
@@ -385,6 +387,18 @@ class Notification(CloudModel, table=True):
     sealed_code: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = Field(default=None, index=True)
+    kind: MessageKind = Field(default=MessageKind.DEPOSIT, sa_type=StateType(MessageKind))
+    group_id: str | None = Field(default=None, index=True)
+    language: str = "zh"
+    email: str | None = None
+    deposited_at: datetime | None = None  # the group's deposit: its deadline counts from here
+    state: MessageState = Field(default=MessageState.QUEUED, sa_type=StateType(MessageState))
+    due_at: datetime | None = Field(default=None, index=True)  # not before (quiet hours, tries)
+    attempts: int = 0
+    lease_until: datetime | None = None  # a sending claim's end
+    delivered_at: datetime | None = None
+    provider_ref: str | None = None  # the gateway's id for it
+    last_error: str = ""
 
 
 class BankCursor(CloudModel, table=True):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -48,6 +49,33 @@ class Settings(BaseSettings):
     stream_stall_alarm_s: Annotated[float, Field(gt=0)] = 300.0
     # a parcel's phone number (and other personal data) is erased this long after it ends
     personal_data_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    # the notifier (``locker cloud notify``, decision 0016): phones' messages go through the SMS
+    # gateway, or (development) to files in notify_outbox_dir; unset, the notifier does not start
+    notify_channel: Literal["gateway", "outbox"] | None = None
+    notify_outbox_dir: Path = Path("outbox")
+    sms_endpoint: str | None = None  # Twilio's shape: .../Accounts/{AccountSid}/Messages.json
+    sms_account: str | None = None  # the basic-auth user (Twilio's Account SID)
+    sms_token_file: Path | None = None  # its auth token, in a file; it also signs receipts
+    sms_sender: str | None = None  # a number, or a Messaging Service SID (MG...)
+    sms_template_id: str | None = None  # a content template (Content SID), if the route needs one
+    sms_receipt_url: str | None = None  # this cloud's public /api/v1/messages/receipts
+    smtp_host: str | None = None  # e-mail, for recipients who gave an address
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_sender: str | None = None
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_starttls: bool = True
+    notify_storage_hours: Annotated[float, Field(gt=0)] = 72.0  # the deadline, until a policy
+    notify_remind_before_hours: Annotated[float, Field(gt=0)] = 24.0
+    notify_quiet_start: time = time(21, 0)  # site-local; no reminder or expiry notice inside
+    notify_quiet_end: time = time(8, 0)
+    notify_coalesce_s: Annotated[float, Field(ge=0)] = 20.0  # one visit's parcels, one message
+    notify_retry_base_s: Annotated[float, Field(gt=0)] = 5.0
+    notify_retry_cap_s: Annotated[float, Field(gt=0)] = 900.0
+    notify_max_attempts: Annotated[int, Field(ge=1)] = 20
+    notify_lease_s: Annotated[float, Field(gt=0)] = 120.0  # a claim outlives a dead dispatcher
+    notify_poll_s: Annotated[float, Field(gt=0)] = 1.0
+    notify_batch: Annotated[int, Field(ge=1, le=500)] = 20
     # where recipients open their page (``cloud.recipients.links``): the served app's public URL
     recipient_base_url: Annotated[str, Field(pattern=r"^https?://[^\s#?]+$")] = (
         "http://127.0.0.1:8000"

@@ -34,13 +34,11 @@ from cloud.models import (
     Bank,
     BankCursor,
     InboundEvent,
-    Notification,
     QuarantinedEvent,
     QuarantineState,
 )
-from cloud.services import effects
+from cloud.services import effects, notices
 from cloud.services.errors import CloudError, Conflict, NotFound
-from cloud.services.notices import CODE_PLACEHOLDER
 from locker_contract.events import (
     Envelope,
     ParcelDeposited,
@@ -50,7 +48,6 @@ from locker_contract.text import sanitised
 
 log = logging.getLogger(__name__)
 
-CODE_PREFIX = "Pickup code: "
 QUARANTINED = "event.quarantined"  # the alarm's kind
 RAW_MAX = 64 * 1024  # what is kept of an event that could not be read (characters)
 REASON_MAX = 400  # what is kept of why
@@ -139,33 +136,8 @@ def stored_body(s: Session, envelope: Envelope) -> dict[str, object]:
     """What the cloud keeps of an event: its fields, the pickup code handed on, not kept."""
     body = envelope.event.model_dump(mode="json")
     if isinstance(envelope.event, ParcelDeposited):
-        body["sealed_code"] = _notify(s, envelope, envelope.event)
+        body["sealed_code"] = notices.record_deposit(s, envelope, envelope.event)
     return body
-
-
-def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> str | None:
-    """Hand the sealed pickup code to the recipient's notification; what the event keeps
-    instead. No code when the parcel joined a pickup group (the code already sent opens it) or
-    the bank has no notifier key (its courier handed the code on)."""
-    if event.sealed_code is None:
-        return None
-    bank = s.get_one(Bank, envelope.bank_id)
-    text = (
-        f"Your parcel {event.waybill} is in the locker at {bank.name or bank.id}, "
-        f"compartment {event.compartment}. {CODE_PREFIX}{CODE_PLACEHOLDER}"
-    )
-    s.add(
-        Notification(
-            event_id=str(envelope.event_id),
-            bank_id=bank.id,
-            carrier_id=event.carrier,
-            waybill=event.waybill,
-            recipient_phone=event.recipient_phone,
-            text=text,
-            sealed_code=event.sealed_code,
-        )
-    )
-    return "[in the recipient's notification]"
 
 
 def _cursor(s: Session, bank_id: str) -> BankCursor:

@@ -7,6 +7,10 @@ Create Date: 2026-12-01 03:20:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -14,8 +18,64 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    _upgrade_messages()
 
 
 def downgrade() -> None:
-    pass
+    _downgrade_messages()
+
+
+# --- the notifier: messages' kinds, states, tries and parcels (decision 0016) ---------------
+
+_TEXT = sqlmodel.sql.sqltypes.AutoString
+_WHEN = sqlmodel.sql.sqltypes.UTCDateTime
+
+
+def _upgrade_messages() -> None:
+    with op.batch_alter_table("notification", schema=None) as batch:
+        batch.add_column(sa.Column("kind", _TEXT(), nullable=False, server_default="deposit"))
+        batch.add_column(sa.Column("group_id", _TEXT(), nullable=True))
+        batch.add_column(sa.Column("language", _TEXT(), nullable=False, server_default="zh"))
+        batch.add_column(sa.Column("email", _TEXT(), nullable=True))
+        batch.add_column(sa.Column("deposited_at", _WHEN(), nullable=True))
+        batch.add_column(sa.Column("state", _TEXT(), nullable=False, server_default="queued"))
+        batch.add_column(sa.Column("due_at", _WHEN(), nullable=True))
+        batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("lease_until", _WHEN(), nullable=True))
+        batch.add_column(sa.Column("delivered_at", _WHEN(), nullable=True))
+        batch.add_column(sa.Column("provider_ref", _TEXT(), nullable=True))
+        batch.add_column(sa.Column("last_error", _TEXT(), nullable=False, server_default=""))
+        batch.create_index(batch.f("ix_notification_due_at"), ["due_at"])
+        batch.create_index(batch.f("ix_notification_group_id"), ["group_id"])
+    op.create_table(
+        "notificationparcel",
+        sa.Column("notification_id", _TEXT(), nullable=False),
+        sa.Column("carrier_id", _TEXT(), nullable=False),
+        sa.Column("waybill", _TEXT(), nullable=False),
+        sa.Column("compartment", _TEXT(), nullable=False),
+        sa.ForeignKeyConstraint(["notification_id"], ["notification.id"]),
+        sa.PrimaryKeyConstraint("notification_id", "carrier_id", "waybill"),
+    )
+    with op.batch_alter_table("notificationparcel", schema=None) as batch:
+        batch.create_index(batch.f("ix_notificationparcel_carrier_id"), ["carrier_id"])
+    # notices written before: sent ones are sent; the others go out now, told of their parcel
+    op.execute("UPDATE notification SET state = 'sent' WHERE sent_at IS NOT NULL")
+    op.execute("UPDATE notification SET due_at = created_at WHERE sent_at IS NULL")
+    op.execute(
+        "INSERT INTO notificationparcel (notification_id, carrier_id, waybill, compartment) "
+        "SELECT id, carrier_id, waybill, '' FROM notification"
+    )
+
+
+def _downgrade_messages() -> None:
+    with op.batch_alter_table("notificationparcel", schema=None) as batch:
+        batch.drop_index(batch.f("ix_notificationparcel_carrier_id"))
+    op.drop_table("notificationparcel")
+    with op.batch_alter_table("notification", schema=None) as batch:
+        batch.drop_index(batch.f("ix_notification_group_id"))
+        batch.drop_index(batch.f("ix_notification_due_at"))
+        for column in ("last_error", "provider_ref", "delivered_at", "lease_until", "attempts"):
+            batch.drop_column(column)
+        for column in ("due_at", "state", "deposited_at", "email", "language", "group_id"):
+            batch.drop_column(column)
+        batch.drop_column("kind")
