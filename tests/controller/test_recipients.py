@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
@@ -23,7 +24,7 @@ from tests.waiting import wait_until
 PHONE = "13800138000"
 
 
-async def run(bank: Bank, body: dict[str, object]) -> tuple[str, str]:
+async def run(bank: Bank, body: Mapping[str, object]) -> tuple[str, str]:
     runner = CommandRunner(bank.edge.engine, bank.edge.key, lambda: None)
     envelope = CommandEnvelope.model_validate(
         {"command_id": str(uuid.uuid4()), "sent_at": datetime.now(UTC), "ttl_s": 60,
