@@ -85,20 +85,12 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     workers: int = typer.Option(2, "--workers", min=1),
 ) -> None:
-    """Serve the API (OpenAPI page at /docs) with several worker processes."""
-    import uvicorn
-
-    from cloud.core.server import NoDelayH11Protocol
+    """Serve the API (OpenAPI page at /docs) with several worker processes, each on its own
+    listening socket so that the kernel spreads connections over all of them."""
+    from cloud.core.server import serve as serve_workers
 
     _settings()
-    uvicorn.run(
-        "cloud.main:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=NoDelayH11Protocol,
-    )
+    serve_workers("cloud.main:app_from_environment", host=host, port=port, workers=workers)
 
 
 @app.command()
