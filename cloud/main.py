@@ -13,6 +13,7 @@ from cloud.api.routes import router
 from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
+from cloud.recipients.routes import install as install_recipient_page
 from cloud.services.errors import CloudError, RateLimited
 from locker_contract.text import sanitised
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or SystemClock()
     app.state.limiter = RateLimiter(settings.rate_per_minute, app.state.clock)
     app.include_router(router)
+    install_recipient_page(app)  # /r/<token>: the recipients' page (decision 0018)
 
     @app.exception_handler(CloudError)
     async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:

@@ -291,6 +291,7 @@ class Parcel(CloudModel, table=True):
     compartment_id: str | None = Field(default=None, foreign_key="compartment.id")
     courier_id: str | None = Field(default=None, foreign_key="courier.id")
     created_at: datetime = Field(default_factory=utcnow)
+    group_id: str | None = Field(default=None, index=True)  # the bank's pickup group, once in
 
     __table_args__ = (
         UniqueConstraint("carrier_id", "waybill"),

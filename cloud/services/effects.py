@@ -115,6 +115,7 @@ def _deposited(
         consent=event.consent,
     )
     parcel.compartment_id = compartment.id
+    parcel.group_id = str(event.group_id)  # the recipient's page finds its parcels by it
     known = s.get(Courier, event.courier_id) is not None
     parcel.courier_id = event.courier_id if known else None
     s.add(parcel)

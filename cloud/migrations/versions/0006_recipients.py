@@ -18,10 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _upgrade_recipient_page()
     _upgrade_messages()
 
 
 def downgrade() -> None:
+    _downgrade_recipient_page()
     _downgrade_messages()
 
 
@@ -79,3 +81,57 @@ def _downgrade_messages() -> None:
         for column in ("due_at", "state", "deposited_at", "email", "language", "group_id"):
             batch.drop_column(column)
         batch.drop_column("kind")
+
+# --- the recipient's page: parcels' pickup groups, page actions, shares, consent (0018) -------
+
+
+def _upgrade_recipient_page() -> None:
+    text, when = sqlmodel.sql.sqltypes.AutoString, sqlmodel.sql.sqltypes.UTCDateTime
+    with op.batch_alter_table("parcel", schema=None) as batch:
+        batch.add_column(sa.Column("group_id", text(), nullable=True))
+        batch.create_index(batch.f("ix_parcel_group_id"), ["group_id"])
+    op.create_table(
+        "groupaction",
+        sa.Column("id", text(), nullable=False),
+        sa.Column("group_id", text(), nullable=False),
+        sa.Column("bank_id", text(), nullable=False),
+        sa.Column("kind", text(), nullable=False),
+        sa.Column("target", text(), nullable=False),
+        sa.Column("command_id", text(), nullable=False),
+        sa.Column("at", when(), nullable=False),
+        sa.ForeignKeyConstraint(["bank_id"], ["bank.id"]),
+        sa.ForeignKeyConstraint(["command_id"], ["command.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("group_id", "kind", "target", name="one_action_each"),
+    )
+    op.create_index("ix_groupaction_group_id", "groupaction", ["group_id"])
+    op.create_table(
+        "recipientshare",
+        sa.Column("id", text(), nullable=False),
+        sa.Column("group_id", text(), nullable=False),
+        sa.Column("bank_id", text(), nullable=False),
+        sa.Column("created_at", when(), nullable=False),
+        sa.Column("revoked_at", when(), nullable=True),
+        sa.ForeignKeyConstraint(["bank_id"], ["bank.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_recipientshare_group_id", "recipientshare", ["group_id"])
+    op.create_table(
+        "recipientconsent",
+        sa.Column("phone_hash", text(), nullable=False),
+        sa.Column("bank_id", text(), nullable=False),
+        sa.Column("choice", text(), nullable=False),
+        sa.Column("at", when(), nullable=False),
+        sa.PrimaryKeyConstraint("phone_hash", "bank_id"),
+    )
+
+
+def _downgrade_recipient_page() -> None:
+    op.drop_table("recipientconsent")
+    op.drop_index("ix_recipientshare_group_id", table_name="recipientshare")
+    op.drop_table("recipientshare")
+    op.drop_index("ix_groupaction_group_id", table_name="groupaction")
+    op.drop_table("groupaction")
+    with op.batch_alter_table("parcel", schema=None) as batch:
+        batch.drop_index(batch.f("ix_parcel_group_id"))
+        batch.drop_column("group_id")
