@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from controller import codes
+from controller import codes, storage
+from controller.clock import utcnow
 from controller.couriers import COURIER_ID_MAX
 from controller.errors import Conflict, Invalid, NotFound
 from controller.store import (
@@ -169,9 +170,11 @@ def expect_parcel(s: Session, *, waybill: str, carrier: str, phone: str, consent
     s.merge(Expected(waybill=waybill, carrier=carrier, recipient_phone=phone, consent=consent))
 
 
-def set_maintenance(s: Session, *, on: bool) -> None:
+def set_maintenance(s: Session, *, on: bool, now: datetime | None = None) -> None:
+    """In or out of maintenance: parcels' storage clocks stop while it lasts (``storage``)."""
     put_setting(s, "maintenance", "on" if on else "off")
     emit(s, MaintenanceChanged(on=on))
+    storage.maintenance_changed(s, on=on, now=now or utcnow())
 
 
 def reenable_keypad(s: Session) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controller import admin, recipients
+from controller import admin, recipients, storage
 from controller.clock import Clock, SystemClock
 from controller.doors import DoorOutcome
 from controller.errors import EdgeError
@@ -44,6 +45,7 @@ from locker_contract.commands import (
     RemoteOpen,
     ReservationPush,
     ReservationWithdraw,
+    StoragePolicyPush,
 )
 from locker_contract.messages import CommandAck, Outcome
 
@@ -67,7 +69,7 @@ class Answer:
     repeat: bool = False
 
 
-def _apply(s: Session, key: bytes, command: Command) -> None:
+def _apply(s: Session, key: bytes, command: Command, now: datetime) -> None:
     """The effect of every command but a remote open, in the caller's transaction."""
     match command:
         case ReservationPush():
@@ -112,8 +114,8 @@ def _apply(s: Session, key: bytes, command: Command) -> None:
             admin.set_service(
                 s, command.compartment, in_service=command.in_service, reason=command.reason
             )
-        case MaintenanceSet():
-            admin.set_maintenance(s, on=command.on)
+        case MaintenanceSet() | StoragePolicyPush():
+            _storage(s, command, now)
         case KeypadReenable():
             admin.reenable_keypad(s)
         case GroupExtend() | GroupShare() | GroupUnshare() | ParcelRefuse() | RecipientRefusal():
@@ -159,7 +161,7 @@ class CommandRunner:
             if remaining_s <= 0:
                 answer = Answer("expired", f"arrived {-remaining_s:.0f} s after its time to live")
             elif not isinstance(command, RemoteOpen):
-                answer = _try(s, self.key, command)
+                answer = _try(s, self.key, command, self.clock.wall())
             elif self.opener() is None:
                 answer = Answer("failed", "the bank's doors are not running")
             else:  # recorded before the frame leaves: at most once, even across a crash
@@ -190,10 +192,18 @@ class CommandRunner:
         return answer
 
 
-def _try(s: Session, key: bytes, command: Command) -> Answer:
+def _storage(s: Session, command: MaintenanceSet | StoragePolicyPush, now: datetime) -> None:
+    """What changes how parcels' storage is counted: maintenance stops their clocks."""
+    if isinstance(command, MaintenanceSet):
+        admin.set_maintenance(s, on=command.on, now=now)
+    else:
+        storage.set_policy(s, command.policy)
+
+
+def _try(s: Session, key: bytes, command: Command, now: datetime) -> Answer:
     try:
         with s.begin_nested():
-            _apply(s, key, command)
+            _apply(s, key, command, now)
     except EdgeError as exc:
         return Answer("rejected", exc.message)
     return Answer("applied")

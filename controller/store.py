@@ -194,6 +194,29 @@ class CarrierPolicy(SQLModel, table=True):
     ceiling: int
 
 
+class StorageOutage(SQLModel, table=True):
+    """A time the storage clock stopped (``controller.storage``): the bank in maintenance
+    (``compartment`` empty) or a door that failed to open for its parcel; ``ended_at`` None
+    while it lasts."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    compartment: str = Field(default="", index=True)
+    cause: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class StorageTerms(SQLModel, table=True):
+    """The storage policy a parcel was deposited under (JSON), and its fee once settled."""
+
+    parcel_id: str = Field(foreign_key="parcel.id", primary_key=True)
+    policy: str
+    fee_minor: int | None = None  # what it owed when it left, once settled
+    fee_state: str = ""  # paid, owed (the provider down or declining), or free
+    fee_reference: str = ""  # the provider's reference of a payment
+    settled_at: datetime | None = None
+
+
 class AppliedCommand(SQLModel, table=True):
     """Every command id the bank has answered: applied at most once, answered every time."""
 

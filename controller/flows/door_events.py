@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from controller import storage
 from controller.failpoints import failpoint
 from controller.flows.context import FlowContext
 from controller.flows.deposits import Deposits
@@ -38,6 +39,7 @@ class DoorEvents:
         self.deposits = deposits
 
     def door_opened(self, session: Session, label: str, intent: Intent | None) -> None:
+        storage.door_opened(session, label, self.ctx.clock.wall())
         if intent is None:
             return
         if intent.flow == UnlockFlow.DEPOSIT:

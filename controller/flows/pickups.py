@@ -9,9 +9,10 @@ from functools import partial
 
 from sqlmodel import Session, col, select
 
-from controller import codes, shared_codes, throttle
+from controller import codes, shared_codes, storage, throttle
 from controller.errors import Conflict, WrongCode
 from controller.flows.context import DoorView, FlowContext, commit_then_raise
+from controller.flows.fees import Fees
 from controller.lifecycles import PARCEL, OpenedFor, ParcelEvent, ParcelState, UnlockFlow
 from controller.store import Parcel, PickupGroup, emit
 from locker_contract.events import ParcelPickedUp, ParcelRefused
@@ -20,13 +21,17 @@ from locker_contract.events import ParcelPickedUp, ParcelRefused
 class Pickups:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self.fees = Fees(ctx)  # storage fees, through its payment provider
 
     async def pickup(self, code: str, *, source: str = throttle.TERMINAL) -> list[DoorView]:
         """Open every door of the group ``code`` belongs to, one after another; ``source`` is
         where the attempt comes from (``throttle.source_for``). A wrong code is counted, and
         the count committed, before it is refused."""
         parcels = commit_then_raise(self.ctx.engine, partial(self._admit, code, source))
-        return await self.ctx.open_each(parcels, UnlockFlow.PICKUP)
+        views = await self.ctx.open_each(parcels, UnlockFlow.PICKUP)
+        outcomes = [(view.compartment, view.outcome) for view in views]
+        storage.doors_failed(self.ctx.engine, outcomes, self.ctx.clock.wall())
+        return await self.fees.settle(views)
 
     def _admit(self, code: str, source: str, s: Session) -> list[Parcel] | WrongCode:
         self.ctx.refuse_in_maintenance(s)

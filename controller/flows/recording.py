@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
-from controller import codes, sharing
+from controller import codes, sharing, storage
 from controller.failpoints import failpoint
 from controller.flows.context import FlowContext
 from controller.lifecycles import DepositState
@@ -44,6 +44,8 @@ class Recording:
             closed_at=now,
         )
         s.add(parcel)
+        s.flush()
+        kept_under = storage.keep_terms(s, parcel.id, storage.default_policy(self.ctx.policy))
         sharing.consume(s, deposit.compartment, deposit.carrier)
         sa_event.listen(s, "after_commit", lambda _s: failpoint("after_recorded"), once=True)
         deposit.parcel_id, deposit.outcome = parcel.id, "recorded"
@@ -63,6 +65,8 @@ class Recording:
                 sealed_code=self._seal(deposit, code),
                 consent=parcel.consent,
                 flagged_for_review=parcel.flagged_for_review,
+                deposited_at=now,
+                storage=kept_under,
             ),
         )
 

@@ -4,12 +4,11 @@ the door, or past the storage period) until the courier collects them."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from functools import partial
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from controller import couriers, throttle
+from controller import couriers, recipients, storage, throttle
 from controller.errors import BadCredentials
 from controller.flows.context import CourierIdentity, DoorView, FlowContext, commit_then_raise
 from controller.flows.pickups import make_return
@@ -56,13 +55,11 @@ class Couriers:
         return await self.ctx.open_each(self.returns_for(courier), UnlockFlow.RETURN)
 
     def expire_storage(self) -> int:
-        """Parcels past the storage period become returns for their courier."""
-        limit = self.ctx.clock.wall() - timedelta(days=self.ctx.policy.storage_days)
+        """Parcels past their deadline (``controller.storage``) become returns for their
+        courier."""
+        now, fallback = self.ctx.clock.wall(), storage.default_policy(self.ctx.policy)
         with transaction(self.ctx.engine) as s:
-            query = select(Parcel).where(
-                Parcel.state == ParcelState.IN_LOCKER, col(Parcel.deposited_at) < limit
-            )
-            expired = list(s.exec(query))
+            expired = storage.past_deadline(s, fallback, now, recipients.extension)
             for parcel in expired:
                 make_return(s, parcel, "storage period ended", ParcelEvent.EXPIRED)
             return len(expired)

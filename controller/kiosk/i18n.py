@@ -48,6 +48,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Parcel {waybill} refused. Close the door; the courier will collect it.",
         "zh": "已拒收包裹 {waybill}。请关好柜门，快递员会取回。",
     },
+    "fee_paid": {
+        "en": "Storage fee after the free period: {amount}, paid.",
+        "zh": "免费保管期后的保管费：{amount}，已支付。",
+    },
+    "fee_owed": {
+        "en": "Storage fee after the free period: {amount}. Payment is unavailable just now, so "
+        "it is recorded as owed; take your parcel.",
+        "zh": "免费保管期后的保管费：{amount}。支付服务暂不可用，已记为待付；请取走包裹。",
+    },
     "done": {"en": "Done", "zh": "完成"},
     "wrong_code": {
         "en": "Wrong code. {n} tries left.",

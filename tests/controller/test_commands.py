@@ -98,7 +98,7 @@ async def test_every_command_type_has_its_effect(edge: EdgeSide) -> None:
         assert not pin_matches(edge.key, "24681358", code.salt, code.code_hash)
         assert not s.get_one(Compartment, "B01").in_service
         assert get_setting(s, "maintenance") == "on"
-        assert event_types(s) == ["compartment.service", "bank.maintenance"]
+        assert event_types(s) == ["compartment.service", "bank.maintenance", "storage.outage"]
     withdrawn = await runner.run(envelope({"type": "reservation.withdraw",
                                            "reservation_id": "r1"}), 60)  # fmt: skip
     revoked = await runner.run(envelope({"type": "courier.revoke", "courier_id": "jd-7"}), 60)
@@ -116,7 +116,7 @@ async def test_a_repeat_is_answered_with_its_first_outcome_and_not_applied(edge:
     assert (first.outcome, first.repeat) == ("applied", False)
     assert (again.outcome, again.repeat) == ("applied", True)
     with transaction(edge.engine) as s:
-        assert event_types(s) == ["bank.maintenance"]
+        assert event_types(s) == ["bank.maintenance", "storage.outage"]
 
 
 async def test_an_expired_command_is_refused_and_stays_refused(edge: EdgeSide) -> None:
