@@ -15,6 +15,7 @@ from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.recipients.routes import install as install_recipient_page
 from cloud.services.errors import CloudError, RateLimited
+from cloud.webhooks.routes import router as webhooks_router
 from locker_contract.text import sanitised
 
 MESSAGE_MAX = 300  # what an error message may quote, at most
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.limiter = RateLimiter(settings.rate_per_minute, app.state.clock)
     app.include_router(router)
     install_recipient_page(app)  # /r/<token>: the recipients' page (decision 0018)
+    app.include_router(webhooks_router)  # carriers' webhooks, tracking, returns (issue 16)
 
     @app.exception_handler(CloudError)
     async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:

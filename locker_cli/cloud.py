@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from locker_cli import cloud_webhooks
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -166,6 +168,9 @@ def purge() -> None:
         f"erased the phone numbers of {done.parcels} parcel(s): {done.notifications} "
         f"notification(s), {done.events} event(s), {done.commands} command(s)"
     )
+
+
+app.command()(cloud_webhooks.webhooks)  # the carriers' webhook sender (issue 16)
 
 
 keys = typer.Typer(

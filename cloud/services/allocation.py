@@ -48,6 +48,8 @@ from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
 from cloud.services.nearest import HOLDING_PARCEL, held_ids, nearest_with_room
+from cloud.webhooks import outbox as webhooks
+from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
@@ -158,6 +160,7 @@ def _reserve_locked(
     s.add(reservation)
     s.flush()
     audit(s, who, "reserve", reservation.id, bank=request.bank_id, compartment=compartment.label)
+    webhooks.reservation_event(s, Kind.RESERVATION_CONFIRMED, reservation, now)  # issue 16
     push = contract.ReservationPush(
         reservation_id=reservation.id,
         carrier_id=carrier,
@@ -188,6 +191,7 @@ def _expire_due(s: Session, bank_id: str, now: datetime) -> None:
     for reservation in s.exec(due):
         reservation.state = RESERVATION.step(reservation.state, ReservationState.EXPIRED)
         s.add(reservation)
+        webhooks.reservation_event(s, Kind.RESERVATION_EXPIRED, reservation, now)  # issue 16
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
         enqueue_command(s, bank_id, withdraw, now=now)
     s.flush()

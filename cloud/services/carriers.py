@@ -38,6 +38,8 @@ from cloud.services.auth import Principal, Scope, audit, is_live, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
 from cloud.services.keys import end_key
+from cloud.webhooks import outbox as webhooks
+from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract import vocabulary
 from locker_contract.credentials import day_bounds
@@ -93,6 +95,7 @@ def announce(
             s.add(parcel)
             s.flush()
             s.add(ParcelEvent(parcel_id=parcel.id, status=ParcelStatus.ANNOUNCED, source="api"))
+            webhooks.parcel_event(s, Kind.ANNOUNCED, parcel, at=parcel.created_at)
             audit(s, who, "announce", parcel.id, waybill=waybill)
             announced = contract.ParcelAnnounce(
                 waybill=waybill, carrier_id=carrier, recipient_phone=phone, consent=Consent(consent)

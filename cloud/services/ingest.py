@@ -128,6 +128,7 @@ def _store(s: Session, envelope: Envelope) -> None:
             seq=envelope.seq,
             type=envelope.event.type,
             body=stored_body(s, envelope),
+            happened_at=envelope.time,  # what carriers' webhooks report (cloud.webhooks.outbox)
         )
     )
 

@@ -1,0 +1,185 @@
+"""Events written in the transaction of their cause (the outbox), one delivery row per
+subscribed endpoint; ``locker cloud webhooks`` sends them.
+
+``record`` is the one writer. The hooks below turn what the services do into events, one call
+each: ``bank_event`` from ingest's effects (the time is when it happened at the bank),
+``parcel_event`` and ``reservation_event`` from the carriers' API and allocation.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from cloud.models import Compartment, InboundEvent, Parcel, ParcelStatus, Reservation
+from cloud.webhooks.events import Kind, vocabularies
+from cloud.webhooks.tables import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from locker_contract.events import (
+    DoorJammed,
+    Event,
+    ParcelDeposited,
+    ParcelPickedUp,
+    ParcelRefused,
+    ParcelReturned,
+)
+
+log = logging.getLogger(__name__)
+
+# what the edge says when a parcel's storage period ends (controller/flows/returns.py)
+EXPIRY_REASONS = frozenset({"storage period ended"})
+HELD = (ParcelStatus.IN_LOCKER, ParcelStatus.RETURN_PENDING)
+
+
+def record(
+    s: Session,
+    kind: Kind,
+    carrier_id: str,
+    subject: str,
+    *,
+    at: datetime,
+    now: datetime,
+    waybill: str | None = None,
+    data: dict[str, object] | None = None,
+    dedupe: str | None = None,
+    only: WebhookEndpoint | None = None,
+) -> WebhookEvent:
+    """Write one event of ``carrier_id`` and a delivery to each of its active endpoints that
+    wants ``kind`` (or to ``only``), due at ``now``."""
+    body = {"carrier_id": carrier_id, **(data or {}), **vocabularies(kind)}
+    event = WebhookEvent(
+        carrier_id=carrier_id,
+        type=kind.value,
+        subject=subject,
+        waybill=waybill,
+        occurred_at=at,
+        recorded_at=now,
+        data=body,
+        dedupe=dedupe,
+    )
+    s.add(event)
+    s.flush()
+    assert event.seq is not None
+    for endpoint in [only] if only else subscribed(s, carrier_id, kind):
+        s.add(
+            WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_seq=event.seq,
+                subject=subject,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    return event
+
+
+def subscribed(s: Session, carrier_id: str, kind: Kind) -> list[WebhookEndpoint]:
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.carrier_id == carrier_id,
+        WebhookEndpoint.state == EndpointState.ACTIVE,
+    )
+    return [e for e in s.exec(query) if not e.events or kind.value in e.events]
+
+
+def label(s: Session, compartment_id: str | None) -> str | None:
+    found = None if compartment_id is None else s.get(Compartment, compartment_id)
+    return None if found is None else found.label
+
+
+def parcel_event(
+    s: Session,
+    kind: Kind,
+    parcel: Parcel,
+    *,
+    at: datetime,
+    now: datetime | None = None,
+    **extra: object,
+) -> WebhookEvent:
+    """``parcel``'s event, at ``at`` (due at ``now``, by default ``at``)."""
+    data: dict[str, object] = {
+        "waybill": parcel.waybill,
+        "bank_id": parcel.bank_id,
+        "compartment": label(s, parcel.compartment_id),
+        **extra,
+    }
+    subject = f"parcel:{parcel.waybill}"
+    return record(
+        s, kind, parcel.carrier_id, subject, at=at, now=now or at, waybill=parcel.waybill, data=data
+    )
+
+
+def reservation_event(
+    s: Session, kind: Kind, reservation: Reservation, now: datetime
+) -> WebhookEvent:
+    expires = reservation.expires_at
+    data: dict[str, object] = {
+        "reservation_id": reservation.id,
+        "bank_id": reservation.bank_id,
+        "compartment": label(s, reservation.compartment_id),
+        "size": reservation.size,
+        "kind": reservation.kind,
+        "state": str(reservation.state),
+        "expires_at": None if expires is None else expires.isoformat(),
+    }
+    subject = f"reservation:{reservation.id}"
+    return record(s, kind, reservation.carrier_id, subject, at=now, now=now, data=data)
+
+
+# --- from a bank's events, as ingest applies them ------------------------------------------
+
+
+def bank_event(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
+    """The carrier's event for what a bank reported (after ``effects.apply`` applied it), at
+    the time the bank stamped it."""
+    at = row.happened_at or now
+    match event:
+        case ParcelDeposited(waybill=waybill, carrier=carrier):
+            _about(s, Kind.IN_LOCKER, row.bank_id, waybill, at=at, now=now, carrier=carrier)
+        case ParcelPickedUp(waybill=waybill):
+            _about(s, Kind.PICKED_UP, row.bank_id, waybill, at=at, now=now)
+        case ParcelRefused(waybill=waybill, reason=reason):
+            expired = reason in EXPIRY_REASONS
+            kind = Kind.EXPIRED if expired else Kind.REFUSED
+            _about(s, kind, row.bank_id, waybill, at=at, now=now, reason=reason)
+        case ParcelReturned(waybill=waybill):
+            _about(s, Kind.RETURNED, row.bank_id, waybill, at=at, now=now)
+        case DoorJammed(compartment=where):
+            _jammed(s, row.bank_id, where, at, now)
+        case _:
+            pass
+
+
+def _about(
+    s: Session,
+    kind: Kind,
+    bank_id: str,
+    waybill: str,
+    *,
+    at: datetime,
+    now: datetime,
+    carrier: str | None = None,
+    **extra: object,
+) -> None:
+    query = select(Parcel).where(Parcel.bank_id == bank_id, Parcel.waybill == waybill)
+    if carrier is not None:
+        query = query.where(Parcel.carrier_id == carrier)
+    parcel = s.exec(query.order_by(col(Parcel.created_at).desc())).first()
+    if parcel is None:
+        log.debug("bank %s: no parcel %s to tell its carrier about", bank_id, waybill)
+        return
+    parcel_event(s, kind, parcel, at=at, now=now, **extra)
+
+
+def _jammed(s: Session, bank_id: str, where: str, at: datetime, now: datetime) -> None:
+    query = (
+        select(Parcel)
+        .join(Compartment, col(Compartment.id) == col(Parcel.compartment_id))
+        .where(
+            Compartment.bank_id == bank_id,
+            Compartment.label == where,
+            col(Parcel.status).in_(HELD),
+        )
+    )
+    for parcel in s.exec(query):
+        parcel_event(s, Kind.DOOR_JAMMED, parcel, at=at, now=now)

@@ -1,0 +1,97 @@
+"""Every kind of event reaches its carrier's receiver, signed, at the bank's time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from cloud.core.db import transaction
+from cloud.models import Bank, Compartment
+from cloud.webhooks.events import SUBSCRIBABLE, Kind
+from locker_contract.events import DoorJammed, ParcelPickedUp
+from tests.cloud.webhooks.conftest import BANK, World, drain
+from tests.cloud.webhooks.receiver import Receiver
+
+NOT_HOOKED = {Kind.REMINDER_SENT.value}  # the notifier's reminders have no hook yet
+
+
+def test_every_kind_of_event_is_delivered_signed(world: World, receiver: Receiver) -> None:
+    world.endpoint("sf", receiver)
+    world.endpoint("jd", receiver)
+    world.announce("SF1")
+    _reservations_come_and_go(world)
+    deposited = _fill_until_unfulfillable(world)
+    first, second, last = deposited[0], deposited[1], deposited[-1]
+    world.pick_up(*first)
+    world.refuse(second[0], "recipient refused it")
+    world.collect(second[0])
+    world.refuse(last[0], "storage period ended")
+    world.bank(DoorJammed(compartment=last[1], intent_id=uuid.uuid4(), jam_count=1))
+    _bank_offline_long_ago(world)
+    drain(world.worker())
+    assert receiver.types() == set(SUBSCRIBABLE) - NOT_HOOKED
+    assert all(r.verified_by for r in receiver.got)
+    jammed = [r for r in receiver.delivered() if r.type == "exception.door_jammed"]
+    assert [(r.data["waybill"], r.data["compartment"]) for r in jammed] == [last]
+
+
+def _reservations_come_and_go(world: World) -> None:
+    sf = world.cloud.keys["sf"]
+    soft = {"bank_id": BANK, "size": "M", "kind": "soft", "ttl_s": 0.001}
+    first = world.cloud.ok("POST", "/api/v1/reservations", sf, json=soft)
+    second = world.cloud.ok("POST", "/api/v1/reservations", sf, json=soft)  # expires the first
+    world.cloud.ok("DELETE", f"/api/v1/reservations/{second['id']}", sf)
+    assert world.cloud.ok("GET", f"/api/v1/reservations/{first['id']}", sf)["state"] == "expired"
+
+
+def _fill_until_unfulfillable(world: World) -> list[tuple[str, str]]:
+    """jd holds an S; sf's parcels land in whatever jd holds until nothing fits: moved, then
+    unfulfillable. The (waybill, label) deposited."""
+    jd = world.cloud.keys["jd"]
+    hold = {"bank_id": BANK, "size": "S", "kind": "hard"}
+    held = world.cloud.ok("POST", "/api/v1/reservations", jd, json=hold)
+    labels = _labels(world)
+    deposited: list[tuple[str, str]] = []
+    for n in range(1, 6):  # four compartments: the fourth deposit leaves none
+        now = world.cloud.ok("GET", f"/api/v1/reservations/{held['id']}", jd)
+        if now["state"] == "unfulfillable":
+            return deposited
+        label = labels[now["compartment_id"]]
+        world.deposit(f"SF{n}", label)
+        deposited.append((f"SF{n}", label))
+    raise AssertionError("jd's hold never became unfulfillable")
+
+
+def test_an_event_carries_the_banks_time_and_both_vocabularies(
+    world: World, receiver: Receiver
+) -> None:
+    world.endpoint("sf", receiver, events=["parcel.in_locker", "parcel.picked_up"])
+    at = datetime.now(UTC) - timedelta(minutes=3)  # the bank reports late: its time counts
+    world.deposit("SF9", "A03")
+    picked_up = ParcelPickedUp(parcel_id=world.parcels["SF9"], waybill="SF9", compartment="A03")
+    world.bank(picked_up, at=at)
+    drain(world.worker())
+    got = {r.type: r for r in receiver.delivered()}
+    assert set(got) == {"parcel.in_locker", "parcel.picked_up"}  # only the events wanted
+    picked = got["parcel.picked_up"]
+    assert datetime.fromisoformat(picked.timestamp) == at
+    assert picked.data["status"] == "picked_up"
+    assert picked.data["kuaidi100"] == {"state": 3, "code": 304}
+    in_locker = got["parcel.in_locker"]
+    assert in_locker.data["compartment"] == "A03"
+    assert in_locker.data["bank_id"] == BANK
+    assert in_locker.data["kuaidi100"] == {"state": 5, "code": 501}
+
+
+def _labels(world: World) -> dict[str, str]:
+    with transaction(world.engine) as s:
+        return {c.id: c.label for c in s.exec(select(Compartment))}
+
+
+def _bank_offline_long_ago(world: World) -> None:
+    since = datetime.now(UTC) - timedelta(hours=2)
+    with transaction(world.engine) as s:
+        s.execute(update(Bank).where(col(Bank.id) == BANK).values(online=False, status_since=since))
