@@ -347,6 +347,19 @@ class Alarm(CloudModel, table=True):
     raised_at: datetime = Field(default_factory=utcnow)
     cleared_at: datetime | None = None
 
+    # one open alarm per bank, kind and place, however many ingest workers raise it at once
+    __table_args__ = (
+        Index(
+            "one_open_alarm",
+            "bank_id",
+            "kind",
+            "compartment",
+            unique=True,
+            postgresql_where=text("cleared_at IS NULL"),
+            sqlite_where=text("cleared_at IS NULL"),
+        ),
+    )
+
     @property
     def state(self) -> AlarmState:
         return AlarmState.RAISED if self.cleared_at is None else AlarmState.CLEARED
@@ -419,7 +432,6 @@ class InboundEvent(CloudModel, table=True):
     type: str
     body: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
     received_at: datetime = Field(default_factory=utcnow)
-    happened_at: datetime | None = None  # the envelope's time: when the bank says it happened
     applied: bool = False
 
     __table_args__ = (UniqueConstraint("bank_id", "seq", name="one_event_per_bank_seq"),)

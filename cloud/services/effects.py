@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
-    Alarm,
     Carrier,
     Compartment,
     Courier,
@@ -27,10 +26,8 @@ from cloud.models import (
     ReservationState,
     Size,
 )
-from cloud.services import allocation
+from cloud.services import alarms, allocation
 from cloud.services.commands import enqueue_command
-from cloud.webhooks import outbox as webhooks
-from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract.events import (
     BoardHealthChanged,
@@ -79,12 +76,11 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
         case BoardHealthChanged(bus=bus, board=board, online=online):
             _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
-            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+            alarms.raise_open(s, [bank_id], event.type, where, now)
         case DoorJammed(compartment=where) | KioskLockout(scope=where):
-            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+            alarms.raise_open(s, [bank_id], event.type, where, now)
         case _:
             log.debug("%s: %s recorded", source, event.type)
-    webhooks.bank_event(s, row, event, now)  # the carrier's webhook event, in this transaction
 
 
 def _compartment(s: Session, bank_id: str, label: str) -> Compartment | None:
@@ -147,14 +143,12 @@ def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetim
     better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
     if better is None:
         reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
-        webhooks.reservation_event(s, Kind.RESERVATION_UNFULFILLABLE, reservation, now)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
         enqueue_command(s, taken.bank_id, withdraw, now=now)
         return
     # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
     # two commands could arrive in either order
     reservation.compartment_id = better.id
-    webhooks.reservation_event(s, Kind.RESERVATION_MOVED, reservation, now)
     push = contract.ReservationPush(
         reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
     )
@@ -190,21 +184,8 @@ def _forget_code(s: Session, parcel: Parcel) -> None:
         s.add(notice)
 
 
-def _clear(s: Session, bank_id: str, kind: str, where: str, now: datetime) -> None:
-    """Clear the bank's open ``kind`` alarms at ``where``."""
-    query = select(Alarm).where(
-        Alarm.bank_id == bank_id,
-        Alarm.kind == kind,
-        Alarm.compartment == where,
-        col(Alarm.cleared_at).is_(None),
-    )
-    for alarm in s.exec(query):
-        alarm.clear(now)
-        s.add(alarm)
-
-
 def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
-    _clear(s, bank_id, "door.left_open", label, now)
+    alarms.clear_open(s, [bank_id], "door.left_open", now, where=label)
 
 
 def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
@@ -216,6 +197,6 @@ def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
 
 def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:
     if online:
-        _clear(s, bank_id, "board.offline", where, now)
+        alarms.clear_open(s, [bank_id], "board.offline", now, where=where)
     else:
-        s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))
+        alarms.raise_open(s, [bank_id], "board.offline", where, now)
