@@ -432,6 +432,7 @@ class InboundEvent(CloudModel, table=True):
     type: str
     body: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
     received_at: datetime = Field(default_factory=utcnow)
+    happened_at: datetime | None = None  # the envelope's time: when the bank says it happened
     applied: bool = False
 
     __table_args__ = (UniqueConstraint("bank_id", "seq", name="one_event_per_bank_seq"),)

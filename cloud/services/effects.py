@@ -28,6 +28,8 @@ from cloud.models import (
 )
 from cloud.services import alarms, allocation
 from cloud.services.commands import enqueue_command
+from cloud.webhooks import outbox as webhooks
+from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract.events import (
     BoardHealthChanged,
@@ -81,6 +83,7 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
             alarms.raise_open(s, [bank_id], event.type, where, now)
         case _:
             log.debug("%s: %s recorded", source, event.type)
+    webhooks.bank_event(s, row, event, now)  # the carrier's webhook event, in this transaction
 
 
 def _compartment(s: Session, bank_id: str, label: str) -> Compartment | None:
@@ -143,12 +146,14 @@ def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetim
     better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
     if better is None:
         reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
+        webhooks.reservation_event(s, Kind.RESERVATION_UNFULFILLABLE, reservation, now)
         withdraw = contract.ReservationWithdraw(reservation_id=reservation.id)
         enqueue_command(s, taken.bank_id, withdraw, now=now)
         return
     # no withdraw first: the push, with the same reservation id, moves the bank's hold, and
     # two commands could arrive in either order
     reservation.compartment_id = better.id
+    webhooks.reservation_event(s, Kind.RESERVATION_MOVED, reservation, now)
     push = contract.ReservationPush(
         reservation_id=reservation.id, carrier_id=reservation.carrier_id, compartment=better.label
     )

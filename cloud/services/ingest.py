@@ -218,6 +218,7 @@ def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
         "type": envelope.event.type,
         "body": body(envelope),
         "received_at": now,
+        "happened_at": envelope.time,  # what carriers' webhooks report (cloud.webhooks.outbox)
         "applied": False,
     }
 
