@@ -10,6 +10,7 @@ from __future__ import annotations
 from cloud.messaging import tables as _messaging  # noqa: F401  (the notifier's tables)
 from cloud.models import METADATA
 from cloud.recipients import tables as _recipients  # noqa: F401  (the recipient page's tables)
+from cloud.storage import tables as _storage  # noqa: F401  (sites' storage policies)
 from cloud.webhooks import tables as _webhooks  # noqa: F401  (carriers' webhooks)
 
 __all__ = ["METADATA"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from locker_cli import cloud_notify, cloud_webhooks
+from locker_cli import cloud_webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,9 +36,6 @@ def _settings() -> Settings:
             where = ".".join(str(p) for p in error["loc"])
             typer.echo(f"error: LOCKER_CLOUD_{where.upper()}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
-
-
-app.command()(cloud_notify.notify)  # recipients' messages (issue 14)
 
 
 @app.command()
@@ -158,7 +155,8 @@ def _engine() -> Iterator[tuple[Settings, Engine]]:
 @app.command()
 def purge() -> None:
     """Erase the phone numbers of parcels that ended ``LOCKER_CLOUD_PERSONAL_DATA_RETENTION_DAYS``
-    ago (30 by default), wherever the cloud keeps them. Run it daily (cron, a systemd timer)."""
+    ago (30 by default), wherever the cloud keeps them; an announced parcel never deposited ends
+    ``LOCKER_CLOUD_ANNOUNCEMENT_EXPIRY_DAYS`` (14) after its announcement. Run it daily."""
     from datetime import timedelta
 
     from cloud.models import utcnow
@@ -166,7 +164,8 @@ def purge() -> None:
 
     with _engine() as (settings, engine):
         retention = timedelta(days=settings.personal_data_retention_days)
-        done = purge_personal_data(engine, utcnow(), retention)
+        lapse = timedelta(days=settings.announcement_expiry_days)
+        done = purge_personal_data(engine, utcnow(), retention, lapse)
     typer.echo(
         f"erased the phone numbers of {done.parcels} parcel(s): {done.notifications} "
         f"notification(s), {done.events} event(s), {done.commands} command(s)"

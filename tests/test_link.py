@@ -70,11 +70,8 @@ def linked(rig: Rig, broker: str) -> tuple[CloudSide, EdgeSide]:
     return cloud, edge
 
 
-def forced(n: int, first: int = 0) -> list[DoorForcedOpen]:
-    """``n`` forced doors, each at a place of its own (``A00``, ``A01``... ``Z99``): one open
-    alarm each, so that the alarms count the events applied."""
-    places = range(first, first + n)
-    return [DoorForcedOpen(compartment=f"{chr(65 + i // 100 % 26)}{i % 100:02d}") for i in places]
+def forced(n: int) -> list[DoorForcedOpen]:
+    return [DoorForcedOpen(compartment=f"A{1 + i % 8:02d}") for i in range(n)]
 
 
 def outbox_empty(edge: EdgeSide) -> bool:
@@ -104,18 +101,18 @@ async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, rig:
     await until(lambda: applied_seq(cloud.engine, BANK) == 10, what="first 10")
 
     mosquitto.restart()  # the broker goes away and comes back with its persisted sessions
-    edge.emit(*forced(10, 10))
+    edge.emit(*forced(10))
     await until(lambda: applied_seq(cloud.engine, BANK) == 20, what="20 after the broker")
 
     await cloud.stop()  # the cloud is down while the bank keeps working
-    edge.emit(*forced(10, 20))
+    edge.emit(*forced(10))
     await asyncio.sleep(0.5)
     assert applied_seq(cloud.engine, BANK) == 20
     cloud.start()
     await until(lambda: applied_seq(cloud.engine, BANK) == 30, what="30 after the cloud")
 
     await edge.stop()  # the edge restarts with events it had not yet published
-    edge.emit(*forced(10, 30))
+    edge.emit(*forced(10))
     edge.start()
     await until(lambda: applied_seq(cloud.engine, BANK) == 40, what="40 after the edge")
 
@@ -210,9 +207,7 @@ async def test_malformed_messages_are_refused_and_lose_nothing(broker_url: str, 
         lambda: applied_seq(cloud.engine, BANK) == 7, what="the maintenance event and 3 more"
     )
     assert cloud.worker is not None
-    # the four junk events; the junk heartbeat may be superseded by the bank's next one before
-    # it is read (heartbeats are gathered, the latest of each bank wins)
-    assert cloud.worker.stats.rejected >= 4
+    assert cloud.worker.stats.rejected >= 5
 
     def refused() -> bool:
         with Session(edge.engine) as s:
@@ -247,7 +242,7 @@ async def test_two_ingest_workers_share_the_load_without_duplicates(
     while emitted < 100 or not all(busy(w) for w in workers):
         assert emitted < 2000, "the shared subscription never split the load"
         for edge in edges:
-            edge.emit(*forced(20, emitted))
+            edge.emit(*forced(20))
         emitted += 20
         for bank in (BANK, "elm-row-1"):
             await until(partial(lambda b, n: applied_seq(engine, b) == n, bank, emitted), what=bank)

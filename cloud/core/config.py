@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     stream_stall_alarm_s: Annotated[float, Field(gt=0)] = 300.0
     # a parcel's phone number (and other personal data) is erased this long after it ends
     personal_data_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    # an announced parcel never deposited: its announcement lapses this long after it was made
+    # (its phone is erased personal_data_retention_days later)
+    announcement_expiry_days: Annotated[float, Field(gt=0, le=365)] = 14.0
+    # the local minimum of free storage hours a site's policy may give (Xiamen: 18)
+    storage_min_free_hours: Annotated[float, Field(ge=0, le=720)] = 18.0
     # the notifier (``locker cloud notify``, decision 0016): phones' messages go through the SMS
     # gateway, or (development) to files in notify_outbox_dir; unset, the notifier does not start
     notify_channel: Literal["gateway", "outbox"] | None = None

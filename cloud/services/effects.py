@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
+    Alarm,
     Carrier,
     Compartment,
     Courier,
@@ -26,7 +27,7 @@ from cloud.models import (
     ReservationState,
     Size,
 )
-from cloud.services import alarms, allocation
+from cloud.services import allocation
 from cloud.services.commands import enqueue_command
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
@@ -78,9 +79,9 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
         case BoardHealthChanged(bus=bus, board=board, online=online):
             _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
-            alarms.raise_open(s, [bank_id], event.type, where, now)
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
         case DoorJammed(compartment=where) | KioskLockout(scope=where):
-            alarms.raise_open(s, [bank_id], event.type, where, now)
+            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
         case _:
             log.debug("%s: %s recorded", source, event.type)
     webhooks.bank_event(s, row, event, now)  # the carrier's webhook event, in this transaction
@@ -189,8 +190,21 @@ def _forget_code(s: Session, parcel: Parcel) -> None:
         s.add(notice)
 
 
+def _clear(s: Session, bank_id: str, kind: str, where: str, now: datetime) -> None:
+    """Clear the bank's open ``kind`` alarms at ``where``."""
+    query = select(Alarm).where(
+        Alarm.bank_id == bank_id,
+        Alarm.kind == kind,
+        Alarm.compartment == where,
+        col(Alarm.cleared_at).is_(None),
+    )
+    for alarm in s.exec(query):
+        alarm.clear(now)
+        s.add(alarm)
+
+
 def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
-    alarms.clear_open(s, [bank_id], "door.left_open", now, where=label)
+    _clear(s, bank_id, "door.left_open", label, now)
 
 
 def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
@@ -202,6 +216,6 @@ def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
 
 def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:
     if online:
-        alarms.clear_open(s, [bank_id], "board.offline", now, where=where)
+        _clear(s, bank_id, "board.offline", where, now)
     else:
-        alarms.raise_open(s, [bank_id], "board.offline", where, now)
+        s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))

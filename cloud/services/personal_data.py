@@ -6,7 +6,9 @@
   returned) ``retention`` ago, from the parcel and from every copy the cloud keeps: the
   recipient's notification, the bank's inbound events, the announcement command; and from every
   quarantined event settled (released or dropped) ``retention`` ago, whatever became of its
-  parcel. It is run by ``locker cloud purge`` (daily); it is idempotent.
+  parcel. A parcel announced and never deposited ends when its announcement lapses
+  (``announcement_expiry`` after it was made): its phone goes ``retention`` after that. It is
+  run by ``locker cloud purge`` (daily); it is idempotent.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -38,6 +41,7 @@ SHOWN_DIGITS = 2  # of a phone number, in anything a person reads
 ERASED = ""  # what an erased phone number becomes (the columns are NOT NULL)
 ENDED = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED)
 PURGE_BATCH = 500  # parcels per transaction
+ANNOUNCEMENT_EXPIRY = timedelta(days=14)  # the setting's default (announcement_expiry_days)
 PHONE_FIELD = "recipient_phone"
 # a phone in JSON text, its closing quote perhaps cut off with the rest of the text
 _PHONE_IN_JSON = re.compile(r'"recipient_phone"\s*:\s*"(?:[^"\\]|\\.)*(?:"|$)')
@@ -72,18 +76,25 @@ class Purged:
     quarantined: int = 0
 
 
-def purge_personal_data(engine: Engine, now: datetime, retention: timedelta) -> Purged:
-    """Erase the phone numbers of parcels that ended, and of quarantined events settled, at or
-    before ``now - retention``."""
+def purge_personal_data(
+    engine: Engine,
+    now: datetime,
+    retention: timedelta,
+    announcement_expiry: timedelta = ANNOUNCEMENT_EXPIRY,
+) -> Purged:
+    """Erase the phone numbers of parcels that ended (an announcement never deposited ends when
+    it lapses), and of quarantined events settled, at or before ``now - retention``."""
     totals = [0, 0, 0, 0]
-    while True:
-        with transaction(engine) as s:
-            parcels = _due(s, now - retention)
-            for parcel in parcels:
-                counts = _erase(s, parcel)
-                totals = [t + c for t, c in zip(totals, counts, strict=True)]
-        if len(parcels) < PURGE_BATCH:
-            break
+    lapsed_before = now - retention - announcement_expiry
+    for due in (partial(_due, before=now - retention), partial(_lapsed, before=lapsed_before)):
+        while True:
+            with transaction(engine) as s:
+                parcels = due(s)
+                for parcel in parcels:
+                    counts = _erase(s, parcel)
+                    totals = [t + c for t, c in zip(totals, counts, strict=True)]
+            if len(parcels) < PURGE_BATCH:
+                break
     with transaction(engine) as s:
         quarantined = _erase_settled_quarantine(s, now - retention)
     purged = Purged(totals[0], totals[1], totals[2], totals[3], quarantined)
@@ -111,6 +122,16 @@ def _due(s: Session, before: datetime) -> list[Parcel]:
         .limit(PURGE_BATCH)
     )
     return list(s.exec(query))
+
+
+def _lapsed(s: Session, before: datetime) -> list[Parcel]:
+    """Parcels announced before ``before`` and never deposited, their phone still kept."""
+    query = select(Parcel).where(
+        Parcel.status == ParcelStatus.ANNOUNCED,
+        Parcel.recipient_phone != ERASED,
+        col(Parcel.created_at) <= before,
+    )
+    return list(s.exec(query.limit(PURGE_BATCH)))
 
 
 def _erase(s: Session, parcel: Parcel) -> tuple[int, int, int, int]:

@@ -181,9 +181,36 @@ def test_settled_quarantined_events_lose_their_phone_after_the_retention(cloud: 
 def test_a_parcel_still_in_the_locker_keeps_its_phone(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
     announce(cloud, "SF-W1", PHONE)
+    end(engine_of(cloud), "SF-W1", ParcelStatus.IN_LOCKER, days_ago=0)  # deposited: waiting
     purged = purge_personal_data(engine_of(cloud), utcnow() + timedelta(days=365), RETENTION)
     assert purged.parcels == 0
     assert PHONE in everything(engine_of(cloud))
+
+
+def test_an_announcement_never_deposited_loses_its_phone_after_it_lapses(cloud: Cloud) -> None:
+    fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
+    engine = engine_of(cloud)
+    announce(cloud, "SF-NEVER", PHONE)
+    announce(cloud, "SF-CAME", OTHER_PHONE)
+    end(engine, "SF-CAME", ParcelStatus.IN_LOCKER, days_ago=0)
+    with transaction(engine) as s:  # long past its time to live: the ingest worker expired it
+        for command in s.exec(select(Command).where(Command.type == "parcel.announce")):
+            command.state = CommandState.EXPIRED
+            s.add(command)
+    expiry = timedelta(days=14)
+    lapsed = utcnow() + expiry + RETENTION  # the announcement lapsed, then the retention passed
+    early = purge_personal_data(engine, lapsed - timedelta(days=1), RETENTION, expiry)
+    assert early.parcels == 0
+    assert PHONE in everything(engine)
+    purged = purge_personal_data(engine, lapsed + timedelta(minutes=1), RETENTION, expiry)
+    assert (purged.parcels, purged.commands) == (1, 1)
+    stored = everything(engine)
+    assert PHONE not in stored
+    assert OTHER_PHONE in stored  # deposited: its phone stays until the parcel ends
+    with Session(engine) as s:
+        never = s.exec(select(Parcel).where(Parcel.waybill == "SF-NEVER")).one()
+        assert (never.status, never.recipient_phone) == (ParcelStatus.ANNOUNCED, "")
+    assert purge_personal_data(engine, lapsed + timedelta(days=1), RETENTION, expiry).parcels == 0
 
 
 def test_engines_never_log_parameters(database_url: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -20,9 +20,11 @@ depends_on = None
 def upgrade() -> None:
     _upgrade_recipient_page()
     _upgrade_messages()
+    _upgrade_storage()
 
 
 def downgrade() -> None:
+    _downgrade_storage()
     _downgrade_recipient_page()
     _downgrade_messages()
 
@@ -135,3 +137,26 @@ def _downgrade_recipient_page() -> None:
     with op.batch_alter_table("parcel", schema=None) as batch:
         batch.drop_index(batch.f("ix_parcel_group_id"))
         batch.drop_column("group_id")
+
+
+# --- storage policies per site (decision 0017) ----------------------------------------------
+
+
+def _upgrade_storage() -> None:
+    op.create_table(
+        "sitestoragepolicy",
+        sa.Column("site_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("free_hours", sa.Float(), nullable=False),
+        sa.Column("keep_hours", sa.Float(), nullable=False),
+        sa.Column("fee_minor", sa.Integer(), nullable=False),
+        sa.Column("period_hours", sa.Float(), nullable=False),
+        sa.Column("cap_minor", sa.Integer(), nullable=False),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["site_id"], ["site.id"]),
+        sa.PrimaryKeyConstraint("site_id"),
+    )
+
+
+def _downgrade_storage() -> None:
+    op.drop_table("sitestoragepolicy")
