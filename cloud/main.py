@@ -14,6 +14,7 @@ from cloud.api.storage_routes import router as storage_router
 from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
+from cloud.messaging.routes import router as messages_router
 from cloud.recipients.routes import install as install_recipient_page
 from cloud.services.errors import CloudError, RateLimited
 from cloud.webhooks.routes import router as webhooks_router
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or SystemClock()
     app.state.limiter = RateLimiter(settings.rate_per_minute, app.state.clock)
     app.include_router(router)
+    app.include_router(messages_router)  # recipients' messages and receipts (issue 14)
     app.include_router(storage_router)  # sites' storage policies (decision 0017)
     install_recipient_page(app)  # /r/<token>: the recipients' page (decision 0018)
     app.include_router(webhooks_router)  # carriers' webhooks, tracking, returns (issue 16)

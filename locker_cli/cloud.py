@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from locker_cli import cloud_webhooks
+from locker_cli import cloud_notify, cloud_webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,6 +36,9 @@ def _settings() -> Settings:
             where = ".".join(str(p) for p in error["loc"])
             typer.echo(f"error: LOCKER_CLOUD_{where.upper()}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
+
+
+app.command()(cloud_notify.notify)  # recipients' messages (issue 14)
 
 
 @app.command()

@@ -101,6 +101,7 @@ def _known(edge: Edge, courier_id: str) -> bool:
 
 
 async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
+    from cloud.services.personal_data import mask_phone
     from controller import admin
     from controller.errors import WrongCode
     from controller.store import transaction
@@ -118,10 +119,14 @@ async def _script(edge: Edge, sim: Simulator, cloud: DemoCloud) -> None:
     await _until(lambda: _known(edge, "sf-0042"))  # its verifier came with the commands
     first = await _deposit(edge, sim, "sf-0042", code, "SF1008611")
     second = await _deposit(edge, sim, "jd-0007", "2468", "JD0020099")
-    await _until(lambda: len(cloud.notices()) == 1)  # one message: the second joined the first
-    [notice] = cloud.notices()
-    code = notice.rpartition("Pickup code: ")[2]
-    typer.echo(f"the cloud texts 138****8000: {notice}")
+    await _until(lambda: cloud.parcels_told() == 2)  # one message: the second joined the first
+    [message] = await cloud.deliver()
+    typer.echo("the cloud's notifier texts the recipient (development outbox):")
+    to, _, text = message.strip().partition("\n")
+    typer.echo(f"  | To: {mask_phone(to.removeprefix('To: '))}")
+    for line in filter(None, text.splitlines()):
+        typer.echo(f"  | {line}")
+    code = message.partition("取件码")[2][:8]  # the recipient reads the code
     try:
         await edge.flows.pickup("0000 0000")
     except WrongCode as exc:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from nacl.public import PrivateKey
     from sqlalchemy import Engine
 
+    from cloud.core.config import Settings
+
 BANK = "maple-court-3"
 CARRIERS = {"sf-express": "SF Express", "jd": "JD Logistics"}
 SIZES = ["S", "S", "M", "M", "L", "L", "XL", "XL"]
@@ -33,7 +35,11 @@ class DemoCloud:
     engine: Engine
     notify_public_key: str  # for the bank's [link]: it seals each pickup code with it
     notify_key: PrivateKey  # the demo notifier's own, freshly made: opens the sealed codes
-    secret_key: str  # the cloud's: couriers' codes are derived from it, never stored
+    settings: Settings  # the notifier's among them: its development outbox in the folder
+
+    @property
+    def secret_key(self) -> str:  # the cloud's: couriers' codes are derived from it, never stored
+        return self.settings.secret_key
 
     def courier_code(self, carrier_id: str, courier_id: str) -> str:
         """The operator offers the carrier a share of the bank, the carrier accepts it (its
@@ -62,17 +68,30 @@ class DemoCloud:
             rows = s.exec(query.order_by(col(InboundEvent.seq)))
             return [{"seq": r.seq, "type": r.type, **r.body} for r in rows]
 
-    def notices(self) -> list[str]:
-        """The messages as the notifier sends them: each opened with its key just now (the
-        database keeps the code sealed, and only until the parcel leaves the locker)."""
-        from sqlmodel import Session, select
+    def parcels_told(self) -> int:
+        """The parcels the recipients' messages waiting to go tell of."""
+        from sqlmodel import Session, func, select
 
-        from cloud.models import Notification
-        from cloud.services.notices import open_notification
+        from cloud.messaging.tables import NotificationParcel
 
         with Session(self.engine) as s:
-            notices = s.exec(select(Notification))
-            return [open_notification(n, self.notify_key) for n in notices]
+            return s.exec(select(func.count()).select_from(NotificationParcel)).one()
+
+    async def deliver(self) -> list[str]:
+        """One pass of the notifier (``locker cloud notify``), through the development outbox:
+        the messages as recipients receive them (the database keeps each code sealed, and only
+        until it is sent)."""
+        from cloud.clock import SystemClock
+        from cloud.messaging.channels import read_outbox
+        from cloud.messaging.dispatcher import Dispatcher
+        from cloud.messaging.setup import channels
+
+        made = channels(self.settings)
+        dispatcher = Dispatcher(
+            self.engine, self.settings, self.notify_key, made, clock=SystemClock()
+        )
+        await dispatcher.pass_once()
+        return read_outbox(self.settings.notify_outbox_dir)
 
     def alarms(self) -> list[str]:
         from sqlmodel import Session, select
@@ -118,7 +137,13 @@ def _fleet(engine: Engine) -> None:
         s.add(Operator(id="estates", name="Estates Ltd"))
         s.flush()
         site = Site(
-            id="maple-court", operator_id="estates", name="Maple Court", lat=31.2, lon=121.4
+            id="maple-court",
+            operator_id="estates",
+            name="Maple Court",
+            address="1 Maple Road, Shanghai",
+            timezone="Asia/Shanghai",
+            lat=31.2,
+            lon=121.4,
         )
         s.add(site)
         s.flush()
@@ -149,13 +174,20 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
     _fleet(engine)
-    settings = Settings(database_url=url, secret_key=secrets.token_hex(32), command_poll_s=0.1)
+    settings = Settings(
+        database_url=url,
+        secret_key=secrets.token_hex(32),
+        command_poll_s=0.1,
+        notify_channel="outbox",  # the messages as files, shown by the demo
+        notify_outbox_dir=folder / "outbox",
+        notify_coalesce_s=0,  # the demo sends when both parcels are in
+    )
     async with embedded_broker(port=_free_port()) as broker:
         worker = asyncio.create_task(IngestWorker(engine, settings, broker).run())
         try:
             public, private = sealing.new_key_pair()
             key = sealing.private_key(private)
-            yield DemoCloud(broker, engine, public, key, settings.secret_key)
+            yield DemoCloud(broker, engine, public, key, settings)
         finally:
             await cancel_all([worker])
             engine.dispose()

@@ -69,10 +69,13 @@ def group_parcels(s: Session, bank_id: str, group_id: str | None) -> list[Notifi
 
 
 def _parcels(s: Session, notice: Notification) -> list[NotificationParcel]:
+    """The parcels the message tells of, in their compartments' order."""
     if notice.kind is K.REMINDER:
-        return group_parcels(s, notice.bank_id, notice.group_id)
-    query = select(NotificationParcel).where(NotificationParcel.notification_id == notice.id)
-    return list(s.exec(query))
+        found = group_parcels(s, notice.bank_id, notice.group_id)
+    else:
+        query = select(NotificationParcel).where(NotificationParcel.notification_id == notice.id)
+        found = list(s.exec(query))
+    return sorted(found, key=lambda p: (p.compartment, p.carrier_id, p.waybill))
 
 
 def _still_there(
