@@ -27,6 +27,7 @@ from locker_contract.text import FiniteFloat
 
 MAX_HOURS = 90 * 24.0  # no storage period, fee period or free period longer than 90 days
 MINOR_UNITS = 100  # of a currency's major unit (yuan: fen)
+EXPIRY_REASON = "storage period ended"  # a ``parcel.refused`` the bank's deadline made
 
 Hours = Annotated[FiniteFloat, Field(gt=0, le=MAX_HOURS)]
 

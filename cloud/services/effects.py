@@ -27,7 +27,7 @@ from cloud.models import (
     ReservationState,
     Size,
 )
-from cloud.services import allocation
+from cloud.services import allocation, storage_policy
 from cloud.services.commands import enqueue_command
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
@@ -70,6 +70,7 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
             _parcel_status(s, bank_id, waybill, ParcelStatus.PICKED_UP, source)
         case ParcelRefused(waybill=waybill):
             _parcel_status(s, bank_id, waybill, ParcelStatus.RETURN_PENDING, source)
+            storage_policy.on_refused(s, row, event, now)  # expired: its recipient is told
         case ParcelReturned(waybill=waybill):
             _parcel_status(s, bank_id, waybill, ParcelStatus.RETURNED, source)
         case DoorClosed(compartment=label):

@@ -51,6 +51,15 @@ def record_deposit(s: Session, envelope: Envelope, event: ParcelDeposited) -> st
     return TOLD
 
 
+def record_expiry(s: Session, envelope: Envelope, deposit: ParcelDeposited) -> Notification:
+    """The recipient is told that ``deposit``'s parcel went back to its carrier at its deadline
+    (``envelope``: the bank's ``parcel.refused`` that says so), in the language of the group's
+    first message; no code."""
+    told = _told(s, envelope.bank_id, str(deposit.group_id))
+    deposit = deposit.model_copy(update={"sealed_code": None})
+    return _new_notice(s, envelope, deposit, MessageKind.EXPIRED, told)
+
+
 def _waiting(s: Session, bank_id: str, group: str) -> Notification | None:
     """The group's message not yet claimed by a dispatcher, its row locked (a dispatcher's
     claim, ``FOR UPDATE SKIP LOCKED``, passes it by meanwhile)."""

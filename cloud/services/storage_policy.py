@@ -10,10 +10,13 @@ parcel's deadline, free period and fees counted as the bank counts them (decisio
   (``storage.outage``), through the same functions the bank uses (``locker_contract.storage``).
 - ``fee_rule`` says a policy in the recipient's language; the notifier and the recipient's page
   show it.
+- ``on_refused``: a parcel its bank returned at its deadline (``parcel.refused`` with
+  ``EXPIRY_REASON``) gets its recipient an ``expired`` message (``notices.record_expiry``).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -24,14 +27,15 @@ from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
 from cloud.models import Bank, Compartment, InboundEvent, Parcel, ParcelEvent, Role, Site
+from cloud.services import notices
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Invalid, NotFound
 from cloud.storage.tables import SiteStoragePolicy
 from locker_contract import storage as rules
 from locker_contract.commands import StoragePolicyPush
-from locker_contract.events import StorageOutageChanged
-from locker_contract.storage import PolicyRefused, StoragePolicy
+from locker_contract.events import Envelope, ParcelDeposited, ParcelRefused, StorageOutageChanged
+from locker_contract.storage import EXPIRY_REASON, PolicyRefused, StoragePolicy
 
 DEFAULT = StoragePolicy()  # a bank's own default: three days, free ([policy] storage_days)
 POLICY_TTL_S = 30 * 24 * 3600.0  # a bank offline for weeks still gets its site's policy
@@ -229,3 +233,23 @@ def fee_rule(policy: StoragePolicy, language: str) -> str:
         f"免费保管{free}小时；超时每{period}小时收费{fee}（不足{period}小时按{period}小时计），"
         f"最高{cap}；{keep}小时后退回快递公司。"
     )
+
+
+# --- expiry ----------------------------------------------------------------------------------
+
+
+def on_refused(s: Session, row: InboundEvent, event: ParcelRefused, now: datetime) -> None:
+    """A parcel its bank returned at its deadline: its recipient is told (the notifier's
+    ``expired`` message, sent out of quiet hours). A refusal by the recipient tells nobody."""
+    if event.reason != EXPIRY_REASON:
+        return
+    query = select(Parcel).where(Parcel.bank_id == row.bank_id, Parcel.waybill == event.waybill)
+    parcel = s.exec(query.order_by(col(Parcel.created_at).desc())).first()
+    body = _deposit_event(s, parcel) if parcel is not None else None
+    if body is None:
+        return  # deposited before the cloud knew it: nobody to tell
+    deposit = ParcelDeposited.model_validate(body | {"sealed_code": None})
+    envelope = Envelope(
+        event_id=uuid.UUID(row.event_id), bank_id=row.bank_id, seq=row.seq, time=now, event=event
+    )
+    notices.record_expiry(s, envelope, deposit)

@@ -15,6 +15,7 @@ from controller.flows.pickups import make_return
 from controller.lifecycles import PARCEL, ParcelEvent, ParcelState, UnlockFlow
 from controller.store import Parcel, emit, transaction
 from locker_contract.events import ParcelReturned
+from locker_contract.storage import EXPIRY_REASON
 
 
 class Couriers:
@@ -61,7 +62,7 @@ class Couriers:
         with transaction(self.ctx.engine) as s:
             expired = storage.past_deadline(s, fallback, now, recipients.extension)
             for parcel in expired:
-                make_return(s, parcel, "storage period ended", ParcelEvent.EXPIRED)
+                make_return(s, parcel, EXPIRY_REASON, ParcelEvent.EXPIRED)
             return len(expired)
 
 

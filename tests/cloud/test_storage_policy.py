@@ -11,11 +11,19 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from cloud.models import AuditEntry, Command, Parcel, Site
+from cloud.messaging.states import MessageKind
+from cloud.models import AuditEntry, Command, Notification, Parcel, Site
 from cloud.services.ingest import ingest_event
 from cloud.services.storage_policy import fee_rule, parcel_storage
-from locker_contract.events import Envelope, Event, ParcelDeposited, StorageOutageChanged
-from locker_contract.storage import StoragePolicy
+from locker_contract import sealing
+from locker_contract.events import (
+    Envelope,
+    Event,
+    ParcelDeposited,
+    ParcelRefused,
+    StorageOutageChanged,
+)
+from locker_contract.storage import EXPIRY_REASON, StoragePolicy
 from tests.cloud.conftest import Cloud, fleet
 
 POLICY = {
@@ -159,3 +167,38 @@ def test_the_rule_in_words() -> None:
     free = StoragePolicy(free_hours=72, keep_hours=72)
     assert fee_rule(free, "en") == "Free for 72 h; then it goes back to the carrier."
     assert fee_rule(free, "zh") == "免费保管72小时，逾期退回快递公司。"
+
+
+def test_a_parcel_returned_at_its_deadline_gets_its_recipient_an_expired_message(
+    cloud: Cloud,
+) -> None:
+    fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
+    engine = engine_of(cloud)
+    public, _ = sealing.new_key_pair()
+    group = uuid.uuid4()
+    deposits = [
+        ParcelDeposited(
+            parcel_id=uuid.uuid4(), waybill=waybill, carrier="sf", courier_id="sf-1",
+            compartment=label, recipient_phone="13800138000", group_id=group,
+            sealed_code=sealing.seal_code(sealing.public_key(public), "12345678")
+            if label == "A01" else None,
+            consent="recipient_app", flagged_for_review=False, deposited_at=DEPOSIT,
+        )
+        for waybill, label in (("SF-OLD", "A01"), ("SF-MINE", "A02"))
+    ]  # fmt: skip
+    events: list[Event] = [
+        *deposits,
+        ParcelRefused(parcel_id=deposits[1].parcel_id, waybill="SF-MINE", reason="damaged"),
+        ParcelRefused(parcel_id=deposits[0].parcel_id, waybill="SF-OLD", reason=EXPIRY_REASON),
+    ]
+    for seq, event in enumerate(events, start=1):
+        ingest_event(engine, envelope(seq, event), now=DEPOSIT)
+    with Session(engine) as s:
+        told = s.exec(select(Notification).where(Notification.kind == MessageKind.EXPIRED))
+        [expired] = told.all()
+        assert (expired.waybill, expired.group_id, expired.sealed_code) == (
+            "SF-OLD",
+            str(group),
+            None,
+        )
+        assert expired.recipient_phone == "13800138000"
