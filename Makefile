@@ -32,12 +32,14 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.edge
 	$(BIN)/python -m benchmarks.allocation
 	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.webhooks
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.bus --quick
 	$(BIN)/python -m benchmarks.edge --quick
 	$(BIN)/python -m benchmarks.allocation --quick
 	$(BIN)/python -m benchmarks.ingest --quick
+	$(BIN)/python -m benchmarks.webhooks --quick
 
 # the limits of issue 12 measured on the production code (stdlib only: runs without the venv)
 craft:

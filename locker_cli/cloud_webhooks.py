@@ -36,6 +36,7 @@ def webhooks(
     worker = Worker(engine, settings.secret_key, networks(options.allow))
     if once:
         typer.echo(f"attempted {worker.step()} deliveries")
+        worker.close()
         engine.dispose()
         return
     stop = threading.Event()

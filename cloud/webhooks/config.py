@@ -24,6 +24,7 @@ class Policy:
     batch: int = 64  # deliveries claimed at once
     senders: int = 16  # attempts in flight at once (threads)
     offline_after_s: float = 1800.0  # a bank offline this long while holding parcels: an event
+    sweep_every_s: float = 30.0  # how often a sender looks for such banks
 
 
 class WebhookSettings(BaseSettings):

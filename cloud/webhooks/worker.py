@@ -113,12 +113,13 @@ def claim(engine: Engine, server_key: str, now: datetime, policy: Policy) -> lis
         jobs = []
         lease = now + timedelta(seconds=policy.lease_s)
         for delivery, endpoint, event in s.exec(_due(now, policy)):
-            delivery.claimed_until = lease
-            s.add(delivery)
             message = Message(
                 delivery.id, payload(event), endpoint.url, secrets_of(endpoint, server_key, now)
             )
             jobs.append(Job(delivery.id, endpoint.id, message))
+        if jobs:
+            mine = col(D.id).in_([job.delivery_id for job in jobs])
+            s.execute(update(D).where(mine).values(claimed_until=lease))
         return jobs
 
 
@@ -145,19 +146,24 @@ def settle(
     policy: Policy,
     rng: random.Random,
 ) -> None:
+    """Record each attempt's outcome; the endpoints' rows locked once, in id order (two
+    senders settling the same endpoints wait for each other, never deadlock)."""
     with transaction(engine) as s:
+        ids = sorted({job.endpoint_id for job, _ in results})
+        locked = select(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(ids))
+        endpoints = {
+            e.id: e for e in s.exec(locked.order_by(col(WebhookEndpoint.id)).with_for_update())
+        }
+        claimed = select(D).where(col(D.id).in_([job.delivery_id for job, _ in results]))
+        deliveries = {d.id: d for d in s.exec(claimed)}
         for job, outcome in results:
-            endpoint = s.exec(
-                select(WebhookEndpoint)
-                .where(WebhookEndpoint.id == job.endpoint_id)
-                .with_for_update()
-            ).one()
-            delivery = s.get_one(D, job.delivery_id)
+            delivery = deliveries[job.delivery_id]
             if delivery.state != PENDING:
                 continue  # settled meanwhile (an operator's replay of a lost claim)
+            endpoint = endpoints[job.endpoint_id]
             _settle_one(delivery, endpoint, outcome, now=now, policy=policy, rng=rng)
             s.add(delivery)
-            s.add(endpoint)
+        s.add_all(endpoints.values())
 
 
 def _settle_one(
@@ -201,15 +207,25 @@ class Worker:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     client: httpx2.Client = field(default_factory=new_client)
+    _next_sweep: float = float("-inf")
+    _pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(self.policy.senders, thread_name_prefix="webhook-send")
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self.client.close()
 
     def step(self) -> int:
         """Deliveries attempted."""
-        offline.sweep(self.engine, self.clock.now(), self.policy.offline_after_s)
+        if self.clock.monotonic() >= self._next_sweep:
+            offline.sweep(self.engine, self.clock.now(), self.policy.offline_after_s)
+            self._next_sweep = self.clock.monotonic() + self.policy.sweep_every_s
         jobs = claim(self.engine, self.server_key, self.clock.now(), self.policy)
         if not jobs:
             return 0
-        with ThreadPoolExecutor(min(len(jobs), self.policy.senders)) as pool:
-            outcomes = list(pool.map(self._attempt, jobs))
+        outcomes = list(self._pool.map(self._attempt, jobs))
         settle(
             self.engine,
             list(zip(jobs, outcomes, strict=True)),
@@ -233,4 +249,4 @@ class Worker:
                 busy = 0
             if not busy:
                 stop.wait(poll_s)
-        self.client.close()
+        self.close()

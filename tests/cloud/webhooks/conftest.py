@@ -42,6 +42,7 @@ class World:
     engine: Engine
     seq: int = 0
     parcels: dict[str, uuid.UUID] = field(default_factory=dict)
+    workers: list[Worker] = field(default_factory=list)
 
     def endpoint(
         self, carrier: str, receiver: Receiver, events: list[str] | None = None
@@ -108,7 +109,9 @@ class World:
     def worker(self, allow: tuple[str, ...] = LOOPBACK, policy: Policy = QUICK) -> Worker:
         clock = FixedClock(datetime.now(UTC))  # near the receiver's: it checks the timestamp
         secret = self.cloud.settings.secret_key
-        return Worker(self.engine, secret, networks(allow), policy, clock, random.Random(16))
+        worker = Worker(self.engine, secret, networks(allow), policy, clock, random.Random(16))
+        self.workers.append(worker)
+        return worker
 
 
 def drain(worker: Worker, rounds: int = 50, advance_s: float = QUICK.cap_s) -> None:
@@ -131,11 +134,14 @@ def advance(worker: Worker, seconds: float) -> None:
 
 
 @pytest.fixture
-def world(cloud: Cloud) -> World:
+def world(cloud: Cloud) -> Iterator[World]:
     fleet(cloud, {BANK: {"S": 2, "M": 2}})
     engine = getattr(cloud.client.app, "state").engine  # noqa: B009 (the ASGI app is typed loosely)
     assert isinstance(engine, Engine)
-    return World(cloud, engine)
+    made = World(cloud, engine)
+    yield made
+    for worker in made.workers:
+        worker.close()
 
 
 @pytest.fixture

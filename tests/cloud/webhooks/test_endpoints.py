@@ -111,3 +111,24 @@ def test_secrets_are_sealed_at_rest(world: World, receiver: Receiver) -> None:
     assert str(made["secret"]) not in row.secret_sealed
     listed = world.cloud.ok("GET", "/api/v1/webhooks", world.cloud.keys["sf"])
     assert "secret" not in listed[0]
+
+
+def test_tracking_history_and_returns_in_both_vocabularies(world: World) -> None:
+    key = world.cloud.keys["sf"]
+    world.announce("SF1")
+    world.deposit("SF1", "A02")
+    world.refuse("SF1", "recipient refused it")
+    history = world.cloud.ok("GET", "/api/v1/tracking/SF1", key)
+    assert [(e["type"], e["status"], e["kuaidi100"]["state"]) for e in history] == [
+        ("parcel.announced", "announced", 5),
+        ("parcel.in_locker", "in_locker", 5),
+        ("parcel.refused", "return_pending", 14),
+    ]
+    assert history[2]["reason"] == "recipient refused it"
+    assert history[1]["compartment"] == "A02"
+    returns = world.cloud.ok("GET", "/api/v1/returns", key)
+    assert [(r["waybill"], r["bank_id"], r["compartment"]) for r in returns] == [
+        ("SF1", "maple", "A02")
+    ]
+    assert world.cloud.ok("GET", "/api/v1/returns", world.cloud.keys["jd"]) == []
+    assert world.cloud.call("GET", "/api/v1/tracking/NOPE", key).status_code == 404
