@@ -8,7 +8,6 @@ import gc
 import json
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from functools import partial
 from pathlib import Path
 
 import aiomqtt
@@ -22,7 +21,6 @@ from controller.store import AppliedCommand, Compartment, Outbox, get_setting
 from locker_contract.commands import CommandAdapter
 from locker_contract.events import DoorForcedOpen
 from tests.brokers import Mosquitto, free_port
-from tests.cloud.conftest import postgres_database
 from tests.linkbench import (
     CloudSide,
     EdgeSide,
@@ -70,8 +68,11 @@ def linked(rig: Rig, broker: str) -> tuple[CloudSide, EdgeSide]:
     return cloud, edge
 
 
-def forced(n: int) -> list[DoorForcedOpen]:
-    return [DoorForcedOpen(compartment=f"A{1 + i % 8:02d}") for i in range(n)]
+def forced(n: int, first: int = 0) -> list[DoorForcedOpen]:
+    """``n`` forced doors, each at a place of its own (``A00``, ``A01``... ``Z99``): one open
+    alarm each, so that the alarms count the events applied."""
+    places = range(first, first + n)
+    return [DoorForcedOpen(compartment=f"{chr(65 + i // 100 % 26)}{i % 100:02d}") for i in places]
 
 
 def outbox_empty(edge: EdgeSide) -> bool:
@@ -101,18 +102,18 @@ async def test_restarts_and_duplicates_change_nothing(mosquitto: Mosquitto, rig:
     await until(lambda: applied_seq(cloud.engine, BANK) == 10, what="first 10")
 
     mosquitto.restart()  # the broker goes away and comes back with its persisted sessions
-    edge.emit(*forced(10))
+    edge.emit(*forced(10, 10))
     await until(lambda: applied_seq(cloud.engine, BANK) == 20, what="20 after the broker")
 
     await cloud.stop()  # the cloud is down while the bank keeps working
-    edge.emit(*forced(10))
+    edge.emit(*forced(10, 20))
     await asyncio.sleep(0.5)
     assert applied_seq(cloud.engine, BANK) == 20
     cloud.start()
     await until(lambda: applied_seq(cloud.engine, BANK) == 30, what="30 after the cloud")
 
     await edge.stop()  # the edge restarts with events it had not yet published
-    edge.emit(*forced(10))
+    edge.emit(*forced(10, 30))
     edge.start()
     await until(lambda: applied_seq(cloud.engine, BANK) == 40, what="40 after the edge")
 
@@ -207,7 +208,9 @@ async def test_malformed_messages_are_refused_and_lose_nothing(broker_url: str, 
         lambda: applied_seq(cloud.engine, BANK) == 7, what="the maintenance event and 3 more"
     )
     assert cloud.worker is not None
-    assert cloud.worker.stats.rejected >= 5
+    # the four junk events; the junk heartbeat may be superseded by the bank's next one before
+    # it is read (heartbeats are gathered, the latest of each bank wins)
+    assert cloud.worker.stats.rejected >= 4
 
     def refused() -> bool:
         with Session(edge.engine) as s:
@@ -216,35 +219,3 @@ async def test_malformed_messages_are_refused_and_lose_nothing(broker_url: str, 
     await until(refused, what="the edge alive")
     await edge.stop()
     await cloud.stop()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    yield from postgres_database()
-
-
-async def test_two_ingest_workers_share_the_load_without_duplicates(
-    mosquitto: Mosquitto, postgres_url: str, rig: Rig
-) -> None:
-    url = postgres_url
-    engine = rig.database(url, [BANK, "elm-row-1"])
-    workers = [rig.cloud(engine, fast_settings(url), mosquitto.url, name=n) for n in "12"]
-    edges = [rig.edge(b, mosquitto.url) for b in (BANK, "elm-row-1")]
-    for side in rig.sides:
-        side.start()
-
-    def busy(cloud: CloudSide) -> bool:
-        return cloud.worker is not None and cloud.worker.stats.events > 0
-
-    # rounds of 20 events a bank, each applied in full, until both workers have had some: the
-    # second may subscribe after the first round, so no fixed wait decides the split
-    emitted = 0
-    while emitted < 100 or not all(busy(w) for w in workers):
-        assert emitted < 2000, "the shared subscription never split the load"
-        for edge in edges:
-            edge.emit(*forced(20))
-        emitted += 20
-        for bank in (BANK, "elm-row-1"):
-            await until(partial(lambda b, n: applied_seq(engine, b) == n, bank, emitted), what=bank)
-    assert len(rows(engine, InboundEvent)) == 2 * emitted
-    assert len(rows(engine, Alarm, col(Alarm.kind) == "door.forced_open")) == 2 * emitted

@@ -167,10 +167,12 @@ def _pick(engine: Engine, retry_s: float, now: datetime) -> list[Command]:
 
 
 def _expire(s: Session, now: datetime) -> None:
+    """Commands past their time become expired, each once: under its row lock, skipping rows
+    another worker holds (it is expiring or sending them), so that no expiry is audited twice."""
     query = select(Command).where(
         Command.state == CommandState.PENDING, col(Command.expires_at) <= now
     )
-    for command in s.exec(query):
+    for command in s.exec(query.with_for_update(skip_locked=True)):
         command.state = COMMAND.step(command.state, CommandState.EXPIRED)
         s.add(command)
         audit(

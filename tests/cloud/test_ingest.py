@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
 from cloud.models import (
     Alarm,
+    AuditEntry,
     Command,
     CommandAck,
     Compartment,
@@ -22,11 +23,12 @@ from cloud.models import (
     ParcelEvent,
     Reservation,
 )
-from cloud.services.commands import acknowledge, pending
+from cloud.services.commands import acknowledge, due, enqueue_command, pending
 from cloud.services.errors import Conflict, NotFound
 from cloud.services.ingest import ingest_event
 from cloud.services.notices import open_notification
 from locker_contract import sealing
+from locker_contract.commands import MaintenanceSet
 from locker_contract.events import (
     BoardHealthChanged,
     DoorClosed,
@@ -244,3 +246,25 @@ def test_soft_reservations_default_to_the_servers_ttl(cloud: Cloud, engine: Engi
     assert (expires - created).total_seconds() == pytest.approx(
         cloud.settings.soft_reservation_ttl_s, abs=5
     )
+
+
+def test_a_command_expires_once_under_its_row_lock(cloud: Cloud, engine: Engine) -> None:
+    """A command another worker holds (expiring or sending it) is skipped, not expired twice."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers whole")
+    start = datetime.now(UTC)
+    with transaction(engine) as s:
+        command = enqueue_command(s, BANK, MaintenanceSet(on=True), ttl_s=1.0, now=start)
+    later = start + timedelta(seconds=2)
+    with engine.connect() as other, other.begin():
+        held = text("SELECT id FROM command WHERE id = :id FOR UPDATE")
+        other.execute(held, {"id": command.id})
+        due(engine, 30.0, later, secret_key=cloud.settings.secret_key)  # does not wait for it
+        with Session(engine) as s:
+            assert s.get_one(Command, command.id).state == "pending"
+    for _ in range(2):
+        due(engine, 30.0, later, secret_key=cloud.settings.secret_key)
+    with Session(engine) as s:
+        assert s.get_one(Command, command.id).state == "expired"
+        audits = s.exec(select(AuditEntry).where(AuditEntry.action == "expired:bank.maintenance"))
+        assert len(list(audits)) == 1
