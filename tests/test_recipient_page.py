@@ -88,7 +88,6 @@ def serve(config: uvicorn.Config) -> Iterator[str]:
 
 
 def free_port() -> int:
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

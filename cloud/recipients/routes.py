@@ -31,6 +31,8 @@ from cloud.recipients import api, consent, service
 from cloud.recipients.links import LinkExpired, LinkRefused, read_token
 from cloud.recipients.texts import LANGUAGES, pick_language, translator
 from cloud.services.errors import CloudError, Invalid
+from cloud.services.storage_policy import ParcelStorage
+from locker_contract.storage import money
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -85,13 +87,15 @@ class Visit:
 
     def show(self, group_id: str, status: int = 200, **extra: object) -> Response:
         with Session(self.engine) as s:
-            group = service.view(s, self.settings, group_id)
+            group = service.view(s, self.settings, group_id, self.now)
             answer = consent.current(s, self.settings.secret_key, group_id)
-        context = page_context(group, answer) | extra
+        context = page_context(group, answer, self.language) | extra
         return self.render("page.html", status, token=self.token, **context)
 
 
-def page_context(group: service.GroupView, answer: consent.Answer) -> dict[str, object]:
+def page_context(
+    group: service.GroupView, answer: consent.Answer, language: str
+) -> dict[str, object]:
     parcels = [
         {
             "id": p.id,
@@ -111,7 +115,19 @@ def page_context(group: service.GroupView, answer: consent.Answer) -> dict[str, 
         "consent": answer.value,
         "choices": [c.value for c in consent.Choice if c != chosen and (chosen or c != "clear")],
         "extend_hours": f"{service.EXTEND_HOURS:g}",
-        "terms": None,
+        "terms": _terms(group.terms, language),
+    }
+
+
+def _terms(terms: ParcelStorage | None, language: str) -> dict[str, str] | None:
+    """The deadline in the site's local time, the fee rule, and what is owed so far."""
+    if terms is None:
+        return None
+    owed = money(terms.owed_minor, terms.policy.currency) if terms.owed_minor else ""
+    return {
+        "deadline": terms.deadline.strftime("%Y-%m-%d %H:%M"),
+        "fees": terms.fee_rule(language),
+        "owed": owed,
     }
 
 

@@ -20,6 +20,7 @@ from cloud.core.db import transaction
 from cloud.models import Bank, Carrier, Compartment, Parcel, ParcelStatus, Site
 from cloud.recipients import derive
 from cloud.recipients.tables import GroupAction, RecipientShare
+from cloud.services import storage_policy
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
 from locker_contract import commands as contract
@@ -61,6 +62,7 @@ class GroupView:
     deposited_at: datetime
     extended: bool
     shares: list[ShareView]
+    terms: storage_policy.ParcelStorage | None  # the earliest deadline of those still there
 
     @property
     def waiting(self) -> bool:
@@ -76,23 +78,35 @@ def group_parcels(s: Session, group_id: str) -> list[Parcel]:
     return parcels
 
 
-def view(s: Session, settings: Settings, group_id: str) -> GroupView:
+def view(s: Session, settings: Settings, group_id: str, now: datetime) -> GroupView:
     parcels = group_parcels(s, group_id)
     bank = s.get_one(Bank, parcels[0].bank_id)
     actions = list(s.exec(select(GroupAction).where(GroupAction.group_id == group_id)))
     refused = {a.target for a in actions if a.kind == "refuse"}
+    extended = any(a.kind == "extend" for a in actions)
     return GroupView(
         group_id=group_id,
         bank=bank,
         site=s.get_one(Site, bank.site_id),
         parcels=[_parcel(s, p, p.id in refused) for p in parcels],
         deposited_at=min(p.created_at for p in parcels),
-        extended=any(a.kind == "extend" for a in actions),
+        extended=extended,
+        terms=_terms(s, parcels, now, EXTEND_HOURS if extended else 0.0),
         shares=[
             ShareView(r.id, derive.share_code(settings.secret_key, r.id), r.created_at)
             for r in _shares(s, group_id)
         ],
     )
+
+
+def _terms(
+    s: Session, parcels: list[Parcel], now: datetime, extra_hours: float
+) -> storage_policy.ParcelStorage | None:
+    """The storage terms of the group's parcel that must go first, as its bank counts them."""
+    waiting = [p for p in parcels if p.status == ParcelStatus.IN_LOCKER]
+    terms = [storage_policy.parcel_storage(s, p, now, extra_hours) for p in waiting]
+    known = [t for t in terms if t is not None]
+    return min(known, key=lambda t: t.deadline) if known else None
 
 
 def _parcel(s: Session, parcel: Parcel, refusing: bool) -> ParcelView:

@@ -12,6 +12,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "doors": {"zh": "格口", "en": "Compartments"},
     "deadline": {"zh": "请在此时间前取件", "en": "Pick up before"},
     "fees": {"zh": "保管费用", "en": "Storage fees"},
+    "owed": {
+        "zh": "目前应付：{amount}（取件时在快递柜支付）",
+        "en": "Owed so far: {amount} (paid at the locker)",
+    },
     "code": {"zh": "取件码", "en": "Pickup code"},
     "code_hint": {
         "zh": "在快递柜的扫码口出示二维码，或在屏幕上输入取件码。",

@@ -185,6 +185,9 @@ FLOW_MESSAGES: dict[str, str] = {
         "只有柜门已打开待取的包裹才能拒收"
     ),
     "this pickup has ended; enter your code again": "本次取件已结束，请重新输入取件码",
+    "the recipient has declined delivery to parcel lockers: deliver by hand": (
+        "收件人已拒绝快递柜投递，请送货上门"
+    ),
 }
 
 Translate = Callable[..., str]

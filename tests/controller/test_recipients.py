@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from controller import recipients
 from controller.commands import CommandRunner
+from controller.kiosk.i18n import flow_message
 from controller.shared_codes import SharedCode
 from controller.store import Outbox, Parcel
 from locker_contract.commands import CommandEnvelope
@@ -123,3 +124,7 @@ async def test_one_extension_per_group(bank: Bank) -> None:
         assert recipients.extension(s, group) == timedelta(hours=24)
         assert recipients.extension(s, None) == timedelta()
         assert s.exec(select(Parcel).where(col(Parcel.group_id) == group)).one()
+
+
+def test_the_kiosk_says_the_refusal_in_chinese() -> None:
+    assert flow_message(recipients.DECLINED, "zh") == "收件人已拒绝快递柜投递，请送货上门"

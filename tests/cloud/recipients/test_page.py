@@ -3,6 +3,7 @@ sends the bank, and links refused with a page, never a 500."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -85,6 +86,21 @@ def test_the_qr_code_is_drawn_from_the_code_posted_and_only_eight_digits(group: 
         refused = group.cloud.client.post(f"{group.url}/qr", data={"code": bad})
         assert refused.status_code == 422, bad
     assert group.cloud.client.post(f"{group.url}/qr", data={"code": "9" * 500}).status_code == 422
+
+
+def _deadline(text: str) -> datetime:
+    found = re.search(r"Pick up before: <strong>([0-9-]+ [0-9:]+)</strong>", text)
+    assert found is not None, text
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M")
+
+
+def test_the_deadline_and_fee_rule_as_the_bank_counts_them(group: Group) -> None:
+    page = group.cloud.client.get(group.url, headers=EN).text
+    assert "Free for 72 h; then it goes back to the carrier." in page  # no site policy: default
+    before = _deadline(page)
+    group.cloud.client.post(f"{group.url}/extend")
+    after = _deadline(group.cloud.client.get(group.url, headers=EN).text)
+    assert after - before == timedelta(hours=24)
 
 
 def test_extend_once(group: Group) -> None:
