@@ -115,6 +115,11 @@ def retry(engine: Engine, claim: Claim, at: datetime, reason: str) -> bool:
     return _record(engine, claim, S.QUEUED, due_at=at, last_error=reason[:ERROR_MAX])
 
 
+def later(engine: Engine, claim: Claim, at: datetime) -> bool:
+    """Back to the queue until ``at`` (quiet hours): not a try, so not counted as one."""
+    return _record(engine, claim, S.QUEUED, due_at=at, attempts=claim.attempt - 1)
+
+
 def failed(engine: Engine, claim: Claim, reason: str) -> bool:
     """Given up: nothing will send it, so its code goes too."""
     return _record(engine, claim, S.FAILED, sealed_code=None, last_error=reason[:ERROR_MAX])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nacl.public import PrivateKey
 from sqlalchemy import Engine
@@ -26,6 +26,7 @@ from cloud.services.notices import JOINABLE, open_code
 K = MessageKind
 LEFT = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED, ParcelStatus.RETURN_PENDING)
 CODED = (K.DEPOSIT, K.SHARE)  # the messages that carry a code
+QUIET = (K.REMINDER, K.EXPIRED)  # the messages never sent in the site's quiet hours
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class Policy:
             timedelta(hours=settings.notify_remind_before_hours),
             QuietHours(settings.notify_quiet_start, settings.notify_quiet_end),
         )
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not now: the site's quiet hours last until ``at``."""
+
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,17 @@ def _still_there(
     return [p for p in parcels if (p.carrier_id, p.waybill) not in gone]
 
 
-def prepare(engine: Engine, notice_id: str, key: PrivateKey, policy: Policy) -> Ready | str:
-    """The message ready to send, or why there is nothing to send any more."""
+def prepare(
+    engine: Engine, notice_id: str, key: PrivateKey, policy: Policy, now: datetime
+) -> Ready | Later | str:
+    """The message ready to send, when it may go, or why there is nothing to send any more."""
     with transaction(engine) as s:
         notice = s.get_one(Notification, notice_id)
+        if notice.kind in QUIET:
+            zone = site_zone(s.get_one(Site, s.get_one(Bank, notice.bank_id).site_id).timezone)
+            allowed = policy.quiet.next_allowed(now, zone)
+            if allowed > now:
+                return Later(allowed)
         parcels = _parcels(s, notice)
         if notice.kind is not K.EXPIRED:
             parcels = _still_there(s, notice.bank_id, parcels)
@@ -100,7 +115,9 @@ def prepare(engine: Engine, notice_id: str, key: PrivateKey, policy: Policy) -> 
             return "its parcels left the locker"
         if notice.kind in CODED and notice.sealed_code is None:
             return "its code was purged"
-        facts = _facts(s, notice, parcels, key, policy)
+        facts = _facts(s, notice, parcels, key=key, policy=policy, now=now)
+        if notice.kind is K.REMINDER and now >= facts.deadline:
+            return "its deadline passed"
         subject, body = render(facts)
         to = notice.email or notice.recipient_phone
         then = _reminder(notice, facts, policy) if notice.kind is K.DEPOSIT else None
@@ -111,15 +128,16 @@ def _facts(
     s: Session,
     notice: Notification,
     parcels: list[NotificationParcel],
+    *,
     key: PrivateKey,
     policy: Policy,
+    now: datetime,
 ) -> Facts:
     bank = s.get_one(Bank, notice.bank_id)
     site = s.get_one(Site, bank.site_id)
     carriers = dict.fromkeys(p.carrier_id for p in parcels)
     names = [(s.get(Carrier, c) or Carrier(id=c, name=c)).name for c in carriers]
-    deposited = notice.deposited_at or notice.created_at
-    deadline = hooks.deadline(s, notice, deposited, policy.storage)
+    terms = hooks.terms(s, notice, parcels, now, policy.storage)
     code = open_code(notice, key) if notice.kind in CODED else ""
     return Facts(
         kind=notice.kind,
@@ -129,11 +147,11 @@ def _facts(
         labels=tuple(sorted({p.compartment for p in parcels if p.compartment})),
         carriers=tuple(names),
         waybills=tuple(p.waybill for p in parcels),
-        deadline=deadline,
+        deadline=terms.deadline,
         zone=site_zone(site.timezone),
         code=code,
-        link=hooks.link_for(policy.settings, notice, deadline, code),
-        fee_rule=hooks.fee_rule(s, notice, notice.language),
+        link=hooks.link_for(policy.settings, notice, terms.deadline, code),
+        fee_rule=terms.fee_rule,
     )
 
 

@@ -20,7 +20,7 @@ from cloud.core.config import Settings
 from cloud.messaging import claims
 from cloud.messaging.channels import Channel
 from cloud.messaging.claims import Claim
-from cloud.messaging.compose import Policy, Ready, prepare
+from cloud.messaging.compose import Later, Policy, Ready, prepare
 from cloud.messaging.errors import Refused, SendError
 from cloud.messaging.schedule import Backoff
 from cloud.services.errors import Conflict
@@ -79,10 +79,16 @@ class Dispatcher:
 
     async def deliver(self, claim: Claim) -> None:
         try:
-            ready = await asyncio.to_thread(prepare, self.engine, claim.id, self.key, self.policy)
+            ready = await asyncio.to_thread(
+                prepare, self.engine, claim.id, self.key, self.policy, self.clock.now()
+            )
         except Conflict as exc:  # a sealed box this key cannot open
             await asyncio.to_thread(claims.failed, self.engine, claim, exc.message)
             log.error("message %s cannot be made: %s", claim.id, exc.message)
+            return
+        if isinstance(ready, Later):
+            await asyncio.to_thread(claims.later, self.engine, claim, ready.at)
+            log.info("message %s waits for the end of quiet hours", claim.id)
             return
         if isinstance(ready, str):
             await asyncio.to_thread(claims.cancelled, self.engine, claim, ready)

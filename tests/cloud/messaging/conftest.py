@@ -37,6 +37,7 @@ from cloud.models import Bank, BankCursor, Carrier, Compartment, Operator, Site
 from cloud.services.ingest import ingest_event
 from locker_contract import sealing
 from locker_contract.events import Envelope, ParcelDeposited, ParcelPickedUp
+from locker_contract.storage import StoragePolicy
 
 BANK = "maple-court-3"
 PHONE_NUMBER = "13800138000"
@@ -240,7 +241,14 @@ class Bank3:
         return envelope
 
     def deposit(
-        self, waybill: str, label: str, group: uuid.UUID, code: str | None, carrier: str = "sf"
+        self,
+        waybill: str,
+        label: str,
+        group: uuid.UUID,
+        code: str | None,
+        *,
+        carrier: str = "sf",
+        storage: StoragePolicy | None = None,
     ) -> Envelope:
         sealed = None if code is None else sealing.seal_code(sealing.public_key(PUBLIC), code)
         return self.publish(
@@ -255,6 +263,8 @@ class Bank3:
                 sealed_code=sealed,
                 consent="recipient_app",
                 flagged_for_review=False,
+                deposited_at=self.clock.now(),
+                storage=storage,
             )
         )
 

@@ -18,6 +18,7 @@ from cloud.core.db import make_engine
 from cloud.messaging.states import MessageKind, MessageState
 from cloud.models import Notification
 from cloud.schema import METADATA
+from locker_contract.storage import StoragePolicy
 from tests.cloud.messaging.conftest import Inbox, Rig, dispatcher
 
 CODE = "40962048"
@@ -54,6 +55,7 @@ async def test_one_message_per_pickup_group_per_visit(rig: Rig) -> None:
     assert "SF Express" in body
     assert "JD Logistics" in body
     assert "2026-12-04 10:00" in body  # 72 h after the deposit, in Shanghai's time
+    assert "免费保管72小时" in body  # the default policy's rule
     assert request["To"] == "13800138000"
     assert request["StatusCallback"].endswith(f"?key={request['key']}")
     deposit = next(m for m in messages(engine) if m.kind is MessageKind.DEPOSIT)
@@ -191,3 +193,24 @@ async def test_by_email_through_a_real_smtp_server(rig: Rig, smtp: tuple[Inbox, 
     assert parsed["Subject"] == "Your parcel is in the locker at Maple Court, block 3"
     assert f"Pickup code: {CODE}" in parsed.get_content()
     assert gateway.requests == []  # not by SMS as well
+
+
+async def test_the_message_states_the_site_s_fee_rule_in_the_recipient_s_language(
+    rig: Rig,
+) -> None:
+    bank, gateway, engine, settings, clock = rig.parts()
+    policy = StoragePolicy(
+        free_hours=24, keep_hours=48, fee_minor=100, period_hours=12, cap_minor=300
+    )
+    bank.deposit("SF1008611", "A03", uuid.uuid4(), CODE, storage=policy)
+    with Session(engine) as s:
+        [message] = s.exec(select(Notification)).all()
+        message.language = "en"
+        s.add(message)
+        s.commit()
+    clock.advance(GATHER.total_seconds())
+    await dispatcher(engine, settings, clock).pass_once()
+    body = gateway.requests[0]["Body"]
+    assert "Pick up by 03 Dec 2026 10:00." in body  # 48 h: the policy the bank keeps it under
+    assert "Free for 24 h; then" in body
+    assert "per started 12 h" in body

@@ -11,9 +11,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from cloud.core.db import transaction
 from cloud.messaging.schedule import QuietHours, reminder_due
 from cloud.messaging.states import MessageKind, MessageState
 from cloud.models import Notification
+from cloud.services.notices import record_expiry
+from locker_contract.events import Envelope, ParcelDeposited, ParcelRefused
 from tests.cloud.messaging.conftest import Rig, dispatcher
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -54,10 +57,13 @@ def test_no_reminder_that_would_come_at_or_after_the_deadline() -> None:
     assert reminder_due(deposited, local(3, 23), timedelta(hours=4), QUIET, SHANGHAI) is None
 
 
-def reminders(engine: Engine) -> list[Notification]:
+def messages(engine: Engine) -> list[Notification]:
     with Session(engine) as s:
-        query = select(Notification).where(Notification.kind == MessageKind.REMINDER)
-        return list(s.exec(query))
+        return list(s.exec(select(Notification)))
+
+
+def reminders(engine: Engine) -> list[Notification]:
+    return [m for m in messages(engine) if m.kind is MessageKind.REMINDER]
 
 
 async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(rig: Rig) -> None:
@@ -98,3 +104,36 @@ async def test_a_group_picked_up_is_not_reminded(rig: Rig) -> None:
     [reminder] = reminders(engine)
     assert reminder.state is MessageState.CANCELLED
     assert len(gateway.requests) == 1
+
+
+async def test_an_expiry_notice_due_in_quiet_hours_waits_for_their_end(rig: Rig) -> None:
+    bank, gateway, engine, settings, clock = rig.parts()
+    deposited = bank.deposit("SF1008611", "A03", uuid.uuid4(), "40962048")
+    clock.advance(30)
+    notifier = dispatcher(engine, settings, clock)
+    await notifier.pass_once()
+    clock.advance((local(4, 23, 0) - clock.now()).total_seconds())  # past the deadline, at 23:00
+    refused = Envelope(
+        event_id=uuid.uuid4(),
+        bank_id=deposited.bank_id,
+        seq=99,
+        time=clock.now(),
+        event=ParcelRefused(parcel_id=uuid.uuid4(), waybill="SF1008611", reason="expired"),
+    )
+    assert isinstance(deposited.event, ParcelDeposited)
+    with transaction(engine) as s:
+        record_expiry(s, refused, deposited.event)
+    assert await notifier.pass_once() == 2  # it and the reminder: claimed, put back (quiet)
+    assert len(gateway.requests) == 1
+    [expired] = [m for m in messages(engine) if m.kind is MessageKind.EXPIRED]
+    assert (expired.state, expired.attempts) == (MessageState.QUEUED, 0)
+    assert expired.due_at == local(5, 8)
+    clock.advance((local(5, 8, 0) - clock.now()).total_seconds())
+    assert await notifier.pass_once() == 2
+    assert len(gateway.requests) == 2  # the reminder was not sent: its deadline passed
+    [reminder] = reminders(engine)
+    assert (reminder.state, reminder.last_error) == (MessageState.CANCELLED, "its deadline passed")
+    body = gateway.requests[-1]["Body"]
+    assert "已转为退件" in body
+    assert "SF Express" in body
+    assert "40962048" not in body
