@@ -22,6 +22,7 @@ def notify(
     from cloud.core.db import make_engine
     from cloud.messaging.dispatcher import Dispatcher
     from cloud.messaging.setup import NotSetUp, channels
+    from cloud.messaging.sms import SmsGateway
     from cloud.services.errors import Conflict
     from cloud.services.notices import notify_private_key
     from locker_cli.cloud import _settings
@@ -47,8 +48,16 @@ def notify(
         typer.echo("notifier running (Ctrl-C or SIGTERM stops it)")
         await dispatcher.run(stop)
 
+    async def run_and_close() -> None:
+        try:
+            await run()
+        finally:
+            for channel in made.values():
+                if isinstance(channel, SmsGateway):
+                    await channel.close()
+
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run())
+            asyncio.run(run_and_close())
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from cloud.core.db import make_engine
+from cloud.messaging import claims
 from cloud.messaging.states import MessageKind, MessageState
 from cloud.models import Notification
 from cloud.schema import METADATA
@@ -214,3 +215,21 @@ async def test_the_message_states_the_site_s_fee_rule_in_the_recipient_s_languag
     assert "Pick up by 03 Dec 2026 10:00." in body  # 48 h: the policy the bank keeps it under
     assert "Free for 24 h; then" in body
     assert "per started 12 h" in body
+
+
+async def test_a_dead_dispatcher_s_claim_is_taken_again_after_its_lease(rig: Rig) -> None:
+    bank, gateway, engine, settings, clock = rig.parts()
+    bank.deposit("SF1008611", "A03", uuid.uuid4(), CODE)
+    clock.advance(GATHER.total_seconds())
+    lease, gather = timedelta(seconds=settings.notify_lease_s), timedelta(seconds=20)
+    [dead] = claims.claim(engine, clock.now(), lease, gather, 10)  # claimed, then it died
+    notifier = dispatcher(engine, settings, clock)
+    assert await notifier.pass_once() == 0  # its lease holds
+    clock.advance(settings.notify_lease_s + 1)
+    assert await notifier.pass_once() == 1
+    assert len(gateway.sent) == 1
+    assert not claims.sent(engine, dead, "late", clock.now(), None)  # its token is spent
+    assert not claims.retry(engine, dead, clock.now(), "late")
+    [message] = messages(engine, MessageKind.DEPOSIT)
+    assert (message.state, message.attempts) == (MessageState.SENT, 2)
+    assert message.provider_ref == gateway.sent[message.id]["sid"]
