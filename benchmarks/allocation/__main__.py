@@ -11,11 +11,13 @@ from pathlib import Path
 
 from benchmarks import allocation
 from benchmarks.allocation.config import BANK_SIZE, FULL_WAVES, QUICK_WAVES
-from benchmarks.allocation.report import header, notes, server_version, table
+from benchmarks.allocation.fleet import set_up
+from benchmarks.allocation.report import fleet_table, header, load, notes, server_version, table
 from benchmarks.allocation.server import serving
-from benchmarks.allocation.waves import measure, round_trip
+from benchmarks.allocation.waves import measure, measure_fleet, round_trip
 from benchmarks.common import BenchmarkError, fresh_database, postgres_option
 
+FULL_FLEET, QUICK_FLEET = 12_000, 1_500  # requests per path in the fleet round
 SUMMARY = (allocation.__doc__ or "").splitlines()[0]
 
 
@@ -39,14 +41,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             fresh_database(args.postgres) as database_url,
         ):
             print(header(waves, server_version(database_url)), flush=True)
+            print(load("before"), flush=True)
             with serving(database_url, Path(tmp)) as server:
-                http, direct = asyncio.run(measure(server, waves))
+                keys = set_up(server)
+                http, direct = asyncio.run(measure(server, waves, keys))
                 floor = round_trip(server)
+                for line in [*table(http, direct), *notes(floor)]:
+                    print(line, flush=True)
+                requests = QUICK_FLEET if args.quick else FULL_FLEET
+                fleet = asyncio.run(measure_fleet(server, requests, keys))
+            for line in fleet_table(fleet):
+                print(line)
+            print(load("after"))
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    for line in [*table(http, direct), *notes(floor)]:
-        print(line)
     return 0
 
 

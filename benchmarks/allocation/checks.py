@@ -19,7 +19,7 @@ def scalar(db: psycopg.Connection[TupleRow], query: str) -> object:
 
 def rows_written(database_url: str) -> Counter[str]:
     """Rows in the tables a reservation writes to."""
-    tables = ("reservation", "command", "auditentry")
+    tables = ("reservation", "command", "auditentry", "webhookevent")
     with psycopg.connect(database_url) as db:
         return Counter({t: int(str(scalar(db, f"SELECT count(*) FROM {t}"))) for t in tables})
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 
 from benchmarks.allocation.checks import scalar
 from benchmarks.allocation.config import BANK_SIZE, CLIENTS, MS, SIZE
-from benchmarks.allocation.waves import Row
+from benchmarks.allocation.fleetpaths import FLEET_CLIENTS, FleetWave
+from benchmarks.allocation.fleetround import FLEET_BANKS, FLEET_SIZE, FULL_EVERY
+from benchmarks.allocation.waves import FleetResult, Row, percentile
 from benchmarks.common import align, heading
 
 
@@ -45,3 +49,43 @@ def notes(floor: float) -> list[str]:
 def server_version(database_url: str) -> str:
     with psycopg.connect(database_url) as db:
         return str(scalar(db, "SHOW server_version")).split()[0]
+
+
+def fleet_table(result: FleetResult) -> list[str]:
+    """The fleet round: rate, successes' and refusals' p50 and p99, per path, and the ratio."""
+
+    def cells(path: str, wave: FleetWave) -> tuple[str, ...]:
+        count = len(wave.ok) + len(wave.refused)
+        figures = [
+            percentile(wave.ok, 0.5),
+            percentile(wave.ok, 0.99),
+            percentile(wave.refused, 0.5),
+            percentile(wave.refused, 0.99),
+        ]
+        spread = (str(len(wave.ok)), str(len(wave.refused)), f"{count / wave.wall:.1f}")
+        return (path, *spread, *(f"{x * MS:.1f}" for x in figures))
+
+    http, direct = result.http, result.direct
+    ratio = (len(http.ok) + len(http.refused)) / http.wall
+    ratio /= (len(direct.ok) + len(direct.refused)) / direct.wall
+    cpu = " ".join(f"{s:.1f}" for s in result.workers_cpu_s)
+    return [
+        f"fleet: {FLEET_BANKS} banks of {FLEET_SIZE} {SIZE.value}, 4 carriers with accepted "
+        f"shares, 1 bank in {FULL_EVERY} full; {FLEET_CLIENTS} clients at random banks",
+        *align(
+            [
+                ("path", "201", "409", "requests/s", "201 p50", "201 p99", "409 p50", "409 p99"),
+                cells("HTTP, 4 workers", http),
+                cells("psycopg, same transaction", direct),
+            ]
+        ),
+        f"ratio HTTP / direct: {ratio:.2f}   (latencies in ms; a 409 includes the nearest banks)",
+        f"each worker's CPU seconds during the HTTP round: {cpu}",
+        f"0 double bookings, nobody past a ceiling ({result.active_after} active after the round)",
+    ]
+
+
+def load(when: str) -> str:
+    """The machine's load average (1, 5, 15 min): others share its 2 cores."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}"

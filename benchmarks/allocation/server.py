@@ -24,6 +24,21 @@ class Server:
     database_url: str
     admin_key: str
     log: Path
+    pid: int  # the supervisor's: its children are the workers
+
+
+def worker_cpu_s(server: Server) -> dict[int, float]:
+    """CPU seconds (user and system) each worker has used so far."""
+    with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
+        pids = [int(pid) for pid in children.read().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            continue  # multiprocessing's resource tracker
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -70,6 +85,6 @@ def serving(database_url: str, folder: Path) -> Iterator[Server]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(proc, url, log)
-        yield Server(url, database_url, admin_key, log)
+        yield Server(url, database_url, admin_key, log, proc.pid)
     finally:
         stop_server(proc)

@@ -21,9 +21,12 @@ from benchmarks.allocation.config import (
     WORKERS,
 )
 from benchmarks.allocation.direct import direct_wave
-from benchmarks.allocation.fleet import key_ids, set_up
+from benchmarks.allocation.fleet import key_ids
+from benchmarks.allocation.fleetpaths import FLEET_CLIENTS, FleetWave, direct_fleet, http_fleet
+from benchmarks.allocation.fleetround import build, check_fleet, release_round
+from benchmarks.allocation.fleetround import draws as fleet_draws
 from benchmarks.allocation.http import Wave, http_wave
-from benchmarks.allocation.server import Server
+from benchmarks.allocation.server import Server, worker_cpu_s
 from benchmarks.common import BenchmarkError
 
 
@@ -50,8 +53,15 @@ class Row:
 
     @property
     def p99(self) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[math.ceil(0.99 * len(ordered)) - 1]
+        return percentile(self.latencies, 0.99)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The nearest-rank percentile; NaN when there are no samples."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def round_trip(server: Server, count: int = 20) -> float:
@@ -67,8 +77,7 @@ def round_trip(server: Server, count: int = 20) -> float:
     return statistics.median(samples)
 
 
-async def measure(server: Server, waves: int) -> tuple[Row, Row]:
-    keys = set_up(server)
+async def measure(server: Server, waves: int, keys: dict[str, str]) -> tuple[Row, Row]:
     actors = key_ids(server.database_url)
     direct: list[Wave] = []
     http: list[Wave] = []
@@ -96,3 +105,37 @@ async def measure(server: Server, waves: int) -> tuple[Row, Row]:
         for db in connections:
             await db.close()
     return Row(f"HTTP, {WORKERS} workers", http), Row("psycopg, same transaction", direct)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetResult:
+    http: FleetWave
+    direct: FleetWave
+    workers_cpu_s: list[float]  # each worker's CPU seconds during the HTTP round
+    active_after: int
+
+
+async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> FleetResult:
+    """The fleet round: the fleet built, then ``requests`` draws through each path; the checks
+    after each path, and the round's reservations released between them."""
+    actors = key_ids(server.database_url)
+    build(server.database_url)
+    draws = fleet_draws(requests)
+    connections = [
+        await psycopg.AsyncConnection.connect(server.database_url, autocommit=True)
+        for _ in range(FLEET_CLIENTS)
+    ]
+    try:
+        direct = await direct_fleet(connections, actors, draws)
+    finally:
+        for db in connections:
+            await db.close()
+    check_fleet(server.database_url)
+    release_round(server.database_url)
+    before = worker_cpu_s(server)
+    http = await http_fleet(server, keys, draws)
+    after = worker_cpu_s(server)
+    active = check_fleet(server.database_url)
+    release_round(server.database_url)
+    used = [after[pid] - before.get(pid, 0.0) for pid in sorted(after)]
+    return FleetResult(http, direct, used, active)

@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, union_all
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -34,9 +34,7 @@ from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import RESERVATION
 from cloud.models import (
-    Bank,
     Compartment,
-    Parcel,
     Reservation,
     ReservationCreate,
     ReservationState,
@@ -44,19 +42,27 @@ from cloud.models import (
     SharingPolicy,
     Size,
 )
+from cloud.services.allocation_queries import (
+    ALLOCATION_LOCK,
+    DUE,
+    FIND_BANK,
+    HOLDING_PARCEL,
+    LOCK_BANK,
+    PICK,
+    POLICIES,
+    TALLY,
+    Policy,
+)
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
-from cloud.services.nearest import HOLDING_PARCEL, held_ids, nearest_with_room
+from cloud.services.nearest import held_ids, nearest_with_room
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
-__all__ = ["HOLDING_PARCEL", "nearest_with_room"]  # the benchmark's direct path mirrors these
-
-# the advisory locks' first key: this module's (the second is the bank id's hash)
-ALLOCATION_LOCK = 0x5EA7
+__all__ = ["ALLOCATION_LOCK", "HOLDING_PARCEL", "nearest_with_room"]  # the benchmark mirrors these
 
 
 DEFAULT_TTL_S = 3600.0  # a soft hold's, when the request names none
@@ -175,20 +181,14 @@ def _lock_bank(s: Session, bank_id: str) -> None:
     """Serialise the bank's decisions. PostgreSQL: an advisory lock held to the transaction's
     end, taken in the statement that finds the bank (its row stays free for the ingest's
     writes); SQLite: its writers are serialised already (``BEGIN IMMEDIATE``)."""
-    lock = func.pg_advisory_xact_lock(ALLOCATION_LOCK, func.hashtext(Bank.id))
     postgres = s.get_bind().dialect.name == "postgresql"
-    found = select(Bank.id, lock) if postgres else select(Bank.id, Bank.id)
-    if s.execute(found.where(Bank.id == bank_id)).first() is None:
+    found = s.execute(LOCK_BANK if postgres else FIND_BANK, {"bank": bank_id}).first()
+    if found is None:
         raise NotFound(f"no bank {bank_id}")
 
 
 def _expire_due(s: Session, bank_id: str, now: datetime) -> None:
-    due = select(Reservation).where(
-        Reservation.bank_id == bank_id,
-        Reservation.state == ReservationState.ACTIVE,
-        col(Reservation.expires_at) < now,
-    )
-    for reservation in s.exec(due):
+    for reservation in s.exec(DUE, params={"bank": bank_id, "now": now}):
         reservation.state = RESERVATION.step(reservation.state, ReservationState.EXPIRED)
         s.add(reservation)
         webhooks.reservation_event(s, Kind.RESERVATION_EXPIRED, reservation, now)  # issue 16
@@ -198,22 +198,21 @@ def _expire_due(s: Session, bank_id: str, now: datetime) -> None:
 
 
 def holdings(s: Session, bank_id: str) -> Counter[str]:
-    """Compartments each carrier holds at the bank: active reservations and parcels inside.
+    """Compartments each carrier holds at the bank: active reservations and parcels inside."""
+    return _tally(s, bank_id)[1]
 
-    Counted in SQL, in one statement: this runs while the bank's lock is held."""
-    reserved = select(Reservation.carrier_id, func.count().label("n")).where(
-        Reservation.bank_id == bank_id, Reservation.state == ReservationState.ACTIVE
-    )
-    parcels = select(Parcel.carrier_id, func.count().label("n")).where(
-        Parcel.bank_id == bank_id, col(Parcel.status).in_(HOLDING_PARCEL)
-    )
-    both = union_all(
-        reserved.group_by(col(Reservation.carrier_id)), parcels.group_by(col(Parcel.carrier_id))
-    )
+
+def _tally(s: Session, bank_id: str) -> tuple[int, Counter[str]]:
+    """The bank's free compartments and what each carrier holds, in one statement: this runs
+    while the bank's lock is held."""
     held: Counter[str] = Counter()
-    for carrier, count in s.execute(both):
-        held[carrier] += count
-    return held
+    free = 0
+    for carrier, count in s.execute(TALLY, {"bank": bank_id}):
+        if carrier is None:
+            free = count
+        else:
+            held[carrier] += count
+    return free, held
 
 
 def sharing_counts(s: Session, bank_id: str) -> BankCounts:
@@ -222,36 +221,34 @@ def sharing_counts(s: Session, bank_id: str) -> BankCounts:
     return _counts(s, bank_id, _policies(s, bank_id))
 
 
-def _policies(s: Session, bank_id: str) -> dict[str, SharingPolicy]:
+def _policies(s: Session, bank_id: str) -> dict[str, Policy]:
     """Every share of the bank, whatever its state."""
-    return {
-        p.carrier_id: p
-        for p in s.exec(select(SharingPolicy).where(SharingPolicy.bank_id == bank_id))
-    }
+    return {row[0]: Policy(*row) for row in s.execute(POLICIES, {"bank": bank_id})}
 
 
-def _counts(s: Session, bank_id: str, policies: dict[str, SharingPolicy]) -> BankCounts:
+def _counts(s: Session, bank_id: str, policies: dict[str, Policy]) -> BankCounts:
     shares = {
-        c: Share(p.guaranteed, p.ceiling)
-        for c, p in policies.items()
-        if p.state == ShareState.ACCEPTED
+        c: Share(guaranteed, ceiling)
+        for c, guaranteed, ceiling, state in policies.values()
+        if state == ShareState.ACCEPTED
     }
-    free = sum(free_by_size(s, bank_id).values())
-    return BankCounts(free=free, held=holdings(s, bank_id), shares=shares)
+    free, held = _tally(s, bank_id)
+    return BankCounts(free=free, held=held, shares=shares)
 
 
-def unaccepted(policy: SharingPolicy | None) -> str | None:
-    """Why nothing of a carrier goes to a bank where its share is ``policy``: offered,
+def unaccepted(bank_id: str, state: str | None) -> str | None:
+    """Why nothing of a carrier goes to a bank where its share is in ``state``: offered,
     declined or withdrawn. None when accepted, or when there is no share (walk-up deposits and
     the shared pool are open to any carrier)."""
-    if policy is None or policy.state == ShareState.ACCEPTED:
+    if state is None or state == ShareState.ACCEPTED:
         return None
-    return f"your share of {policy.bank_id} is {policy.state}; accept it first"
+    return f"your share of {bank_id} is {state}; accept it first"
 
 
 def refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
     """``Conflict`` when the carrier's share of the bank is not accepted (``unaccepted``)."""
-    reason = unaccepted(s.get(SharingPolicy, (bank_id, carrier_id)))
+    share = s.get(SharingPolicy, (bank_id, carrier_id))
+    reason = unaccepted(bank_id, None if share is None else share.state)
     if reason is not None:
         raise Conflict(reason)
 
@@ -259,7 +256,8 @@ def refuse_unaccepted(s: Session, bank_id: str, carrier_id: str) -> None:
 def _admit(s: Session, bank_id: str, carrier: str) -> Refused | None:
     """Why the carrier may not take another compartment here, or None when it may."""
     policies = _policies(s, bank_id)
-    reason = unaccepted(policies.get(carrier))
+    mine = policies.get(carrier)
+    reason = unaccepted(bank_id, None if mine is None else mine.state)
     if reason is not None:
         return Refused(reason, nearby=False)
     bank = _counts(s, bank_id, policies)
@@ -278,21 +276,7 @@ def _admit(s: Session, bank_id: str, carrier: str) -> Refused | None:
 def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
     """The smallest free compartment that fits, locked for this transaction (``SKIP LOCKED``
     on PostgreSQL; SQLite has one writer at a time)."""
-    reserved, occupied = held_ids([bank_id])
-    query = (
-        select(Compartment)
-        .where(
-            Compartment.bank_id == bank_id,
-            col(Compartment.in_service).is_(True),
-            col(Compartment.size_rank) >= size.rank,
-            col(Compartment.id).not_in(reserved),
-            col(Compartment.id).not_in(occupied),
-        )
-        .order_by(col(Compartment.size_rank), col(Compartment.label))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return s.exec(query).first()
+    return s.exec(PICK, params={"bank": bank_id, "rank": size.rank}).first()
 
 
 def free_by_size(s: Session, bank_id: str) -> dict[str, int]:

@@ -15,8 +15,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, and_, func
 from sqlmodel import Session, col, select
 
 from cloud.models import Bank, Compartment, Parcel, Reservation, ReservationState, Site, Size
+from cloud.services.allocation_queries import HOLDING_PARCEL
 
-HOLDING_PARCEL = ("in_locker", "return_pending")
 NEAREST = 3  # banks named in a refusal
 PAGE = 16  # candidates whose room is counted in one query
 RADII_KM = (5.0, 50.0, 500.0, math.inf)  # the widening steps
