@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from pydantic import AfterValidator
+from sqlalchemy import Engine
 
 from cloud.api import schemas as api
 from cloud.api.deps import ClockDep, CurrentPrincipal, EngineDep, LimiterDep, SettingsDep
@@ -21,6 +22,7 @@ from cloud.models import (
     SharingPolicy,
 )
 from cloud.services import allocation, carriers, fleet, keys, operations, quarantine, sites
+from cloud.webhooks.tracking import labels_of
 from locker_contract.text import Text, check_text
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -30,12 +32,32 @@ ERRORS[422] = {"model": api.Unprocessable}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
-def _reservation(r: Reservation) -> api.ReservationPublic:
-    return api.ReservationPublic.model_validate(r, from_attributes=True)
+def _reservations(engine: Engine, found: list[Reservation]) -> list[api.ReservationPublic]:
+    label = labels_of(engine, [r.compartment_id for r in found])  # one query for the list
+    return [
+        api.ReservationPublic.model_validate(r, from_attributes=True).model_copy(
+            update={"compartment": label.get(r.compartment_id)}
+        )
+        for r in found
+    ]
 
 
-def _parcel(p: Parcel) -> api.ParcelPublic:
-    return api.ParcelPublic.model_validate(p, from_attributes=True)
+def _reservation(engine: Engine, r: Reservation) -> api.ReservationPublic:
+    return _reservations(engine, [r])[0]
+
+
+def _parcels(engine: Engine, found: list[Parcel]) -> list[api.ParcelPublic]:
+    label = labels_of(engine, [p.compartment_id for p in found])
+    return [
+        api.ParcelPublic.model_validate(p, from_attributes=True).model_copy(
+            update={"compartment": label.get(p.compartment_id or "")}
+        )
+        for p in found
+    ]
+
+
+def _parcel(engine: Engine, p: Parcel) -> api.ParcelPublic:
+    return _parcels(engine, [p])[0]
 
 
 def _courier(c: Courier) -> api.CourierPublic:
@@ -81,28 +103,28 @@ def create_reservation(
     )
     if not created:
         response.status_code = 200
-    return _reservation(reservation)
+    return _reservation(engine, reservation)
 
 
 @router.get("/reservations", tags=["carriers"])
 def list_reservations(
     engine: EngineDep, who: CurrentPrincipal, state: Text | None = None
 ) -> list[api.ReservationPublic]:
-    return [_reservation(r) for r in allocation.list_own(engine, who, state)]
+    return _reservations(engine, allocation.list_own(engine, who, state))
 
 
 @router.get("/reservations/{reservation_id}", tags=["carriers"])
 def get_reservation(
     reservation_id: Text, engine: EngineDep, who: CurrentPrincipal
 ) -> api.ReservationPublic:
-    return _reservation(allocation.get(engine, who, reservation_id))
+    return _reservation(engine, allocation.get(engine, who, reservation_id))
 
 
 @router.delete("/reservations/{reservation_id}", tags=["carriers"])
 def cancel_reservation(
     reservation_id: Text, engine: EngineDep, who: CurrentPrincipal, clock: ClockDep
 ) -> api.ReservationPublic:
-    return _reservation(allocation.cancel(engine, who, reservation_id, clock.now()))
+    return _reservation(engine, allocation.cancel(engine, who, reservation_id, clock.now()))
 
 
 @router.post("/parcels", status_code=201, tags=["carriers"])
@@ -118,19 +140,19 @@ def announce_parcel(
         phone=body.recipient_phone,
         consent=body.consent,
     )
-    return _parcel(parcel)
+    return _parcel(engine, parcel)
 
 
 @router.get("/parcels", tags=["carriers"])
 def list_parcels(engine: EngineDep, who: CurrentPrincipal) -> list[api.ParcelPublic]:
-    return [_parcel(p) for p in carriers.parcels(engine, who)]
+    return _parcels(engine, carriers.parcels(engine, who))
 
 
 @router.get("/parcels/{waybill}", tags=["carriers"])
 def parcel_history(waybill: Text, engine: EngineDep, who: CurrentPrincipal) -> api.ParcelHistory:
     parcel, history = carriers.parcel_history(engine, who, waybill)
     events = [api.ParcelEventPublic.model_validate(e, from_attributes=True) for e in history]
-    return api.ParcelHistory(**_parcel(parcel).model_dump(), history=events)
+    return api.ParcelHistory(**_parcel(engine, parcel).model_dump(), history=events)
 
 
 @router.get("/couriers", tags=["carriers"])
@@ -199,7 +221,7 @@ def courier_me(engine: EngineDep, who: CurrentPrincipal) -> api.CourierSelf:
     return api.CourierSelf(
         **_courier(courier).model_dump(),
         carrier_id=courier.carrier_id,
-        parcels=[_parcel(p) for p in parcels],
+        parcels=_parcels(engine, parcels),
     )
 
 

@@ -31,6 +31,7 @@ class ReservationPublic(BaseModel):
     state: str
     expires_at: datetime | None
     created_at: datetime
+    compartment: str | None = None  # its label, e.g. A07
 
 
 class ParcelCreate(BaseModel):
@@ -47,6 +48,7 @@ class ParcelPublic(BaseModel):
     status: str
     consent: str
     created_at: datetime
+    compartment: str | None = None  # its label once deposited, e.g. A07
 
 
 class ParcelEventPublic(BaseModel):

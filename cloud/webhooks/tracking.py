@@ -44,6 +44,16 @@ class ReturnPublic(BaseModel):
     compartment: str | None
 
 
+def labels_of(engine: Engine, compartment_ids: list[str | None]) -> dict[str, str]:
+    """The labels of these compartments (one query), by id."""
+    wanted = sorted({c for c in compartment_ids if c is not None})
+    if not wanted:
+        return {}
+    with transaction(engine) as s:
+        query = select(Compartment.id, Compartment.label).where(col(Compartment.id).in_(wanted))
+        return dict(s.exec(query).all())
+
+
 def history(engine: Engine, who: Principal, waybill: str) -> list[TrackingEntry]:
     carrier = who.carrier
     with transaction(engine) as s:

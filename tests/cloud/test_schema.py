@@ -104,6 +104,16 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "GET /api/v1/banks/{bank_id}/quarantine": ("operator", "admin"),
     "POST /api/v1/banks/{bank_id}/quarantine/{event_id}/release": ("operator", "admin"),
     "POST /api/v1/banks/{bank_id}/quarantine/{event_id}/drop": ("operator", "admin"),
+    # carriers' webhooks, tracking and returns (issue 16)
+    "POST /api/v1/webhooks": ("sf", "jd"),
+    "GET /api/v1/webhooks": ("sf", "jd"),
+    "PATCH /api/v1/webhooks/{endpoint_id}": ("sf", "jd"),
+    "POST /api/v1/webhooks/{endpoint_id}/rotate": ("sf", "jd"),
+    "POST /api/v1/webhooks/{endpoint_id}/ping": ("sf", "jd"),
+    "GET /api/v1/webhooks/{endpoint_id}/deliveries": ("sf", "jd"),
+    "POST /api/v1/webhooks/{endpoint_id}/replay": ("sf", "jd"),
+    "GET /api/v1/tracking/{waybill}": ("sf", "jd"),
+    "GET /api/v1/returns": ("sf", "jd"),
 }
 
 

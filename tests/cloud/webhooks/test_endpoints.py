@@ -132,3 +132,17 @@ def test_tracking_history_and_returns_in_both_vocabularies(world: World) -> None
     ]
     assert world.cloud.ok("GET", "/api/v1/returns", world.cloud.keys["jd"]) == []
     assert world.cloud.call("GET", "/api/v1/tracking/NOPE", key).status_code == 404
+
+
+def test_reservations_and_parcels_answer_with_their_compartment_label(world: World) -> None:
+    sf = world.cloud.keys["sf"]
+    hold = {"bank_id": "maple", "size": "M", "kind": "hard"}
+    made = world.cloud.ok("POST", "/api/v1/reservations", sf, json=hold)
+    assert made["compartment"] == "A03"  # the smallest free M: labels A01-A02 are S
+    listed = world.cloud.ok("GET", "/api/v1/reservations", sf)
+    assert [r["compartment"] for r in listed] == ["A03"]
+    world.announce("SF1")
+    assert world.cloud.ok("GET", "/api/v1/parcels", sf)[0]["compartment"] is None
+    world.deposit("SF1", "A01")
+    assert world.cloud.ok("GET", "/api/v1/parcels", sf)[0]["compartment"] == "A01"
+    assert world.cloud.ok("GET", "/api/v1/parcels/SF1", sf)["compartment"] == "A01"
