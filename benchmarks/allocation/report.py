@@ -81,6 +81,7 @@ def fleet_table(result: FleetResult) -> list[str]:
         ),
         f"ratio HTTP / direct: {ratio:.2f}   (latencies in ms; a 409 includes the nearest banks)",
         f"each worker's CPU seconds during the HTTP round: {cpu}",
+        *_costs(result),
         f"0 double bookings, nobody past a ceiling ({result.active_after} active after the round)",
     ]
 
@@ -89,3 +90,20 @@ def load(when: str) -> str:
     """The machine's load average (1, 5, 15 min): others share its 2 cores."""
     one, five, fifteen = os.getloadavg()
     return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _costs(result: FleetResult) -> list[str]:
+    """CPU milliseconds per request of each tier: what sizing divides by."""
+    http_n = len(result.http.ok) + len(result.http.refused)
+    direct_n = len(result.direct.ok) + len(result.direct.refused)
+    api = sum(result.workers_cpu_s) / http_n * MS
+    pg_http, pg_direct = (
+        s / n * MS for s, n in zip(result.postgres_cpu_s, (http_n, direct_n), strict=True)
+    )
+    me_http, me_direct = (
+        s / n * MS for s, n in zip(result.client_cpu_s, (http_n, direct_n), strict=True)
+    )
+    return [
+        f"CPU ms per request: API workers {api:.2f}, PostgreSQL {pg_http:.2f} (HTTP) and "
+        f"{pg_direct:.2f} (direct), the clients {me_http:.2f} (HTTP) and {me_direct:.2f} (direct)"
+    ]

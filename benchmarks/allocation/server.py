@@ -27,17 +27,35 @@ class Server:
     pid: int  # the supervisor's: its children are the workers
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) process ``pid`` has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by every PostgreSQL process on this machine (the benchmark's
+    connections' backends stay open through a path, so a difference is that path's)."""
+    used = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "postgres":
+                    used += _cpu_s(int(proc.name))
+    return used
+
+
 def worker_cpu_s(server: Server) -> dict[int, float]:
     """CPU seconds (user and system) each worker has used so far."""
     with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
         pids = [int(pid) for pid in children.read().split()]
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {}
     for pid in pids:
-        if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-            continue  # multiprocessing's resource tracker
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not the tracker
+            used[pid] = _cpu_s(pid)
     return used
 
 

@@ -26,7 +26,7 @@ from benchmarks.allocation.fleetpaths import FLEET_CLIENTS, FleetWave, direct_fl
 from benchmarks.allocation.fleetround import build, check_fleet, release_round
 from benchmarks.allocation.fleetround import draws as fleet_draws
 from benchmarks.allocation.http import Wave, http_wave
-from benchmarks.allocation.server import Server, worker_cpu_s
+from benchmarks.allocation.server import Server, postgres_cpu_s, worker_cpu_s
 from benchmarks.common import BenchmarkError
 
 
@@ -112,6 +112,8 @@ class FleetResult:
     http: FleetWave
     direct: FleetWave
     workers_cpu_s: list[float]  # each worker's CPU seconds during the HTTP round
+    postgres_cpu_s: tuple[float, float]  # PostgreSQL's CPU seconds: HTTP round, direct round
+    client_cpu_s: tuple[float, float]  # this process's: HTTP round, direct round
     active_after: int
 
 
@@ -126,16 +128,18 @@ async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> 
         for _ in range(FLEET_CLIENTS)
     ]
     try:
+        pg, me = postgres_cpu_s(), time.process_time()
         direct = await direct_fleet(connections, actors, draws)
+        pg_direct, me_direct = postgres_cpu_s() - pg, time.process_time() - me
     finally:
         for db in connections:
             await db.close()
     check_fleet(server.database_url)
     release_round(server.database_url)
-    before = worker_cpu_s(server)
+    before, pg, me = worker_cpu_s(server), postgres_cpu_s(), time.process_time()
     http = await http_fleet(server, keys, draws)
-    after = worker_cpu_s(server)
+    after, pg_http, me_http = worker_cpu_s(server), postgres_cpu_s() - pg, time.process_time() - me
     active = check_fleet(server.database_url)
     release_round(server.database_url)
     used = [after[pid] - before.get(pid, 0.0) for pid in sorted(after)]
-    return FleetResult(http, direct, used, active)
+    return FleetResult(http, direct, used, (pg_http, pg_direct), (me_http, me_direct), active)
