@@ -103,6 +103,8 @@ class DoorOut(BaseModel):
     outcome: str
     parcel_id: str | None = None
     waybill: str | None = None
+    fee: str = ""  # the storage fee charged as the door opened (``flows.fees``), if any
+    fee_state: str = ""  # paid, or owed (the payment provider failed: decision 0017)
 
 
 class ReturnOut(BaseModel):

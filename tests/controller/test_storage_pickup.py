@@ -118,7 +118,8 @@ def test_a_provider_down_releases_the_parcel_and_records_the_fee_owed(bank: Bank
     later(bank, 100)  # far past the free period: the cap
     answer = bank.client.post("/api/pickup", json={"code": code})
     assert answer.status_code == 200, answer.text
-    assert [d["outcome"] for d in answer.json()] == ["opened"]
+    [door] = answer.json()
+    assert (door["outcome"], door["fee"], door["fee_state"]) == ("opened", "¥3.00", "owed")
     shut(bank, "A03")  # it opened: the recipient takes the parcel, unpaid
     wait_until(lambda: picked_up(bank, parcel_id))
     assert [(c.amount_minor, c.reference) for c in down.asked] == [(300, parcel_id)]
