@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from cloud.models import Compartment, InboundEvent, Parcel, ParcelStatus, Reservation
 from cloud.webhooks.events import Kind, vocabularies
 from cloud.webhooks.tables import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from locker_contract import storage
 from locker_contract.events import (
     DoorJammed,
     Event,
@@ -135,7 +136,18 @@ def bank_event(s: Session, row: InboundEvent, event: Event, now: datetime) -> No
     at = row.happened_at or now
     match event:
         case ParcelDeposited(waybill=waybill, carrier=carrier):
-            _about(s, Kind.IN_LOCKER, row.bank_id, waybill, at=at, now=now, carrier=carrier)
+            until = deadline(event)
+            when = None if until is None else until.isoformat()
+            _about(
+                s,
+                Kind.IN_LOCKER,
+                row.bank_id,
+                waybill,
+                at=at,
+                now=now,
+                carrier=carrier,
+                deadline=when,
+            )
         case ParcelPickedUp(waybill=waybill):
             _about(s, Kind.PICKED_UP, row.bank_id, waybill, at=at, now=now)
         case ParcelRefused(waybill=waybill, reason=reason):
@@ -148,6 +160,16 @@ def bank_event(s: Session, row: InboundEvent, event: Event, now: datetime) -> No
             _jammed(s, row.bank_id, where, at, now)
         case _:
             pass
+
+
+def deadline(event: ParcelDeposited) -> datetime | None:
+    """When the deposited parcel becomes a return, by the policy the bank keeps it under (the
+    bank's own count; outages later move it: ``locker_contract.storage``). None from a bank
+    that does not say."""
+    if event.deposited_at is None or event.storage is None:
+        return None
+    at = event.deposited_at
+    return storage.deadline(at, event.storage, [], at)
 
 
 def _about(

@@ -26,7 +26,7 @@ from sqlmodel.sql.expression import Select
 
 from cloud.clock import Clock, SystemClock
 from cloud.core.db import transaction
-from cloud.webhooks import offline
+from cloud.webhooks import offline, reminders
 from cloud.webhooks.config import Policy
 from cloud.webhooks.keys import unseal
 from cloud.webhooks.sender import Message, Outcome, new_client, send
@@ -221,6 +221,7 @@ class Worker:
         """Deliveries attempted."""
         if self.clock.monotonic() >= self._next_sweep:
             offline.sweep(self.engine, self.clock.now(), self.policy.offline_after_s)
+            reminders.sweep(self.engine, self.clock.now(), self.policy.window_s)
             self._next_sweep = self.clock.monotonic() + self.policy.sweep_every_s
         jobs = claim(self.engine, self.server_key, self.clock.now(), self.policy)
         if not jobs:

@@ -28,6 +28,7 @@ from locker_contract.events import (
     ParcelRefused,
     ParcelReturned,
 )
+from locker_contract.storage import StoragePolicy
 from tests.cloud.conftest import Cloud, fleet
 from tests.cloud.webhooks.receiver import Receiver, running
 
@@ -77,7 +78,14 @@ class World:
         }
         self.cloud.ok("POST", "/api/v1/parcels", self.cloud.keys[carrier], json=body)
 
-    def deposit(self, waybill: str, label: str, carrier: str = "sf") -> Envelope:
+    def deposit(
+        self,
+        waybill: str,
+        label: str,
+        carrier: str = "sf",
+        kept: tuple[datetime, StoragePolicy] | None = None,
+    ) -> Envelope:
+        """``kept``: when the door shut on it and the storage policy, if the bank says."""
         self.parcels[waybill] = uuid.uuid4()
         return self.bank(
             ParcelDeposited(
@@ -91,6 +99,8 @@ class World:
                 sealed_code=None,
                 consent="recipient_app",
                 flagged_for_review=False,
+                deposited_at=None if kept is None else kept[0],
+                storage=None if kept is None else kept[1],
             )
         )
 

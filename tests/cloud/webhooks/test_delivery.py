@@ -9,13 +9,14 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from cloud.core.db import transaction
-from cloud.models import Bank, Compartment
-from cloud.webhooks.events import SUBSCRIBABLE, Kind
+from cloud.messaging.states import MessageKind, MessageState
+from cloud.messaging.tables import NotificationParcel
+from cloud.models import Bank, Compartment, Notification
+from cloud.webhooks.events import SUBSCRIBABLE
 from locker_contract.events import DoorJammed, ParcelPickedUp
+from locker_contract.storage import StoragePolicy
 from tests.cloud.webhooks.conftest import BANK, World, drain
 from tests.cloud.webhooks.receiver import Receiver
-
-NOT_HOOKED = {Kind.REMINDER_SENT.value}  # the notifier's reminders have no hook yet
 
 
 def test_every_kind_of_event_is_delivered_signed(world: World, receiver: Receiver) -> None:
@@ -25,6 +26,7 @@ def test_every_kind_of_event_is_delivered_signed(world: World, receiver: Receive
     _reservations_come_and_go(world)
     deposited = _fill_until_unfulfillable(world)
     first, second, last = deposited[0], deposited[1], deposited[-1]
+    _reminder_sent(world, first)
     world.pick_up(*first)
     world.refuse(second[0], "recipient refused it")
     world.collect(second[0])
@@ -32,7 +34,7 @@ def test_every_kind_of_event_is_delivered_signed(world: World, receiver: Receive
     world.bank(DoorJammed(compartment=last[1], intent_id=uuid.uuid4(), jam_count=1))
     _bank_offline_long_ago(world)
     drain(world.worker())
-    assert receiver.types() == set(SUBSCRIBABLE) - NOT_HOOKED
+    assert receiver.types() == set(SUBSCRIBABLE)
     assert all(r.verified_by for r in receiver.got)
     jammed = [r for r in receiver.delivered() if r.type == "exception.door_jammed"]
     assert [(r.data["waybill"], r.data["compartment"]) for r in jammed] == [last]
@@ -70,7 +72,8 @@ def test_an_event_carries_the_banks_time_and_both_vocabularies(
 ) -> None:
     world.endpoint("sf", receiver, events=["parcel.in_locker", "parcel.picked_up"])
     at = datetime.now(UTC) - timedelta(minutes=3)  # the bank reports late: its time counts
-    world.deposit("SF9", "A03")
+    shut = at - timedelta(seconds=20)
+    world.deposit("SF9", "A03", kept=(shut, StoragePolicy(free_hours=18, keep_hours=48)))
     picked_up = ParcelPickedUp(parcel_id=world.parcels["SF9"], waybill="SF9", compartment="A03")
     world.bank(picked_up, at=at)
     drain(world.worker())
@@ -84,6 +87,7 @@ def test_an_event_carries_the_banks_time_and_both_vocabularies(
     assert in_locker.data["compartment"] == "A03"
     assert in_locker.data["bank_id"] == BANK
     assert in_locker.data["kuaidi100"] == {"state": 5, "code": 501}
+    assert datetime.fromisoformat(in_locker.data["deadline"]) == shut + timedelta(hours=48)
 
 
 def _labels(world: World) -> dict[str, str]:
@@ -95,3 +99,27 @@ def _bank_offline_long_ago(world: World) -> None:
     since = datetime.now(UTC) - timedelta(hours=2)
     with transaction(world.engine) as s:
         s.execute(update(Bank).where(col(Bank.id) == BANK).values(online=False, status_since=since))
+
+
+def _reminder_sent(world: World, parcel: tuple[str, str]) -> None:
+    """The notifier sent the pickup group's reminder (its row, as cloud.messaging leaves it)."""
+    waybill, label = parcel
+    with transaction(world.engine) as s:
+        reminder = Notification(
+            event_id=f"reminder:{BANK}:{waybill}",
+            bank_id=BANK,
+            carrier_id="sf",
+            waybill=waybill,
+            recipient_phone="13800138000",
+            text="a reminder",
+            kind=MessageKind.REMINDER,
+            state=MessageState.SENT,
+            sent_at=datetime.now(UTC),
+        )
+        s.add(reminder)
+        s.flush()
+        s.add(
+            NotificationParcel(
+                notification_id=reminder.id, carrier_id="sf", waybill=waybill, compartment=label
+            )
+        )
