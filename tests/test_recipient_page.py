@@ -181,6 +181,12 @@ def phone_page(browser: Browser, language: str) -> Page:
     return context.new_page()
 
 
+def follow(page: Page, target: Locator) -> None:
+    """Click a link or a form's button and wait for the page it leads to."""
+    with page.expect_navigation():
+        target.click()
+
+
 def decoded(qr: Locator) -> str:
     """What a scanner reads from the QR code on screen (zxing-cpp on a screenshot)."""
     image = Image.open(io.BytesIO(qr.screenshot()))
@@ -272,7 +278,7 @@ def own_code_opens_the_doors(browser: Browser, rig: Rig, labels: list[str]) -> P
     assert ", ".join(labels) in page.locator(".labels").inner_text()
     accessible(page)
     shot(page, "recipient-zh")
-    page.get_by_role("link", name="English").click()
+    follow(page, page.get_by_role("link", name="English"))
     page.locator("#own-code .qr svg").wait_for()  # the switch keeps the code's fragment
     assert decoded(page.locator("#own-code .qr svg")) == code
     shot(page, "recipient-en")
@@ -288,24 +294,24 @@ def extend_refuse_and_share(browser: Browser, rig: Rig, labels: list[str]) -> No
     another, which opens the door: each reflected at the bank."""
     page = phone_page(browser, "en")
     page.goto(link(rig, "SF3", code_of(rig, "SF3")))
-    page.get_by_role("button", name="Keep it 24 hours longer (once)").click()
+    follow(page, page.get_by_role("button", name="Keep it 24 hours longer (once)"))
     assert "Extended." in page.locator("[role=status]").inner_text()
     wait_until(lambda: rig.edge_rows(GroupExtension) == 1, what="the extension at the bank")
     row = page.locator("li").filter(has_text=labels[1])
-    row.get_by_role("button", name="Refuse this parcel (back to its carrier)").click()
+    follow(page, row.get_by_role("button", name="Refuse this parcel (back to its carrier)"))
     wait_until(lambda: rig.edge_state("SF4") == "return_pending", what="SF4 a return")
     wait_until(lambda: _status(rig, "SF4") == "return_pending", what="SF4 a return, in the cloud")
     page.reload()
     assert "Going back to the courier" in page.content()
     shared = page.locator("section", has_text="Code for someone else").locator("svg")
-    page.get_by_role("button", name="Give someone a code to pick up for you").click()
+    follow(page, page.get_by_role("button", name="Give someone a code to pick up for you"))
     revoked = decoded(shared)
     wait_until(lambda: rig.edge_rows(SharedCode) == 1, what="the shared code at the bank")
-    page.get_by_role("button", name="Revoke this code").click()
+    follow(page, page.get_by_role("button", name="Revoke this code"))
     wait_until(lambda: rig.edge_rows(SharedCode) == 0, what="the shared code revoked")
     tried = httpx2.post(f"{rig.kiosk_url}/api/pickup", json={"code": revoked})
     assert tried.status_code == 401
-    page.get_by_role("button", name="Give someone a code to pick up for you").click()
+    follow(page, page.get_by_role("button", name="Give someone a code to pick up for you"))
     second = decoded(shared)
     assert second not in (revoked, code_of(rig, "SF3"))
     wait_until(lambda: rig.edge_rows(SharedCode) == 1, what="the new shared code at the bank")
@@ -319,7 +325,7 @@ def said_no_and_bad_links(rig: Rig, page: Page, headers: dict[str, str]) -> None
     """The first recipient says no to lockers: the kiosk refuses a deposit for them. A tampered
     link and an expired one get their pages."""
     page.goto(link(rig, "SF1") + "?lang=zh")
-    page.get_by_role("button", name="不要投递到快递柜").click()
+    follow(page, page.get_by_role("button", name="不要投递到快递柜"))
     wait_until(lambda: rig.edge_rows(RecipientRefusal) == 1, what="the refusal at the bank")
     body = {"waybill": "SF5", "phone": FIRST, "size": "M", "consent": "phone_call"}
     refused = httpx2.post(f"{rig.kiosk_url}/api/deposits", json=body, headers=headers)
