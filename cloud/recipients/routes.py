@@ -29,7 +29,7 @@ from cloud.core.config import Settings
 from cloud.messaging.render import mask_waybill
 from cloud.recipients import api, consent, service
 from cloud.recipients.links import LinkExpired, LinkRefused, read_token
-from cloud.recipients.texts import LANGUAGES, pick_language, translator
+from cloud.recipients.texts import LANGUAGES, pick_language, refusal, translator
 from cloud.services.errors import CloudError, Invalid
 from cloud.services.storage_policy import ParcelStorage
 from locker_contract.storage import money
@@ -151,7 +151,7 @@ def _act(visit: Visit, action: Callable[[str], object], done: str) -> Response:
     except (LinkRefused, LinkExpired, service.UnknownGroup) as exc:
         return visit.refused(exc)
     except CloudError as exc:
-        return visit.show(group_id, exc.status, error=exc.message)
+        return visit.show(group_id, exc.status, error=refusal(exc.message, visit.language))
     where = f"/r/{visit.token}?lang={visit.language}&done={done}"
     return RedirectResponse(where, status_code=303, headers=HEADERS)
 

@@ -91,6 +91,26 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+# The services' refusals (``cloud.recipients.service``, ``consent``) by their English text.
+REFUSALS_ZH: dict[str, str] = {
+    "this link's parcels have ended: its phone number is erased": (
+        "此链接的快件已结束，无法保存偏好。"
+    ),
+    "choose consent, refuse or clear": "请选择一项投递偏好。",
+    "no parcel of this link is waiting in the locker any more": "此链接的快件已不在柜中。",
+    "already done: extend": "保管期已延长过一次。",
+    "already done: refuse": "此件已拒收。",
+    "no such parcel waiting for this link": "此链接下没有这件待取快件。",
+    "a second code is active already: revoke it first": "已有一个代取码，请先撤销。",
+    "no such second code for this link": "此链接下没有这个代取码。",
+}
+
+
+def refusal(message: str, language: str) -> str:
+    """A service's refusal in the reader's language (English as the service said it)."""
+    return REFUSALS_ZH.get(message, message) if language == "zh" else message
+
+
 def pick_language(query: str | None, accept: str) -> str:
     """``?lang=`` if it names one of ours, else the first of ours in ``Accept-Language``."""
     if query in LANGUAGES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -14,6 +15,7 @@ from cloud.models import Parcel
 from cloud.recipients import derive
 from cloud.recipients.links import make_token
 from cloud.recipients.tables import RecipientConsent
+from cloud.recipients.texts import REFUSALS_ZH, refusal
 from locker_contract.credentials import pin_verifier
 from locker_contract.events import ParcelRefused
 from locker_contract.phones import phone_verifier
@@ -111,6 +113,8 @@ def test_extend_once(group: Group) -> None:
     assert again.status_code == 409
     assert "already done" in again.text
     assert len(group.commands("group.extend")) == 1
+    in_chinese = group.cloud.client.post(f"{group.url}/extend", headers=ZH)
+    assert "保管期已延长过一次" in in_chinese.text
 
 
 def test_share_a_second_code_and_revoke_it(group: Group) -> None:
@@ -190,3 +194,14 @@ def test_bad_form_input_is_never_a_500(group: Group) -> None:
         "/api/v1/recipients/consent", json={"bank_id": BANK, "recipient_phone": "1380013800"}
     )
     assert anon.status_code == 401
+
+
+def test_every_refusal_the_services_give_has_its_chinese() -> None:
+    sources = "".join(
+        (Path(__file__).parents[3] / "cloud" / "recipients" / name).read_text()
+        for name in ("service.py", "consent.py", "routes.py")
+    )
+    said = set(re.findall(r'raise (?:Conflict|NotFound|Invalid)\("([^"{]+)"\)', sources))
+    said |= {f"already done: {kind}" for kind in ("extend", "refuse")}
+    assert said == set(REFUSALS_ZH)
+    assert refusal("already done: extend", "en") == "already done: extend"
