@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -15,7 +16,13 @@ from cloud.messaging.states import MessageKind
 from cloud.models import AuditEntry, Command, Notification, Parcel, Site
 from cloud.services.ingest import ingest_event
 from cloud.services.storage_policy import fee_rule, parcel_storage
+from controller import storage as edge_storage
+from controller.commands import CommandRunner
+from controller.store import Parcel as EdgeParcel
+from controller.store import emit, outbox, transaction
 from locker_contract import sealing
+from locker_contract import storage as rules
+from locker_contract.commands import CommandEnvelope
 from locker_contract.events import (
     Envelope,
     Event,
@@ -25,6 +32,8 @@ from locker_contract.events import (
 )
 from locker_contract.storage import EXPIRY_REASON, StoragePolicy
 from tests.cloud.conftest import Cloud, fleet
+from tests.controller.fakeclock import FakeClock
+from tests.linkbench import EdgeSide
 
 POLICY = {
     "free_hours": 18,
@@ -202,3 +211,61 @@ def test_a_parcel_returned_at_its_deadline_gets_its_recipient_an_expired_message
             None,
         )
         assert expired.recipient_phone == "13800138000"
+
+
+async def test_the_cloud_counts_the_deadline_the_bank_counts(cloud: Cloud, tmp_path: Path) -> None:
+    """The bank's own events, from its outbox, ingested: both sides give one deadline and fee."""
+    fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
+    edge = EdgeSide.create(tmp_path, "maple", "mqtt://127.0.0.1:1")
+    clock = FakeClock()
+    runner = CommandRunner(edge.engine, edge.key, lambda: None, clock)
+
+    async def command(body: dict[str, object]) -> None:
+        sent = {"command_id": str(uuid.uuid4()), "sent_at": clock.wall(), "ttl_s": 60.0}
+        await runner.run(CommandEnvelope.model_validate(sent | {"command": body}), 60)
+
+    try:
+        await command({"type": "storage.policy", "policy": POLICY})
+        with transaction(edge.engine) as s:  # a deposit, recorded as ``recording`` does
+            parcel = EdgeParcel(
+                waybill="SF9", carrier="sf", courier_id="sf-1", recipient_phone="13800138000",
+                compartment="A01", consent="recipient_app", deposited_at=clock.wall(),
+            )  # fmt: skip
+            s.add(parcel)
+            s.flush()
+            fallback = edge_storage.default_policy(edge.config.policy)
+            kept = edge_storage.keep_terms(s, parcel.id, fallback)
+            emit(
+                s,
+                ParcelDeposited(
+                    parcel_id=uuid.UUID(parcel.id), waybill="SF9", carrier="sf",
+                    courier_id="sf-1", compartment="A01", recipient_phone="13800138000",
+                    group_id=uuid.uuid4(), sealed_code=None, consent="recipient_app",
+                    flagged_for_review=False, deposited_at=clock.wall(), storage=kept,
+                ),
+            )  # fmt: skip
+        clock.advance(3 * 3600)
+        await command({"type": "bank.maintenance", "on": True})
+        clock.advance(7 * 3600)
+        await command({"type": "bank.maintenance", "on": False})
+        clock.advance(20 * 3600)
+        edge_storage.doors_failed(edge.engine, [("A01", "jammed")], clock.wall())
+        clock.advance(5 * 3600)
+        now = clock.wall()
+        with transaction(edge.engine) as s:
+            outages = edge_storage.outages_of(s, "A01")
+            at_bank = rules.deadline(parcel.deposited_at, kept, outages, now)
+            owed_at_bank = edge_storage.owed(s, s.get_one(EdgeParcel, parcel.id), fallback, now)
+            sent = outbox(s, "maple")
+    finally:
+        edge.engine.dispose()
+    for envelope in sent:
+        ingest_event(engine_of(cloud), envelope, now=now)
+    with Session(engine_of(cloud)) as s:
+        in_cloud = parcel_storage(
+            s, s.exec(select(Parcel).where(Parcel.waybill == "SF9")).one(), now
+        )
+    assert in_cloud is not None
+    assert at_bank == parcel.deposited_at + timedelta(hours=168 + 7 + 5)  # maintenance, the door
+    assert in_cloud.deadline == at_bank
+    assert (in_cloud.owed_minor, "CNY") == owed_at_bank == (50, "CNY")  # 23 h counted
