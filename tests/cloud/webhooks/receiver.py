@@ -21,6 +21,7 @@ class Received:
     timestamp: str  # the payload's: when it happened
     verified_by: frozenset[int]  # which of the receiver's secrets verify it
     answered: int
+    host: str = ""  # the Host header it came with
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Receiver:
             payload["timestamp"],
             frozenset(verified),
             answered,
+            headers.get("Host", headers.get("host", "")),
         )
         with self._lock:
             self.got.append(seen)
