@@ -64,16 +64,24 @@ class BrokerUrl:
 
 
 def client(
-    broker: BrokerUrl, identifier: str, *, session_expiry_s: int = SESSION_EXPIRY_S, **options: Any
+    broker: BrokerUrl,
+    identifier: str,
+    *,
+    session_expiry_s: int = SESSION_EXPIRY_S,
+    receive_maximum: int | None = None,
+    **options: Any,
 ) -> aiomqtt.Client:
     """An MQTT client whose session the broker keeps across reconnects and restarts: MQTT 5
-    with a session expiry (``session_expiry_s``), or ``clean_session=False`` on 3.1.1."""
+    with a session expiry (``session_expiry_s``), or ``clean_session=False`` on 3.1.1. MQTT 5's
+    ``receive_maximum`` bounds the messages the broker hands it before it acknowledges any."""
     options |= {"identifier": identifier, "timeout": 10.0}
     if broker.tls:
         options["tls_context"] = ssl.create_default_context()
     if broker.mqtt5:
         props = properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = session_expiry_s
+        if receive_maximum is not None:
+            props.ReceiveMaximum = receive_maximum
         options |= {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False}
         options["properties"] = props
     else:

@@ -18,22 +18,31 @@ one process). Each bank connects as ``edge-<bank id>`` with a clean session and 
 next): ``Envelope`` JSON from ``model_dump_json`` as the edge sends it, ``door.closed`` and
 ``board.health`` alternating (the cloud records either and looks for one alarm to clear;
 deposits and pickups, which touch parcels and reservations, cost more and are not measured
-here). Payloads are built before the clock starts. The connections stay open through the rounds:
+here). Payloads are built before the clock starts. The connections stay open through the rounds,
+and from the start every bank publishes a heartbeat every 30 s (the edge's default), their turns
+spread evenly: 333 heartbeats/s from 10,000 banks, through every round:
 
 1. bare: one ``aiomqtt.Client`` (MQTT 5, clean start) subscribed at QoS 1 to
    ``$share/bench-bare/banks/+/events`` (the worker's kind of subscription) that only counts what
    it receives: no parsing, no database. Every bank publishes its events at once; the rate is
    events over the time from the first received to the last. No worker is subscribed: these
    events never reach the cloud.
-2. burst: ``cloud.link.worker.IngestWorker`` as production runs it (``mqtt://``: MQTT 5, a
+2. heartbeats alone: one worker for 30 s (10 s with ``--quick``), no events: the cores it uses
+   for 10,000 banks' heartbeats (gathered per bank, written every 0.25 s).
+3. burst: ``cloud.link.worker.IngestWorker`` as production runs it (``mqtt://``: MQTT 5, a
    persistent session, the shared subscription, ``Settings`` defaults with 4 lanes), in a process
-   of its own with its own engine, takes the banks' next events, all published at once. The
-   broker passes them on as fast as they come and the worker's queues hold the backlog, so this
-   is the worker's capacity. The rate is events over the time from the first stored to the last
-   (``received_at``, stamped by ``ingest_event`` in each event's transaction). The full run
-   repeats it with two worker processes sharing the subscription.
-3. paced: one worker; one event each from as many banks as it takes, spread evenly at half the
+   of its own with its own engine, takes the banks' next events, all published at once: the
+   worker's capacity. The rate is events over the time from the first stored to the last
+   (``received_at``, stamped in each batch's transaction). The full run repeats it with two
+   worker processes sharing the subscription.
+4. catch-up: a worker connects, subscribes and stops (its session stays at the broker); 1,000
+   banks (500 with ``--quick``) publish 10 events each (4) meanwhile; the worker comes back and
+   drains them: seconds from its return to the last stored.
+5. paced: one worker; one event each from as many banks as it takes, spread evenly at half the
    first burst's rate for 15 s (5 s with ``--quick``): the latency of a cloud that keeps up.
+6. flood: the same paced load for 10 s (3 s) while one more bank publishes 20,000 events (2,000)
+   at once without waiting for each PUBACK: the other banks' events' ages show whether the flood
+   held them back.
 
 After each ingest round the benchmark waits until the banks' cursors add up, then checks that
 the cloud took every event exactly once: each bank's ``BankCursor.applied_seq`` is the last seq it
@@ -58,5 +67,5 @@ Compare runs from the same machine only.
 
 Run ``python -m benchmarks.ingest`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
 default, see ``--postgres``; ``mosquitto`` on the PATH or in /usr/sbin), or with ``--quick`` for a
-short CI run: one event per bank, one worker process.
+short CI run: one event per bank, one worker process, shorter and smaller rounds.
 """

@@ -16,6 +16,7 @@ from benchmarks.common import BenchmarkError, fresh_database, postgres_option
 from benchmarks.ingest.children import children
 from benchmarks.ingest.config import (
     BANKS,
+    BEAT_PERIOD_S,
     FULL,
     HISTORY,
     LABELS,
@@ -27,10 +28,11 @@ from benchmarks.ingest.config import (
     STALL_S,
     Plan,
 )
+from benchmarks.ingest.fleet_rounds import beats_round, catchup_round, flood_round
 from benchmarks.ingest.load import load_process
-from benchmarks.ingest.messages import Connected, Stop
-from benchmarks.ingest.report import header, notes, table, versions
-from benchmarks.ingest.rounds import Row, Run, bare_round, burst_round, paced_round
+from benchmarks.ingest.messages import Beat, Beating, Connected, Stop
+from benchmarks.ingest.report import Figures, header, lines, versions
+from benchmarks.ingest.rounds import Run, bare_round, burst_round, paced_round
 from benchmarks.ingest.services import bank_ids, mosquitto, open_files_limit, populate, raise_nofile
 
 SUMMARY = (ingest.__doc__ or "").splitlines()[0]
@@ -58,9 +60,7 @@ def terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # unwinds as Ctrl-C does: children, broker and database go
 
 
-def measure(
-    args: argparse.Namespace, plan: Plan, banks: list[str]
-) -> tuple[Row, list[Row], Row, list[str]]:
+def measure(args: argparse.Namespace, plan: Plan, banks: list[str]) -> Figures:
     setup: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp,
@@ -93,13 +93,20 @@ def measure(
                 f"{max(c.seconds for c in opened):.1f} s; descriptors: mosquitto {limit}, "
                 f"load processes {raise_nofile(NOFILE)}"
             )
+            for loader in loaders:  # every bank's heartbeat, through every round
+                loader.send(Beat(BEAT_PERIOD_S))
+                loader.expect(Beating)
             run = Run(kids, loaders, broker, database_url, banks)
             bare = bare_round(run, plan.events)
+            beats = beats_round(run, plan.beats_s)
             bursts = [burst_round(run, workers, plan.events) for workers in plan.workers]
-            paced = paced_round(run, bursts[0].rate * PACED_SHARE, plan.paced_s)
+            catchup = catchup_round(run, plan)
+            rate = bursts[0].rate * PACED_SHARE
+            paced = paced_round(run, rate, plan.paced_s, plan.catchup_banks)
+            flood = flood_round(run, plan, rate, plan.catchup_banks)
             for loader in loaders:
                 loader.send(Stop())
-    return bare, bursts, paced, setup
+    return Figures(bare, bursts, paced, beats, catchup, flood, setup)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,14 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     signal.signal(signal.SIGTERM, terminated)
     try:
-        bare, bursts, paced, setup = measure(args, plan, banks)
+        figures = measure(args, plan, banks)
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; everything started was stopped", file=sys.stderr)
         return 130
-    for line in [*table(len(banks), bare, bursts, paced), *notes([*bursts, paced]), *setup]:
+    for line in lines(len(banks), figures):
         print(line)
     return 0
 

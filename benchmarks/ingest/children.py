@@ -27,6 +27,7 @@ class Child:
     process: BaseProcess
     conn: Connection
     broker: Broker
+    client_id: str = ""  # a worker's MQTT client id, once it said
 
     def receive(self, timeout: float = START_TIMEOUT_S) -> object:
         deadline = time.monotonic() + timeout

@@ -17,6 +17,8 @@ CONNECTING = 100  # connection attempts in flight per load process
 LABELS = [f"A{n:02d}" for n in range(1, 9)]  # compartments per bank in the cloud's database
 HISTORY = 10  # events per bank stored and applied before the run, as in a fleet's database
 PROBE_BANK = "bench-probe"
+FLOOD_BANK = "bench-flood"  # the bank that floods, beside the others
+BEAT_PERIOD_S = 30.0  # every bank's heartbeat period (the edge's default), in every round
 BARE_GROUP = "bench-bare"
 STALL_S = 60.0  # no progress for this long: the run failed
 START_TIMEOUT_S = 60.0
@@ -29,8 +31,31 @@ class Plan:
     events: int  # per bank, in the bare round and in each burst
     workers: tuple[int, ...]  # worker processes, one burst each
     paced_s: float  # how long the paced round publishes
+    beats_s: float  # how long the heartbeats-only round measures one worker
+    catchup_banks: int  # per load process: banks whose events queue while no worker runs
+    catchup_events: int  # per such bank
+    flood_events: int  # the flooding bank's, all at once
+    flood_s: float  # how long the other banks publish, paced, meanwhile
 
 
-FULL = Plan(events=3, workers=(1, 2), paced_s=15.0)
-QUICK = Plan(events=1, workers=(1,), paced_s=5.0)
+FULL = Plan(
+    events=3,
+    workers=(1, 2),
+    paced_s=15.0,
+    beats_s=30.0,
+    catchup_banks=500,
+    catchup_events=10,
+    flood_events=20_000,
+    flood_s=10.0,
+)
+QUICK = Plan(
+    events=1,
+    workers=(1,),
+    paced_s=5.0,
+    beats_s=10.0,
+    catchup_banks=250,
+    catchup_events=4,
+    flood_events=2_000,
+    flood_s=3.0,
+)
 PACED_SHARE = 0.5  # the paced round's rate, as a share of one worker's burst rate

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from benchmarks.ingest.config import LABELS
 from locker_contract.events import BoardHealthChanged, DoorClosed, Envelope, Event
+from locker_contract.messages import Heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,18 @@ class AwaitAcks:
 @dataclass(frozen=True, slots=True)
 class Acked:
     banks: int  # banks whose events/ack reached the seq asked for
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Every bank heartbeats every ``period_s`` (evenly spread over it); 0 stops them."""
+
+    period_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Beating:
+    beats: int  # heartbeats published since the last Beat order
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +102,19 @@ def payloads(bank: str, first_seq: int, count: int) -> list[bytes]:
         .encode()
         for seq in range(first_seq, first_seq + count)
     ]
+
+
+def heartbeat(last_seq: int) -> bytes:
+    """A bank's heartbeat as the edge sends it, its clock now."""
+    return (
+        Heartbeat(
+            edge_time=datetime.now(UTC),
+            last_seq=last_seq,
+            acked_seq=last_seq,
+            uptime_s=3600.0,
+            boards_online=1,
+            boards_total=1,
+        )
+        .model_dump_json()
+        .encode()
+    )

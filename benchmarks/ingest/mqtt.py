@@ -8,7 +8,7 @@ import struct
 import time
 from collections.abc import Sequence
 
-from benchmarks.ingest.config import KEEPALIVE_S
+from benchmarks.ingest.config import HISTORY, KEEPALIVE_S
 from locker_contract.topics import Channel, topic
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
@@ -66,6 +66,7 @@ class SimBank(asyncio.Protocol):
     def __init__(self, bank_id: str) -> None:
         self.bank_id = bank_id
         self.events_topic = topic(bank_id, Channel.EVENTS).encode()
+        self.heartbeat_topic = topic(bank_id, Channel.HEARTBEAT).encode()
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.loop = asyncio.get_running_loop()
@@ -73,6 +74,7 @@ class SimBank(asyncio.Protocol):
         self.pending: dict[int, asyncio.Future[None]] = {}
         self.last_id = 0
         self.acked_seq = 0  # the highest seq the cloud acknowledged
+        self.last_seq = HISTORY  # the highest seq published, as its heartbeats say
 
     # --- asyncio.Protocol ---
 
@@ -184,6 +186,23 @@ class SimBank(asyncio.Protocol):
             self.write(publish_packet(to or self.events_topic, packet_id, payload))
             await waiter
         return sent
+
+    async def flood(self, payloads: Sequence[bytes]) -> list[float]:
+        """Every payload at once, QoS 1, without waiting for a PUBACK between them (a bank gone
+        wrong); when each was sent."""
+        sent, waiters = [], []
+        for payload in payloads:
+            packet_id, waiter = self.next_id()
+            sent.append(time.time())
+            self.write(publish_packet(self.events_topic, packet_id, payload))
+            waiters.append(waiter)
+        await asyncio.gather(*waiters)
+        return sent
+
+    def beat(self, payload: bytes) -> None:
+        """A heartbeat at QoS 1; its PUBACK is not awaited (the edge's heartbeats do not wait)."""
+        self.last_id = self.last_id % 65535 + 1  # no waiter: its PUBACK resolves nothing
+        self.write(publish_packet(self.heartbeat_topic, self.last_id, payload))
 
     def close(self) -> None:
         if self.transport is not None:

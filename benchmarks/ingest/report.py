@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 
 import psycopg
 
 from benchmarks.common import align, heading
-from benchmarks.ingest.config import LANES, LOADERS, PACED_SHARE, Plan
+from benchmarks.ingest.config import BEAT_PERIOD_S, LANES, LOADERS, PACED_SHARE, Plan
+from benchmarks.ingest.fleet_rounds import Beats, CatchUp
 from benchmarks.ingest.rounds import Row
 from benchmarks.ingest.services import Broker, scalar
 
@@ -27,7 +29,55 @@ COLUMNS = (
 )
 
 
-def table(connections: int, bare: Row, bursts: Sequence[Row], paced: Row) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Figures:
+    bare: Row
+    bursts: list[Row]
+    paced: Row
+    beats: Beats
+    catchup: CatchUp
+    flood: Row
+    setup: list[str]
+
+
+def lines(connections: int, f: Figures) -> list[str]:
+    rows = [*f.bursts, f.catchup.row, f.paced, f.flood]
+    return [
+        *table(connections, f.bare, rows, f.bursts),
+        *targets(f),
+        *notes(rows),
+        *f.setup,
+    ]
+
+
+def targets(f: Figures) -> list[str]:
+    """The figures issue 13 sets targets for, each beside its target."""
+    one = f.bursts[0]
+    said = [
+        f"one worker / bare subscriber: {one.rate / f.bare.rate:.3f} (target >= 0.5), "
+        f"heartbeats of {f.beats.banks} banks every {BEAT_PERIOD_S:g} s flowing",
+    ]
+    if len(f.bursts) > 1:
+        said.append(f"two workers / one: {f.bursts[1].rate / one.rate:.2f} (target >= 1.5)")
+    beats = f.beats
+    said += [
+        f"heartbeats alone ({beats.rate:.0f}/s from {beats.banks} banks, {beats.seconds:g} s, "
+        f"{beats.heard} banks heard): one worker used {beats.cpu.consumer:.3f} of a core "
+        f"(target <= 0.10), PostgreSQL {_cores(beats.cpu.postgres)}, Mosquitto "
+        f"{beats.cpu.broker:.3f}",
+        f"{f.catchup.row.consumer}: drained in {f.catchup.drained_s:.1f} s from the worker's "
+        "return (target <= 10 s for 10,000)",
+        f"{f.flood.consumer}: the other banks' events p99 age {f.flood.age(0.99):.3f} s "
+        "(target <= 1 s)",
+    ]
+    return said
+
+
+def _cores(value: float | None) -> str:
+    return "not measured (elsewhere)" if value is None else f"{value:.3f}"
+
+
+def table(connections: int, bare: Row, rows: Sequence[Row], bursts: Sequence[Row]) -> list[str]:
     def cells(row: Row) -> tuple[str, ...]:
         ages = (f"{row.age(0.5):.3f}", f"{row.age(0.99):.3f}") if row.ages else ("", "")
         figures = (str(connections), str(row.events), f"{row.offered:.0f}", f"{row.rate:.0f}")
@@ -38,8 +88,8 @@ def table(connections: int, bare: Row, bursts: Sequence[Row], paced: Row) -> lis
     def ratio(row: Row) -> tuple[str, ...]:
         return (f"ratio {row.consumer} / bare", *[""] * 3, f"{row.rate / bare.rate:.3f}", *[""] * 5)
 
-    rows = [cells(row) for row in (bare, *bursts, paced)]
-    return align([COLUMNS, *rows, *(ratio(row) for row in bursts)])
+    shown = [cells(row) for row in (bare, *rows)]
+    return align([COLUMNS, *shown, *(ratio(row) for row in bursts)])
 
 
 def notes(ingest: Sequence[Row]) -> list[str]:

@@ -7,8 +7,9 @@ import contextlib
 import math
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,14 @@ import psycopg
 
 from benchmarks.common import BenchmarkError
 from benchmarks.ingest.children import Child, Children
-from benchmarks.ingest.config import HISTORY, LOADERS, PROBE_BANK, STALL_S, START_TIMEOUT_S
+from benchmarks.ingest.config import (
+    FLOOD_BANK,
+    HISTORY,
+    LOADERS,
+    PROBE_BANK,
+    STALL_S,
+    START_TIMEOUT_S,
+)
 from benchmarks.ingest.consumers import bare_process, worker_process
 from benchmarks.ingest.messages import (
     Acked,
@@ -72,7 +80,28 @@ class Run:
     broker: Broker
     database_url: str
     banks: list[str]
-    next_seq: int = HISTORY + 1  # the banks' next seq for the cloud
+    at: dict[str, int] = field(default_factory=dict)  # each bank's last seq published
+
+    def __post_init__(self) -> None:
+        self.at = dict.fromkeys(self.banks, HISTORY)
+
+    def chosen(self, banks: int | None) -> list[str]:
+        """The banks a ``Publish`` for ``banks`` per load process names: the first of each."""
+        share = math.ceil(len(self.banks) / LOADERS)
+        parts = [self.banks[n * share : (n + 1) * share] for n in range(LOADERS)]
+        return [bank for part in parts for bank in (part if banks is None else part[:banks])]
+
+    def order(self, count: int, banks: int | None = None, interval_s: float = 0.0) -> Publish:
+        """The next ``count`` events of the chosen banks (each round chooses no more banks than
+        the one before it, so that the chosen are all at the same seq)."""
+        chosen = self.chosen(banks)
+        first = {self.at[bank] for bank in chosen}
+        if len(first) != 1:
+            raise BenchmarkError("the chosen banks are not at one seq")
+        start = first.pop() + 1
+        for bank in chosen:
+            self.at[bank] = start + count - 1
+        return Publish(start, count, banks, interval_s)
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -220,17 +249,19 @@ def check_exactly_once(run: Run, order: Publish, sent: int) -> None:
     """Every bank that published is applied up to its last event and the others are where
     they were; each event is stored once and applied."""
     first, last = order.first_seq, order.first_seq + order.count - 1
-    others = len(run.banks) - sent
-    wanted = {last: sent, first - 1: others} if others else {last: sent}
+    wanted = dict(Counter(run.at.values()))
     with psycopg.connect(run.database_url) as db:
-        rows = db.execute("SELECT applied_seq, count(*) FROM bankcursor GROUP BY applied_seq")
+        rows = db.execute(
+            "SELECT applied_seq, count(*) FROM bankcursor WHERE bank_id <> %s GROUP BY applied_seq",
+            (FLOOD_BANK,),
+        )
         cursors = {int(seq): int(banks) for seq, banks in rows.fetchall()}
         if cursors != wanted:
             raise BenchmarkError(f"banks per applied seq: expected {wanted}, found {cursors}")
         stored = db.execute(
             "SELECT count(*), count(*) FILTER (WHERE applied), count(DISTINCT event_id) "
-            "FROM inboundevent WHERE seq BETWEEN %s AND %s AND bank_id <> %s",
-            (first, last, PROBE_BANK),
+            "FROM inboundevent WHERE seq BETWEEN %s AND %s AND bank_id NOT IN (%s, %s)",
+            (first, last, PROBE_BANK, FLOOD_BANK),
         ).fetchone()
     if stored != (sent * order.count,) * 3:
         raise BenchmarkError(
@@ -247,29 +278,74 @@ def ingest_window(
     with psycopg.connect(run.database_url) as db:
         rows = db.execute(
             "SELECT bank_id, seq, extract(epoch FROM received_at)::float8 FROM inboundevent "
-            "WHERE seq BETWEEN %s AND %s AND bank_id <> %s",
-            (first, last, PROBE_BANK),
+            "WHERE seq BETWEEN %s AND %s AND bank_id NOT IN (%s, %s)",
+            (first, last, PROBE_BANK, FLOOD_BANK),
         ).fetchall()
     stored = [float(at) for _, _, at in rows]
     ages = [float(at) - sent[bank][seq - first] for bank, seq, at in rows]
     return max(stored) - min(stored), ages
 
 
-def ingest_round(run: Run, workers: int, order: Publish, name: str) -> Row:
-    """The banks publish as ``order`` says; ``workers`` processes store the events."""
-    banks = len(run.banks) if order.banks is None else order.banks * len(run.loaders)
-    last = order.first_seq + order.count - 1
+def start_workers(run: Run, workers: int, *, probe: bool = True) -> list[Child]:
+    """``workers`` worker processes (named 1, 2...), connected; subscribed, if ``probe``."""
     processes = [
         run.kids.start(
             f"ingest worker {n}", worker_process, run.database_url, run.broker.url, str(n)
         )
         for n in range(1, workers + 1)
     ]
-    client_ids = [worker.expect(Ready).client_id for worker in processes]
-    wait_subscribed(run)
-    before = int(scalar_at(run, "SELECT coalesce(sum(applied_seq), 0) FROM bankcursor"))
+    for worker in processes:
+        worker.client_id = worker.expect(Ready).client_id
+    if probe:
+        wait_subscribed(run)
+    return processes
+
+
+def stop_workers(run: Run, processes: Sequence[Child], *, end: bool = True) -> list[WorkerReport]:
+    """Stop the workers; end their sessions too (``end``), as a deployment retiring them does."""
+    reports = []
+    for worker in processes:
+        worker.send(Stop())
+        reports.append(worker.expect(WorkerReport))
+        run.kids.stop(worker)
+    if end:
+        asyncio.run(end_sessions(run.broker.port, [w.client_id for w in processes]))
+    return reports
+
+
+def applied_total(run: Run) -> int:
+    return int(scalar_at(run, "SELECT coalesce(sum(applied_seq), 0) FROM bankcursor"))
+
+
+def ingest_round(
+    run: Run, workers: int, order: Publish, name: str, flood: Child | None = None
+) -> Row:
+    """The banks publish as ``order`` says (and ``flood`` its bank's events, if given);
+    ``workers`` processes store the events."""
+    processes = start_workers(run, workers)
+    before = applied_total(run)
     clock = CpuClock([worker.pid for worker in processes], run.broker.pid)
+    if flood is not None:
+        flood.send(order)
     done = publish_all(run, order)
+    flooded = 0 if flood is None else flood.expect(Published, timeout=STALL_S * 10).events
+    return settle(run, processes, order, name=name, done=done, clock=clock, before=before + flooded)
+
+
+def settle(
+    run: Run,
+    processes: Sequence[Child],
+    order: Publish,
+    *,
+    name: str,
+    done: Sequence[Published],
+    clock: CpuClock,
+    before: int,
+) -> Row:
+    """Wait until the workers applied what ``order`` sent, check it was exactly once and
+    acknowledged, stop the workers; the round's row."""
+    banks = len(run.chosen(order.banks))
+    last = order.first_seq + order.count - 1
     wait_applied(run, processes, before + banks * order.count)
     cpu = clock.read(postgres_backends(run))
     check_exactly_once(run, order, banks)
@@ -278,12 +354,7 @@ def ingest_round(run: Run, workers: int, order: Publish, name: str) -> Row:
     acked = sum(loader.expect(Acked).banks for loader in run.loaders)
     if acked != banks:
         raise BenchmarkError(f"{banks - acked} banks got no events/ack for seq {last}")
-    reports = []
-    for worker in processes:
-        worker.send(Stop())
-        reports.append(worker.expect(WorkerReport))
-        run.kids.stop(worker)
-    asyncio.run(end_sessions(run.broker.port, client_ids))
+    reports = stop_workers(run, processes)
     rejected = sum(r.rejected for r in reports)
     if rejected:
         raise BenchmarkError(f"the workers rejected {rejected} events")
@@ -306,21 +377,24 @@ async def end_sessions(port: int, client_ids: Sequence[str]) -> None:
             pass
 
 
-def scalar_at(run: Run, query: str) -> Any:
+def scalar_at(run: Run, query: str, params: Sequence[object] = ()) -> Any:
     with psycopg.connect(run.database_url) as db:
-        return scalar(db, query)
+        return scalar(db, query, params)
 
 
 def burst_round(run: Run, workers: int, count: int) -> Row:
     """Every bank publishes ``count`` events at once: a backlog the workers drain."""
-    order = Publish(run.next_seq, count)
-    row = ingest_round(run, workers, order, f"IngestWorker x{workers}, burst")
-    run.next_seq += count
-    return row
+    order = run.order(count)
+    return ingest_round(run, workers, order, f"IngestWorker x{workers}, burst")
 
 
-def paced_round(run: Run, rate: float, seconds: float) -> Row:
-    """One event from each of ``rate`` x ``seconds`` banks, at ``rate`` events/s in all."""
-    per_loader = min(math.ceil(rate * seconds / LOADERS), len(run.banks) // LOADERS)
-    order = Publish(run.next_seq, 1, per_loader, LOADERS / rate)
+def paced_order(run: Run, rate: float, seconds: float, most: int) -> Publish:
+    """One event from each of ``rate`` x ``seconds`` banks (at most ``most`` per load
+    process), at ``rate`` events/s in all."""
+    per_loader = min(math.ceil(rate * seconds / LOADERS), most)
+    return run.order(1, per_loader, LOADERS / rate)
+
+
+def paced_round(run: Run, rate: float, seconds: float, most: int) -> Row:
+    order = paced_order(run, rate, seconds, most)
     return ingest_round(run, 1, order, f"IngestWorker x1, paced at {rate:.0f}/s")

@@ -22,6 +22,7 @@ import psycopg
 
 from benchmarks.common import BenchmarkError, free_port, stop, tail
 from benchmarks.ingest.config import (
+    FLOOD_BANK,
     HISTORY,
     LABELS,
     NOFILE,
@@ -142,7 +143,7 @@ def populate(database_url: str, banks: Sequence[str]) -> None:
             "VALUES ('bench', 'bench', 'Bench site', '', 31.2, 121.4)"
         )
         with db.cursor().copy("COPY bank (id, site_id, name) FROM STDIN") as copy:
-            for bank in [*banks, PROBE_BANK]:
+            for bank in [*banks, PROBE_BANK, FLOOD_BANK]:
                 copy.write_row((bank, "bench", bank))
         with db.cursor().copy("COPY bankcursor (bank_id, applied_seq) FROM STDIN") as copy:
             for bank in banks:

@@ -1,19 +1,27 @@
 """The ingest worker: events in, acks and commands out, bank presence tracked.
 
-- ``events`` go to ``ingest_event`` (stored once by event id, applied in ``seq`` order); after
-  each batch the worker publishes, per bank, a retained ``events/ack`` with the highest ``seq``
+- ``events`` go to a lane (one per bank, by hash), and each lane hands ``ingest_batch`` a batch
+  of events of many banks (at most ``PER_BANK`` of one, so that a flood from one bank holds
+  another's event back by one batch at most; ``cloud.link.lanes``): one transaction stores and
+  applies them in ``seq`` order. After the commit the worker acknowledges the batch's messages to
+  the broker (manual acknowledgement: a worker that dies holding a batch loses nothing, the broker
+  delivers it again) and publishes, per bank, one retained ``events/ack`` with the highest ``seq``
   done without a gap, which lets the bank drop its outbox up to there. An event that cannot be
   applied, or that the contract refuses but whose id and seq can be read, is quarantined and
   counts as done (decision 0009); the ack lists it as refused, with why.
-- ``heartbeat``, ``status`` (the Last Will) and ``state`` feed ``presence``; a sweep marks banks
-  whose heartbeats stopped as offline.
+- ``heartbeat``, ``status`` (the Last Will), ``state`` and ``cmd/ack`` are gathered in memory,
+  the latest of each kind per bank (``cloud.link.coalesce``), and written every
+  ``PRESENCE_EVERY_S`` in one transaction of a few statements, then acknowledged to the broker.
+  Anything from a bank but its Last Will marks it online; a sweep marks banks whose heartbeats
+  stopped as offline.
 - Commands are published as ``commands.due`` hands them out: first at once, then retried while
   the bank is online and silent, until acknowledged or expired. Over MQTT 5 each carries its
   remaining time to live as the Message Expiry Interval.
 
 Several workers share the load on Mosquitto: events, heartbeats and command acks arrive through
 MQTT 5 shared subscriptions (one member gets each message); status and state, retained, go to
-every worker. A bank's messages go through one lane in arrival order; lanes run in parallel.
+every worker. Each worker has its own client id (``cloud-<group>-<name>``) and session; the
+example broker config gives the cloud a listener of its own where client ids are free.
 """
 
 from __future__ import annotations
@@ -23,9 +31,10 @@ import logging
 import math
 import random
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -34,9 +43,11 @@ from sqlalchemy import Engine
 
 from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
+from cloud.link.coalesce import Gathered, Token
+from cloud.link.lanes import FairLane
 from cloud.services import carriers, commands, presence
-from cloud.services.errors import CloudError
-from cloud.services.ingest import Ingested, ingest_event, ingest_unreadable
+from cloud.services.aside import lost_database
+from cloud.services.ingest import Arrival, Batch, Ingested, Unreadable, ingest_batch
 from locker_contract.broker import BrokerUrl
 from locker_contract.broker import client as broker_client
 from locker_contract.broker import properties as new_properties
@@ -54,11 +65,18 @@ from locker_contract.messages import (
     problems,
 )
 from locker_contract.session import Backoff, Reconnecting, Work
+from locker_contract.text import sanitised
 from locker_contract.topics import Channel, every_bank, parse, shared, topic
 
 log = logging.getLogger(__name__)
 
-BATCH = 256  # messages a lane takes at once before acknowledging
+M = TypeVar("M", Heartbeat, BankStatus, BankState, CommandAck)
+
+BATCH = 512  # events a lane stores in one transaction, at most
+PER_BANK = 64  # of one bank per batch, at most: the others' events go in the same batch
+RECEIVE_MAXIMUM = 32_768  # messages the broker may hand a worker before it acknowledges any
+PRESENCE_EVERY_S = 0.25  # how often gathered heartbeats, statuses and states are written
+RETRY_S = (0.1, 5.0)  # a database lost: first and longest wait before trying a batch again
 SWEEP_EVERY_S = 5.0
 STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
 BACKOFF_BASE_S = 0.5
@@ -79,6 +97,7 @@ class WorkerStats:
 
 
 Inbound = tuple[str, Channel, bytes, float]  # bank, channel, payload, received (POSIX s)
+Held = tuple[Inbound, Token]  # an event in a lane, and how to acknowledge it to the broker
 
 
 @dataclass
@@ -116,16 +135,6 @@ class IngestWorker:
         self.broker = BrokerUrl.parse(broker)
         self.client_id = f"cloud-{settings.ingest_group}-{name}"
         self.stats = WorkerStats()
-        self._lanes: list[asyncio.Queue[Inbound]] = [
-            asyncio.Queue() for _ in range(settings.ingest_lanes)
-        ]
-        self._handlers: dict[Channel, Callable[[str, bytes, float], Ingested | None]] = {
-            Channel.EVENTS: self._event,
-            Channel.HEARTBEAT: self._heartbeat,
-            Channel.CMD_ACK: self._cmd_ack,
-            Channel.STATUS: self._status,
-            Channel.STATE: self._state,
-        }
         self._sleep = sleep
         self._connection = Reconnecting(
             f"ingest[{self.client_id}]",
@@ -144,14 +153,22 @@ class IngestWorker:
         password = None
         if self.settings.broker_password_file is not None:
             password = self.settings.broker_password_file.read_text(encoding="utf-8").strip()
-        return broker_client(
+        client = broker_client(
             self.broker,
             self.client_id,
             session_expiry_s=self.settings.ingest_session_expiry_s,
+            receive_maximum=RECEIVE_MAXIMUM,
             max_queued_outgoing_messages=None,
             username=self.settings.broker_username,
             password=password,
         )
+        # acknowledged after the commit (aiomqtt 2.5 has no manual acknowledgement of its own:
+        # paho's, underneath). Not on MQTT 3.1.1: amqtt, the embedded demo broker, drops a
+        # message whose PUBACK takes over 5 s, where Mosquitto waits and delivers it again
+        client._client.manual_ack_set(self.broker.mqtt5)
+        # a batch's acks go out together: as many publishes in flight is normal, not a warning
+        client.pending_calls_threshold = BATCH * self.settings.ingest_lanes
+        return client
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped full-jitter backoff."""
@@ -165,89 +182,170 @@ class IngestWorker:
             await client.subscribe(wanted, qos=1)
         for channel in EVERYONE:
             await client.subscribe(every_bank(channel), qos=1)
-        work = {f"lane-{n}": self._drain(client, lane) for n, lane in enumerate(self._lanes)}
-        work |= {"receive": self._receive(client), "commands": self._send_commands(client)}
+        # per connection: what a lost connection held is delivered again on the next one
+        lanes: list[FairLane[Held]] = [FairLane() for _ in range(self.settings.ingest_lanes)]
+        gathered = [Gathered()]
+        work = {f"lane-{n}": self._drain(client, lane) for n, lane in enumerate(lanes)}
+        work |= {
+            "receive": self._receive(client, lanes, gathered),
+            "presence": self._presence(client, gathered),
+            "commands": self._send_commands(client),
+        }
         return work | {"sweep": self._sweep()}
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(
+        self, client: aiomqtt.Client, lanes: list[FairLane[Held]], gathered: list[Gathered]
+    ) -> None:
         async for message in client.messages:
+            token = (message.mid, message.qos)
             try:
                 address = parse(message.topic.value)
             except ContractError as exc:
                 log.warning("ignored: %s", exc)
+                self._ack(client, [token])
                 continue
+            bank, channel = address.bank_id, address.channel
             payload = message.payload if isinstance(message.payload, bytes) else b""
-            lane = zlib.crc32(address.bank_id.encode()) % len(self._lanes)
-            self._lanes[lane].put_nowait(
-                (address.bank_id, address.channel, payload, self.wall.now().timestamp())
+            now = gathered[0]
+            if channel is Channel.EVENTS:
+                lane = lanes[zlib.crc32(bank.encode()) % len(lanes)]
+                lane.put(bank, ((bank, channel, payload, self.wall.now().timestamp()), token))
+                now.seen(bank)
+            elif channel is Channel.HEARTBEAT:
+                now.heartbeat(bank, payload, self.wall.now().timestamp(), token)
+            elif channel is Channel.STATUS:
+                now.status(bank, payload, token)
+            elif channel is Channel.STATE:
+                now.state(bank, payload, token)
+            elif channel is Channel.CMD_ACK:
+                now.cmd_ack(bank, payload, token)
+            else:
+                self._ack(client, [token])
+
+    @staticmethod
+    def _ack(client: aiomqtt.Client, tokens: Sequence[Token]) -> None:
+        """Acknowledge messages to the broker: only once what they brought is committed."""
+        for mid, qos in tokens:
+            if qos:
+                client._client.ack(mid, qos)
+
+    async def _drain(self, client: aiomqtt.Client, lane: FairLane[Held]) -> None:
+        while True:
+            held = await lane.take(BATCH, PER_BANK)
+            batch = [inbound for inbound, _ in held]
+            wait = RETRY_S[0]
+            while (acks := await asyncio.to_thread(self._handle, batch)) is None:
+                await self._sleep(wait)  # the database is gone: keep the batch, try again
+                wait = min(wait * 2, RETRY_S[1])
+            self._ack(client, [token for _, token in held])
+            now = self.wall.now()
+            await asyncio.gather(
+                *(
+                    client.publish(
+                        topic(bank_id, Channel.EVENTS_ACK),
+                        progress.ack(now).to_json(),
+                        qos=1,
+                        retain=True,
+                    )
+                    for bank_id, progress in acks.items()
+                )
             )
 
-    async def _drain(self, client: aiomqtt.Client, lane: asyncio.Queue[Inbound]) -> None:
-        while True:
-            batch = [await lane.get()]
-            while len(batch) < BATCH and not lane.empty():
-                batch.append(lane.get_nowait())
-            acks = await asyncio.to_thread(self.handle_batch, batch)
-            for bank_id, progress in acks.items():
-                ack = progress.ack(self.wall.now()).to_json()
-                await client.publish(topic(bank_id, Channel.EVENTS_ACK), ack, qos=1, retain=True)
-
     def handle_batch(self, batch: list[Inbound]) -> dict[str, Progress]:
-        """Handle messages in order (on a thread: the database calls block); the ack per bank."""
-        acks: dict[str, Progress] = {}
-        for bank_id, channel, payload, received in batch:
-            try:
-                result = self._handlers[channel](bank_id, payload, received)
-            except (ContractError, CloudError) as exc:
-                self.stats.rejected += 1
-                log.warning("bank %s %s refused: %s", bank_id, channel.value, exc)
-            except Exception:
-                self.stats.rejected += 1  # the bank publishes it again; nothing is lost
-                log.exception("bank %s %s failed", bank_id, channel.value)
-            else:
-                if result is not None:
-                    acks.setdefault(bank_id, Progress()).take(result)
-        return acks
+        """Store and apply a batch of events (on a thread: the database calls block); the ack
+        owed to each bank. Nothing if the database was lost (the batch is to be tried again)."""
+        return self._handle(batch) or {}
 
-    # --- one handler per channel; an event's returns how far its bank is done ----------------
+    def _handle(self, batch: list[Inbound]) -> dict[str, Progress] | None:
+        arrivals = [a for a in (self._arrival(bank, payload) for bank, _, payload, _ in batch) if a]
+        try:
+            done = ingest_batch(self.engine, arrivals, self.wall.now())
+        except Exception as exc:
+            if lost_database(exc):
+                log.warning("storing a batch failed, to be tried again: %s", type(exc).__name__)
+                return None
+            log.exception("storing a batch failed; its banks will send it again")
+            self.stats.rejected += len(arrivals)
+            return {}
+        return self._count(done)
 
-    def _event(self, bank_id: str, payload: bytes, received: float) -> Ingested:
+    def _arrival(self, bank_id: str, payload: bytes) -> Arrival | None:
         try:
             envelope = Envelope.model_validate_json(payload)
         except ValidationError as exc:
-            reason = f"not a valid event: {problems(exc)}"
-            now = self.wall.now()
-            unreadable = ingest_unreadable(self.engine, bank_id, payload, reason, now)
-            if unreadable is None:  # not even its id and seq: nothing to set aside or ack
-                raise ContractError(reason) from None
-            return self._count(bank_id, unreadable)
+            return Unreadable(bank_id, payload, f"not a valid event: {problems(exc)}")
         if envelope.bank_id != bank_id:
-            raise ContractError(f"an event of bank {envelope.bank_id} on {bank_id}'s topic")
-        return self._count(bank_id, ingest_event(self.engine, envelope, self.wall.now()))
+            self._refused(bank_id, f"an event of bank {envelope.bank_id} on {bank_id}'s topic")
+            return None
+        return envelope
 
-    def _count(self, bank_id: str, result: Ingested) -> Ingested:
-        self.stats.events += 1
-        self.stats.duplicates += result.duplicate
-        self.stats.rejected += len(result.refused)
-        self.stats.applied[bank_id] = result.applied_seq
-        return result
+    def _refused(self, bank_id: str, reason: str) -> None:
+        self.stats.rejected += 1
+        log.warning("bank %s event refused: %s", bank_id, sanitised(reason, 400))
 
-    def _heartbeat(self, bank_id: str, payload: bytes, received: float) -> None:
-        beat = decode(Heartbeat, payload)
-        at = datetime.fromtimestamp(received, UTC)
-        presence.record_heartbeat(self.engine, bank_id, beat, at, self.settings.clock_skew_alarm_s)
+    def _count(self, done: Batch) -> dict[str, Progress]:
+        self.stats.events += done.stored + done.duplicates
+        self.stats.duplicates += done.duplicates
+        for bank_id, error in done.rejected:
+            self._refused(bank_id, error.message)
+        acks: dict[str, Progress] = {}
+        for bank_id, result in done.banks.items():
+            self.stats.rejected += len(result.refused)
+            self.stats.applied[bank_id] = result.applied_seq
+            acks.setdefault(bank_id, Progress()).take(result)
+        return acks
 
-    def _cmd_ack(self, bank_id: str, payload: bytes, received: float) -> None:
-        commands.record_ack(self.engine, bank_id, decode(CommandAck, payload))
+    # --- presence: gathered, written in bulk --------------------------------------------------
 
-    def _status(self, bank_id: str, payload: bytes, received: float) -> None:
-        if payload:  # an empty retained message clears the topic
-            status = decode(BankStatus, payload)
-            presence.record_status(self.engine, bank_id, status, self.wall.now())
+    async def _presence(self, client: aiomqtt.Client, gathered: list[Gathered]) -> None:
+        while True:
+            await self._sleep(PRESENCE_EVERY_S)
+            if not gathered[0]:
+                continue
+            taken, gathered[0] = gathered[0], Gathered()
+            wait = RETRY_S[0]
+            while not await asyncio.to_thread(self._write_presence, taken):
+                await self._sleep(wait)
+                wait = min(wait * 2, RETRY_S[1])
+            self._ack(client, taken.tokens)
 
-    def _state(self, bank_id: str, payload: bytes, received: float) -> None:
-        if payload:
-            presence.record_state(self.engine, bank_id, decode(BankState, payload))
+    def _write_presence(self, taken: Gathered) -> bool:
+        """Write what was gathered; False if the database was lost (to be tried again)."""
+        seen = presence.Seen(online=dict(taken.online))
+        for bank_id, (payload, received) in taken.beats.items():
+            beat = self._decoded(Heartbeat, bank_id, payload)
+            if beat is not None:
+                at = datetime.fromtimestamp(received, UTC)
+                seen.beats.append(presence.Beat(bank_id, beat, at))
+        for bank_id, payload in taken.statuses.items():
+            status = self._decoded(BankStatus, bank_id, payload) if payload else None
+            if status is not None:  # an empty retained message clears the topic
+                seen.online[bank_id] = status.state == "online"
+        for bank_id, payload in taken.states.items():
+            state = self._decoded(BankState, bank_id, payload) if payload else None
+            if state is not None:
+                seen.states[bank_id] = state
+        try:
+            skew_s = self.settings.clock_skew_alarm_s
+            presence.record(self.engine, seen, self.wall.now(), skew_s)
+            for bank_id, payload in taken.acks:
+                ack = self._decoded(CommandAck, bank_id, payload)
+                if ack is not None:
+                    commands.record_ack(self.engine, bank_id, ack)
+        except Exception as exc:
+            if lost_database(exc):
+                log.warning("writing presence failed, to be tried again: %s", type(exc).__name__)
+                return False
+            log.exception("writing presence failed; the banks will tell again")
+        return True
+
+    def _decoded(self, kind: type[M], bank_id: str, payload: bytes) -> M | None:
+        try:
+            return decode(kind, payload)
+        except ContractError as exc:
+            self.stats.rejected += 1
+            log.warning("bank %s %s refused: %s", bank_id, kind.__name__, exc)
+            return None
 
     # --- commands out, silence swept ----------------------------------------------------------
 

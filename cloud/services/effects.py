@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
-    Alarm,
     Carrier,
     Compartment,
     Courier,
@@ -27,7 +26,7 @@ from cloud.models import (
     ReservationState,
     Size,
 )
-from cloud.services import allocation, storage_policy
+from cloud.services import alarms, allocation, storage_policy
 from cloud.services.commands import enqueue_command
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
@@ -80,9 +79,9 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
         case BoardHealthChanged(bus=bus, board=board, online=online):
             _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
-            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+            alarms.raise_open(s, [bank_id], event.type, where, now)
         case DoorJammed(compartment=where) | KioskLockout(scope=where):
-            s.add(Alarm(bank_id=bank_id, kind=event.type, compartment=where))
+            alarms.raise_open(s, [bank_id], event.type, where, now)
         case _:
             log.debug("%s: %s recorded", source, event.type)
     webhooks.bank_event(s, row, event, now)  # the carrier's webhook event, in this transaction
@@ -191,21 +190,8 @@ def _forget_code(s: Session, parcel: Parcel) -> None:
         s.add(notice)
 
 
-def _clear(s: Session, bank_id: str, kind: str, where: str, now: datetime) -> None:
-    """Clear the bank's open ``kind`` alarms at ``where``."""
-    query = select(Alarm).where(
-        Alarm.bank_id == bank_id,
-        Alarm.kind == kind,
-        Alarm.compartment == where,
-        col(Alarm.cleared_at).is_(None),
-    )
-    for alarm in s.exec(query):
-        alarm.clear(now)
-        s.add(alarm)
-
-
 def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
-    _clear(s, bank_id, "door.left_open", label, now)
+    alarms.clear_open(s, [bank_id], "door.left_open", now, where=label)
 
 
 def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
@@ -217,6 +203,6 @@ def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
 
 def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:
     if online:
-        _clear(s, bank_id, "board.offline", where, now)
+        alarms.clear_open(s, [bank_id], "board.offline", now, where=where)
     else:
-        s.add(Alarm(bank_id=bank_id, kind="board.offline", compartment=where))
+        alarms.raise_open(s, [bank_id], "board.offline", where, now)

@@ -1,64 +1,55 @@
-"""Events from banks enter the cloud here, and only here: ``ingest_event``.
+"""Events from banks enter the cloud here, and only here: ``ingest_batch`` (``ingest_event`` is a
+batch of one).
 
-Each event is stored once (its event id is the key, so a redelivery is a no-op), and a bank's
-events are applied strictly in ``seq`` order: an event that arrives after a gap is parked and
-applied when the gap fills. Applying an event (``cloud.services.effects``) updates parcels and
-their history, compartments, alarms and reservations.
+A batch of events, of any banks, is one transaction. Each event is stored once (its event id is
+the key: a redelivery is skipped by ``INSERT ... ON CONFLICT DO NOTHING``, no lookup first) and
+each bank's events are applied strictly in ``seq`` order: an event that arrives after a gap is
+parked and applied when the gap fills. The banks' cursors are locked in bank order (several
+workers never deadlock on them) and written back in one statement. Applying an event
+(``cloud.services.effects``) updates parcels and their history, compartments, alarms and
+reservations, one event at a time, in order.
 
-One event never stops a bank (decision 0009): an event the contract refuses, or whose storing or
-applying fails (a database error, a bug; anything but losing the database itself), is rolled
-back alone (a savepoint), kept raw in ``QuarantinedEvent`` with an ``event.quarantined`` alarm,
-and counted as done, so the cursor goes on past it and the bank is told (``Ingested.refused``,
-in its ack). Later events of the same parcel are held behind it. ``cloud.services.quarantine``
-lets an operator release or drop it.
+One event never stops a bank (decision 0009): storing runs as one bulk insert in a savepoint;
+if it fails (a value the database refuses), the batch is stored again event by event, each in a
+savepoint, and what still fails is set aside (``cloud.services.aside``). Applying runs the same
+way: all of the batch in one savepoint, and if any event fails, again with a savepoint per
+event, so that the failing one alone is rolled back, kept raw and counted as done; the others
+are applied. Losing the database itself sets nothing aside: the whole batch is retried.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from pydantic import ValidationError
-from sqlalchemy import Engine, func
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import Engine, bindparam, literal, update
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
 from cloud.core.db import transaction
-from cloud.models import (
-    Alarm,
-    Bank,
-    BankCursor,
-    InboundEvent,
-    QuarantinedEvent,
-    QuarantineState,
-)
-from cloud.services import effects, notices
+from cloud.models import Bank, BankCursor, InboundEvent
+from cloud.services import alarms, aside, effects, notices
+from cloud.services.aside import Aside, Identity, Refusal, lost_database, why
 from cloud.services.errors import CloudError, Conflict, NotFound
-from locker_contract.events import (
-    Envelope,
-    ParcelDeposited,
-)
-from locker_contract.messages import problems
-from locker_contract.text import sanitised
+from locker_contract.events import Envelope, ParcelDeposited
 
 log = logging.getLogger(__name__)
 
-QUARANTINED = "event.quarantined"  # the alarm's kind
-RAW_MAX = 64 * 1024  # what is kept of an event that could not be read (characters)
-REASON_MAX = 400  # what is kept of why
+SEALED_MARK = "[in the recipient's notification]"  # what a stored deposit keeps of its code
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """An event set aside: the stream counts it as done; the bank is told ``reason``."""
+class Unreadable:
+    """An event of ``bank_id`` the contract refuses: set aside if its id and seq can be read."""
 
-    seq: int
+    bank_id: str
+    payload: bytes
     reason: str
+
+
+Arrival = Envelope | Unreadable
 
 
 @dataclass(frozen=True)
@@ -66,39 +57,49 @@ class Ingested:
     duplicate: bool
     applied_seq: int  # everything up to here is done: what the bank may drop from its outbox
     parked: int  # events waiting for a gap to fill
-    refused: tuple[Refusal, ...] = ()  # events this call set aside (quarantined)
+    refused: tuple[Refusal, ...] = ()  # events this batch set aside (quarantined)
 
 
-@dataclass(frozen=True)
-class Identity:
-    """What can be read of an event the contract refuses: enough to set it aside."""
+@dataclass
+class Batch:
+    """What one batch did: per bank that sent anything accepted, how far it is done."""
 
-    event_id: str
-    seq: int
-    type: str
-    parcel_id: str | None
+    banks: dict[str, Ingested] = field(default_factory=dict)
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[str, CloudError]] = field(default_factory=list)  # neither kept nor done
+
+
+@dataclass
+class _Work:
+    now: datetime
+    cursors: dict[str, int]  # bank -> applied seq, moved as events apply
+    before: dict[str, int]
+    accepted: set[str] = field(default_factory=set)  # banks owed an ack
+    duplicated: set[str] = field(default_factory=set)  # banks that sent a redelivery
+    stored: set[str] = field(default_factory=set)  # banks that sent something new
+    refused: dict[str, list[Refusal]] = field(default_factory=dict)
+    parked: dict[str, int] = field(default_factory=dict)
+    batch: Batch = field(default_factory=Batch)
+
+    def refuse(self, bank_id: str, refusal: Refusal) -> None:
+        self.refused.setdefault(bank_id, []).append(refusal)
+
+    def reject(self, bank_id: str, error: CloudError) -> None:
+        self.batch.rejected.append((bank_id, error))
+
+
+def ingest_batch(engine: Engine, arrivals: Sequence[Arrival], now: datetime | None = None) -> Batch:
+    """Store and apply ``arrivals`` (in arrival order per bank) in one transaction, at ``now``
+    (what the events' receipt, the cursors and the alarms they clear are stamped with)."""
+    now = now or utcnow()
+    with transaction(engine) as s:
+        return _ingest(s, arrivals, now)
 
 
 def ingest_event(engine: Engine, envelope: Envelope, now: datetime | None = None) -> Ingested:
-    """Store ``envelope`` once and apply every event of its bank that is now in order (at
-    ``now``: what the cursor and the alarms it clears are stamped with)."""
-    now = now or utcnow()
-    with transaction(engine) as s:
-        cursor = _cursor(s, envelope.bank_id)
-        if s.get(InboundEvent, str(envelope.event_id)) is not None:
-            return Ingested(True, cursor.applied_seq, _parked(s, cursor))
-        _check_seq(s, cursor, envelope.seq)
-        refused: list[Refusal] = []
-        try:
-            with s.begin_nested():
-                _store(s, envelope)
-        except Exception as exc:
-            if lost_database(exc):
-                raise
-            raw = envelope.model_dump_json()
-            refused.append(_hold_unstored(s, envelope.bank_id, _identity(envelope), raw, why(exc)))
-        refused += _apply_in_order(s, cursor, now)
-        return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
+    """Store ``envelope`` once and apply every event of its bank that is now in order."""
+    return _one(ingest_batch(engine, [envelope], now), envelope.bank_id)
 
 
 def ingest_unreadable(
@@ -106,88 +107,286 @@ def ingest_unreadable(
 ) -> Ingested | None:
     """An event of ``bank_id`` the contract refuses: set aside if its id and seq can be read, so
     that the stream goes on past it; None (nothing done) if not even they can."""
-    identity = read_identity(bank_id, payload)
-    if identity is None:
+    if aside.read_identity(bank_id, payload) is None:
         return None
-    now = now or utcnow()
-    with transaction(engine) as s:
-        cursor = _cursor(s, bank_id)
-        if s.get(InboundEvent, identity.event_id) is not None:
-            return Ingested(True, cursor.applied_seq, _parked(s, cursor))
-        _check_seq(s, cursor, identity.seq)
-        refused = [_hold_unstored(s, bank_id, identity, raw_text(payload), reason)]
-        refused += _apply_in_order(s, cursor, now)
-        return Ingested(False, cursor.applied_seq, _parked(s, cursor), tuple(refused))
+    return _one(ingest_batch(engine, [Unreadable(bank_id, payload, reason)], now), bank_id)
 
 
-def _store(s: Session, envelope: Envelope) -> None:
-    s.add(
-        InboundEvent(
-            event_id=str(envelope.event_id),
-            bank_id=envelope.bank_id,
-            seq=envelope.seq,
-            type=envelope.event.type,
-            body=stored_body(s, envelope),
-            happened_at=envelope.time,  # what carriers' webhooks report (cloud.webhooks.outbox)
-        )
+def _one(batch: Batch, bank_id: str) -> Ingested:
+    if bank_id in batch.banks:
+        return batch.banks[bank_id]
+    raise batch.rejected[0][1]
+
+
+def _ingest(s: Session, arrivals: Sequence[Arrival], now: datetime) -> Batch:
+    cursors = _lock_cursors(s, {a.bank_id for a in arrivals})
+    work = _Work(now, cursors, dict(cursors))
+    fresh, unreadable, known = _sort(arrivals, work)
+    inserted = _store_all(s, fresh, work)
+    _tell_apart(s, [e for e in fresh if str(e.event_id) not in inserted] + known, work)
+    for item in unreadable:
+        _store_unreadable(s, item, work)
+    _apply_all(s, work)
+    _write_cursors(s, work)
+    for bank in sorted(work.accepted):
+        refused = tuple(sorted(work.refused.get(bank, []), key=lambda r: r.seq))
+        duplicate = bank in work.duplicated and bank not in work.stored
+        ingested = Ingested(duplicate, work.cursors[bank], work.parked.get(bank, 0), refused)
+        work.batch.banks[bank] = ingested
+    return work.batch
+
+
+def _lock_cursors(s: Session, bank_ids: set[str]) -> dict[str, int]:
+    """The banks' cursors, their rows locked in bank order (SQLite: ``BEGIN IMMEDIATE``); a
+    bank's first event makes its cursor. An unknown bank has none."""
+    banks = sorted(bank_ids)
+    query = (
+        select(BankCursor.bank_id, BankCursor.applied_seq)
+        .where(col(BankCursor.bank_id).in_(banks))
+        .order_by(col(BankCursor.bank_id))
+        .with_for_update()
     )
+    found = {bank: seq for bank, seq in s.exec(query)}
+    missing = [bank for bank in banks if bank not in found]
+    if missing:
+        known = select(Bank.id, literal(0)).where(col(Bank.id).in_(missing))
+        insert = alarms.insert_ignoring(s, BankCursor)
+        s.execute(insert.from_select(["bank_id", "applied_seq"], known))
+        more = query.where(col(BankCursor.bank_id).in_(missing))
+        found |= {bank: seq for bank, seq in s.exec(more)}
+    return found
+
+
+Unstorable = tuple[str, Identity, str, str]  # bank, what can be read, raw text, why
+
+
+def _sort(
+    arrivals: Sequence[Arrival], work: _Work
+) -> tuple[list[Envelope], list[Unstorable], list[Envelope]]:
+    """Events new to the stream, events the contract refused, and events at or below their
+    bank's cursor (a redelivery, or a seq reused: told apart by id); unknown banks rejected."""
+    fresh: list[Envelope] = []
+    unreadable: list[Unstorable] = []
+    known: list[Envelope] = []
+    seen: set[str] = set()
+    for arrival in arrivals:
+        bank = arrival.bank_id
+        if bank not in work.cursors:
+            work.reject(bank, NotFound(f"no bank {bank}"))
+            continue
+        if isinstance(arrival, Unreadable):
+            ident = aside.read_identity(bank, arrival.payload)
+            if ident is None:
+                work.reject(bank, Conflict(arrival.reason))
+            else:
+                unreadable.append((bank, ident, aside.raw_text(arrival.payload), arrival.reason))
+            continue
+        event_id = str(arrival.event_id)
+        if event_id in seen or arrival.seq <= work.cursors[bank]:
+            known.append(arrival)
+        else:
+            fresh.append(arrival)
+        seen.add(event_id)
+    return fresh, unreadable, known
+
+
+def body(envelope: Envelope) -> dict[str, object]:
+    """What the cloud keeps of an event: its fields; of a deposit's sealed code, a mark only."""
+    kept = envelope.event.model_dump(mode="json")
+    if isinstance(envelope.event, ParcelDeposited):
+        kept["sealed_code"] = None if envelope.event.sealed_code is None else SEALED_MARK
+    return kept
 
 
 def stored_body(s: Session, envelope: Envelope) -> dict[str, object]:
-    """What the cloud keeps of an event: its fields, the pickup code handed on, not kept."""
-    body = envelope.event.model_dump(mode="json")
+    """``body``, the pickup code handed on to the recipient's notification."""
     if isinstance(envelope.event, ParcelDeposited):
-        body["sealed_code"] = notices.record_deposit(s, envelope, envelope.event)
-    return body
+        _notify(s, envelope, envelope.event)
+    return body(envelope)
 
 
-def _cursor(s: Session, bank_id: str) -> BankCursor:
-    """The bank's cursor, its row locked for the transaction (SQLite: ``BEGIN IMMEDIATE``)."""
-    if s.get(Bank, bank_id) is None:
-        raise NotFound(f"no bank {bank_id}")
-    query = select(BankCursor).where(BankCursor.bank_id == bank_id).with_for_update()
-    cursor = s.exec(query).first()
-    if cursor is None:
-        cursor = BankCursor(bank_id=bank_id)
-        s.add(cursor)
-        s.flush()
-    return cursor
+def _notify(s: Session, envelope: Envelope, event: ParcelDeposited) -> None:
+    """Hand the sealed pickup code to the recipient's message (``cloud.services.notices``)."""
+    notices.record_deposit(s, envelope, event)
 
 
-def _check_seq(s: Session, cursor: BankCursor, seq: int) -> None:
-    query = select(InboundEvent).where(
-        InboundEvent.bank_id == cursor.bank_id, InboundEvent.seq == seq
+def _row(envelope: Envelope, now: datetime) -> dict[str, object]:
+    return {
+        "event_id": str(envelope.event_id),
+        "bank_id": envelope.bank_id,
+        "seq": envelope.seq,
+        "type": envelope.event.type,
+        "body": body(envelope),
+        "received_at": now,
+        "happened_at": envelope.time,  # what carriers' webhooks report (cloud.webhooks.outbox)
+        "applied": False,
+    }
+
+
+def _insert(s: Session, envelopes: Sequence[Envelope], now: datetime) -> set[str]:
+    """Insert what no constraint holds yet (id or bank and seq); the ids inserted. Each new
+    deposit's notification goes with it."""
+    if not envelopes:
+        return set()
+    query = alarms.insert_ignoring(s, InboundEvent).returning(col(InboundEvent.event_id))
+    rows = [_row(envelope, now) for envelope in envelopes]
+    inserted = {str(event_id) for (event_id,) in s.execute(query, rows)}
+    for envelope in envelopes:
+        if str(envelope.event_id) in inserted and isinstance(envelope.event, ParcelDeposited):
+            _notify(s, envelope, envelope.event)
+    s.flush()
+    return inserted
+
+
+def _store_all(s: Session, fresh: Sequence[Envelope], work: _Work) -> set[str]:
+    """One bulk insert in a savepoint; if the database refuses it, event by event, each in a
+    savepoint, setting aside what it still refuses."""
+    try:
+        with s.begin_nested():
+            inserted = _insert(s, fresh, work.now)
+    except Exception as exc:
+        if lost_database(exc):
+            raise
+        inserted = set()
+        for envelope in fresh:
+            inserted |= _store_one(s, envelope, work)
+    work.stored |= {e.bank_id for e in fresh if str(e.event_id) in inserted}
+    work.accepted |= work.stored
+    work.batch.stored += len(inserted)
+    return inserted
+
+
+def _store_one(s: Session, envelope: Envelope, work: _Work) -> set[str]:
+    try:
+        with s.begin_nested():
+            return _insert(s, [envelope], work.now)
+    except Exception as exc:
+        if lost_database(exc):
+            raise
+        raw = envelope.model_dump_json()
+        held = aside.hold_unstored(s, envelope.bank_id, aside.identity(envelope), raw, why(exc))
+        work.refuse(envelope.bank_id, held)
+        return {str(envelope.event_id)}
+
+
+def _tell_apart(s: Session, others: Sequence[Envelope], work: _Work) -> None:
+    """Events not inserted: a redelivery (its id is stored: a duplicate, acknowledged again)
+    or another event under a seq already taken (refused)."""
+    if not others:
+        return
+    ids = sorted({str(e.event_id) for e in others})
+    query = select(InboundEvent.event_id).where(col(InboundEvent.event_id).in_(ids))
+    stored = set(s.exec(query))
+    for envelope in others:
+        if str(envelope.event_id) in stored:
+            work.batch.duplicates += 1
+            work.accepted.add(envelope.bank_id)
+            work.duplicated.add(envelope.bank_id)
+        else:
+            taken = f"bank {envelope.bank_id} already sent seq {envelope.seq} with another id"
+            work.reject(envelope.bank_id, Conflict(taken))
+
+
+def _store_unreadable(s: Session, item: Unstorable, work: _Work) -> None:
+    bank, ident, raw, reason = item
+    taken = select(InboundEvent.event_id).where(
+        InboundEvent.bank_id == bank, InboundEvent.seq == ident.seq
     )
-    if seq <= cursor.applied_seq or s.exec(query).first() is not None:
-        raise Conflict(f"bank {cursor.bank_id} already sent seq {seq} with another id")
+    already = s.exec(taken).first()
+    if already == ident.event_id:
+        work.batch.duplicates += 1
+        work.accepted.add(bank)
+        work.duplicated.add(bank)
+    elif already is not None or ident.seq <= work.cursors[bank]:
+        work.reject(bank, Conflict(f"bank {bank} already sent seq {ident.seq} with another id"))
+    else:
+        work.refuse(bank, aside.hold_unstored(s, bank, ident, raw, reason))
+        work.accepted.add(bank)
+        work.stored.add(bank)
 
 
-def _parked(s: Session, cursor: BankCursor) -> int:
+# --- applying in order ------------------------------------------------------------------------
+
+
+def _waiting(s: Session, work: _Work) -> dict[str, list[InboundEvent]]:
+    """Each bank's stored events past its cursor, in seq order (one query for the batch)."""
+    banks = sorted(work.accepted)
     query = (
-        select(func.count())
-        .select_from(InboundEvent)
-        .where(InboundEvent.bank_id == cursor.bank_id, InboundEvent.seq > cursor.applied_seq)
+        select(InboundEvent)
+        .join(BankCursor, col(BankCursor.bank_id) == col(InboundEvent.bank_id))
+        .where(col(InboundEvent.bank_id).in_(banks), InboundEvent.seq > BankCursor.applied_seq)
+        .order_by(col(InboundEvent.bank_id), col(InboundEvent.seq))
     )
-    return s.exec(query).one()
+    waiting: dict[str, list[InboundEvent]] = {}
+    for event in s.exec(query):
+        waiting.setdefault(event.bank_id, []).append(event)
+    return waiting
 
 
-def _apply_in_order(s: Session, cursor: BankCursor, now: datetime) -> list[Refusal]:
-    """Apply the bank's events that are next in order; set aside any that fails."""
-    refused: list[Refusal] = []
-    while True:
-        query = select(InboundEvent).where(
-            InboundEvent.bank_id == cursor.bank_id, InboundEvent.seq == cursor.applied_seq + 1
-        )
-        event = s.exec(query).first()
-        if event is None:
-            return refused
-        if s.get(QuarantinedEvent, event.event_id) is None:  # not set aside on receipt
-            reason = _held_behind(s, event) or apply_one(s, event, now)
-            if reason is not None:
-                refused.append(_hold_stored(s, event, reason))
-        cursor.applied_seq, cursor.advanced_at = event.seq, now
-        s.add(cursor)
-        s.flush()
+def _in_order(events: list[InboundEvent], cursor: int) -> list[InboundEvent]:
+    """The events that follow ``cursor`` without a gap."""
+    run: list[InboundEvent] = []
+    for event in events:
+        if event.seq != cursor + len(run) + 1:
+            break
+        run.append(event)
+    return run
+
+
+def _apply_all(s: Session, work: _Work) -> None:
+    """Apply every bank's events that are now in order: the whole batch in one savepoint, or
+    if anything in it fails, again one savepoint per event."""
+    if not work.accepted:
+        return
+    waiting = _waiting(s, work)
+    runs = {bank: _in_order(events, work.cursors[bank]) for bank, events in waiting.items()}
+    for bank, events in waiting.items():
+        work.parked[bank] = len(events) - len(runs[bank])
+    ids = {event.event_id for run in runs.values() for event in run}
+    held = aside.load_aside(s, sorted(work.accepted), ids)
+    alarms.note_open(s, [bank for bank, run in runs.items() if run])
+    try:
+        with s.begin_nested():
+            refused = _apply_runs(s, runs, held.copy(), work.now, guarded=False)
+    except Exception as exc:
+        if lost_database(exc):
+            raise
+        refused = _apply_runs(s, runs, held.copy(), work.now, guarded=True)
+    for bank, run in runs.items():
+        if run:
+            work.cursors[bank] = run[-1].seq
+    for bank, refusal in refused:
+        work.refuse(bank, refusal)
+
+
+def _apply_runs(
+    s: Session, runs: dict[str, list[InboundEvent]], held: Aside, now: datetime, *, guarded: bool
+) -> list[tuple[str, Refusal]]:
+    refused: list[tuple[str, Refusal]] = []
+    applied: list[str] = []
+    for event in (event for run in runs.values() for event in run):
+        if event.event_id in held.on_receipt:
+            continue  # set aside when it arrived
+        reason = held.behind(event)
+        if reason is None and guarded:
+            reason = apply_one(s, event, now)
+        elif reason is None:
+            effects.apply(s, event, effects.parsed(event), now)
+        if reason is None:
+            applied.append(event.event_id)
+            continue
+        refused.append((event.bank_id, aside.hold_stored(s, event, reason)))
+        parcel = event.body.get("parcel_id")
+        held.hold(event.bank_id, parcel if isinstance(parcel, str) else None, event.seq)
+    _mark_applied(s, applied)
+    return refused
+
+
+def _mark_applied(s: Session, event_ids: Iterable[str]) -> None:
+    ids = list(event_ids)
+    if ids:
+        query = update(InboundEvent).where(col(InboundEvent.event_id).in_(ids))
+        s.execute(query.values(applied=True).execution_options(synchronize_session=False))
 
 
 def apply_one(s: Session, event: InboundEvent, now: datetime) -> str | None:
@@ -205,134 +404,15 @@ def apply_one(s: Session, event: InboundEvent, now: datetime) -> str | None:
     return None
 
 
-# --- setting an event aside -----------------------------------------------------------------
-
-
-def lost_database(exc: BaseException) -> bool:
-    """The worker lost its database (or lost a race in it): retry later, quarantine nothing."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-def why(exc: BaseException) -> str:
-    """Why an event could not be applied, bounded and quoting none of its values (a database
-    error's parameters, a validation error's input)."""
-    if isinstance(exc, DBAPIError):
-        first = str(exc.orig).strip().splitlines()[:1]
-        said = f"the database refused it: {type(exc).__name__}: {''.join(first)}"
-    elif isinstance(exc, ValidationError):
-        said = f"not a valid event: {problems(exc)}"
-    elif isinstance(exc, CloudError):
-        said = exc.message
-    else:
-        log.error("applying an event failed", exc_info=exc)  # a bug: its traceback is wanted
-        said = f"{type(exc).__name__}: {exc}"
-    return sanitised(said, REASON_MAX)
-
-
-def _identity(envelope: Envelope) -> Identity:
-    parcel = getattr(envelope.event, "parcel_id", None)
-    return Identity(
-        str(envelope.event_id),
-        envelope.seq,
-        envelope.event.type,
-        None if parcel is None else str(parcel),
-    )
-
-
-def read_identity(bank_id: str, payload: bytes) -> Identity | None:
-    """The id, seq and type of an event the contract refuses, if they can be read and it is
-    ``bank_id``'s; a type that cannot is ``unknown``."""
-    try:
-        data = json.loads(payload)
-        if not isinstance(data, dict) or data.get("bank_id") != bank_id:
-            return None
-        event_id = str(uuid.UUID(str(data.get("event_id"))))
-    except (ValueError, RecursionError):
-        return None
-    seq = data.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**63:
-        return None
-    found = data.get("event")
-    event: dict[str, Any] = found if isinstance(found, dict) else {}
-    return Identity(
-        event_id, seq, _short(event.get("type")) or "unknown", _short(event.get("parcel_id"))
-    )
-
-
-def _short(value: Any) -> str | None:
-    return sanitised(value, 64) if isinstance(value, str) and value else None
-
-
-def raw_text(payload: bytes) -> str:
-    """The payload as storable text: ASCII JSON (NUL and surrogates escaped), bounded."""
-    try:
-        text = json.dumps(json.loads(payload), ensure_ascii=True)
-    except (ValueError, RecursionError):
-        text = payload.decode("ascii", "backslashreplace")
-    return text[:RAW_MAX]
-
-
-def _held_behind(s: Session, event: InboundEvent) -> str | None:
-    """An event of a parcel whose earlier event is set aside waits behind it."""
-    parcel = event.body.get("parcel_id")
-    if not isinstance(parcel, str):
-        return None
-    query = select(QuarantinedEvent).where(
-        QuarantinedEvent.bank_id == event.bank_id,
-        QuarantinedEvent.parcel_id == parcel,
-        QuarantinedEvent.state == QuarantineState.HELD,
-        QuarantinedEvent.seq < event.seq,
-    )
-    first = s.exec(query.order_by(col(QuarantinedEvent.seq))).first()
-    return None if first is None else f"held behind seq {first.seq} of the same parcel"
-
-
-def _hold_unstored(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -> Refusal:
-    s.add(
-        InboundEvent(
-            event_id=identity.event_id,
-            bank_id=bank_id,
-            seq=identity.seq,
-            type=identity.type,
-            body={},
+def _write_cursors(s: Session, work: _Work) -> None:
+    """The cursors that moved, in one statement."""
+    moved = [
+        {"bank": bank, "seq": seq} for bank, seq in work.cursors.items() if seq != work.before[bank]
+    ]
+    if moved:
+        query = (
+            update(BankCursor)
+            .where(col(BankCursor.bank_id) == bindparam("bank"))
+            .values(applied_seq=bindparam("seq"), advanced_at=work.now)
         )
-    )
-    s.flush()
-    return _hold(s, bank_id, identity, raw, reason)
-
-
-def _hold_stored(s: Session, event: InboundEvent, reason: str) -> Refusal:
-    parcel = event.body.get("parcel_id")
-    identity = Identity(
-        event.event_id, event.seq, event.type, parcel if isinstance(parcel, str) else None
-    )
-    at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=UTC)
-    stored = {
-        "event_id": event.event_id,
-        "bank_id": event.bank_id,
-        "seq": event.seq,
-        "time": at.isoformat(),
-        "event": event.body,
-    }
-    return _hold(s, event.bank_id, identity, json.dumps(stored, ensure_ascii=True), reason)
-
-
-def _hold(s: Session, bank_id: str, identity: Identity, raw: str, reason: str) -> Refusal:
-    reason = sanitised(reason, REASON_MAX)
-    log.warning("bank %s seq %d (%s) quarantined: %s", bank_id, identity.seq, identity.type, reason)
-    s.add(
-        QuarantinedEvent(
-            event_id=identity.event_id,
-            bank_id=bank_id,
-            seq=identity.seq,
-            type=identity.type,
-            parcel_id=identity.parcel_id,
-            raw=raw,
-            reason=reason,
-        )
-    )
-    s.add(Alarm(bank_id=bank_id, kind=QUARANTINED, compartment=f"seq {identity.seq}"))
-    s.flush()
-    return Refusal(identity.seq, reason)
+        s.connection().execute(query, moved)

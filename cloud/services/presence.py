@@ -14,14 +14,17 @@ so this says that events are not arriving, or that ingest itself is down or fail
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, case, func, inspect, update
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
 from cloud.core.db import transaction
-from cloud.models import Alarm, Bank, BankCursor
+from cloud.models import Bank, BankCursor
+from cloud.services import alarms
 from locker_contract.messages import BankState, BankStatus, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -29,31 +32,107 @@ log = logging.getLogger(__name__)
 OFFLINE, SKEW, STALLED = "bank.offline", "clock.skew", "stream.stalled"
 
 
-def _bank(s: Session, bank_id: str) -> Bank | None:
-    bank = s.get(Bank, bank_id)
-    if bank is None:
-        log.warning("a message from unknown bank %s was ignored", bank_id)
-    return bank
+@dataclass(frozen=True)
+class Beat:
+    """A bank's latest heartbeat, and when it arrived."""
+
+    bank_id: str
+    heartbeat: Heartbeat
+    received_at: datetime
 
 
-def _raise(s: Session, bank_id: str, kind: str) -> None:
-    if _open_alarms(s, bank_id, kind):
+@dataclass
+class Seen:
+    """What a worker learnt of banks' links since its last write, the latest of each kind per
+    bank (``cloud.link.coalesce`` gathers it): heartbeats, online or not (a status, or any
+    message of the bank), retained states."""
+
+    beats: list[Beat] = field(default_factory=list)
+    online: dict[str, bool] = field(default_factory=dict)
+    states: dict[str, BankState] = field(default_factory=dict)
+
+
+def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> None:
+    """Write what was seen in one transaction, a few statements whatever the number of banks;
+    banks the cloud does not know are left out."""
+    with transaction(engine) as s:
+        _heartbeats(s, seen.beats, now, skew_alarm_s)
+        _links(s, seen.online, now)
+        if seen.states:
+            rows = [
+                {"bank": b, "state": st.model_dump(mode="json")} for b, st in seen.states.items()
+            ]
+            query = update(Bank).where(col(Bank.id) == bindparam("bank"))
+            s.connection().execute(query.values(state=bindparam("state")), rows)
+
+
+def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: float) -> None:
+    """Each bank's last heartbeat, clock and stream (since when it is ahead of the cloud's
+    cursor, if it is); its clock alarm raised or cleared, its stall alarm cleared once it is
+    caught up."""
+    if not beats:
         return
-    log.warning("bank %s: %s", bank_id, kind)
-    s.add(Alarm(bank_id=bank_id, kind=kind))
-
-
-def _clear(s: Session, bank_id: str, kind: str, at: datetime) -> None:
-    for alarm in _open_alarms(s, bank_id, kind):
-        alarm.clear(at)
-        s.add(alarm)
-
-
-def _open_alarms(s: Session, bank_id: str, kind: str) -> list[Alarm]:
-    query = select(Alarm).where(
-        Alarm.bank_id == bank_id, Alarm.kind == kind, col(Alarm.cleared_at).is_(None)
+    applied = select(BankCursor.applied_seq).where(col(BankCursor.bank_id) == col(Bank.id))
+    last = bindparam("last", type_=inspect(Bank).c.edge_last_seq.type)
+    at = bindparam("at", type_=inspect(Bank).c.last_heartbeat_at.type)
+    ahead = case(
+        (last <= func.coalesce(applied.scalar_subquery(), 0), None),
+        else_=func.coalesce(col(Bank.edge_ahead_since), at),
     )
-    return list(s.exec(query))
+    query = update(Bank).where(col(Bank.id) == bindparam("bank"))
+    query = query.values(
+        last_heartbeat_at=at,
+        clock_skew_s=bindparam("skew"),
+        edge_last_seq=last,
+        edge_ahead_since=ahead,
+    )
+    skews = {b.bank_id: _skew(b) for b in beats}
+    rows = [
+        {
+            "bank": b.bank_id,
+            "at": b.received_at,
+            "skew": skews[b.bank_id],
+            "last": b.heartbeat.last_seq,
+        }
+        for b in beats
+    ]
+    s.connection().execute(query, rows)
+    skewed = {bank for bank, skew in skews.items() if abs(skew) > skew_alarm_s}
+    alarms.raise_open(s, _known(s, skewed), SKEW, at=now)
+    alarms.clear_open(s, set(skews) - skewed, SKEW, now)
+    caught_up = select(Bank.id).where(
+        col(Bank.id).in_(list(skews)), col(Bank.edge_ahead_since).is_(None)
+    )
+    alarms.clear_open(s, list(s.exec(caught_up)), STALLED, now)
+
+
+def _skew(beat: Beat) -> float:
+    return round((beat.heartbeat.edge_time - beat.received_at).total_seconds(), 3)
+
+
+def _known(s: Session, bank_ids: Collection[str]) -> list[str]:
+    if not bank_ids:
+        return []
+    return list(s.exec(select(Bank.id).where(col(Bank.id).in_(list(bank_ids)))))
+
+
+def _links(s: Session, online: dict[str, bool], now: datetime) -> None:
+    """Banks online or offline as last seen; an alarm for each that went offline, cleared for
+    each that came back."""
+    for state in (True, False):
+        banks = [bank for bank, up in online.items() if up is state]
+        if not banks:
+            continue
+        changed = (col(Bank.online).is_not(state)) | col(Bank.status_since).is_(None)
+        query = update(Bank).where(col(Bank.id).in_(banks), changed)
+        query = query.values(online=state, status_since=now).returning(col(Bank.id))
+        moved = list(s.execute(query.execution_options(synchronize_session=False)).scalars())
+        for bank in moved:
+            log.info("bank %s is %s", bank, "online" if state else "offline")
+        if state:
+            alarms.clear_open(s, moved, OFFLINE, now)
+        else:
+            alarms.raise_open(s, moved, OFFLINE, at=now)
 
 
 def _set_online(s: Session, bank: Bank, online: bool, at: datetime) -> None:
@@ -61,57 +140,28 @@ def _set_online(s: Session, bank: Bank, online: bool, at: datetime) -> None:
         return
     bank.online, bank.status_since = online, at
     if online:
-        _clear(s, bank.id, OFFLINE, at)
+        alarms.clear_open(s, [bank.id], OFFLINE, at)
     else:
-        _raise(s, bank.id, OFFLINE)
+        alarms.raise_open(s, [bank.id], OFFLINE, at=at)
     log.info("bank %s is %s", bank.id, "online" if online else "offline")
 
 
 def record_status(
     engine: Engine, bank_id: str, status: BankStatus, now: datetime | None = None
 ) -> None:
-    with transaction(engine) as s:
-        bank = _bank(s, bank_id)
-        if bank is not None:
-            _set_online(s, bank, status.state == "online", now or utcnow())
-            s.add(bank)
+    now = now or utcnow()
+    record(engine, Seen(online={bank_id: status.state == "online"}), now, 0.0)
 
 
 def record_heartbeat(
     engine: Engine, bank_id: str, beat: Heartbeat, received_at: datetime, skew_alarm_s: float
 ) -> None:
-    with transaction(engine) as s:
-        bank = _bank(s, bank_id)
-        if bank is None:
-            return
-        bank.last_heartbeat_at = received_at
-        bank.clock_skew_s = round((beat.edge_time - received_at).total_seconds(), 3)
-        if abs(bank.clock_skew_s) > skew_alarm_s:
-            _raise(s, bank_id, SKEW)
-        else:
-            _clear(s, bank_id, SKEW, received_at)
-        _set_online(s, bank, True, received_at)
-        _track_stream(s, bank, beat.last_seq, received_at)
-        s.add(bank)
-
-
-def _track_stream(s: Session, bank: Bank, last_seq: int, at: datetime) -> None:
-    """Since when the bank is ahead of the cloud's cursor, if it is."""
-    cursor = s.get(BankCursor, bank.id)
-    bank.edge_last_seq = last_seq
-    if last_seq <= (cursor.applied_seq if cursor else 0):
-        bank.edge_ahead_since = None
-        _clear(s, bank.id, STALLED, at)
-    elif bank.edge_ahead_since is None:
-        bank.edge_ahead_since = at
+    seen = Seen(beats=[Beat(bank_id, beat, received_at)], online={bank_id: True})
+    record(engine, seen, received_at, skew_alarm_s)
 
 
 def record_state(engine: Engine, bank_id: str, state: BankState) -> None:
-    with transaction(engine) as s:
-        bank = _bank(s, bank_id)
-        if bank is not None:
-            bank.state = state.model_dump(mode="json")
-            s.add(bank)
+    record(engine, Seen(states={bank_id: state}), utcnow(), 0.0)
 
 
 def sweep_silent(engine: Engine, timeout_s: float, now: datetime | None = None) -> list[str]:
@@ -139,10 +189,10 @@ def sweep_stalled(engine: Engine, stall_after_s: float, now: datetime | None = N
             behind = (bank.edge_last_seq or 0) > cursor.applied_seq
             since = max(_aware(bank.edge_ahead_since), _aware(cursor.advanced_at))
             if behind and since < limit:
-                _raise(s, bank.id, STALLED)
                 stalled.append(bank.id)
             else:
-                _clear(s, bank.id, STALLED, now)
+                alarms.clear_open(s, [bank.id], STALLED, now)
+        alarms.raise_open(s, stalled, STALLED, at=now)
     return stalled
 
 

@@ -30,7 +30,7 @@ from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import QUARANTINE
 from cloud.models import Alarm, InboundEvent, QuarantinedEvent, QuarantineState, Role
-from cloud.services import ingest
+from cloud.services import aside, ingest
 from cloud.services.auth import Principal, audit
 from cloud.services.errors import Conflict, IllegalTransition, Invalid, NotFound
 from cloud.services.fleet import own_bank
@@ -194,9 +194,9 @@ def _restore(s: Session, event: InboundEvent, envelope: Envelope) -> str | None:
             event.body, event.type = ingest.stored_body(s, envelope), envelope.event.type
             s.add(event)
     except Exception as exc:
-        if ingest.lost_database(exc):
+        if aside.lost_database(exc):
             raise
-        return ingest.why(exc)
+        return aside.why(exc)
     return None
 
 
@@ -231,7 +231,7 @@ def _settle(
     s.add(row)
     query = select(Alarm).where(
         Alarm.bank_id == row.bank_id,
-        Alarm.kind == ingest.QUARANTINED,
+        Alarm.kind == aside.QUARANTINED,
         Alarm.compartment == f"seq {row.seq}",
         col(Alarm.cleared_at).is_(None),
     )

@@ -27,7 +27,7 @@ from cloud.models import (
     Parcel,
     QuarantinedEvent,
 )
-from cloud.services import effects, ingest, quarantine
+from cloud.services import aside, effects, ingest, quarantine
 from locker_contract.events import Envelope, ParcelDeposited
 from locker_contract.sealing import new_key_pair, public_key, seal_code
 from locker_contract.topics import Channel
@@ -94,7 +94,7 @@ def status(engine: Engine, waybill: str) -> str | None:
         return None if parcel is None else parcel.status
 
 
-def open_alarms(engine: Engine, kind: str = ingest.QUARANTINED) -> list[str]:
+def open_alarms(engine: Engine, kind: str = aside.QUARANTINED) -> list[str]:
     with Session(engine) as s:
         query = select(Alarm).where(Alarm.kind == kind, col(Alarm.cleared_at).is_(None))
         return sorted(a.compartment for a in s.exec(query))

@@ -1,0 +1,132 @@
+"""The rounds of a fleet's ordinary life and its bad days: heartbeats alone (what they cost a
+worker), a catch-up (events queued at the broker while no worker ran, then drained) and a flood
+(one bank sends thousands of events at once while the others go on)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import psycopg
+
+from benchmarks.common import BenchmarkError
+from benchmarks.ingest.config import BEAT_PERIOD_S, FLOOD_BANK, PROBE_BANK, STALL_S, Plan
+from benchmarks.ingest.messages import Publish, Published, Ready, payloads
+from benchmarks.ingest.mqtt import SimBank
+from benchmarks.ingest.rounds import (
+    Cpu,
+    CpuClock,
+    Row,
+    Run,
+    applied_total,
+    ingest_round,
+    paced_order,
+    postgres_backends,
+    publish_all,
+    scalar_at,
+    settle,
+    start_workers,
+    stop_workers,
+)
+from benchmarks.ingest.services import quiet_child
+
+
+@dataclass(frozen=True, slots=True)
+class Beats:
+    banks: int
+    seconds: float
+    heard: int  # banks whose heartbeat the worker stored in the window
+    cpu: Cpu
+
+    @property
+    def rate(self) -> float:
+        return self.banks / BEAT_PERIOD_S
+
+
+def beats_round(run: Run, seconds: float) -> Beats:
+    """One worker, no events: only every bank's heartbeat every ``BEAT_PERIOD_S``."""
+    processes = start_workers(run, 1)
+    began = time.time()
+    clock = CpuClock([processes[0].pid], run.broker.pid)
+    time.sleep(seconds)
+    cpu = clock.read(postgres_backends(run))
+    query = (
+        "SELECT count(*) FROM bank WHERE last_heartbeat_at >= to_timestamp(%s) "
+        f"AND id NOT IN ('{PROBE_BANK}', '{FLOOD_BANK}')"
+    )
+    with psycopg.connect(run.database_url) as db:
+        row = db.execute(query, (began,)).fetchone()
+    stop_workers(run, processes)
+    heard = int(row[0]) if row else 0
+    if heard < len(run.banks) * seconds / BEAT_PERIOD_S * 0.8:
+        raise BenchmarkError(f"only {heard} banks' heartbeats stored in {seconds:g} s")
+    return Beats(len(run.banks), seconds, heard, cpu)
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    row: Row
+    drained_s: float  # from the worker connecting to the last queued event stored
+
+
+def catchup_round(run: Run, plan: Plan) -> CatchUp:
+    """Banks publish while their worker is down (its session keeps their events at the broker);
+    the worker comes back and drains them."""
+    order = run.order(plan.catchup_events, plan.catchup_banks)
+    stop_workers(run, start_workers(run, 1), end=False)  # its session waits at the broker
+    done = publish_all(run, order)
+    before = applied_total(run)
+    processes = start_workers(run, 1, probe=False)
+    back = time.time()
+    clock = CpuClock([processes[0].pid], run.broker.pid)
+    banks = len(run.chosen(order.banks))
+    name = f"catch-up: {banks * order.count} queued from {banks} banks"
+    row = settle(run, processes, order, name=name, done=done, clock=clock, before=before)
+    last = scalar_at(
+        run,
+        "SELECT extract(epoch FROM max(received_at))::float8 FROM inboundevent "
+        f"WHERE bank_id NOT IN ('{PROBE_BANK}', '{FLOOD_BANK}')",
+    )
+    return CatchUp(row, float(last) - back)
+
+
+def flood_round(run: Run, plan: Plan, rate: float, most: int) -> Row:
+    """One bank publishes ``plan.flood_events`` at once while the others publish, paced: the
+    others' ages say whether the flood held them back."""
+    flood = run.kids.start("the flooding bank", flood_process, run.broker.port, plan.flood_events)
+    flood.expect(Ready)
+    order = paced_order(run, rate, plan.flood_s, most)
+    name = f"others paced at {rate:.0f}/s, one bank flooding {plan.flood_events}"
+    row = ingest_round(run, 1, order, name, flood=flood)
+    run.kids.stop(flood)
+    stored = scalar_at(
+        run,
+        "SELECT count(*) FILTER (WHERE applied) FROM inboundevent WHERE bank_id = %s",
+        (FLOOD_BANK,),
+    )
+    if int(stored) != plan.flood_events:
+        raise BenchmarkError(f"the flood: {stored} of {plan.flood_events} events applied")
+    return row
+
+
+def flood_process(conn: Connection, port: int, count: int) -> None:
+    quiet_child()
+    asyncio.run(flood(conn, port, count))
+
+
+async def flood(conn: Connection, port: int, count: int) -> None:
+    """The flooding bank: connected, then, when told, ``count`` events at once."""
+    sim = SimBank(FLOOD_BANK)
+    await sim.open(port, f"edge-{FLOOD_BANK}")
+    ready = payloads(FLOOD_BANK, 1, count)
+    conn.send(Ready())
+    order = await asyncio.to_thread(conn.recv)
+    if not isinstance(order, Publish):
+        return
+    began = time.time()
+    sent = await asyncio.wait_for(sim.flood(ready), STALL_S)
+    conn.send(Published(count, began, time.time(), {FLOOD_BANK: sent}))
+    sim.close()
+    await asyncio.sleep(0.1)

@@ -1,0 +1,83 @@
+"""Alarms raised and cleared by ingest, whoever raises them and however many workers do at once.
+
+One alarm is open per bank, kind and place (``compartment``: a label, a board, ``seq N``): a
+unique partial index says so (migration 0005), and ``raise_open`` writes ``INSERT ... ON CONFLICT
+DO NOTHING``, so that a second raise, by this worker or another, is no error and no second alarm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import Insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
+
+from cloud.clock import utcnow
+from cloud.models import Alarm, new_id
+
+
+def insert_ignoring(s: Session, table: type[SQLModel]) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL or SQLite):
+    a row that a unique constraint already holds is skipped, not an error."""
+    if s.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+KNOWN = "alarms.open"  # the session's note of the alarms that may be open (``note_open``)
+
+
+def note_open(s: Session, bank_ids: Collection[str]) -> None:
+    """Note, for the rest of the transaction, which alarms of ``bank_ids`` may be open: those
+    open now and those raised from here on. ``clear_open`` then skips an UPDATE that could
+    change nothing (most events clear an alarm that was never raised). Never fewer than are
+    open, so skipping is safe: a savepoint rolled back only leaves an extra note. Only for
+    banks whose alarms no other transaction may raise meanwhile (ingest holds their cursors)."""
+    query = select(Alarm.bank_id, Alarm.kind, Alarm.compartment).where(
+        col(Alarm.bank_id).in_(list(bank_ids)), col(Alarm.cleared_at).is_(None)
+    )
+    known: set[tuple[str, str, str | None]] = set()
+    for bank, kind, where in s.exec(query):
+        known |= {(bank, kind, where), (bank, kind, None)}
+    s.info[KNOWN] = known
+
+
+def _may_be_open(s: Session, bank_ids: Collection[str], kind: str, where: str | None) -> bool:
+    known: set[tuple[str, str, str | None]] | None = s.info.get(KNOWN)
+    return known is None or any((bank, kind, where) in known for bank in bank_ids)
+
+
+def raise_open(
+    s: Session, bank_ids: Collection[str], kind: str, where: str = "", at: datetime | None = None
+) -> None:
+    """Open a ``kind`` alarm at ``where`` for each of ``bank_ids`` that has none open."""
+    if not bank_ids:
+        return
+    at = at or utcnow()
+    rows = [
+        {"id": new_id(), "bank_id": bank, "kind": kind, "compartment": where, "raised_at": at}
+        for bank in bank_ids
+    ]
+    s.execute(insert_ignoring(s, Alarm), rows)
+    known: set[tuple[str, str, str | None]] | None = s.info.get(KNOWN)
+    if known is not None:
+        known |= {(bank, kind, place) for bank in bank_ids for place in (where, None)}
+
+
+def clear_open(
+    s: Session, bank_ids: Collection[str], kind: str, at: datetime, where: str | None = None
+) -> int:
+    """Clear the open ``kind`` alarms of ``bank_ids`` (at ``where`` only, if given); how many."""
+    if not bank_ids or not _may_be_open(s, bank_ids, kind, where):
+        return 0
+    query = update(Alarm).where(
+        col(Alarm.bank_id).in_(list(bank_ids)),
+        col(Alarm.kind) == kind,
+        col(Alarm.cleared_at).is_(None),
+    )
+    if where is not None:
+        query = query.where(col(Alarm.compartment) == where)
+    result = s.execute(query.values(cleared_at=at).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
