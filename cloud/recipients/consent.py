@@ -76,17 +76,28 @@ def choose(
             s.merge(row)
         else:
             s.exec(delete(RecipientConsent).where(mine))
+        salt = derive.phone_salt(settings.secret_key)
+        verifier = phone_verifier(phone, salt)  # one scrypt, however many banks
         if choice == Choice.REFUSE:
-            s.add(RecipientConsent(phone_hash=key, bank_id=EVERYWHERE, choice=choice, at=now))
+            row = RecipientConsent(
+                phone_hash=key,
+                bank_id=EVERYWHERE,
+                choice=choice,
+                at=now,
+                salt=salt,
+                verifier=verifier,
+            )
+            s.add(row)
         refused = choice == Choice.REFUSE
         if refused != (was == Answer.REFUSED):
-            _tell_banks(s, settings.secret_key, phone, refused=refused, now=now)
+            command = contract.RecipientRefusal(salt=salt, verifier=verifier, refused=refused)
+            for bank_id in s.exec(select(Bank.id)).all():
+                enqueue_command(s, bank_id, command, now=now)
 
 
-def _tell_banks(s: Session, secret_key: str, phone: str, *, refused: bool, now: datetime) -> None:
-    salt = derive.phone_salt(secret_key)  # one scrypt, however many banks
-    command = contract.RecipientRefusal(
-        salt=salt, verifier=phone_verifier(phone, salt), refused=refused
-    )
-    for bank_id in s.exec(select(Bank.id)).all():
+def push_to_new_bank(s: Session, bank_id: str, now: datetime | None = None) -> None:
+    """Every standing refusal, for a bank added to the fleet (in its creation's transaction)."""
+    refusals = select(RecipientConsent).where(RecipientConsent.bank_id == EVERYWHERE)
+    for row in s.exec(refusals.where(RecipientConsent.choice == Choice.REFUSE)):
+        command = contract.RecipientRefusal(salt=row.salt, verifier=row.verifier, refused=True)
         enqueue_command(s, bank_id, command, now=now)

@@ -5,7 +5,8 @@
 - ``RecipientShare``: a second code for a group; the code is derived from the secret key and
   the share's id (``cloud.recipients.derive``), never stored; revoked by setting ``revoked_at``.
 - ``RecipientConsent``: a recipient's standing answer, keyed by a keyed hash of their phone
-  (never the number): ``consent`` for one bank, or ``refuse`` everywhere (``bank_id`` ``*``).
+  (never the number): ``consent`` for one bank, or ``refuse`` everywhere (``bank_id`` ``*``),
+  with the scrypt verifier the banks were sent, for a bank added later.
 """
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ class RecipientConsent(CloudModel, table=True):
     bank_id: str = Field(primary_key=True)  # a bank's id, or EVERYWHERE for a refusal
     choice: str  # "consent" | "refuse"
     at: datetime = Field(default_factory=utcnow)
+    # a refusal's phone as the banks get it (``phone_verifier`` under the fleet's phone salt),
+    # for a bank added later; never the number
+    salt: str = ""
+    verifier: str = ""

@@ -22,6 +22,7 @@ from cloud.models import (
     SharingPolicy,
     Site,
 )
+from cloud.recipients import consent
 from cloud.services import storage_policy
 from cloud.services.auth import Minted, Principal, Scope, audit, mint
 from cloud.services.commands import enqueue_command
@@ -117,6 +118,7 @@ def create_bank(
             )
         audit(s, who, "create_bank", bank_id, compartments=len(compartments))
         storage_policy.push_to_new_bank(s, bank, who)  # the site's storage policy, if it has one
+        consent.push_to_new_bank(s, bank_id)  # recipients' refusals of lockers (decision 0018)
         return bank
 
 

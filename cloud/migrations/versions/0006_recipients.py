@@ -124,6 +124,8 @@ def _upgrade_recipient_page() -> None:
         sa.Column("bank_id", text(), nullable=False),
         sa.Column("choice", text(), nullable=False),
         sa.Column("at", when(), nullable=False),
+        sa.Column("salt", text(), nullable=False),
+        sa.Column("verifier", text(), nullable=False),
         sa.PrimaryKeyConstraint("phone_hash", "bank_id"),
     )
 

@@ -205,3 +205,13 @@ def test_every_refusal_the_services_give_has_its_chinese() -> None:
     said |= {f"already done: {kind}" for kind in ("extend", "refuse")}
     assert said == set(REFUSALS_ZH)
     assert refusal("already done: extend", "en") == "already done: extend"
+
+
+def test_a_bank_added_later_learns_the_refusals(group: Group) -> None:
+    group.cloud.client.post(f"{group.url}/consent", data={"choice": "refuse"})
+    [told] = group.commands("recipient.refusal")
+    site = group.cloud.keys[f"site:{BANK}"]["id"]
+    body = {"id": "later-1", "site_id": site, "name": "later",
+            "compartments": [{"label": "A01", "size": "M"}]}  # fmt: skip
+    group.cloud.ok("POST", "/api/v1/banks", group.cloud.keys["operator"], json=body)
+    assert group.commands("recipient.refusal") == [told, told]  # the same verifier, no phone
