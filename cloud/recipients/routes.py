@@ -9,6 +9,7 @@ and ``no-referrer``: the page may show a shared code, and the token must not lea
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
     "img-src 'self' data:; frame-ancestors 'none'",
 }
+TOKEN_IN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{20,}")
 CODE = re.compile(r"^[0-9]{8}$")  # what the kiosk's code entry takes: 8 digits, nothing else
 DONE = ("extend", "share", "revoke", "refuse", "consent")
 
@@ -50,8 +52,24 @@ router = APIRouter(prefix="/r", include_in_schema=False)
 Short = Annotated[str, Form(max_length=64)]
 
 
+class HideTokens(logging.Filter):
+    """Access log lines keep ``/r/…`` but not the token: a link is a credential (whoever holds
+    it may share a code that opens the doors), so no log may hold one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_IN_PATH.sub("/r/…", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def install(app: FastAPI) -> None:
-    """The page's routes and its static files, on the cloud's app."""
+    """The page's routes and its static files, on the cloud's app; its links kept out of the
+    access log."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideTokens) for f in access.filters):
+        access.addFilter(HideTokens())
     app.mount("/r/static", StaticFiles(directory=HERE / "static"), name="recipient-static")
     app.include_router(router)
     app.include_router(api.router)

@@ -3,6 +3,7 @@ sends the bank, and links refused with a page, never a 500."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -215,3 +216,15 @@ def test_a_bank_added_later_learns_the_refusals(group: Group) -> None:
             "compartments": [{"label": "A01", "size": "M"}]}  # fmt: skip
     group.cloud.ok("POST", "/api/v1/banks", group.cloud.keys["operator"], json=body)
     assert group.commands("recipient.refusal") == [told, told]  # the same verifier, no phone
+
+
+def test_no_access_log_line_holds_a_link(group: Group) -> None:
+    access = logging.getLogger("uvicorn.access")
+    record = access.makeRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "POST", f"{group.url}/share?lang=en", "1.1", 303),
+                               None)  # fmt: skip
+    assert all(f.filter(record) for f in access.filters if isinstance(f, logging.Filter))
+    line = record.getMessage()
+    assert group.token not in line
+    assert "/r/…/share?lang=en" in line
