@@ -61,9 +61,18 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set: a pass, then a poll's wait when there was nothing to do."""
         while not stop.is_set():
-            if await self.pass_once() == 0:
+            if await self._pass_logged() == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.notify_poll_s)
+
+    async def _pass_logged(self) -> int:
+        """A pass; a failure of the database (or a bug) is logged and the loop goes on: what was
+        claimed is taken again when its lease ends."""
+        try:
+            return await self.pass_once()
+        except Exception:
+            log.exception("a notifier pass failed; next pass after the poll interval")
+            return 0
 
     async def pass_once(self) -> int:
         """Claim what is due now and send it; how many were claimed."""
@@ -73,8 +82,7 @@ class Dispatcher:
         taken = await asyncio.to_thread(
             claims.claim, self.engine, now, lease, gather, settings.notify_batch
         )
-        for claim in taken:
-            await self.deliver(claim)
+        await asyncio.gather(*(self.deliver(claim) for claim in taken))  # the batch at once
         return len(taken)
 
     async def deliver(self, claim: Claim) -> None:

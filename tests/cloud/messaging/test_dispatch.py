@@ -21,6 +21,7 @@ from cloud.models import Notification
 from cloud.schema import METADATA
 from locker_contract.storage import StoragePolicy
 from tests.cloud.messaging.conftest import Inbox, Rig, dispatcher
+from tests.waiting import until
 
 CODE = "40962048"
 GATHER = timedelta(seconds=21)  # past the visit's gathering window (notify_coalesce_s = 20)
@@ -233,3 +234,14 @@ async def test_a_dead_dispatcher_s_claim_is_taken_again_after_its_lease(rig: Rig
     [message] = messages(engine, MessageKind.DEPOSIT)
     assert (message.state, message.attempts) == (MessageState.SENT, 2)
     assert message.provider_ref == gateway.sent[message.id]["sid"]
+
+
+async def test_the_loop_sends_what_comes_due_and_stops_when_told(rig: Rig) -> None:
+    bank, gateway, engine, settings, clock = rig.parts()
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher(engine, settings, clock).run(stop))
+    bank.deposit("SF1008611", "A03", uuid.uuid4(), CODE)
+    clock.advance(GATHER.total_seconds())
+    await until(lambda: len(gateway.sent) == 1, what="the message sent by the loop")
+    stop.set()
+    await asyncio.wait_for(running, 10)
