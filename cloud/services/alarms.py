@@ -10,21 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Insert, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
 from cloud.models import Alarm, new_id
-
-
-def insert_ignoring(s: Session, table: type[SQLModel]) -> Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL or SQLite):
-    a row that a unique constraint already holds is skipped, not an error."""
-    if s.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
+from cloud.services import bulk
 
 KNOWN = "alarms.open"  # the session's note of the alarms that may be open (``note_open``)
 
@@ -36,7 +27,7 @@ def note_open(s: Session, bank_ids: Collection[str]) -> None:
     open, so skipping is safe: a savepoint rolled back only leaves an extra note. Only for
     banks whose alarms no other transaction may raise meanwhile (ingest holds their cursors)."""
     query = select(Alarm.bank_id, Alarm.kind, Alarm.compartment).where(
-        col(Alarm.bank_id).in_(list(bank_ids)), col(Alarm.cleared_at).is_(None)
+        bulk.among(s, Alarm.bank_id, bank_ids), col(Alarm.cleared_at).is_(None)
     )
     known: set[tuple[str, str, str | None]] = set()
     for bank, kind, where in s.exec(query):
@@ -60,7 +51,7 @@ def raise_open(
         {"id": new_id(), "bank_id": bank, "kind": kind, "compartment": where, "raised_at": at}
         for bank in bank_ids
     ]
-    s.execute(insert_ignoring(s, Alarm), rows)
+    s.execute(bulk.insert_ignoring(s, Alarm), rows)
     known: set[tuple[str, str, str | None]] | None = s.info.get(KNOWN)
     if known is not None:
         known |= {(bank, kind, place) for bank in bank_ids for place in (where, None)}
@@ -73,7 +64,7 @@ def clear_open(
     if not bank_ids or not _may_be_open(s, bank_ids, kind, where):
         return 0
     query = update(Alarm).where(
-        col(Alarm.bank_id).in_(list(bank_ids)),
+        bulk.among(s, Alarm.bank_id, bank_ids),
         col(Alarm.kind) == kind,
         col(Alarm.cleared_at).is_(None),
     )

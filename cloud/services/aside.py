@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, and_, col, or_, select
 
 from cloud.models import InboundEvent, QuarantinedEvent, QuarantineState
-from cloud.services import alarms
+from cloud.services import alarms, bulk
 from cloud.services.errors import CloudError
 from locker_contract.events import Envelope
 from locker_contract.messages import problems
@@ -153,9 +153,9 @@ def load_aside(s: Session, bank_ids: Collection[str], event_ids: Collection[str]
         return aside
     query = select(QuarantinedEvent).where(
         or_(
-            col(QuarantinedEvent.event_id).in_(list(event_ids)),
+            bulk.among(s, QuarantinedEvent.event_id, event_ids),
             and_(
-                col(QuarantinedEvent.bank_id).in_(list(bank_ids)),
+                bulk.among(s, QuarantinedEvent.bank_id, bank_ids),
                 col(QuarantinedEvent.state) == QuarantineState.HELD,
                 col(QuarantinedEvent.parcel_id).is_not(None),
             ),

@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.models import Bank, BankCursor, InboundEvent
-from cloud.services import alarms, aside, effects, notices
+from cloud.services import alarms, aside, bulk, effects, notices
 from cloud.services.aside import Aside, Identity, Refusal, lost_database, why
 from cloud.services.errors import CloudError, Conflict, NotFound
 from locker_contract.events import Envelope, ParcelDeposited
@@ -142,17 +142,17 @@ def _lock_cursors(s: Session, bank_ids: set[str]) -> dict[str, int]:
     banks = sorted(bank_ids)
     query = (
         select(BankCursor.bank_id, BankCursor.applied_seq)
-        .where(col(BankCursor.bank_id).in_(banks))
+        .where(bulk.among(s, BankCursor.bank_id, banks))
         .order_by(col(BankCursor.bank_id))
         .with_for_update()
     )
     found = {bank: seq for bank, seq in s.exec(query)}
     missing = [bank for bank in banks if bank not in found]
     if missing:
-        known = select(Bank.id, literal(0)).where(col(Bank.id).in_(missing))
-        insert = alarms.insert_ignoring(s, BankCursor)
+        known = select(Bank.id, literal(0)).where(bulk.among(s, Bank.id, missing))
+        insert = bulk.insert_ignoring(s, BankCursor)
         s.execute(insert.from_select(["bank_id", "applied_seq"], known))
-        more = query.where(col(BankCursor.bank_id).in_(missing))
+        more = query.where(bulk.among(s, BankCursor.bank_id, missing))
         found |= {bank: seq for bank, seq in s.exec(more)}
     return found
 
@@ -228,9 +228,8 @@ def _insert(s: Session, envelopes: Sequence[Envelope], now: datetime) -> set[str
     deposit's notification goes with it."""
     if not envelopes:
         return set()
-    query = alarms.insert_ignoring(s, InboundEvent).returning(col(InboundEvent.event_id))
     rows = [_row(envelope, now) for envelope in envelopes]
-    inserted = {str(event_id) for (event_id,) in s.execute(query, rows)}
+    inserted = bulk.insert_new(s, InboundEvent, rows, "event_id")
     for envelope in envelopes:
         if str(envelope.event_id) in inserted and isinstance(envelope.event, ParcelDeposited):
             _notify(s, envelope, envelope.event)
@@ -275,7 +274,7 @@ def _tell_apart(s: Session, others: Sequence[Envelope], work: _Work) -> None:
     if not others:
         return
     ids = sorted({str(e.event_id) for e in others})
-    query = select(InboundEvent.event_id).where(col(InboundEvent.event_id).in_(ids))
+    query = select(InboundEvent.event_id).where(bulk.among(s, InboundEvent.event_id, ids))
     stored = set(s.exec(query))
     for envelope in others:
         if str(envelope.event_id) in stored:
@@ -314,7 +313,8 @@ def _waiting(s: Session, work: _Work) -> dict[str, list[InboundEvent]]:
     query = (
         select(InboundEvent)
         .join(BankCursor, col(BankCursor.bank_id) == col(InboundEvent.bank_id))
-        .where(col(InboundEvent.bank_id).in_(banks), InboundEvent.seq > BankCursor.applied_seq)
+        .where(bulk.among(s, InboundEvent.bank_id, banks))
+        .where(col(InboundEvent.seq) > col(BankCursor.applied_seq))
         .order_by(col(InboundEvent.bank_id), col(InboundEvent.seq))
     )
     waiting: dict[str, list[InboundEvent]] = {}
@@ -385,7 +385,7 @@ def _apply_runs(
 def _mark_applied(s: Session, event_ids: Iterable[str]) -> None:
     ids = list(event_ids)
     if ids:
-        query = update(InboundEvent).where(col(InboundEvent.event_id).in_(ids))
+        query = update(InboundEvent).where(bulk.among(s, InboundEvent.event_id, ids))
         s.execute(query.values(applied=True).execution_options(synchronize_session=False))
 
 
