@@ -70,6 +70,11 @@ schema.config.output.sanitization.update(enabled=False)
 # Who may call each operation; the fuzzing test draws one per request, the coverage test uses
 # the first.
 CALLERS: dict[str, tuple[str, ...]] = {
+    # recipients' messages: a bank's for the console, a carrier's own (issue 14, decision 0016)
+    "GET /api/v1/banks/{bank_id}/messages": ("manager", "operator", "admin"),
+    "GET /api/v1/messages": ("sf", "jd"),
+    # the SMS gateway's receipts: signed by the gateway, not a key (a fuzzed one is refused)
+    "POST /api/v1/messages/receipts": ("sf",),
     "GET /api/v1/banks": ("sf", "jd"),
     "POST /api/v1/reservations": ("sf", "jd"),
     "GET /api/v1/reservations": ("sf", "jd"),
@@ -114,6 +119,8 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/webhooks/{endpoint_id}/replay": ("sf", "jd"),
     "GET /api/v1/tracking/{waybill}": ("sf", "jd"),
     "GET /api/v1/returns": ("sf", "jd"),
+    # a recipient's standing answer on lockers (issue 14, decision 0018)
+    "POST /api/v1/recipients/consent": ("sf", "jd"),
 }
 
 
