@@ -3,11 +3,13 @@ and directly.
 
 Two rounds on one server: the one-bank round below, kept for contrast (every reservation waits
 for the same bank's lock), then the fleet round (``fleetround``): 1,000 banks of 48
-compartments with accepted shares, one in ten full, and 64 clients reserving at random banks
-through each path; successes and refusals (409 with the nearest banks with room) timed apart,
-each worker's CPU time during the HTTP round printed (are they all busy?), and no double
-booking nor a carrier past its ceiling checked after each path. The machine's load average is
-printed before and after: other work on its cores moves every figure.
+compartments with accepted shares, one in ten full, and 64 HTTP clients (32 connections on the
+direct path: PostgreSQL allows 100 beside the workers' pools) reserving at random banks.
+Successes and refusals (409 with the nearest banks with room) are timed apart; each worker's CPU
+time during the HTTP round is printed (are they all busy?), and the CPU milliseconds per request
+of the API workers, PostgreSQL and the clients (what ``docs/scaling.md`` divides by); no double
+booking nor a carrier past its ceiling is checked after each path. The machine's load average
+is printed before and after: other work on its cores moves every figure.
 
 The one-bank round:
 
@@ -20,10 +22,12 @@ set up through its API, with four carriers and no sharing policy (everyone uses 
 - HTTP: ``POST /api/v1/reservations`` through ``httpx2`` (one connection per client); each
   request is timed from sending to the whole answer, which must be 201.
 - direct: the same reservation transaction, written out in SQL and sent through psycopg 3 on one
-  connection per client: lock the bank's row, expire due soft reservations, the policy's counts
-  (the same queries as ``cloud/services/allocation.py``), take the smallest free compartment
-  ``FOR UPDATE SKIP LOCKED``, insert the reservation, the ``reservation.push`` command and their
-  audit entries, commit. Each transaction is timed from ``BEGIN`` to the end of ``COMMIT``.
+  connection per client: take the bank's advisory lock, expire due soft reservations, the
+  shares and the counts (the same queries as ``cloud/services/allocation_queries.py``, the rule
+  of ``locker_contract.sharing``), take the smallest free compartment ``FOR UPDATE SKIP
+  LOCKED``, insert the reservation, the ``reservation.push`` command, their audit entries and
+  the carrier's webhook event, commit. Each transaction is timed from ``BEGIN`` to the end of
+  ``COMMIT``.
 
 The two paths take turns, a full bank each (a wave): direct, then HTTP, on their own bank. Between
 waves the reservations are cancelled in SQL, outside the timed windows, so every wave fills a bank
@@ -33,7 +37,7 @@ must hold exactly one active reservation per compartment, and both paths must ha
 same rows per reservation (if the service changes what it writes, the direct path no longer
 mirrors it and the benchmark fails).
 
-Read the figures with this in mind: at one bank every reservation waits for the bank's row lock,
+Read the figures with this in mind: at one bank every reservation waits for the bank's lock,
 so both paths run one transaction at a time and their latency is mostly queueing behind the other
 clients (latency is about clients / throughput). HTTP's overhead on top of the transaction is the
 API key lookup (its own transaction), the pool's pre-ping, the ORM, JSON and uvicorn; for scale,

@@ -8,7 +8,7 @@ import psycopg
 
 from benchmarks.allocation.checks import scalar
 from benchmarks.allocation.config import BANK_SIZE, CLIENTS, MS, SIZE
-from benchmarks.allocation.fleetpaths import FLEET_CLIENTS, FleetWave
+from benchmarks.allocation.fleetpaths import DIRECT_CLIENTS, FLEET_CLIENTS, FleetWave
 from benchmarks.allocation.fleetround import FLEET_BANKS, FLEET_SIZE, FULL_EVERY
 from benchmarks.allocation.waves import FleetResult, Row, percentile
 from benchmarks.common import align, heading
@@ -40,7 +40,7 @@ def table(http: Row, direct: Row) -> list[str]:
 
 def notes(floor: float) -> list[str]:
     return [
-        "one bank: each reservation waits for the bank's row lock, so latency is mostly queueing",
+        "one bank: each reservation waits for the bank's lock, so latency is mostly queueing",
         f"({CLIENTS} clients / throughput); HTTP adds the API key lookup, pre-ping, ORM and JSON.",
         f"HTTP floor: GET /docs on a kept-alive connection, one client: {floor * MS:.1f} ms.",
     ]
@@ -71,7 +71,8 @@ def fleet_table(result: FleetResult) -> list[str]:
     cpu = " ".join(f"{s:.1f}" for s in result.workers_cpu_s)
     return [
         f"fleet: {FLEET_BANKS} banks of {FLEET_SIZE} {SIZE.value}, 4 carriers with accepted "
-        f"shares, 1 bank in {FULL_EVERY} full; {FLEET_CLIENTS} clients at random banks",
+        f"shares, 1 bank in {FULL_EVERY} full; {FLEET_CLIENTS} HTTP clients ({DIRECT_CLIENTS} "
+        "direct connections) at random banks",
         *align(
             [
                 ("path", "201", "409", "requests/s", "201 p50", "201 p99", "409 p50", "409 p99"),

@@ -22,7 +22,7 @@ from benchmarks.allocation.config import (
 )
 from benchmarks.allocation.direct import direct_wave
 from benchmarks.allocation.fleet import key_ids
-from benchmarks.allocation.fleetpaths import FLEET_CLIENTS, FleetWave, direct_fleet, http_fleet
+from benchmarks.allocation.fleetpaths import DIRECT_CLIENTS, FleetWave, direct_fleet, http_fleet
 from benchmarks.allocation.fleetround import build, check_fleet, release_round
 from benchmarks.allocation.fleetround import draws as fleet_draws
 from benchmarks.allocation.http import Wave, http_wave
@@ -125,7 +125,7 @@ async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> 
     draws = fleet_draws(requests)
     connections = [
         await psycopg.AsyncConnection.connect(server.database_url, autocommit=True)
-        for _ in range(FLEET_CLIENTS)
+        for _ in range(DIRECT_CLIENTS)
     ]
     try:
         pg, me = postgres_cpu_s(), time.process_time()
