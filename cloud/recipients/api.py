@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from cloud.api.deps import CurrentPrincipal, EngineDep, SettingsDep
+from cloud.api.routes import ERRORS
 from cloud.models import Bank, Role
 from cloud.recipients import consent
 from cloud.services.errors import NotFound
 from locker_contract.text import Text
 
-router = APIRouter(prefix="/api/v1", tags=["carriers"])
+router = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["carriers"])
 
 
 class ConsentQuery(BaseModel):
