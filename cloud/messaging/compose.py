@@ -25,7 +25,7 @@ from cloud.services.notices import JOINABLE, open_code
 
 K = MessageKind
 LEFT = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED, ParcelStatus.RETURN_PENDING)
-CODED = (K.DEPOSIT, K.SHARE)  # the messages that carry a code
+CODED = (K.DEPOSIT,)  # the messages that carry a code
 QUIET = (K.REMINDER, K.EXPIRED)  # the messages never sent in the site's quiet hours
 
 

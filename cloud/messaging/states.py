@@ -12,7 +12,6 @@ class MessageKind(StrEnum):
     ADDED = "added"  # a parcel joined a group already told: the code they hold opens it too
     REMINDER = "reminder"  # before the deadline, one per pickup group, never in quiet hours
     EXPIRED = "expired"  # the deadline passed: the parcel became a return for its carrier
-    SHARE = "share"  # a second code, for someone who picks up for the recipient
 
 
 class MessageState(StrEnum):
