@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -45,7 +46,7 @@ class Plan:
     rate: float  # ... at this many per second
 
 
-QUICK, FULL = Plan(500, 150, 50.0), Plan(5_000, 1_500, 100.0)
+QUICK, FULL = Plan(500, 100, 25.0), Plan(3_000, 400, 50.0)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -74,8 +75,11 @@ def backlog_round(engine: Engine, receiver: Receiver, run: Senders, count: int, 
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def paced_round(engine: Engine, receiver: Receiver, run: Senders, plan: Plan) -> list[float]:
-    """Seconds from each deposit's ingest to its delivery, two senders running."""
+def paced_round(
+    engine: Engine, receiver: Receiver, run: Senders, plan: Plan
+) -> tuple[list[float], float]:
+    """Seconds from each deposit's ingest to its delivery, two senders running; and the rate
+    the deposits were ingested at (the ingest may not keep up with ``plan.rate``)."""
     with run(2):
         deposit(engine, 1, LABELS[0])  # the senders are up once this arrives
         wait_for(lambda: receiver.count() >= 1, "the first delivery")
@@ -83,11 +87,13 @@ def paced_round(engine: Engine, receiver: Receiver, run: Senders, plan: Plan) ->
         for n in range(plan.paced):
             time.sleep(max(0.0, began + n / plan.rate - time.monotonic()))
             deposit(engine, n + 2, LABELS[(n + 1) % len(LABELS)])
+        achieved = plan.paced / (time.monotonic() - began)
         wait_for(lambda: receiver.count() >= plan.paced + 1, "the paced deliveries")
     with transaction(engine) as s:
         query = select(WebhookEvent).where(col(WebhookEvent.waybill).startswith("PC"))
         events = list(s.exec(query))
-    return sorted(receiver.arrived[e.id] - e.recorded_at.timestamp() for e in events)
+    lags = sorted(receiver.arrived[e.id] - e.recorded_at.timestamp() for e in events)
+    return lags, achieved
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -111,19 +117,20 @@ def world(postgres: str) -> Iterator[tuple[Engine, Receiver, Senders]]:
             engine.dispose()
 
 
-def report(rates: list[float], lags: list[float], receiver: Receiver, plan: Plan) -> list[str]:
+def report(
+    rates: list[float], lags: list[float], achieved: float, receiver: Receiver, plan: Plan
+) -> list[str]:
     ms = [lag * 1000 for lag in lags]
     rows = [
         ("round", "figure"),
         (f"backlog of {plan.backlog:,}, 1 sender", f"{rates[0]:,.0f} deliveries/s"),
         (f"backlog of {plan.backlog:,}, 2 senders", f"{rates[1]:,.0f} deliveries/s"),
-        (
-            f"ingest to delivery, {plan.paced} at {plan.rate:g}/s, p50",
-            f"{ms and percentile(ms, 0.5):,.0f} ms",
-        ),
+        (f"ingest to delivery, {plan.paced} deposits, p50", f"{percentile(ms, 0.5):,.0f} ms"),
         ("ingest to delivery, p99", f"{percentile(ms, 0.99):,.0f} ms"),
     ]
     notes = [
+        f"deposits ingested at {achieved:.0f}/s (asked {plan.rate:g}/s; the ingest in this "
+        "process is the bound when it is lower)",
         f"senders poll every {POLL_S} s when idle; every signature verified by the receiver "
         f"(refused: {receiver.refused})",
         "load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
@@ -134,13 +141,14 @@ def report(rates: list[float], lags: list[float], receiver: Receiver, plan: Plan
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the senders, drop the database
     print(heading("webhooks"), flush=True)
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     try:
         with world(args.postgres) as (engine, receiver, run):
             rates = [backlog_round(engine, receiver, run, n, plan.backlog) for n in (1, 2)]
-            lags = paced_round(engine, receiver, run, plan)
-            lines = report(rates, lags, receiver, plan)
+            lags, achieved = paced_round(engine, receiver, run, plan)
+            lines = report(rates, lags, achieved, receiver, plan)
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -1,25 +1,28 @@
 """One attempt of one delivery: signed per Standard Webhooks with the ``standardwebhooks``
 library (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``; during a rotation's
 overlap the signature header carries one ``v1,`` signature per valid secret), POSTed to the
-address ``targets.resolve`` checked, with the name in Host and SNI; 5 s in all, redirects not
-followed (a 3xx is a failure: the receiver must answer at the URL it registered).
+address ``targets.resolve`` checked, with the name in Host and SNI; 5 s to connect, to send and
+to answer, the answer's body read for 5 s at most (and 64 KiB), redirects not followed (a 3xx
+is a failure: the receiver must answer at the URL it registered).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx2
 from standardwebhooks.webhooks import Webhook
 
+from cloud.clock import Clock, SystemClock
 from cloud.webhooks.targets import Network, Refused, resolve
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 5.0  # what the receiver has to answer in, connection included
+TIMEOUT_S = 5.0  # for each of: connecting, sending, and each read of the answer
+BODY_MAX = 64 * 1024  # what is read of an answer's body (then the connection is dropped)
 ERROR_MAX = 300  # what is kept of why an attempt failed
 USER_AGENT = "smartlocker-webhooks/1"
 
@@ -61,21 +64,43 @@ def new_client() -> httpx2.Client:
 
 
 def send(
-    client: httpx2.Client, message: Message, at: datetime, allowed: Sequence[Network]
+    client: httpx2.Client,
+    message: Message,
+    at: datetime,
+    allowed: Sequence[Network],
+    clock: Clock | None = None,
 ) -> Outcome:
     """POST ``message`` once; never raises for what the network or the receiver does."""
+    clock = clock or SystemClock()
     try:
         target = resolve(message.url, allowed)
     except Refused as exc:
         return Outcome(False, error=f"refused: {exc}"[:ERROR_MAX])
     sent = headers(message, at) | {"host": target.host_header}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    request = client.build_request(
+        "POST", target.pinned_url, content=message.body, headers=sent, extensions=extensions
+    )
     try:
-        answer = client.post(
-            target.pinned_url, content=message.body, headers=sent, extensions=extensions
-        )
+        began = clock.monotonic()
+        answer = client.send(request, stream=True)
+        try:
+            _drain(answer, lambda: clock.monotonic() - began > TIMEOUT_S)
+        finally:
+            answer.close()
     except httpx2.HTTPError as exc:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:ERROR_MAX])
     if 200 <= answer.status_code < 300:
         return Outcome(True, answer.status_code)
     return Outcome(False, answer.status_code, f"answered {answer.status_code}")
+
+
+def _drain(answer: httpx2.Response, late: Callable[[], bool]) -> None:
+    """Read what the receiver says, up to ``BODY_MAX`` and until ``TIMEOUT_S`` after the
+    request went (nothing of it is kept): a short answer leaves the connection reusable; a long
+    or slow one is cut, and its connection closed."""
+    read = 0
+    for chunk in answer.iter_raw():
+        read += len(chunk)
+        if read > BODY_MAX or late():
+            return

@@ -237,7 +237,7 @@ class Worker:
         return len(jobs)
 
     def _attempt(self, job: Job) -> Outcome:
-        return send(self.client, job.message, self.clock.now(), self.allowed)
+        return send(self.client, job.message, self.clock.now(), self.allowed, self.clock)
 
     def run(self, stop: threading.Event, poll_s: float) -> None:
         """Until ``stop`` is set: work while there is work, else wait ``poll_s``."""
