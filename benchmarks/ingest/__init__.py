@@ -27,7 +27,7 @@ spread evenly: 333 heartbeats/s from 10,000 banks, through every round:
    it receives: no parsing, no database. Every bank publishes its events at once; the rate is
    events over the time from the first received to the last. No worker is subscribed: these
    events never reach the cloud.
-2. heartbeats alone: one worker for 30 s (10 s with ``--quick``), no events: the cores it uses
+2. heartbeats alone: one worker for 30 s (6 s with ``--quick``), no events: the cores it uses
    for 10,000 banks' heartbeats (gathered per bank, written every 0.25 s).
 3. burst: ``cloud.link.worker.IngestWorker`` as production runs it (``mqtt://``: MQTT 5, a
    persistent session, the shared subscription, ``Settings`` defaults with 4 lanes), in a process
@@ -36,11 +36,11 @@ spread evenly: 333 heartbeats/s from 10,000 banks, through every round:
    (``received_at``, stamped in each batch's transaction). The full run repeats it with two
    worker processes sharing the subscription.
 4. catch-up: a worker connects, subscribes and stops (its session stays at the broker); 1,000
-   banks (500 with ``--quick``) publish 10 events each (4) meanwhile; the worker comes back and
+   banks (400 with ``--quick``) publish 10 events each (5) meanwhile; the worker comes back and
    drains them: seconds from its return to the last stored.
 5. paced: one worker; one event each from as many banks as it takes, spread evenly at half the
-   first burst's rate for 15 s (5 s with ``--quick``): the latency of a cloud that keeps up.
-6. flood: the same paced load for 10 s (3 s) while one more bank publishes 20,000 events (2,000)
+   first burst's rate for 15 s (3 s with ``--quick``): the latency of a cloud that keeps up.
+6. flood: the same paced load for 10 s (2 s) while one more bank publishes 20,000 events (2,000)
    at once without waiting for each PUBACK: the other banks' events' ages show whether the flood
    held them back.
 
@@ -67,5 +67,5 @@ Compare runs from the same machine only.
 
 Run ``python -m benchmarks.ingest`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
 default, see ``--postgres``; ``mosquitto`` on the PATH or in /usr/sbin), or with ``--quick`` for a
-short CI run: one event per bank, one worker process, shorter and smaller rounds.
+short CI run: 2,000 banks, one event per bank, one worker process, shorter and smaller rounds.
 """

@@ -24,6 +24,7 @@ from benchmarks.ingest.config import (
     NOFILE,
     PACED_SHARE,
     QUICK,
+    QUICK_BANKS,
     SPARE_FDS,
     STALL_S,
     Plan,
@@ -49,8 +50,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--banks",
         type=int,
-        default=BANKS,
-        help=f"simulated banks (default {BANKS}; fewer only to try things out)",
+        default=None,
+        help=f"simulated banks (default {BANKS}, {QUICK_BANKS} with --quick)",
     )
     postgres_option(parser)
     return parser.parse_args(argv)
@@ -112,7 +113,7 @@ def measure(args: argparse.Namespace, plan: Plan, banks: list[str]) -> Figures:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
-    banks = bank_ids(args.banks)
+    banks = bank_ids(args.banks or (QUICK_BANKS if args.quick else BANKS))
     limit = raise_nofile(NOFILE)  # inherited by mosquitto and the children
     if limit < len(banks) + SPARE_FDS:
         print(

@@ -8,6 +8,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 BANKS = 10_000
+QUICK_BANKS = 2_000  # CI's run: the same rounds, a fifth of the fleet, in about a minute
 LOADERS = 2  # processes holding the banks' connections
 LANES = 4  # the cloud's default ``ingest_lanes``
 NOFILE = 20_000  # descriptors asked for (soft limit up to this, never above the hard limit)
@@ -51,11 +52,11 @@ FULL = Plan(
 QUICK = Plan(
     events=1,
     workers=(1,),
-    paced_s=5.0,
-    beats_s=10.0,
-    catchup_banks=250,
-    catchup_events=4,
+    paced_s=3.0,
+    beats_s=6.0,
+    catchup_banks=200,
+    catchup_events=5,
     flood_events=2_000,
-    flood_s=3.0,
+    flood_s=2.0,
 )
 PACED_SHARE = 0.5  # the paced round's rate, as a share of one worker's burst rate

@@ -38,6 +38,11 @@ class Beats:
     banks: int
     seconds: float
     heard: int  # banks whose heartbeat the worker stored in the window
+
+    @property
+    def expected(self) -> int:
+        return round(self.banks * min(1.0, self.seconds / BEAT_PERIOD_S))
+
     cpu: Cpu
 
     @property
@@ -59,9 +64,7 @@ def beats_round(run: Run, seconds: float) -> Beats:
     with psycopg.connect(run.database_url) as db:
         row = db.execute(query, (began,)).fetchone()
     stop_workers(run, processes)
-    heard = int(row[0]) if row else 0
-    if heard < len(run.banks) * seconds / BEAT_PERIOD_S * 0.8:
-        raise BenchmarkError(f"only {heard} banks' heartbeats stored in {seconds:g} s")
+    heard = int(row[0]) if row else 0  # a starved machine hears fewer: shown, not failed
     return Beats(len(run.banks), seconds, heard, cpu)
 
 

@@ -62,7 +62,8 @@ def targets(f: Figures) -> list[str]:
     beats = f.beats
     said += [
         f"heartbeats alone ({beats.rate:.0f}/s from {beats.banks} banks, {beats.seconds:g} s, "
-        f"{beats.heard} banks heard): one worker used {beats.cpu.consumer:.3f} of a core "
+        f"{beats.heard} banks heard of {beats.expected}): one worker used "
+        f"{beats.cpu.consumer:.3f} of a core "
         f"(target <= 0.10), PostgreSQL {_cores(beats.cpu.postgres)}, Mosquitto "
         f"{beats.cpu.broker:.3f}",
         f"{f.catchup.row.consumer}: drained in {f.catchup.drained_s:.1f} s from the worker's "
