@@ -36,14 +36,17 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_s() -> float:
-    """CPU seconds used so far by every PostgreSQL process on this machine (the benchmark's
-    connections' backends stay open through a path, so a difference is that path's)."""
+def postgres_cpu_s(database_url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``database_url``'s database
+    (their titles name it; other databases on the machine are other people's). The
+    connections stay open through a path, so a difference is that path's."""
+    name = database_url.rpartition("/")[2].encode()
     used = 0.0
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError):
-                if (proc / "comm").read_text().strip() == "postgres":
+                title = (proc / "cmdline").read_bytes()
+                if title.startswith(b"postgres:") and name in title.replace(b"\0", b" ").split():
                     used += _cpu_s(int(proc.name))
     return used
 

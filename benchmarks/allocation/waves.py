@@ -128,17 +128,21 @@ async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> 
         for _ in range(DIRECT_CLIENTS)
     ]
     try:
-        pg, me = postgres_cpu_s(), time.process_time()
+        pg, me = postgres_cpu_s(server.database_url), time.process_time()
         direct = await direct_fleet(connections, actors, draws)
-        pg_direct, me_direct = postgres_cpu_s() - pg, time.process_time() - me
+        pg_direct, me_direct = postgres_cpu_s(server.database_url) - pg, time.process_time() - me
     finally:
         for db in connections:
             await db.close()
     check_fleet(server.database_url)
     release_round(server.database_url)
-    before, pg, me = worker_cpu_s(server), postgres_cpu_s(), time.process_time()
+    before, pg, me = worker_cpu_s(server), postgres_cpu_s(server.database_url), time.process_time()
     http = await http_fleet(server, keys, draws)
-    after, pg_http, me_http = worker_cpu_s(server), postgres_cpu_s() - pg, time.process_time() - me
+    after, pg_http, me_http = (
+        worker_cpu_s(server),
+        postgres_cpu_s(server.database_url) - pg,
+        time.process_time() - me,
+    )
     active = check_fleet(server.database_url)
     release_round(server.database_url)
     used = [after[pid] - before.get(pid, 0.0) for pid in sorted(after)]
