@@ -98,6 +98,9 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "PUT /api/v1/banks/{bank_id}/maintenance": ("admin", "operator", "manager"),
     "PUT /api/v1/banks/{bank_id}/compartments/{label}/service": ("admin", "operator"),
     "POST /api/v1/banks/{bank_id}/keypad/reenable": ("admin", "operator"),
+    # sites' storage policies (issue 14, decision 0017)
+    "PUT /api/v1/sites/{site_id}/storage-policy": ("operator", "admin"),
+    "GET /api/v1/sites/{site_id}/storage-policy": ("operator", "manager", "admin"),
     "GET /api/v1/banks/{bank_id}/commands": ("manager", "operator", "admin", "sf"),
     "GET /api/v1/keys": ("admin", "operator", "manager", "sf", "jd", "courier"),
     "DELETE /api/v1/keys/{key_id}": ("admin", "operator", "sf"),
