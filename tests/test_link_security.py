@@ -93,13 +93,18 @@ async def test_each_bank_speaks_only_for_itself(
         listener = asyncio.create_task(listen())
         with transaction(cloud.engine) as s:
             enqueue_command(s, BANK, MaintenanceSet(on=True))
-        await until(lambda: applied_seq(cloud.engine, BANK) == 2, what="the maintenance event")
+        # maintenance and the storage outage it begins (decision 0017)
+        await until(lambda: applied_seq(cloud.engine, BANK) == 3, what="the maintenance events")
         await asyncio.sleep(0.5)  # room for a leak to show; its absence is what is checked
         await cancel_all([listener])
     assert eavesdropped == []  # the other bank never saw this bank's command
     assert cloud.worker is not None
-    assert cloud.worker.stats.events == 2  # the forged event never reached the cloud
+    assert cloud.worker.stats.events == 3  # the forged event never reached the cloud
     stream = [(e.type, e.body.get("compartment")) for e in rows(cloud.engine, InboundEvent)]
-    assert sorted(stream, key=str) == [("bank.maintenance", None), ("door.forced_open", "A01")]
+    assert sorted(stream, key=str) == [
+        ("bank.maintenance", None),
+        ("door.forced_open", "A01"),
+        ("storage.outage", None),
+    ]
     await edge.stop()
     await cloud.stop()
