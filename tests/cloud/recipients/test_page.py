@@ -191,6 +191,8 @@ def test_bad_form_input_is_never_a_500(group: Group) -> None:
     for data in ({"choice": "maybe"}, {"choice": "\x00"}, {"choice": "x" * 10_000}, {}):
         assert client.post(f"{group.url}/consent", data=data).status_code in (409, 422)
     assert client.post(f"{group.url}/share/{'z' * 3000}/revoke").status_code == 404
+    assert client.post(f"{group.url}/share/%00/revoke").status_code == 404
+    assert client.post(f"{group.url}/refuse", data={"parcel_id": "\x00"}).status_code == 404
     anon = client.post(
         "/api/v1/recipients/consent", json={"bank_id": BANK, "recipient_phone": "1380013800"}
     )
