@@ -158,6 +158,9 @@ class IngestWorker:
             self.client_id,
             session_expiry_s=self.settings.ingest_session_expiry_s,
             receive_maximum=RECEIVE_MAXIMUM,
+            # a batch's events/acks leave together: paho's default of 20 in flight would queue
+            # the rest behind round trips (past the client's timeout on a busy machine)
+            max_inflight_messages=BATCH * self.settings.ingest_lanes,
             max_queued_outgoing_messages=None,
             username=self.settings.broker_username,
             password=password,

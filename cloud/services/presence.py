@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.models import Bank, BankCursor
-from cloud.services import alarms
+from cloud.services import alarms, bulk
 from locker_contract.messages import BankState, BankStatus, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
     """Write what was seen in one transaction, a few statements whatever the number of banks;
     banks the cloud does not know are left out."""
     with transaction(engine) as s:
+        _lock(s, {b.bank_id for b in seen.beats} | set(seen.online) | set(seen.states))
         _heartbeats(s, seen.beats, now, skew_alarm_s)
         _links(s, seen.online, now)
         if seen.states:
@@ -64,6 +65,14 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
             ]
             query = update(Bank).where(col(Bank.id) == bindparam("bank"))
             s.connection().execute(query.values(state=bindparam("state")), rows)
+
+
+def _lock(s: Session, bank_ids: set[str]) -> None:
+    """The banks' rows locked in id order: two workers writing presence, or one writing and one
+    sweeping, never wait on each other in a circle."""
+    if bank_ids:
+        query = select(Bank.id).where(bulk.among(s, Bank.id, bank_ids)).order_by(col(Bank.id))
+        s.exec(query.with_for_update()).all()
 
 
 def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: float) -> None:
@@ -170,7 +179,7 @@ def sweep_silent(engine: Engine, timeout_s: float, now: datetime | None = None) 
     limit = now - timedelta(seconds=timeout_s)
     with transaction(engine) as s:
         query = select(Bank).where(col(Bank.online).is_(True), col(Bank.last_heartbeat_at) < limit)
-        silent = list(s.exec(query))
+        silent = list(s.exec(query.order_by(col(Bank.id)).with_for_update()))
         for bank in silent:
             _set_online(s, bank, False, now)
             s.add(bank)
