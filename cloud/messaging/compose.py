@@ -63,7 +63,10 @@ class Ready:
 
 
 def group_parcels(s: Session, bank_id: str, group_id: str | None) -> list[NotificationParcel]:
-    """The parcels the group's deposit messages told of."""
+    """The parcels the group's deposit messages told of (none for a message of no group: one
+    written before groups were known)."""
+    if group_id is None:
+        return []
     query = (
         select(NotificationParcel)
         .join(Notification, col(Notification.id) == NotificationParcel.notification_id)
@@ -157,6 +160,8 @@ def _facts(
 
 def _reminder(notice: Notification, facts: Facts, policy: Policy) -> Notification | None:
     """The group's one reminder, due before its deadline and out of quiet hours."""
+    if notice.group_id is None:
+        return None
     deposited = notice.deposited_at or notice.created_at
     due = reminder_due(deposited, facts.deadline, policy.remind_before, policy.quiet, facts.zone)
     if due is None:

@@ -64,10 +64,17 @@ def _upgrade_messages() -> None:
         batch.create_index(batch.f("ix_notificationparcel_carrier_id"), ["carrier_id"])
     # notices written before: sent ones are sent; the others go out now, told of their parcel
     op.execute("UPDATE notification SET state = 'sent' WHERE sent_at IS NOT NULL")
+    # no code left to send (0004 rewrote plain ones out): nothing to tell
+    op.execute(
+        "UPDATE notification SET state = 'cancelled' WHERE sent_at IS NULL AND sealed_code IS NULL"
+    )
     op.execute("UPDATE notification SET due_at = created_at WHERE sent_at IS NULL")
     op.execute(
         "INSERT INTO notificationparcel (notification_id, carrier_id, waybill, compartment) "
-        "SELECT id, carrier_id, waybill, '' FROM notification"
+        "SELECT n.id, n.carrier_id, n.waybill, COALESCE((SELECT c.label FROM parcel p "
+        "JOIN compartment c ON c.id = p.compartment_id WHERE p.bank_id = n.bank_id "
+        "AND p.carrier_id = n.carrier_id AND p.waybill = n.waybill LIMIT 1), '') "
+        "FROM notification n"
     )
 
 
@@ -83,6 +90,7 @@ def _downgrade_messages() -> None:
         for column in ("due_at", "state", "deposited_at", "email", "language", "group_id"):
             batch.drop_column(column)
         batch.drop_column("kind")
+
 
 # --- the recipient's page: parcels' pickup groups, page actions, shares, consent (0018) -------
 
