@@ -105,6 +105,7 @@ def _costs(result: FleetResult) -> list[str]:
         s / n * MS for s, n in zip(result.client_cpu_s, (http_n, direct_n), strict=True)
     )
     return [
-        f"CPU ms per request: API workers {api:.2f}, PostgreSQL {pg_http:.2f} (HTTP) and "
-        f"{pg_direct:.2f} (direct), the clients {me_http:.2f} (HTTP) and {me_direct:.2f} (direct)"
+        f"CPU ms per request: API workers {api:.2f}, PostgreSQL {pg_http:.2f} (HTTP, at least: "
+        f"pool connections closed during the round are lost) and {pg_direct:.2f} (direct), "
+        f"the clients {me_http:.2f} (HTTP) and {me_direct:.2f} (direct)"
     ]

@@ -36,19 +36,24 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_s(database_url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends serving ``database_url``'s database
-    (their titles name it; other databases on the machine are other people's). The
-    connections stay open through a path, so a difference is that path's."""
+def postgres_cpu_s(database_url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving ``database_url``'s database
+    (their titles name it; other databases on the machine are other people's)."""
     name = database_url.rpartition("/")[2].encode()
-    used = 0.0
+    used = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError):
-                title = (proc / "cmdline").read_bytes()
-                if title.startswith(b"postgres:") and name in title.replace(b"\0", b" ").split():
-                    used += _cpu_s(int(proc.name))
+                title = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+                if title.startswith(b"postgres:") and name in title.split():
+                    used[int(proc.name)] = _cpu_s(int(proc.name))
     return used
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings of the same processes: a process that started since
+    counts whole, one that ended since is lost (a lower bound when a pool closes connections)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def worker_cpu_s(server: Server) -> dict[int, float]:

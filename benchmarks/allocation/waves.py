@@ -26,7 +26,7 @@ from benchmarks.allocation.fleetpaths import DIRECT_CLIENTS, FleetWave, direct_f
 from benchmarks.allocation.fleetround import build, check_fleet, release_round
 from benchmarks.allocation.fleetround import draws as fleet_draws
 from benchmarks.allocation.http import Wave, http_wave
-from benchmarks.allocation.server import Server, postgres_cpu_s, worker_cpu_s
+from benchmarks.allocation.server import Server, cpu_since, postgres_cpu_s, worker_cpu_s
 from benchmarks.common import BenchmarkError
 
 
@@ -130,7 +130,8 @@ async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> 
     try:
         pg, me = postgres_cpu_s(server.database_url), time.process_time()
         direct = await direct_fleet(connections, actors, draws)
-        pg_direct, me_direct = postgres_cpu_s(server.database_url) - pg, time.process_time() - me
+        pg_direct = cpu_since(pg, postgres_cpu_s(server.database_url))
+        me_direct = time.process_time() - me
     finally:
         for db in connections:
             await db.close()
@@ -138,11 +139,8 @@ async def measure_fleet(server: Server, requests: int, keys: dict[str, str]) -> 
     release_round(server.database_url)
     before, pg, me = worker_cpu_s(server), postgres_cpu_s(server.database_url), time.process_time()
     http = await http_fleet(server, keys, draws)
-    after, pg_http, me_http = (
-        worker_cpu_s(server),
-        postgres_cpu_s(server.database_url) - pg,
-        time.process_time() - me,
-    )
+    after, me_http = worker_cpu_s(server), time.process_time() - me
+    pg_http = cpu_since(pg, postgres_cpu_s(server.database_url))
     active = check_fleet(server.database_url)
     release_round(server.database_url)
     used = [after[pid] - before.get(pid, 0.0) for pid in sorted(after)]
