@@ -69,10 +69,11 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
 
 def _lock(s: Session, bank_ids: set[str]) -> None:
     """The banks' rows locked in id order: two workers writing presence, or one writing and one
-    sweeping, never wait on each other in a circle."""
+    sweeping, never wait on each other in a circle. ``NO KEY UPDATE``, as an UPDATE takes: it
+    lets ingest's inserts (their foreign keys take ``KEY SHARE``) go on."""
     if bank_ids:
         query = select(Bank.id).where(bulk.among(s, Bank.id, bank_ids)).order_by(col(Bank.id))
-        s.exec(query.with_for_update()).all()
+        s.exec(query.with_for_update(key_share=True)).all()  # FOR NO KEY UPDATE
 
 
 def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: float) -> None:
@@ -179,7 +180,7 @@ def sweep_silent(engine: Engine, timeout_s: float, now: datetime | None = None) 
     limit = now - timedelta(seconds=timeout_s)
     with transaction(engine) as s:
         query = select(Bank).where(col(Bank.online).is_(True), col(Bank.last_heartbeat_at) < limit)
-        silent = list(s.exec(query.order_by(col(Bank.id)).with_for_update()))
+        silent = list(s.exec(query.order_by(col(Bank.id)).with_for_update(key_share=True)))
         for bank in silent:
             _set_online(s, bank, False, now)
             s.add(bank)
