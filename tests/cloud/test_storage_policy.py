@@ -8,8 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from cloud.messaging.states import MessageKind
@@ -32,6 +30,7 @@ from locker_contract.events import (
 )
 from locker_contract.storage import EXPIRY_REASON, StoragePolicy
 from tests.cloud.conftest import Cloud, fleet
+from tests.cloud.test_personal_data import engine_of
 from tests.controller.fakeclock import FakeClock
 from tests.linkbench import EdgeSide
 
@@ -48,13 +47,6 @@ DEPOSIT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 def url(cloud: Cloud, bank: str = "maple") -> str:
     return f"/api/v1/sites/{cloud.keys[f'site:{bank}']['id']}/storage-policy"
-
-
-def engine_of(cloud: Cloud) -> Engine:
-    app = cloud.client.app
-    assert isinstance(app, FastAPI)
-    engine: Engine = app.state.engine
-    return engine
 
 
 def test_an_operator_sets_the_policy_and_every_bank_of_the_site_is_sent_it(cloud: Cloud) -> None:
