@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -26,6 +27,7 @@ from benchmarks.webhooks.world import (
     new_server_key,
     populate,
     queue_backlog,
+    retried,
     senders,
     serving,
 )
@@ -35,6 +37,7 @@ from cloud.webhooks.tables import WebhookEvent
 
 SUMMARY = (webhooks.__doc__ or "").splitlines()[0]
 WAIT_LIMIT_S = 300.0
+WARM_UP = 10  # deposits delivered one by one before the paced round is timed
 
 Senders = Callable[[int], contextlib.AbstractContextManager[None]]
 
@@ -80,20 +83,27 @@ def paced_round(
 ) -> tuple[list[float], float]:
     """Seconds from each deposit's ingest to its delivery, two senders running; and the rate
     the deposits were ingested at (the ingest may not keep up with ``plan.rate``)."""
+    before = receiver.count()
     with run(2):
-        deposit(engine, 1, LABELS[0])  # the senders are up once this arrives
-        wait_for(lambda: receiver.count() >= 1, "the first delivery")
+        for n in range(1, WARM_UP + 1):  # both senders up and past their first steps
+            deposit(engine, n, LABELS[n], prefix="WU")
+            wait_for(partial(arrived, receiver, before + n), "a warm-up delivery")
         began = time.monotonic()
         for n in range(plan.paced):
             time.sleep(max(0.0, began + n / plan.rate - time.monotonic()))
-            deposit(engine, n + 2, LABELS[(n + 1) % len(LABELS)])
+            deposit(engine, WARM_UP + n + 1, LABELS[(WARM_UP + n + 1) % len(LABELS)])
         achieved = plan.paced / (time.monotonic() - began)
-        wait_for(lambda: receiver.count() >= plan.paced + 1, "the paced deliveries")
+        total = before + WARM_UP + plan.paced
+        wait_for(lambda: receiver.count() >= total, "the paced deliveries")
     with transaction(engine) as s:
         query = select(WebhookEvent).where(col(WebhookEvent.waybill).startswith("PC"))
         events = list(s.exec(query))
     lags = sorted(receiver.arrived[e.id] - e.recorded_at.timestamp() for e in events)
     return lags, achieved
+
+
+def arrived(receiver: Receiver, count: int) -> bool:
+    return receiver.count() >= count
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -149,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rates = [backlog_round(engine, receiver, run, n, plan.backlog) for n in (1, 2)]
             lags, achieved = paced_round(engine, receiver, run, plan)
             lines = report(rates, lags, achieved, receiver, plan)
+            lines.append(f"deliveries that needed a retry: {retried(engine)}")
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -20,10 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
 
-from benchmarks.common import BenchmarkError, stop
+from benchmarks.common import BenchmarkError, stop, tail
 from cloud.core.db import transaction
 from cloud.models import Bank, Carrier, Compartment, Operator, Role, Site
 from cloud.services.auth import Principal
@@ -31,6 +32,7 @@ from cloud.services.ingest import ingest_event
 from cloud.webhooks import endpoints
 from cloud.webhooks.events import Kind
 from cloud.webhooks.outbox import record
+from cloud.webhooks.tables import WebhookDelivery
 from locker_contract.events import Envelope, ParcelDeposited
 
 BANK, CARRIER = "bench-bank", "bench-carrier"
@@ -64,6 +66,11 @@ class Receiver:
             return len(self.arrived)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # as a carrier's server would: the default 5 refuses bursts
+
+
 @contextlib.contextmanager
 def serving(receiver: Receiver) -> Iterator[str]:
     """The receiver on a free loopback port; its URL."""
@@ -80,8 +87,7 @@ def serving(receiver: Receiver) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/hook"
@@ -121,11 +127,11 @@ def queue_backlog(engine: Engine, count: int, batch: int = 500) -> None:
                 record(s, Kind.IN_LOCKER, CARRIER, subject, at=now, now=now, data=data)
 
 
-def deposit(engine: Engine, seq: int, label: str) -> None:
+def deposit(engine: Engine, seq: int, label: str, prefix: str = "PC") -> None:
     """One deposit through the real ingest (its webhook event recorded in its transaction)."""
     event = ParcelDeposited(
         parcel_id=uuid.uuid4(),
-        waybill=f"PC{seq}",
+        waybill=f"{prefix}{seq}",
         carrier=CARRIER,
         courier_id="bench",
         compartment=label,
@@ -160,8 +166,23 @@ def senders(database_url: str, server_key: str, count: int, logs: Path) -> Itera
     finally:
         for proc in procs:
             stop(proc, 10.0)
+        for n in range(count):
+            said = (logs / f"sender-{n}.log").read_text(errors="replace")
+            if "Traceback" in said:  # a step failed and was retried: the figures carry it
+                print(f"sender {n} logged errors: {tail(logs / f'sender-{n}.log', 8)}")
         if any(proc.returncode not in (0, -15) for proc in procs):
             raise BenchmarkError(f"a sender failed: see {logs}")
+
+
+def retried(engine: Engine) -> int:
+    """Deliveries that took more than one attempt (a refused connection, a timeout)."""
+    with transaction(engine) as s:
+        query = (
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(col(WebhookDelivery.attempts) > 1)
+        )
+        return int(s.exec(query).one())
 
 
 def new_server_key() -> str:

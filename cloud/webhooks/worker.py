@@ -151,9 +151,9 @@ def settle(
     with transaction(engine) as s:
         ids = sorted({job.endpoint_id for job, _ in results})
         locked = select(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(ids))
-        endpoints = {
-            e.id: e for e in s.exec(locked.order_by(col(WebhookEndpoint.id)).with_for_update())
-        }
+        # FOR NO KEY UPDATE: ingest's new deliveries (their foreign key's KEY SHARE) never wait
+        locked = locked.order_by(col(WebhookEndpoint.id)).with_for_update(key_share=True)
+        endpoints = {e.id: e for e in s.exec(locked)}
         claimed = select(D).where(col(D.id).in_([job.delivery_id for job, _ in results]))
         deliveries = {d.id: d for d in s.exec(claimed)}
         for job, outcome in results:
