@@ -76,6 +76,7 @@ BATCH = 512  # events a lane stores in one transaction, at most
 PER_BANK = 64  # of one bank per batch, at most: the others' events go in the same batch
 RECEIVE_MAXIMUM = 32_768  # messages the broker may hand a worker before it acknowledges any
 PRESENCE_EVERY_S = 0.25  # how often gathered heartbeats, statuses and states are written
+ACK_TIMEOUT_S = 30.0  # a batch's events/acks, confirmed by the broker within this
 RETRY_S = (0.1, 5.0)  # a database lost: first and longest wait before trying a batch again
 SWEEP_EVERY_S = 5.0
 STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
@@ -241,18 +242,28 @@ class IngestWorker:
                 await self._sleep(wait)  # the database is gone: keep the batch, try again
                 wait = min(wait * 2, RETRY_S[1])
             self._ack(client, [token for _, token in held])
-            now = self.wall.now()
-            await asyncio.gather(
-                *(
-                    client.publish(
-                        topic(bank_id, Channel.EVENTS_ACK),
-                        progress.ack(now).to_json(),
-                        qos=1,
-                        retain=True,
-                    )
-                    for bank_id, progress in acks.items()
+            await self._publish_acks(client, acks)
+
+    async def _publish_acks(self, client: aiomqtt.Client, acks: dict[str, Progress]) -> None:
+        """Each bank's ``events/ack``, all in flight together. One that times out on a busy
+        broker is not worth the session: the bank has it with its next ack, or sends again."""
+        now = self.wall.now()
+        sent = await asyncio.gather(
+            *(
+                client.publish(
+                    topic(bank_id, Channel.EVENTS_ACK),
+                    progress.ack(now).to_json(),
+                    qos=1,
+                    retain=True,
+                    timeout=ACK_TIMEOUT_S,
                 )
-            )
+                for bank_id, progress in acks.items()
+            ),
+            return_exceptions=True,
+        )
+        failed = [result for result in sent if isinstance(result, Exception)]
+        if failed:
+            log.warning("%d of %d events/acks not confirmed: %s", len(failed), len(sent), failed[0])
 
     def handle_batch(self, batch: list[Inbound]) -> dict[str, Progress]:
         """Store and apply a batch of events (on a thread: the database calls block); the ack
