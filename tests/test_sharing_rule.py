@@ -215,6 +215,7 @@ def test_the_named_example_through_the_cloud_api(cloud: Cloud) -> None:
     for carrier in ("sf", "jd"):
         policy = {"guaranteed": 2, "ceiling": 4}
         cloud.ok("PUT", f"/api/v1/banks/{BANK}/policies/{carrier}", operator, json=policy)
+        cloud.ok("POST", f"/api/v1/shares/{BANK}/accept", cloud.keys[carrier])  # in force
     engine = make_engine(cloud.settings.database_url)
     try:
         with transaction(engine) as s:

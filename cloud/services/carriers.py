@@ -33,7 +33,13 @@ from cloud.models import (
     Site,
 )
 from cloud.services import courier_codes
-from cloud.services.allocation import end_withdrawn, free_by_size, holdings, refuse_unaccepted
+from cloud.services.allocation import (
+    end_withdrawn,
+    free_everywhere,
+    held_everywhere,
+    no_sizes,
+    refuse_unaccepted,
+)
 from cloud.services.auth import Principal, Scope, audit, is_live, mint_key
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, Invalid, NotFound
@@ -51,9 +57,12 @@ def banks(engine: Engine, who: Principal) -> list[BankPublic]:
     """Every shared bank with its free compartments by size and this carrier's standing."""
     carrier = who.carrier
     with transaction(engine) as s:
+        free, held = free_everywhere(s), held_everywhere(s, carrier)
+        mine = select(SharingPolicy).where(SharingPolicy.carrier_id == carrier)
+        policies = {p.bank_id: p for p in s.exec(mine)}
         views = []
         for bank, site in s.exec(select(Bank, Site).join(Site).order_by(col(Bank.id))):
-            policy = s.get(SharingPolicy, (bank.id, carrier))
+            policy = policies.get(bank.id)
             views.append(
                 BankPublic(
                     bank_id=bank.id,
@@ -61,8 +70,8 @@ def banks(engine: Engine, who: Principal) -> list[BankPublic]:
                     site=site.name,
                     lat=site.lat,
                     lon=site.lon,
-                    free=free_by_size(s, bank.id),
-                    you_hold=holdings(s, bank.id)[carrier],
+                    free=free.get(bank.id) or no_sizes(),
+                    you_hold=held[bank.id],
                     your_guarantee=policy.guaranteed if policy else 0,
                     your_ceiling=policy.ceiling if policy else None,
                 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.cloud.conftest import Cloud, fleet
 
@@ -206,3 +207,35 @@ def test_the_nearest_banks_are_found_however_far_in_true_distance_order(cloud: C
     full = reserve(cloud, "sf").json()  # type: ignore[attr-defined]
     found = [(b["bank_id"], round(b["distance_km"])) for b in full["nearest"]]
     assert found == [("south-55", 55), ("corner-60", 62), ("east-120", 120)]
+
+
+def test_listing_the_banks_costs_the_same_statements_however_many_banks(cloud: Cloud) -> None:
+    """GET /api/v1/banks counts rooms and holdings for the fleet in grouped queries: it ran
+    three queries per bank, three thousand for a fleet of a thousand."""
+    fleet(cloud, {"maple": {"M": 2}, "oak": {"S": 1}})
+    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def listed() -> tuple[int, list[dict[str, Any]]]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            found = cloud.ok("GET", "/api/v1/banks", cloud.keys["sf"])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(statements), found
+
+    assert reserve(cloud, "sf").status_code == 201  # type: ignore[attr-defined]
+    few, found = listed()
+    assert [(b["bank_id"], b["free"]["M"], b["you_hold"]) for b in found] == [
+        ("maple", 1, 1), ("oak", 0, 0)
+    ]  # fmt: skip
+    for n in range(6):
+        site_at(cloud, f"birch-{n}", 31.0, 121.0 + n / 100)
+    many, found = listed()
+    assert many == few
+    assert len(found) == 8
+    assert found[0]["free"] == {"S": 0, "M": 1, "L": 0, "XL": 0}
