@@ -90,9 +90,7 @@ def _upgrade_webhooks() -> None:
     )
     with op.batch_alter_table("webhookdelivery", schema=None) as batch_op:
         batch_op.create_index("ix_webhookdelivery_due", ["state", "next_attempt_at"])
-        batch_op.create_index(
-            "ix_webhookdelivery_order", ["endpoint_id", "subject", "event_seq"]
-        )
+        batch_op.create_index("ix_webhookdelivery_order", ["endpoint_id", "subject", "event_seq"])
 
 
 def _downgrade_webhooks() -> None:
