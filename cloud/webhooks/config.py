@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.webhooks.sender import ATTEMPT_MAX_S
 from cloud.webhooks.targets import networks
 
 
@@ -18,13 +20,25 @@ class Policy:
     base_s: float = 10.0  # the first retry's delay, doubled at each failure ...
     cap_s: float = 3600.0  # ... up to this (DHL retries after 1 h and 6 h; we go on hourly)
     window_s: float = 72 * 3600.0  # retried for this long from the first attempt, then dead
-    lease_s: float = 30.0  # a claim outlives a crashed worker by this much (> the 5 s timeout)
+    lease_s: float = 180.0  # a claim outlives a crashed worker by this much (> a whole batch)
     breaker_after: int = 5  # consecutive failures of an endpoint that open its circuit ...
     breaker_open_s: float = 300.0  # ... for this long; then one batch probes it
     batch: int = 64  # deliveries claimed at once
     senders: int = 16  # attempts in flight at once (threads)
     offline_after_s: float = 1800.0  # a bank offline this long while holding parcels: an event
     sweep_every_s: float = 30.0  # how often a sender looks for such banks
+
+    def __post_init__(self) -> None:
+        """A claim must outlast its batch: ``senders`` attempts at a time, each up to
+        ``ATTEMPT_MAX_S``; a shorter lease lets another sender claim and send a delivery still
+        in flight (sent twice at once, settled twice)."""
+        if self.lease_s <= self.batch_s:
+            raise ValueError(f"lease_s {self.lease_s:g} <= a batch's {self.batch_s:g} s")
+
+    @property
+    def batch_s(self) -> float:
+        """The longest a claimed batch can take to send."""
+        return math.ceil(self.batch / self.senders) * ATTEMPT_MAX_S
 
 
 class WebhookSettings(BaseSettings):

@@ -22,6 +22,9 @@ from cloud.webhooks.targets import Network, Refused, resolve
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5.0  # for each of: connecting, sending, and each read of the answer
+# one attempt at its slowest: the name resolved (the resolver's default, 2 tries of 5 s), then
+# connecting, sending, the answer's head and the body's last read, each up to TIMEOUT_S
+ATTEMPT_MAX_S = 6 * TIMEOUT_S
 BODY_MAX = 64 * 1024  # what is read of an answer's body (then the connection is dropped)
 ERROR_MAX = 300  # what is kept of why an attempt failed
 USER_AGENT = "smartlocker-webhooks/1"

@@ -3,10 +3,14 @@ a delivery that keeps failing dies at the end of its window and is replayed by i
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cloud.webhooks.config import Policy
+from cloud.webhooks.sender import ATTEMPT_MAX_S
 from tests.cloud.webhooks.conftest import QUICK, World, advance, drain
 from tests.cloud.webhooks.receiver import Receiver
 
@@ -90,3 +94,12 @@ def test_a_replay_names_a_delivery_or_a_time(world: World, receiver: Receiver) -
     url = f"/api/v1/webhooks/{endpoint['id']}/replay"
     answer = world.cloud.call("POST", url, world.cloud.keys["sf"], json={})
     assert answer.status_code == 422
+
+
+def test_a_claim_outlasts_its_batch_at_its_slowest() -> None:
+    """Found in review: a 30 s lease, while 64 claimed deliveries go 16 at a time and each may
+    take 30 s, let another sender claim a delivery still in flight and send it again."""
+    policy = Policy()
+    assert policy.lease_s > math.ceil(policy.batch / policy.senders) * ATTEMPT_MAX_S
+    with pytest.raises(ValueError, match="lease_s"):
+        Policy(lease_s=30.0)
