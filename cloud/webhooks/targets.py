@@ -17,6 +17,13 @@ from cloud.services.errors import Invalid
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 URL_MAX = 2048
+# IPv6 prefixes that carry an IPv4 address to a gateway: NAT64 (RFC 6052, 8215) and the old
+# IPv4-compatible form; 6to4 and IPv4-mapped addresses have properties of their own
+_CARRYING_V4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
 
 
 class Refused(Exception):
@@ -63,7 +70,23 @@ def networks(allowed: Sequence[str]) -> list[Network]:
 
 
 def is_public(address: Address) -> bool:
-    return address.is_global and not address.is_multicast
+    """Global, not multicast, and so is any IPv4 address it reaches through a gateway (Python
+    3.11 calls 64:ff9b::a9fe:a9fe, NAT64's way to 169.254.169.254, global)."""
+    if not address.is_global or address.is_multicast:
+        return False
+    inner = embedded(address)
+    return inner is None or is_public(inner)
+
+
+def embedded(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to (mapped, 6to4, NAT64, compatible), if any."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.ipv4_mapped is not None or address.sixtofour is not None:
+        return address.ipv4_mapped or address.sixtofour
+    if any(address in prefix for prefix in _CARRYING_V4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def resolve(url: str, allowed: Sequence[Network]) -> Target:

@@ -22,11 +22,20 @@ from tests.cloud.webhooks.receiver import Receiver
         "http://[fe80::1]/hook",
         "http://0.0.0.0/hook",
         "http://[::ffff:127.0.0.1]/hook",
+        # found in review: IPv6 forms that lead to an IPv4 address, called global by Python 3.11
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 to 169.254.169.254
+        "http://[64:ff9b:1::a00:1]/hook",  # local-use NAT64 to 10.0.0.1
+        "http://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
+        "http://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
     ],
 )
 def test_private_loopback_and_link_local_targets_are_refused(url: str) -> None:
     with pytest.raises(Refused):
         resolve(url, [])
+
+
+def test_an_ipv6_form_of_a_public_ipv4_address_is_public() -> None:
+    assert resolve("http://[64:ff9b::808:808]/hook", []).ip == "64:ff9b::808:808"
 
 
 def test_an_allow_listed_network_is_reached_at_the_address_checked() -> None:
