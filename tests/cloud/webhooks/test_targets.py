@@ -38,6 +38,13 @@ def test_an_ipv6_form_of_a_public_ipv4_address_is_public() -> None:
     assert resolve("http://[64:ff9b::808:808]/hook", []).ip == "64:ff9b::808:808"
 
 
+def test_an_ipv6_literal_keeps_its_brackets_in_host() -> None:
+    """Found in review: Host was ``2001:db8::1:8080``, which a receiver cannot parse."""
+    allowed = networks(["2001:db8::/32"])
+    assert resolve("http://[2001:db8::1]:8080/h", allowed).host_header == "[2001:db8::1]:8080"
+    assert resolve("https://[2001:db8::1]/h", allowed).host_header == "[2001:db8::1]"
+
+
 def test_an_allow_listed_network_is_reached_at_the_address_checked() -> None:
     target = resolve("http://127.0.0.1:8080/a?b=1", networks(["127.0.0.0/8"]))
     assert (target.ip, target.port, target.path) == ("127.0.0.1", 8080, "/a?b=1")
