@@ -70,10 +70,11 @@ class GroupView:
         return any(p.status == ParcelStatus.IN_LOCKER and not p.refusing for p in self.parcels)
 
 
-def group_parcels(s: Session, group_id: str) -> list[Parcel]:
-    """The group's parcels, ``NotFound`` if none (a link to a group the cloud never saw)."""
+def group_parcels(s: Session, group_id: str, *, lock: bool = False) -> list[Parcel]:
+    """The group's parcels, ``NotFound`` if none (a link to a group the cloud never saw);
+    ``lock``: their rows locked until the transaction ends."""
     query = select(Parcel).where(col(Parcel.group_id) == group_id).order_by(col(Parcel.waybill))
-    parcels = list(s.exec(query))
+    parcels = list(s.exec(query.with_for_update() if lock else query))
     if not parcels:
         raise UnknownGroup("nothing is waiting for this link")
     return parcels
@@ -131,8 +132,12 @@ def _shares(s: Session, group_id: str) -> Sequence[RecipientShare]:
 
 
 def _waiting(s: Session, group_id: str) -> list[Parcel]:
-    """The group's parcels still in the locker; ``Conflict`` if none is left."""
-    parcels = [p for p in group_parcels(s, group_id) if p.status == ParcelStatus.IN_LOCKER]
+    """The group's parcels still in the locker; ``Conflict`` if none is left. Their rows are
+    locked: two submits at once (a double tap) are decided one after the other, the second
+    seeing what the first did."""
+    parcels = [
+        p for p in group_parcels(s, group_id, lock=True) if p.status == ParcelStatus.IN_LOCKER
+    ]
     if not parcels:
         raise Conflict("no parcel of this link is waiting in the locker any more")
     return parcels
