@@ -93,9 +93,10 @@ def embedded(address: Address) -> ipaddress.IPv4Address | None:
 def resolve(url: str, allowed: Sequence[Network]) -> Target:
     """Resolve ``url``'s host once; Refused if any address is not public and not allow-listed."""
     parts = urlsplit(check_url(url))
-    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
     try:
+        host = host.encode("idna").decode("ascii")  # Host and SNI are ASCII: 例子.中国 as xn--
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise Refused(f"{host} does not resolve: {exc}") from None

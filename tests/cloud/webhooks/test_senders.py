@@ -3,8 +3,12 @@ the URL's name in Host, follows no redirect, and a failing endpoint's circuit op
 
 from __future__ import annotations
 
+import socket
 import threading
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from cloud.webhooks.keys import new_secret
 from cloud.webhooks.sender import Message, new_client, send
@@ -52,6 +56,29 @@ def test_the_name_travels_in_host_and_the_checked_address_is_reached(receiver: R
     assert outcome.ok
     assert receiver.got[0].host == f"localhost:{receiver.port}"
     assert receiver.got[0].verified_by == frozenset({0})
+
+
+def test_an_internationalised_name_is_sent_in_its_ascii_form(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: Host 'bücher.example' made httpx raise UnicodeEncodeError out of
+    ``send``, so the sender's whole batch (other carriers' deliveries too) was never settled
+    and went again at every lease."""
+    resolve = socket.getaddrinfo
+
+    def local(host: str, *args: Any, **kwargs: Any) -> Any:  # this name, for this test only
+        named = host in ("bücher.example", "xn--bcher-kva.example")
+        return resolve("127.0.0.1" if named else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local)
+    receiver.secrets.append(new_secret())
+    url = receiver.url().replace("127.0.0.1", "bücher.example")
+    body = '{"type":"webhook.ping","timestamp":"2026-12-01T00:00:00+00:00","data":{}}'
+    message = Message("msg_1", body, url, (receiver.secrets[0],))
+    with new_client() as client:
+        outcome = send(client, message, datetime.now(UTC), networks(["127.0.0.0/8"]))
+    assert outcome.ok
+    assert receiver.got[0].host == f"xn--bcher-kva.example:{receiver.port}"
 
 
 def test_a_redirect_is_not_followed(world: World, receiver: Receiver) -> None:
