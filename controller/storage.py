@@ -173,10 +173,13 @@ def past_deadline(
     s: Session, fallback: StoragePolicy, now: datetime, extension: Extension
 ) -> list[Parcel]:
     """The parcels in the lockers whose storage clock reached their deadline (each under its
-    own terms, plus its group's extension), and old outages forgotten."""
+    own terms, plus its group's extension), and old outages forgotten. A parcel whose door
+    stands open for its recipient is being taken: it expires only if the door shuts on it."""
     waiting = list(s.exec(select(Parcel).where(Parcel.state == ParcelState.IN_LOCKER)))
     due = []
     for parcel in waiting:
+        if parcel.opened_for is not None:
+            continue
         policy = terms_of(s, parcel.id, fallback)
         extra = extension(s, parcel.group_id).total_seconds() / 3600
         if extra > 0:
