@@ -25,7 +25,8 @@ def note_open(s: Session, bank_ids: Collection[str]) -> None:
     open now and those raised from here on. ``clear_open`` then skips an UPDATE that could
     change nothing (most events clear an alarm that was never raised). Never fewer than are
     open, so skipping is safe: a savepoint rolled back only leaves an extra note. Only for
-    banks whose alarms no other transaction may raise meanwhile (ingest holds their cursors)."""
+    alarms no other transaction raises meanwhile: ingest clears the kinds events raise, under
+    the banks' cursors; presence the kinds of the link, under the banks' rows."""
     query = select(Alarm.bank_id, Alarm.kind, Alarm.compartment).where(
         bulk.among(s, Alarm.bank_id, bank_ids), col(Alarm.cleared_at).is_(None)
     )
@@ -35,7 +36,7 @@ def note_open(s: Session, bank_ids: Collection[str]) -> None:
     s.info[KNOWN] = known
 
 
-def _may_be_open(s: Session, bank_ids: Collection[str], kind: str, where: str | None) -> bool:
+def may_be_open(s: Session, bank_ids: Collection[str], kind: str, where: str | None) -> bool:
     known: set[tuple[str, str, str | None]] | None = s.info.get(KNOWN)
     return known is None or any((bank, kind, where) in known for bank in bank_ids)
 
@@ -61,7 +62,7 @@ def clear_open(
     s: Session, bank_ids: Collection[str], kind: str, at: datetime, where: str | None = None
 ) -> int:
     """Clear the open ``kind`` alarms of ``bank_ids`` (at ``where`` only, if given); how many."""
-    if not bank_ids or not _may_be_open(s, bank_ids, kind, where):
+    if not bank_ids or not may_be_open(s, bank_ids, kind, where):
         return 0
     query = update(Alarm).where(
         bulk.among(s, Alarm.bank_id, bank_ids),

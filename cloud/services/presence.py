@@ -56,7 +56,9 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
     """Write what was seen in one transaction, a few statements whatever the number of banks;
     banks the cloud does not know are left out."""
     with transaction(engine) as s:
-        _lock(s, {b.bank_id for b in seen.beats} | set(seen.online) | set(seen.states))
+        banks = {b.bank_id for b in seen.beats} | set(seen.online) | set(seen.states)
+        _lock(s, banks)
+        alarms.note_open(s, banks)  # clearing what is not open then costs nothing
         _heartbeats(s, seen.beats, now, skew_alarm_s)
         _links(s, seen.online, now)
         if seen.states:
@@ -110,6 +112,8 @@ def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: floa
     skewed = {bank for bank, skew in skews.items() if abs(skew) > skew_alarm_s}
     alarms.raise_open(s, _known(s, skewed), SKEW, at=now)
     alarms.clear_open(s, set(skews) - skewed, SKEW, now)
+    if not alarms.may_be_open(s, skews, STALLED, None):
+        return
     caught_up = select(Bank.id).where(
         col(Bank.id).in_(list(skews)), col(Bank.edge_ahead_since).is_(None)
     )
