@@ -28,7 +28,7 @@ from cloud.clock import Clock, SystemClock
 from cloud.core.db import transaction
 from cloud.webhooks import offline, reminders
 from cloud.webhooks.config import Policy
-from cloud.webhooks.keys import unseal
+from cloud.webhooks.keys import SealError, unseal
 from cloud.webhooks.sender import Message, Outcome, new_client, send
 from cloud.webhooks.tables import (
     DeliveryState,
@@ -107,18 +107,26 @@ def _due(now: datetime, policy: Policy) -> Select[WebhookDelivery, WebhookEndpoi
 
 
 def claim(engine: Engine, server_key: str, now: datetime, policy: Policy) -> list[Job]:
-    """Deliveries due at ``now``, claimed for ``policy.lease_s``; dead-letters the expired."""
+    """Deliveries due at ``now``, claimed for ``policy.lease_s``; dead-letters the expired. One
+    whose endpoint's secret this server's key does not open (the key changed, the endpoint not
+    rotated since) is held for a lease and not sent; the others go."""
     with transaction(engine) as s:
         _bury_expired(s, now, policy)
-        jobs = []
+        jobs, claimed, unreadable = [], [], set()
         lease = now + timedelta(seconds=policy.lease_s)
         for delivery, endpoint, event in s.exec(_due(now, policy)):
-            message = Message(
-                delivery.id, payload(event), endpoint.url, secrets_of(endpoint, server_key, now)
-            )
+            claimed.append(delivery.id)  # an unreadable one too: it waits a lease, not in a batch
+            try:
+                secrets = secrets_of(endpoint, server_key, now)
+            except SealError:
+                unreadable.add(endpoint.id)
+                continue
+            message = Message(delivery.id, payload(event), endpoint.url, secrets)
             jobs.append(Job(delivery.id, endpoint.id, message))
-        if jobs:
-            mine = col(D.id).in_([job.delivery_id for job in jobs])
+        for endpoint_id in sorted(unreadable):
+            log.warning("webhook endpoint %s: secret sealed under another key; rotate", endpoint_id)
+        if claimed:
+            mine = col(D.id).in_(claimed)
             s.execute(update(D).where(mine).values(claimed_until=lease))
         return jobs
 

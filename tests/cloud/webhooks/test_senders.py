@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from cloud.webhooks.keys import new_secret
+from cloud.core.db import transaction
+from cloud.webhooks.keys import new_secret, seal
 from cloud.webhooks.sender import Message, new_client, send
+from cloud.webhooks.tables import WebhookEndpoint
 from cloud.webhooks.targets import networks
 from cloud.webhooks.worker import Worker
 from tests.cloud.webhooks.conftest import QUICK, World, advance, drain
@@ -114,3 +116,22 @@ def test_an_endpoint_that_keeps_failing_has_its_circuit_opened(
     (listed,) = world.cloud.ok("GET", "/api/v1/webhooks", key)
     assert (listed["failures"], listed["open_until"]) == (0, None)
     assert {r.data["waybill"] for r in receiver.delivered()} == {"SF1", "SF2", "SF3", "SF4"}
+
+
+def test_an_endpoint_whose_secret_cannot_be_opened_holds_up_no_other(
+    world: World, receiver: Receiver
+) -> None:
+    """Found in review: one endpoint sealed under another server key (the key changed, that
+    carrier did not rotate) made every claim raise SealError: no carrier got anything."""
+    stale = world.endpoint("sf", receiver)
+    world.endpoint("jd", receiver)
+    with transaction(world.engine) as s:
+        row = s.get(WebhookEndpoint, str(stale["id"]))
+        assert row is not None
+        row.secret_sealed = seal("another server key", new_secret())
+        s.add(row)
+    world.deposit("SF1", "A01")
+    world.deposit("JD1", "A02", carrier="jd")
+    worker = world.worker()
+    assert worker.step() == 1
+    assert [str(r.data["waybill"]) for r in receiver.delivered()] == ["JD1"]
