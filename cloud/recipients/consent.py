@@ -18,7 +18,7 @@ from cloud.core.config import Settings
 from cloud.core.db import transaction
 from cloud.models import Bank
 from cloud.recipients import derive
-from cloud.recipients.service import group_parcels
+from cloud.recipients.service import COMMAND_TTL_S, group_parcels
 from cloud.recipients.tables import EVERYWHERE, RecipientConsent
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict
@@ -92,7 +92,7 @@ def choose(
         if refused != (was == Answer.REFUSED):
             command = contract.RecipientRefusal(salt=salt, verifier=verifier, refused=refused)
             for bank_id in s.exec(select(Bank.id)).all():
-                enqueue_command(s, bank_id, command, now=now)
+                enqueue_command(s, bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
 
 
 def push_to_new_bank(s: Session, bank_id: str, now: datetime | None = None) -> None:
@@ -100,4 +100,4 @@ def push_to_new_bank(s: Session, bank_id: str, now: datetime | None = None) -> N
     refusals = select(RecipientConsent).where(RecipientConsent.bank_id == EVERYWHERE)
     for row in s.exec(refusals.where(RecipientConsent.choice == Choice.REFUSE)):
         command = contract.RecipientRefusal(salt=row.salt, verifier=row.verifier, refused=True)
-        enqueue_command(s, bank_id, command, now=now)
+        enqueue_command(s, bank_id, command, ttl_s=COMMAND_TTL_S, now=now)

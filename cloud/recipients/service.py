@@ -26,6 +26,7 @@ from cloud.services.commands import enqueue_command
 from cloud.services.errors import Conflict, NotFound
 from locker_contract import commands as contract
 from locker_contract.credentials import pin_verifier
+from locker_contract.storage import MAX_HOURS
 
 
 class UnknownGroup(NotFound):
@@ -33,6 +34,9 @@ class UnknownGroup(NotFound):
 
 
 EXTEND_HOURS = 24.0  # the one extension a recipient may take, within the storage policy
+# A recipient's commands live as long as a parcel may stay: a bank offline for days (pickups go
+# on offline) still learns, when it comes back, that a second code was revoked
+COMMAND_TTL_S = (MAX_HOURS + EXTEND_HOURS) * 3600
 MAX_SHARES = 1  # active second codes per group: each is one more code to guess at the bank
 REFUSAL_REASON = "refused on the recipient's page"
 
@@ -161,7 +165,7 @@ def extend(engine: Engine, group_id: str, now: datetime) -> None:
     with transaction(engine) as s:
         bank_id = _waiting(s, group_id)[0].bank_id
         command = contract.GroupExtend(group_id=group_id, hours=EXTEND_HOURS)
-        row = enqueue_command(s, bank_id, command, now=now)
+        row = enqueue_command(s, bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
         _act(s, bank_id, group_id, kind="extend", target="", command=row.id)
 
 
@@ -177,7 +181,7 @@ def refuse(engine: Engine, group_id: str, parcel_id: str, now: datetime) -> None
             waybill=parcel.waybill,
             reason=REFUSAL_REASON,
         )
-        row = enqueue_command(s, parcel.bank_id, command, now=now)
+        row = enqueue_command(s, parcel.bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
         _act(s, parcel.bank_id, group_id, kind="refuse", target=parcel.id, command=row.id)
 
 
@@ -195,7 +199,7 @@ def share(engine: Engine, settings: Settings, group_id: str, now: datetime) -> s
         command = contract.GroupShare(
             group_id=group_id, share_id=row.id, salt=salt, verifier=pin_verifier(code, salt)
         )
-        enqueue_command(s, bank_id, command, now=now)
+        enqueue_command(s, bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
         return row.id
 
 
@@ -206,7 +210,9 @@ def unshare(engine: Engine, group_id: str, share_id: str, now: datetime) -> None
             raise NotFound("no such second code for this link")
         row.revoked_at = now
         s.add(row)
-        enqueue_command(s, row.bank_id, contract.GroupUnshare(share_id=row.id), now=now)
+        enqueue_command(
+            s, row.bank_id, contract.GroupUnshare(share_id=row.id), ttl_s=COMMAND_TTL_S, now=now
+        )
 
 
 def _an_id(value: str) -> bool:
