@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 # what the edge says when a parcel's storage period ends (controller/flows/returns.py)
 EXPIRY_REASONS = frozenset({"storage period ended"})
 HELD = (ParcelStatus.IN_LOCKER, ParcelStatus.RETURN_PENDING)
+# what ingest's effects made of the parcel a bank's event names by waybill alone: another
+# carrier's parcel of the same waybill at the bank (announced, say) is not it
+BECOMES = {
+    Kind.IN_LOCKER: ParcelStatus.IN_LOCKER,
+    Kind.PICKED_UP: ParcelStatus.PICKED_UP,
+    Kind.REFUSED: ParcelStatus.RETURN_PENDING,
+    Kind.EXPIRED: ParcelStatus.RETURN_PENDING,
+    Kind.RETURNED: ParcelStatus.RETURNED,
+}
 
 
 def record(
@@ -183,7 +192,11 @@ def _about(
     carrier: str | None = None,
     **extra: object,
 ) -> None:
-    query = select(Parcel).where(Parcel.bank_id == bank_id, Parcel.waybill == waybill)
+    query = select(Parcel).where(
+        Parcel.bank_id == bank_id,
+        Parcel.waybill == waybill,
+        Parcel.status == BECOMES[kind],  # the parcel the effect just moved, not a namesake
+    )
     if carrier is not None:
         query = query.where(Parcel.carrier_id == carrier)
     parcel = s.exec(query.order_by(col(Parcel.created_at).desc())).first()

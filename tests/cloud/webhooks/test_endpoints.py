@@ -104,6 +104,21 @@ def test_another_carriers_events_never_reach_a_receiver(
     assert world.cloud.ok("GET", "/api/v1/tracking/SF1", sf)
 
 
+def test_a_namesake_of_another_carrier_is_not_told_of_a_pickup(
+    world: World, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    """Found in review: jd announcing a waybill that sf's parcel in the bank also bears got
+    sf's pickup (the newest parcel of that waybill at the bank was told), and sf nothing."""
+    world.endpoint("sf", receiver)
+    world.endpoint("jd", other_receiver)
+    world.deposit("W1", "A01")
+    world.announce("W1", carrier="jd")
+    world.pick_up("W1", "A01")
+    drain(world.worker())
+    assert receiver.types() == {"parcel.in_locker", "parcel.picked_up"}
+    assert other_receiver.types() == {"parcel.announced"}
+
+
 def test_secrets_are_sealed_at_rest(world: World, receiver: Receiver) -> None:
     made = world.endpoint("sf", receiver)
     with transaction(world.engine) as s:
