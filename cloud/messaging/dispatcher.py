@@ -21,7 +21,7 @@ from cloud.messaging import claims
 from cloud.messaging.channels import Channel
 from cloud.messaging.claims import Claim
 from cloud.messaging.compose import Later, Policy, Ready, prepare
-from cloud.messaging.errors import Refused, SendError
+from cloud.messaging.errors import Refused, SendError, TryAgain
 from cloud.messaging.schedule import Backoff
 from cloud.services.errors import Conflict
 from cloud.services.personal_data import mask_phone
@@ -86,6 +86,16 @@ class Dispatcher:
         return len(taken)
 
     async def deliver(self, claim: Claim) -> None:
+        """Make the claimed message and send it; a failure nothing foresaw (a bug) is a try
+        like any other: again after the backoff, given up past the last."""
+        try:
+            await self._deliver(claim)
+        except Exception as exc:
+            log.exception("message %s: unexpected failure", claim.id)
+            failure = TryAgain(f"unexpected failure ({type(exc).__name__})")
+            await self._retry(claim, failure, "its address")
+
+    async def _deliver(self, claim: Claim) -> None:
         try:
             ready = await asyncio.to_thread(
                 prepare, self.engine, claim.id, self.key, self.policy, self.clock.now()
