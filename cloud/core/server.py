@@ -65,8 +65,14 @@ class NoDelayH11Protocol(H11Protocol):
 
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """``count`` sockets bound to ``host``:``port`` together (``SO_REUSEPORT``), one per
-    worker; they listen once their worker serves."""
+    worker; they listen once their worker serves. A port another process listens on is
+    refused (``OSError``, as uvicorn's own bind): ``SO_REUSEPORT`` alone would join that
+    server's group and split the connections with it. Port 0: one free port for all."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # no SO_REUSEPORT: alone or not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
     sockets = []
     for _ in range(count):
         sock = socket.socket(family, socket.SOCK_STREAM)
