@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from cloud.core.db import transaction
 from cloud.services.auth import Principal, audit
-from cloud.services.errors import Invalid, NotFound
+from cloud.services.errors import Conflict, Invalid, NotFound
 from cloud.webhooks.events import SUBSCRIBABLE, Kind
 from cloud.webhooks.keys import new_secret, seal
 from cloud.webhooks.outbox import record
@@ -28,6 +28,9 @@ from cloud.webhooks.targets import check_url
 
 MAX_OVERLAP_S = 7 * 24 * 3600.0  # a rotated secret signs beside the new one at most this long
 LOG_MAX = 500  # deliveries listed at once
+# a carrier's endpoints: each of its events writes one delivery per endpoint in the ingest's
+# transaction, so their number is bounded (a carrier cannot make every batch carry thousands)
+ENDPOINTS_MAX = 16
 
 
 class EndpointPublic(BaseModel):
@@ -93,6 +96,9 @@ def create(
     carrier = who.carrier
     secret = new_secret()
     with transaction(engine) as s:
+        mine = select(func.count()).where(WebhookEndpoint.carrier_id == carrier)
+        if s.exec(mine).one() >= ENDPOINTS_MAX:
+            raise Conflict(f"at most {ENDPOINTS_MAX} endpoints: change or reuse one")
         endpoint = WebhookEndpoint(
             carrier_id=carrier,
             url=check_url(url),

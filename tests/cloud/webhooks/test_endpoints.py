@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from cloud.core.db import transaction
+from cloud.webhooks.endpoints import ENDPOINTS_MAX
 from cloud.webhooks.tables import WebhookEndpoint
 from tests.cloud.webhooks.conftest import World, advance, drain
 from tests.cloud.webhooks.receiver import Receiver
@@ -117,6 +118,17 @@ def test_a_namesake_of_another_carrier_is_not_told_of_a_pickup(
     drain(world.worker())
     assert receiver.types() == {"parcel.in_locker", "parcel.picked_up"}
     assert other_receiver.types() == {"parcel.announced"}
+
+
+def test_a_carriers_endpoints_are_bounded(world: World) -> None:
+    """Found in review: endpoints without number, each event of the carrier writing one
+    delivery per endpoint inside the ingest's transaction, let one carrier slow every batch."""
+    key = world.cloud.keys["sf"]
+    body = {"url": "https://hooks.example.com/sf", "events": []}
+    for _ in range(ENDPOINTS_MAX):
+        world.cloud.ok("POST", "/api/v1/webhooks", key, json=body)
+    assert world.cloud.call("POST", "/api/v1/webhooks", key, json=body).status_code == 409
+    assert world.cloud.ok("POST", "/api/v1/webhooks", world.cloud.keys["jd"], json=body)
 
 
 def test_secrets_are_sealed_at_rest(world: World, receiver: Receiver) -> None:
