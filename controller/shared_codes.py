@@ -47,9 +47,10 @@ def revoke(s: Session, share_id: str) -> None:
         s.delete(row)
 
 
-def group_for(s: Session, key: bytes, code: str) -> PickupGroup | None:
-    """The active pickup group ``code`` was shared for, if it is a shared code. One scrypt per
-    salt in use (the bank's one share salt), whatever the number of shares."""
+def _shared(s: Session, key: bytes, code: str) -> tuple[PickupGroup, SharedCode] | None:
+    """The active pickup group ``code`` was shared for, and its share. One scrypt per salt in
+    use (the bank's one share salt), whatever the number of shares; none while nothing is
+    shared."""
     digits = codes.normalize_code(code)
     salts = s.exec(select(SharedCode.salt).distinct()).all()
     for salt in salts:
@@ -59,6 +60,21 @@ def group_for(s: Session, key: bytes, code: str) -> PickupGroup | None:
             continue
         group = s.get(PickupGroup, row.group_id)
         if group is not None and group.active:
-            log.info("pickup group %s opened with its shared code %s", group.id, row.share_id)
-            return group
+            return group, row
     return None
+
+
+def group_for(s: Session, key: bytes, code: str) -> PickupGroup | None:
+    """The active pickup group ``code`` was shared for, if it is a shared code."""
+    found = _shared(s, key, code)
+    if found is None:
+        return None
+    group, row = found
+    log.info("pickup group %s opened with its shared code %s", group.id, row.share_id)
+    return group
+
+
+def in_use(s: Session, key: bytes, code: str) -> bool:
+    """Whether ``code`` is an active shared code: a new group's code must not be one (its
+    holder would open that group's parcels, the group's own code being tried first)."""
+    return _shared(s, key, code) is not None

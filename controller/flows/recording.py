@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
-from controller import codes, sharing, storage
+from controller import codes, shared_codes, sharing, storage
 from controller.failpoints import failpoint
 from controller.flows.context import FlowContext
 from controller.lifecycles import DepositState
@@ -101,7 +101,7 @@ class Recording:
             taken = select(PickupGroup).where(
                 PickupGroup.code_hash == digest, col(PickupGroup.active).is_(True)
             )
-            if s.exec(taken).first() is None:
+            if s.exec(taken).first() is None and not shared_codes.in_use(s, self.ctx.key, code):
                 group = PickupGroup(phone=phone, code_hash=digest, created_at=self.ctx.clock.wall())
                 s.add(group)
                 s.flush()
