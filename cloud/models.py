@@ -292,6 +292,7 @@ class Parcel(CloudModel, table=True):
     courier_id: str | None = Field(default=None, foreign_key="courier.id")
     created_at: datetime = Field(default_factory=utcnow)
     group_id: str | None = Field(default=None, index=True)  # the bank's pickup group, once in
+    edge_id: str | None = Field(default=None, index=True)  # the bank's id of it, once in
 
     __table_args__ = (
         UniqueConstraint("carrier_id", "waybill"),

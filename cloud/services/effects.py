@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
@@ -28,6 +28,7 @@ from cloud.models import (
 )
 from cloud.services import alarms, allocation, storage_policy
 from cloud.services.commands import enqueue_command
+from cloud.services.named import GONE, named_parcel
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
@@ -47,6 +48,8 @@ from locker_contract.events import (
     ParcelReturned,
 )
 
+Named = ParcelPickedUp | ParcelRefused | ParcelReturned  # events that name a parcel in the locker
+
 log = logging.getLogger(__name__)
 
 
@@ -65,13 +68,13 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
     match event:
         case ParcelDeposited():
             _deposited(s, bank_id, event, source, now)
-        case ParcelPickedUp(waybill=waybill):
-            _parcel_status(s, bank_id, waybill, ParcelStatus.PICKED_UP, source)
-        case ParcelRefused(waybill=waybill):
-            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURN_PENDING, source)
+        case ParcelPickedUp():
+            _parcel_status(s, bank_id, event, ParcelStatus.PICKED_UP, source)
+        case ParcelRefused():
+            _parcel_status(s, bank_id, event, ParcelStatus.RETURN_PENDING, source)
             storage_policy.on_refused(s, row, event, now)  # expired: its recipient is told
-        case ParcelReturned(waybill=waybill):
-            _parcel_status(s, bank_id, waybill, ParcelStatus.RETURNED, source)
+        case ParcelReturned():
+            _parcel_status(s, bank_id, event, ParcelStatus.RETURNED, source)
         case DoorClosed(compartment=label):
             _door_closed(s, bank_id, label, now)
         case CompartmentService(compartment=label, in_service=in_service):
@@ -119,6 +122,7 @@ def _deposited(
     )
     parcel.compartment_id = compartment.id
     parcel.group_id = str(event.group_id)  # the recipient's page finds its parcels by it
+    parcel.edge_id = str(event.parcel_id)  # what the bank's later events call it
     known = s.get(Courier, event.courier_id) is not None
     parcel.courier_id = event.courier_id if known else None
     s.add(parcel)
@@ -162,18 +166,12 @@ def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetim
 
 
 def _parcel_status(
-    s: Session, bank_id: str, waybill: str, status: ParcelStatus, source: str
+    s: Session, bank_id: str, event: Named, status: ParcelStatus, source: str
 ) -> None:
-    gone = (ParcelStatus.PICKED_UP, ParcelStatus.RETURNED)
-    query = select(Parcel).where(
-        Parcel.bank_id == bank_id,
-        Parcel.waybill == waybill,
-        col(Parcel.status).not_in(gone),
-    )
-    parcel = s.exec(query).first()
-    if parcel is not None:
+    parcel = named_parcel(s, bank_id, event.parcel_id, event.waybill)
+    if parcel is not None and parcel.status not in GONE:
         _status(s, parcel, status, source)
-        if status in gone:
+        if status in GONE:
             _forget_code(s, parcel)
 
 

@@ -31,6 +31,7 @@ from cloud.services import notices
 from cloud.services.auth import Principal, audit
 from cloud.services.commands import enqueue_command
 from cloud.services.errors import Invalid, NotFound
+from cloud.services.named import named_parcel
 from cloud.storage.tables import SiteStoragePolicy
 from locker_contract import storage as rules
 from locker_contract.commands import StoragePolicyPush
@@ -243,8 +244,7 @@ def on_refused(s: Session, row: InboundEvent, event: ParcelRefused, now: datetim
     ``expired`` message, sent out of quiet hours). A refusal by the recipient tells nobody."""
     if event.reason != EXPIRY_REASON:
         return
-    query = select(Parcel).where(Parcel.bank_id == row.bank_id, Parcel.waybill == event.waybill)
-    parcel = s.exec(query.order_by(col(Parcel.created_at).desc())).first()
+    parcel = named_parcel(s, row.bank_id, event.parcel_id, event.waybill)
     body = _deposit_event(s, parcel) if parcel is not None else None
     if body is None:
         return  # deposited before the cloud knew it: nobody to tell

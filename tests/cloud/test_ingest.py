@@ -51,9 +51,18 @@ def envelope(seq: int, event: Event, event_id: uuid.UUID | None = None) -> Envel
                     time=datetime.now(UTC), event=event)  # fmt: skip
 
 
+def edge_id(waybill: str, label: str) -> uuid.UUID:
+    """The bank's id of the parcel ``waybill`` in ``label``: its later events name it so."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{waybill}@{label}")
+
+
+def picked_up(waybill: str, label: str) -> ParcelPickedUp:
+    return ParcelPickedUp(parcel_id=edge_id(waybill, label), waybill=waybill, compartment=label)
+
+
 def deposited(waybill: str, label: str, carrier: str = "sf") -> ParcelDeposited:
     return ParcelDeposited(
-        parcel_id=uuid.uuid4(), waybill=waybill, carrier=carrier, courier_id="nobody",
+        parcel_id=edge_id(waybill, label), waybill=waybill, carrier=carrier, courier_id="nobody",
         compartment=label, recipient_phone="13800138000", group_id=uuid.uuid4(),
         sealed_code=SEALED, consent="recipient_app", flagged_for_review=False,
     )  # fmt: skip
@@ -91,9 +100,26 @@ def test_events_apply_in_order_and_a_redelivery_is_a_no_op(engine: Engine) -> No
     assert (again.duplicate, again.applied_seq) == (True, 1)
     ingest_event(
         engine,
-        envelope(2, ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")),
+        envelope(2, picked_up("SF1", "A02")),
     )
     assert history(engine, "SF1") == ["announced", "in_locker", "picked_up"]
+
+
+def test_a_bank_event_moves_the_parcel_it_names_never_a_namesake(engine: Engine) -> None:
+    """Two carriers' parcels with one waybill number at one bank: the pickup of one leaves the
+    other in the locker (found in review: the first namesake found was moved)."""
+    sf, jd = deposited("SF1", "A02"), deposited("SF1", "A03", carrier="jd")
+    ingest_event(engine, envelope(1, sf))
+    ingest_event(engine, envelope(2, jd))
+    picked = ParcelPickedUp(parcel_id=jd.parcel_id, waybill="SF1", compartment="A03")
+    ingest_event(engine, envelope(3, picked))
+    with Session(engine) as s:
+        status = {p.carrier_id: p.status for p in s.exec(select(Parcel))}
+    assert status == {"sf": "in_locker", "jd": "picked_up"}
+    stranger = ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")
+    ingest_event(engine, envelope(4, stranger))  # names no parcel here: nothing moves
+    with Session(engine) as s:
+        assert s.exec(select(Parcel).where(Parcel.carrier_id == "sf")).one().status == "in_locker"
 
 
 def test_the_sealed_code_goes_to_one_notification_and_is_not_kept(engine: Engine) -> None:
@@ -109,7 +135,7 @@ def test_the_sealed_code_goes_to_one_notification_and_is_not_kept(engine: Engine
     key = sealing.private_key(NOTIFY_PRIVATE)
     assert open_notification(notice, key).endswith("Pickup code: 12345678")
     assert SEALED not in json.dumps(stored.body)  # the event keeps no copy, sealed or not
-    picked = ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")
+    picked = picked_up("SF1", "A02")
     ingest_event(engine, envelope(2, picked))
     with Session(engine) as s:
         [notice] = list(s.exec(select(Notification)))
@@ -129,7 +155,7 @@ def test_a_deposit_without_a_sealed_code_makes_no_notification(engine: Engine) -
 def test_a_gap_parks_events_until_it_fills(engine: Engine) -> None:
     later = ingest_event(
         engine,
-        envelope(2, ParcelPickedUp(parcel_id=uuid.uuid4(), waybill="SF1", compartment="A02")),
+        envelope(2, picked_up("SF1", "A02")),
     )
     assert (later.applied_seq, later.parked) == (0, 1)
     assert history(engine, "SF1") == ["announced"]

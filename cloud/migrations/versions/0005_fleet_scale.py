@@ -25,9 +25,11 @@ OPEN = "cleared_at IS NULL"
 
 def upgrade() -> None:
     _upgrade_alarms()
+    _upgrade_parcel_names()
 
 
 def downgrade() -> None:
+    _downgrade_parcel_names()
     _downgrade_alarms()
 
 
@@ -53,3 +55,17 @@ def _upgrade_alarms() -> None:
 def _downgrade_alarms() -> None:
     with op.batch_alter_table("alarm", schema=None) as batch_op:
         batch_op.drop_index("one_open_alarm")
+
+
+def _upgrade_parcel_names() -> None:
+    """The bank's own id of a parcel: a waybill two carriers share names neither (found in
+    review: a pickup moved whichever namesake came first)."""
+    with op.batch_alter_table("parcel", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("edge_id", sa.String(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_parcel_edge_id"), ["edge_id"])
+
+
+def _downgrade_parcel_names() -> None:
+    with op.batch_alter_table("parcel", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_parcel_edge_id"))
+        batch_op.drop_column("edge_id")

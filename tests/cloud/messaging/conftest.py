@@ -253,7 +253,7 @@ class Bank3:
         sealed = None if code is None else sealing.seal_code(sealing.public_key(PUBLIC), code)
         return self.publish(
             ParcelDeposited(
-                parcel_id=uuid.uuid4(),
+                parcel_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{waybill}@{label}"),
                 waybill=waybill,
                 carrier=carrier,
                 courier_id="sf-0042",
@@ -270,7 +270,11 @@ class Bank3:
 
     def picked_up(self, waybill: str, label: str) -> Envelope:
         return self.publish(
-            ParcelPickedUp(parcel_id=uuid.uuid4(), waybill=waybill, compartment=label)
+            ParcelPickedUp(
+                parcel_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{waybill}@{label}"),
+                waybill=waybill,
+                compartment=label,
+            )
         )
 
     def redeliver_all(self) -> None:

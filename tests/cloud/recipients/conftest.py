@@ -46,9 +46,14 @@ class Group:
             return [c.payload for c in s.exec(query)]
 
 
+def edge_id(waybill: str) -> uuid.UUID:
+    """The bank's id of the parcel ``waybill``: its later events name it so."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, waybill)
+
+
 def deposited(group_id: str, waybill: str, carrier: str, label: str) -> ParcelDeposited:
     return ParcelDeposited(
-        parcel_id=uuid.uuid4(), waybill=waybill, carrier=carrier, courier_id="nobody",
+        parcel_id=edge_id(waybill), waybill=waybill, carrier=carrier, courier_id="nobody",
         compartment=label, recipient_phone=PHONE, group_id=uuid.UUID(group_id),
         sealed_code=None, consent="recipient_app", flagged_for_review=False,
     )  # fmt: skip

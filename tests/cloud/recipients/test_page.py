@@ -21,7 +21,7 @@ from locker_contract.credentials import pin_verifier
 from locker_contract.events import ParcelRefused
 from locker_contract.phones import phone_verifier
 from tests.cloud.conftest import secret
-from tests.cloud.recipients.conftest import BANK, PHONE, Group
+from tests.cloud.recipients.conftest import BANK, PHONE, Group, edge_id
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
@@ -152,7 +152,7 @@ def test_refuse_a_parcel_from_the_page(group: Group) -> None:
         "group_id": group.group_id, "carrier_id": "jd", "waybill": "JD2000",
         "reason": "refused on the recipient's page",
     }]  # fmt: skip
-    group.report(ParcelRefused(parcel_id=uuid.uuid4(), waybill="JD2000", reason="refused"))
+    group.report(ParcelRefused(parcel_id=edge_id("JD2000"), waybill="JD2000", reason="refused"))
     page = group.cloud.client.get(group.url, headers=EN)
     assert "Going back to the courier" in page.text
     assert "A01" in page.text
