@@ -15,6 +15,8 @@ from typing import Protocol
 
 from cloud.messaging.errors import TryAgain
 
+PRIVATE = 0o600  # a development message holds a plain code: its owner's alone
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -39,7 +41,8 @@ class Channel(Protocol):
 class OutboxChannel:
     """Development: ``<dir>/<key>.txt``, written whole (a temporary file renamed), so that a
     repeat replaces the message rather than adding one. For ``make demo`` and local work only:
-    the file holds the code in plain, and the notifier refuses it unless asked for by name."""
+    the file holds the code in plain, and the notifier refuses it unless asked for by name.
+    Only its owner may read it (the folder 0700, each file 0600)."""
 
     name = "outbox"
 
@@ -50,9 +53,13 @@ class OutboxChannel:
         path = self.folder / f"{message.key}.txt"
         text = f"To: {message.to}\nSubject: {message.subject}\n\n{message.body}\n"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             partial = path.with_suffix(".part")
-            partial.write_text(text, encoding="utf-8")
+            handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+            try:
+                os.write(handle, text.encode("utf-8"))
+            finally:
+                os.close(handle)
             os.replace(partial, path)
         except OSError as exc:
             raise TryAgain(f"outbox {self.folder}: {exc.strerror}") from None

@@ -36,6 +36,8 @@ def test_one_pass_writes_the_message_to_the_outbox(rig: Rig, tmp_path: Path) -> 
     assert message.startswith("To: 13800138000\nSubject: 您的快递已存入Maple Court, block 3\n")
     assert "取件码40962048" in message
     assert "40962048" not in done.output
+    [written] = (tmp_path / "outbox").glob("*.txt")
+    assert (written.stat().st_mode & 0o777, written.parent.stat().st_mode & 0o777) == (0o600, 0o700)
 
 
 def test_without_its_key_or_a_channel_the_notifier_does_not_start(rig: Rig, tmp_path: Path) -> None:
