@@ -147,15 +147,17 @@ def _waiting(s: Session, group_id: str) -> list[Parcel]:
     return parcels
 
 
-def _act(s: Session, bank_id: str, group_id: str, *, kind: str, target: str, command: str) -> None:
-    """Record the action once; ``Conflict`` if it was taken before."""
+def _act(
+    s: Session, bank_id: str, group_id: str, *, kind: str, target: str, command: str, at: datetime
+) -> None:
+    """Record the action once, at the caller's ``at``; ``Conflict`` if it was taken before."""
     query = select(GroupAction).where(
         GroupAction.group_id == group_id, GroupAction.kind == kind, GroupAction.target == target
     )
     if s.exec(query).first() is not None:
         raise Conflict(f"already done: {kind}")
     action = GroupAction(
-        group_id=group_id, bank_id=bank_id, kind=kind, target=target, command_id=command
+        group_id=group_id, bank_id=bank_id, kind=kind, target=target, command_id=command, at=at
     )
     s.add(action)
 
@@ -166,7 +168,7 @@ def extend(engine: Engine, group_id: str, now: datetime) -> None:
         bank_id = _waiting(s, group_id)[0].bank_id
         command = contract.GroupExtend(group_id=group_id, hours=EXTEND_HOURS)
         row = enqueue_command(s, bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
-        _act(s, bank_id, group_id, kind="extend", target="", command=row.id)
+        _act(s, bank_id, group_id, kind="extend", target="", command=row.id, at=now)
 
 
 def refuse(engine: Engine, group_id: str, parcel_id: str, now: datetime) -> None:
@@ -182,7 +184,7 @@ def refuse(engine: Engine, group_id: str, parcel_id: str, now: datetime) -> None
             reason=REFUSAL_REASON,
         )
         row = enqueue_command(s, parcel.bank_id, command, ttl_s=COMMAND_TTL_S, now=now)
-        _act(s, parcel.bank_id, group_id, kind="refuse", target=parcel.id, command=row.id)
+        _act(s, parcel.bank_id, group_id, kind="refuse", target=parcel.id, command=row.id, at=now)
 
 
 def share(engine: Engine, settings: Settings, group_id: str, now: datetime) -> str:
