@@ -146,13 +146,10 @@ async def test_once_sent_the_code_is_in_no_table_and_no_log_record(
 ) -> None:
     bank, gateway, engine, settings, clock = rig.parts()
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)  # every statement, too
-    try:
-        bank.deposit("SF1008611", "A03", uuid.uuid4(), CODE)
-        clock.advance(GATHER.total_seconds())
-        await dispatcher(engine, settings, clock).pass_once()
-    finally:
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # every statement, too (restored)
+    bank.deposit("SF1008611", "A03", uuid.uuid4(), CODE)
+    clock.advance(GATHER.total_seconds())
+    await dispatcher(engine, settings, clock).pass_once()
     assert CODE in gateway.requests[0]["Body"]  # it went
     assert "13800138000" not in caplog.text  # and the phone is masked in the logs
     assert any("sent to *********00" in r.getMessage() for r in caplog.records)
