@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # the notifier's private key (``locker cloud keygen-notify``), to open sealed pickup codes;
     # a file, never the key itself in the environment or the database
     notify_private_key_file: Path | None = None
+    # its public half, for what the cloud itself seals for the notifier (staff mail's one-time
+    # links, decision 0022); unset, the console cannot mail a link and says so
+    notify_public_key: str | None = None
+    console_secure_cookies: bool = True  # the console's cookies only over HTTPS (decision 0022)
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
