@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from locker_contract.cold import TemperatureClass
 from locker_contract.events import Label
 from locker_contract.messages import Message
 from locker_contract.storage import StoragePolicy
@@ -59,6 +60,8 @@ class ParcelAnnounce(_Command):
     carrier_id: Carrier
     recipient_phone: Annotated[Text, Field(min_length=3, max_length=32)]
     consent: Consent
+    # a chilled or frozen parcel goes only into a compartment of its class (None: ambient)
+    temperature_class: TemperatureClass | None = None
 
 
 class CourierDayCode(BaseModel):

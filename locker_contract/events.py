@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from locker_contract.cold import SAMPLES_PER_BATCH_MAX, SampleFailure, TemperatureClass, ZoneName
 from locker_contract.sealing import SEALED_MAX, SEALED_MIN, SEALED_PATTERN
 from locker_contract.storage import StoragePolicy
 from locker_contract.text import FiniteFloat, Text
@@ -135,6 +136,8 @@ class ParcelDeposited(_Event):
     # when the door shut on it, and the storage policy it is kept under (None from older banks)
     deposited_at: AwareDatetime | None = None
     storage: StoragePolicy | None = None
+    # the compartment's temperature class (``locker_contract.cold``; None from older banks)
+    temperature_class: TemperatureClass | None = None
 
 
 class ParcelPickedUp(_Event):
@@ -199,6 +202,79 @@ class ParcelFeeSettled(_Event):
     reference: Annotated[Text, Field(max_length=120)] = ""
 
 
+class Reading(BaseModel):
+    """A good sample of a zone's sensor: its temperature, and humidity if the sensor has it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime
+    celsius: FiniteFloat
+    humidity: Annotated[FiniteFloat, Field(ge=0, le=100)] | None = None
+
+
+class FailedReading(BaseModel):
+    """A sample the sensor failed, and why: recorded, never skipped, so the trace shows the
+    gap."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime
+    failure: SampleFailure
+
+
+ZoneSample = Reading | FailedReading
+
+
+class ZoneSamples(_Event):
+    """A batch of a zone's samples, oldest first (``locker_contract.cold``: at most
+    ``SAMPLES_PER_BATCH_MAX``). Sent through the outbox like every event, so the samples taken
+    offline reach the cloud on reconnect."""
+
+    type: Literal["zone.samples"] = "zone.samples"
+    zone: ZoneName
+    temperature_class: TemperatureClass
+    samples: Annotated[list[ZoneSample], Field(min_length=1, max_length=SAMPLES_PER_BATCH_MAX)]
+
+
+class ZoneExcursionStarted(_Event):
+    """A zone stayed out of its class's range longer than the class's duration: from
+    ``out_since`` (its first good sample out of range) to at least ``detected_at``."""
+
+    type: Literal["zone.excursion_started"] = "zone.excursion_started"
+    excursion_id: UUID
+    zone: ZoneName
+    temperature_class: TemperatureClass
+    out_since: AwareDatetime
+    detected_at: AwareDatetime
+    celsius: FiniteFloat  # the sample that made it one
+
+
+class ZoneExcursionEnded(_Event):
+    """The zone is back in range (its first good sample within it, at ``back_at``); the
+    extremes are those of the good samples from ``out_since`` on."""
+
+    type: Literal["zone.excursion_ended"] = "zone.excursion_ended"
+    excursion_id: UUID
+    zone: ZoneName
+    temperature_class: TemperatureClass
+    out_since: AwareDatetime
+    back_at: AwareDatetime
+    min_celsius: FiniteFloat
+    max_celsius: FiniteFloat
+
+
+class ZoneSensorHealth(_Event):
+    """A watched zone's sensor stopped answering sensibly (``ok`` false, with the failure of its
+    first bad sample), or answers again."""
+
+    type: Literal["zone.sensor"] = "zone.sensor"
+    zone: ZoneName
+    temperature_class: TemperatureClass
+    ok: bool
+    failure: SampleFailure | None = None
+    since: AwareDatetime
+
+
 class MaintenanceChanged(_Event):
     type: Literal["bank.maintenance"] = "bank.maintenance"
     on: bool
@@ -224,7 +300,11 @@ Event = Annotated[
     | KioskLockout
     | MaintenanceChanged
     | StorageOutageChanged
-    | ParcelFeeSettled,
+    | ParcelFeeSettled
+    | ZoneSamples
+    | ZoneExcursionStarted
+    | ZoneExcursionEnded
+    | ZoneSensorHealth,
     Field(discriminator="type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
