@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from locker_cli import board, cloud, contract, demo, edge, sim
+from locker_cli import board, cloud, contract, demo, edge, sim, twin
 
 app = typer.Typer(
     name="locker",
@@ -21,6 +21,7 @@ app.add_typer(edge.app, name="edge")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(contract.app, name="contract")
 app.command("sim")(sim.run)
+app.command("twin")(twin.run)
 app.command("demo")(demo.run)
 
 

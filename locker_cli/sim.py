@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from hil_sim.simulator import Simulator
 
 
 def _addresses(text: str) -> list[int]:
@@ -13,6 +18,12 @@ def _addresses(text: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise typer.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _control(sim: Simulator, path: str) -> AbstractContextManager[object]:
+    from hil_sim.control import ControlServer
+
+    return ControlServer(sim, path) if path else nullcontext()
 
 
 def run(
@@ -25,6 +36,9 @@ def run(
     scale: float = typer.Option(1.0, "--scale", min=0.001, help="Simulated seconds per second."),
     close_after: float = typer.Option(
         5.0, "--close-after", help="Seconds before a person shuts an open door (<0: never)."
+    ),
+    control: str = typer.Option(
+        "", "--control", help="A Unix socket path: act on doors from outside (`locker twin`)."
     ),
 ) -> None:
     """Simulate lock boards on a pseudo-terminal; prints the device path on the first line."""
@@ -48,8 +62,10 @@ def run(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with sim:
+    with sim, _control(sim, control):
         typer.echo(sim.path)
         typer.echo(f"simulating {protocol} boards {boards} at {sim.baud} baud", err=True)
+        if control:
+            typer.echo(f"doors act on `locker twin ... --control {control}`", err=True)
         stop.wait()
     typer.echo(f"stopped after {len(sim.frames)} frames", err=True)
