@@ -14,8 +14,10 @@ from typing import Annotated, Literal, TypeVar
 from nacl.public import PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from controller.cold.zones import ColdPolicy, ZoneSpec, check_zones, class_of
 from firmware_bridge.model import Polarity
 from locker_contract import sealing, vocabulary
+from locker_contract.cold import TemperatureClass
 from locker_contract.events import BANK_ID_PATTERN
 
 T = TypeVar("T")
@@ -146,12 +148,17 @@ class EdgeConfig(_Strict):
     link: LinkSpec | None = None
     buses: Annotated[list[BusSpec], Field(alias="bus", min_length=1)]
     compartments: Annotated[list[CompartmentSpec], Field(alias="compartment", min_length=1)]
+    zones: list[ZoneSpec] = []  # chilled and frozen compartments (controller.cold)
+    cold: ColdPolicy = ColdPolicy()
 
     def bus(self, name: str) -> BusSpec:
         return next(b for b in self.buses if b.name == name)
 
     def compartment(self, label: str) -> CompartmentSpec:
         return next(c for c in self.compartments if c.label == label)
+
+    def temperature_class(self, label: str) -> TemperatureClass:
+        return class_of(self.zones, label)
 
 
 def load_config(path: Path) -> EdgeConfig:
@@ -235,7 +242,8 @@ def cross_check(config: EdgeConfig) -> list[str]:
             )
     for comp in config.compartments:
         problems += _check_compartment(comp, buses)
-    return problems
+    labels = {c.label for c in config.compartments}
+    return problems + check_zones(config.zones, labels, set(buses))
 
 
 def _dupes(names: Iterable[T]) -> list[tuple[T, int]]:
