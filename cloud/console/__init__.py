@@ -1,0 +1,1 @@
+"""The managers' console at ``/console/``: accounts, pages, live updates (issue 15)."""
