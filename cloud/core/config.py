@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # links, decision 0022); unset, the console cannot mail a link and says so
     notify_public_key: str | None = None
     console_secure_cookies: bool = True  # the console's cookies only over HTTPS (decision 0022)
+    # the console's live stream (cloud/console/live.py): how often it looks at the database for
+    # the person's sites, how often it says it is alive, and how many streams one person may hold
+    console_live_poll_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    console_live_heartbeat_s: Annotated[float, Field(gt=0, le=300)] = 15.0
+    console_live_per_person: Annotated[int, Field(ge=1, le=64)] = 6
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
