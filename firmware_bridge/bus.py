@@ -7,7 +7,9 @@ Rules it keeps, with who measured them (see ``timing`` and the shared protocol n
   left, the door is watched through status reads and the outcome is reported as seen;
 - "opened" is reported only after two consecutive readings show the lock open;
 - a board that fails ``offline_after`` transactions in a row is offline and is re-probed once its
-  cooldown has passed; every outage and recovery is logged once.
+  cooldown has passed; every outage and recovery is logged once;
+- Modbus sensors share the line between lock transactions: at most one sensor transaction is
+  ever queued ahead of a lock transaction (decision 0025).
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from enum import StrEnum
 
 from firmware_bridge.belief import Belief
 from firmware_bridge.clock import Clock, MonotonicClock
+from firmware_bridge.codecs import modbus_rtu
 from firmware_bridge.errors import (
     BoardNoReply,
     BoardOffline,
+    InvalidRequest,
     TransportError,
     UnlockNotSent,
     UnlockOutcomeUnknown,
 )
-from firmware_bridge.families import Exchange, Family
+from firmware_bridge.families import Exchange, Family, FrameParser
 from firmware_bridge.model import BoardConfig, BoardStatus, LockState
+from firmware_bridge.sensors import SensorProfile, SensorReading, reading_of, sensor_exchange
 from firmware_bridge.timing import end_of_frame_silence, inter_frame_gap, wire_time
 from firmware_bridge.transport import Transport
 
@@ -122,6 +127,8 @@ class BusMaster:
         self.clock: Clock = clock or MonotonicClock()
         self.metrics = BusMetrics()
         self.parser = family.new_parser()
+        self.sensor_parser = modbus_rtu.Parser()
+        self._sensor_gate = asyncio.Lock()  # one sensor transaction queued on the line at most
         self._boards = {b.address: _Board(b) for b in boards}
         self._lock = asyncio.Lock()
         self._line_free_at = 0.0
@@ -198,6 +205,29 @@ class BusMaster:
         outcome = await self._watch_door(entry, lock, first)
         return UnlockResult(board, lock, outcome, acknowledged=reply is not None)
 
+    async def read_sensor(self, address: int, profile: SensorProfile) -> SensorReading:
+        """One reading of the Modbus sensor at ``address``, with bounded retries.
+
+        Failures are readings (timeout, garbled, exception, out of range), never exceptions; only
+        a bad address or profile (``InvalidRequest``) and a lost port (``TransportError``) raise.
+        Each attempt is one transaction: a lock transaction waits for one at most.
+        """
+        if profile.baud != self.baud:
+            raise InvalidRequest(f"sensor speaks {profile.baud} baud, this bus runs {self.baud}")
+        exchange = sensor_exchange(address, profile)
+        stats = self.sensor_parser.stats
+        for attempt in range(1 + self.settings.read_retries):
+            if attempt:
+                self.metrics.retries += 1
+            noise = stats.noise_bytes + stats.bad_frames
+            async with self._sensor_gate:
+                reply = await self._transact(exchange, self.sensor_parser)
+            garbled = stats.noise_bytes + stats.bad_frames > noise
+            reading = reading_of(address, profile, reply, garbled=garbled)
+            if reply is not None:
+                return reading
+        return reading
+
     async def scan(self, addresses: Iterable[int] | None = None) -> list[int]:
         """Addresses that answer a status request, one try each; health is left untouched."""
         found = []
@@ -224,13 +254,19 @@ class BusMaster:
         wire = wire_time(len(exchange.frame) + exchange.reply_bytes, self.baud)
         return wire + exchange.allowance
 
-    async def _transact(self, exchange: Exchange) -> object | None:
-        """Send one request and return its reply (None on timeout). Never retries."""
+    async def _transact(
+        self, exchange: Exchange, parser: FrameParser | None = None
+    ) -> object | None:
+        """Send one request and return its reply (None on timeout). Never retries.
+
+        ``parser``: the reply's codec when it is not the lock family's (a sensor's).
+        """
+        parser = parser or self.parser
         async with self._lock:
             await self.clock.sleep(self._line_free_at - self.clock.now())
             self.transport.discard_input()
-            self.parser.reset()
-            self.parser.expect(exchange.request)
+            parser.reset()
+            parser.expect(exchange.request)
             started = self.clock.now()
             try:
                 await self.transport.write(exchange.frame)
@@ -241,8 +277,8 @@ class BusMaster:
             if not exchange.reply_bytes:
                 self._line_free_at += inter_frame_gap(self.baud)
                 return None
-            reply = await self._await_reply(self._line_free_at + self._timeout(exchange))
-            self.parser.expect(None)
+            reply = await self._await_reply(self._line_free_at + self._timeout(exchange), parser)
+            parser.expect(None)
             self._line_free_at = self.clock.now() + inter_frame_gap(self.baud)
             if reply is None:
                 self.metrics.timeouts += 1
@@ -251,7 +287,7 @@ class BusMaster:
                 self.metrics.latencies.append(self.clock.now() - started)
             return reply
 
-    async def _await_reply(self, deadline: float) -> object | None:
+    async def _await_reply(self, deadline: float, parser: FrameParser) -> object | None:
         """Feed the parser until it yields a reply or the deadline passes.
 
         Once bytes have arrived, line silence ends the burst: the parser completes a reply of
@@ -263,9 +299,9 @@ class BusMaster:
         while (remaining := deadline - self.clock.now()) > 0:
             data = await self.transport.read(min(remaining, silence) if in_burst else remaining)
             if data:
-                replies = self.parser.feed(data)
+                replies = parser.feed(data)
             elif in_burst:
-                replies = self.parser.end_of_burst()
+                replies = parser.end_of_burst()
             else:
                 replies = []
             in_burst = bool(data)
