@@ -21,6 +21,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
 from controller import clock, lifecycles
+from controller.cold import tables as cold_tables
 from controller.lifecycles import (
     DepositState,
     DoorState,
@@ -33,6 +34,7 @@ from locker_contract.events import Envelope, Event, EventAdapter
 
 # kept here for the modules that read them from the store
 utcnow = clock.utcnow
+COLD_TABLES = cold_tables  # the cold chain's rows, created by ``open_store`` with these
 ACTIVE_PARCEL_STATES = lifecycles.ACTIVE_PARCEL_STATES
 ACTIVE_DEPOSIT_STATES = lifecycles.ACTIVE_DEPOSIT_STATES
 

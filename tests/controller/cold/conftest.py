@@ -1,0 +1,70 @@
+"""A small bank with a fridge: its configuration text, a store, a scripted sensor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from controller.cold.sampler import Measurement, SensorFailed
+from controller.cold.zones import SensorSpec
+from controller.store import open_store
+
+BANK = """
+[bank]
+id = "cold-street-1"
+
+[[bus]]
+name = "main"
+port = "/dev/null"
+protocol = "xor8a"
+
+[[bus.board]]
+address = 1
+channels = 8
+"""
+
+FRIDGE = """
+[[zones]]
+name = "fridge-1"
+class = "chilled"
+compartments = ["A05", "A06"]
+sensor = { bus = "main", address = 10, profile = "sht20" }
+"""
+
+
+def bank_toml(zones: str = FRIDGE, extra: str = "") -> str:
+    """A bank of A01-A06 on one board (A01-A02 small, A03-A04 medium, A05-A06 medium in the
+    fridge by default), with ``zones`` and ``extra`` appended."""
+    sizes = ["S", "S", "M", "M", "M", "M"]
+    compartments = [
+        f'[[compartment]]\nlabel = "A{n:02d}"\nbus = "main"\nboard = 1\nchannel = {n}\n'
+        f'size = "{size}"'
+        for n, size in enumerate(sizes, start=1)
+    ]
+    return BANK + "\n" + "\n".join(compartments) + "\n" + zones + "\n" + extra
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_store(tmp_path / "edge.db")
+    yield engine
+    engine.dispose()
+
+
+class ScriptedSensor:
+    """A sensor reader whose next answers the test sets: a temperature, or a failure."""
+
+    def __init__(self, celsius: float = 4.0) -> None:
+        self.celsius: float | None = celsius
+        self.failure: SensorFailed | None = None
+        self.asked: list[SensorSpec] = []
+
+    async def __call__(self, sensor: SensorSpec) -> Measurement:
+        self.asked.append(sensor)
+        if self.failure is not None:
+            raise self.failure
+        assert self.celsius is not None
+        return Measurement(self.celsius, 55.0)
