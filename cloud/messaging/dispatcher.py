@@ -16,6 +16,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import Engine
 
 from cloud.clock import Clock
+from cloud.console.accounts.mail_sending import send_staff_mail
 from cloud.core.config import Settings
 from cloud.messaging import claims
 from cloud.messaging.channels import Channel
@@ -83,7 +84,9 @@ class Dispatcher:
             claims.claim, self.engine, now, lease, gather, settings.notify_batch
         )
         await asyncio.gather(*(self.deliver(claim) for claim in taken))  # the batch at once
-        return len(taken)
+        # hook: the console's staff mail (invitations, resets, escalations; decision 0022)
+        staff = await send_staff_mail(self, self.channels.get(EMAIL))
+        return len(taken) + staff
 
     async def deliver(self, claim: Claim) -> None:
         """Make the claimed message and send it; a failure nothing foresaw (a bug) is a try
