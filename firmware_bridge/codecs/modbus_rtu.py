@@ -208,15 +208,16 @@ class Parser:
         del self._buf[:count]
 
     def _frame_len(self, expect: Request) -> int | None:
-        """Length of the reply at the buffer's head; None = wait for more, 0 = not a reply."""
+        """Length of the reply at the buffer's head: None = wait for more bytes, 0 = the awaited
+        address and function with a wrong byte count (a bad frame), -1 = not a reply's head."""
         buf = self._buf
         if len(buf) < _HEAD_LEN:
             return None
         if buf[1] == expect.function | EXCEPTION_FLAG:
             return EXCEPTION_LEN
-        if buf[1] == expect.function and buf[2] == 2 * expect.count:
-            return expect.reply_len
-        return 0
+        if buf[1] != expect.function:
+            return -1
+        return expect.reply_len if buf[2] == 2 * expect.count else 0
 
     def _next(self) -> Reply | None:
         while True:
@@ -225,6 +226,9 @@ class Parser:
             self._drop(len(self._buf) if expect is None or index < 0 else index)
             if expect is None or (length := self._frame_len(expect)) is None:
                 return None
+            if length < 0:
+                self._drop(1)
+                continue
             frame = bytes(self._buf[:length])
             if length and len(frame) < length:
                 return None
