@@ -14,6 +14,7 @@ from typing import Protocol
 
 from hil_sim.boards import SimBoard
 from hil_sim.framing import RequestFramer
+from hil_sim.sensors import SensorLine
 
 GARBAGE_MAX = 4  # junk bytes put before a reply by the garbage fault
 
@@ -40,10 +41,16 @@ class SimBus:
     """Boards sharing one line. Thread-safe: the serial runner and the test script share it."""
 
     def __init__(
-        self, protocol: str, boards: Sequence[SimBoard], clock: SimTime, seed: int = 0
+        self,
+        protocol: str,
+        boards: Sequence[SimBoard],
+        clock: SimTime,
+        seed: int = 0,
+        sensors: SensorLine | None = None,
     ) -> None:
         self.protocol = protocol
         self.boards = {board.address: board for board in boards}
+        self.sensors = sensors or SensorLine()  # Modbus transmitters sharing the line
         self.clock = clock
         self.frames: list[ReceivedFrame] = []
         self.lock = threading.RLock()
@@ -69,6 +76,10 @@ class SimBus:
                             ended_at + delay + board.faults.slow, self._spoil(board, reply)
                         )
                     )
+            for frame in self.sensors.feed(data):
+                self.frames.append(ReceivedFrame(ended_at, frame))
+                if (answer := self.sensors.answer(frame, self.clock.now())) is not None:
+                    out.append(Transmission(ended_at + answer[0], answer[1]))
             return sorted(out, key=lambda t: t.at)
 
     def _spoil(self, board: SimBoard, reply: bytes) -> bytes:

@@ -53,6 +53,7 @@ class Door:
     item: bool = False
     state: DoorState = DoorState.LOCKED
     history: list[tuple[float, str]] = field(default_factory=list)
+    moves: list[tuple[float, DoorState]] = field(default_factory=list)  # (time, new state)
     _queue: list[tuple[float, int, DoorEvent]] = field(default_factory=list)
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -80,6 +81,7 @@ class Door:
             self.history.append((at, f"{event.value}: no effect when {self.state.value}"))
             return
         self.state = new
+        self.moves.append((at, new))
         self.history.append((at, f"{event.value} -> {new.value}"))
         if event is DoorEvent.PULSE:
             self.schedule(at + SPRING_DELAY, DoorEvent.SPRING)

@@ -10,6 +10,10 @@ A spec is a comma-separated list of items ``kind[@board[/lock]][=value]``:
     jammed@1/3          lock 3 of board 1 does not release when pulsed
     wont-close@1/5      door 5 of board 1 does not latch when pushed shut
     forced@1/4=10       door 4 of board 1 is forced open 10 simulated seconds after start
+    sensor-silent@10    the Modbus temperature transmitter at address 10 stops answering
+    sensor-garbage@10=0.5   half its replies are garbled on the line
+    sensor-probe@10     its probe is broken: it answers a value no probe can measure
+    compressor-failure@10   the compressor of the zone sensor 10 measures stops (=0 repairs)
 
 A board-level fault without ``@board`` applies to every board.
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 BOARD_FAULTS = {"no-reply", "unplugged", "garbage", "bit-errors", "slow"}
 DOOR_FAULTS = {"jammed", "wont-close", "forced"}
+SENSOR_FAULTS = {"sensor-silent", "sensor-garbage", "sensor-probe", "compressor-failure"}
 
 _ITEM = re.compile(r"^(?P<kind>[a-z-]+)(?:@(?P<board>\d+)(?:/(?P<lock>\d+))?)?(?:=(?P<value>.+))?$")
 
@@ -49,11 +54,13 @@ def _parse_item(item: str) -> Fault:
     kind = match["kind"]
     board = int(match["board"]) if match["board"] else None
     lock = int(match["lock"]) if match["lock"] else None
-    if kind not in BOARD_FAULTS | DOOR_FAULTS:
-        known = ", ".join(sorted(BOARD_FAULTS | DOOR_FAULTS))
+    if kind not in BOARD_FAULTS | DOOR_FAULTS | SENSOR_FAULTS:
+        known = ", ".join(sorted(BOARD_FAULTS | DOOR_FAULTS | SENSOR_FAULTS))
         raise FaultSpecError(f"unknown fault {kind!r} in {item!r}; known: {known}")
     if kind in DOOR_FAULTS and (board is None or lock is None):
         raise FaultSpecError(f"{kind!r} needs a door: {kind}@BOARD/LOCK")
+    if kind in SENSOR_FAULTS and (board is None or lock is not None):
+        raise FaultSpecError(f"{kind!r} needs a sensor: {kind}@ADDRESS")
     try:
         value = float(match["value"]) if match["value"] else 1.0
     except ValueError:

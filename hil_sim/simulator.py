@@ -11,9 +11,10 @@ from hil_sim.boards import BoardFaults, KerongBoard, SimBoard, Xor8aBoard
 from hil_sim.bus import ReceivedFrame, SimBus
 from hil_sim.clock import ScaledClock
 from hil_sim.door import Door, DoorEvent, DoorState
-from hil_sim.faults import Fault, parse_faults
+from hil_sim.faults import SENSOR_FAULTS, Fault, parse_faults
 from hil_sim.memory import serve
 from hil_sim.pty import PtyPort
+from hil_sim.sensors import ModbusSensor, SensorSetup, build_line
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Simulator:
         set_is_closed: bool = True,
         status_bytes: int | None = None,
         close_after: float | None = 5.0,
+        sensors: Sequence[SensorSetup] = (),
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
@@ -52,7 +54,9 @@ class Simulator:
             else Xor8aBoard(a, channels, set_is_closed, status_bytes, close_after)
             for a in boards
         ]
-        self.bus = SimBus(protocol, sims, self.clock, seed)
+        doors = {(b.address, n): door for b in sims for n, door in b.doors.items()}
+        line = build_line(sensors, doors, seed)
+        self.bus = SimBus(protocol, sims, self.clock, seed, line)
         self._port: PtyPort | None = None
         for fault in parse_faults(faults):
             self.apply(fault)
@@ -107,12 +111,26 @@ class Simulator:
         except KeyError:
             raise SimulationError(f"no simulated board {address}") from None
 
+    def sensor(self, address: int) -> ModbusSensor:
+        """The temperature transmitter at ``address``, its zone brought up to the present."""
+        with self.bus.lock:
+            try:
+                sensor = self.bus.sensors.sensors[address]
+            except KeyError:
+                raise SimulationError(f"no simulated sensor {address}") from None
+            sensor.zone.advance(self.clock.now())
+            return sensor
+
     def faults(self, address: int) -> BoardFaults:
         return self.board(address).faults
 
     def apply(self, fault: Fault) -> None:
         """Apply one parsed fault (see ``hil_sim.faults``)."""
         with self.bus.lock:
+            if fault.kind in SENSOR_FAULTS:
+                self.sensor(fault.board or 0)
+                self.bus.sensors.apply(fault, self.clock.now())
+                return
             if fault.lock is not None and fault.board is not None:
                 self._apply_door_fault(self.door(fault.board, fault.lock), fault)
                 return

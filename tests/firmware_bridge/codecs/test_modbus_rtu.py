@@ -16,6 +16,8 @@ Sources of the vectors:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -149,9 +151,11 @@ def test_reset_and_end_of_burst_drop_a_partial_frame() -> None:
         lambda: ExceptionReply(1, HOLDING, 256),
     ],
 )
-def test_requests_and_replies_the_protocol_cannot_say_are_refused(make: object) -> None:
+def test_requests_and_replies_the_protocol_cannot_say_are_refused(
+    make: Callable[[], object],
+) -> None:
     with pytest.raises(InvalidRequest):
-        make()  # type: ignore[operator]
+        make()
 
 
 def test_reply_length_is_head_words_and_crc() -> None:
