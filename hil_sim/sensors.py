@@ -178,6 +178,8 @@ class SensorLine:
             case "compressor-failure":
                 sensor.zone.advance(now)
                 sensor.zone.thermal.fail_compressor(now, failed=on)
+            case _:
+                raise KeyError(f"{fault.kind!r} is not a sensor fault")
 
 
 def build_line(
