@@ -12,6 +12,7 @@ from sqlmodel import Session, col, delete, select
 
 from controller import codes, storage
 from controller.clock import utcnow
+from controller.cold import placement
 from controller.couriers import COURIER_ID_MAX
 from controller.errors import Conflict, Invalid, NotFound
 from controller.store import (
@@ -146,6 +147,7 @@ def withdraw_carrier(s: Session, carrier: str) -> None:
     s.exec(delete(CarrierPolicy).where(col(CarrierPolicy.carrier) == carrier))
     s.exec(delete(Hold).where(col(Hold.carrier) == carrier))
     s.exec(delete(Expected).where(col(Expected.carrier) == carrier))
+    placement.forget_announced(s, carrier)
 
 
 def expect_parcel(s: Session, *, waybill: str, carrier: str, phone: str, consent: str) -> None:

@@ -47,6 +47,7 @@ from controller.kiosk.fields import Code, Consent, CourierId, Phone, Pin, Reason
 from controller.kiosk.pages import opened_parcels
 from controller.sessions import PickupSessions, Sessions
 from controller.store import Compartment, Deposit, Outbox, Parcel, transaction
+from locker_contract.cold import TemperatureClass
 from locker_contract.text import check_text, sanitised
 
 KIOSK_STATIC = Path(__file__).parent / "kiosk" / "static"
@@ -74,6 +75,7 @@ class DepositIn(BaseModel):
     consent: Annotated[
         Consent | None, Field(description=f"one of {', '.join(CONSENT_CHOICES)}")
     ] = None
+    temperature_class: TemperatureClass | None = None  # a walk-up chilled or frozen parcel
 
 
 class DepositOut(BaseModel):
@@ -312,6 +314,7 @@ async def start_deposit(body: DepositIn, courier: CourierDep, flows: FlowsDep) -
         size=body.size,
         low=body.low,
         consent=body.consent,
+        temperature_class=body.temperature_class,
     )
     return _deposit_out(deposit)
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from controller import admin, recipients, storage
 from controller.clock import Clock, SystemClock
+from controller.cold import placement
 from controller.doors import DoorOutcome
 from controller.errors import EdgeError
 from controller.lifecycles import UnlockFlow
@@ -97,6 +98,7 @@ def _apply(s: Session, key: bytes, command: Command, now: datetime) -> None:
                 phone=command.recipient_phone,
                 consent=command.consent,
             )
+            placement.announce(s, command.carrier_id, command.waybill, command.temperature_class)
         case CourierPush():
             admin.push_day_codes(
                 s,

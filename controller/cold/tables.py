@@ -45,12 +45,22 @@ class ZoneWatch(SQLModel, table=True):
     sensor_failing: bool = False
 
 
-class WantedClass(SQLModel, table=True):
-    """The temperature class a parcel needs, beside the row that asks for it: an announced
-    waybill (``ref`` is ``carrier/waybill``) or a deposit in progress (its id). Ambient is never
-    written: no row means ambient."""
+class AnnouncedClass(SQLModel, table=True):
+    """The temperature class the carrier announced a waybill with (``parcel.announce``), beside
+    its ``Expected`` row. Ambient is never written: no row means ambient."""
 
-    __tablename__ = "wanted_class"
+    __tablename__ = "announced_class"
 
-    ref: str = Field(primary_key=True)
+    carrier: str = Field(primary_key=True)
+    waybill: str = Field(primary_key=True)
+    temperature_class: str
+
+
+class DepositClass(SQLModel, table=True):
+    """The class a deposit in progress needs (announced, or asked for at the kiosk), so that a
+    jammed door or a resize finds another compartment of it. Gone when the deposit ends."""
+
+    __tablename__ = "deposit_class"
+
+    deposit_id: str = Field(primary_key=True)
     temperature_class: str

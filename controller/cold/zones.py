@@ -60,6 +60,17 @@ def class_of(zones: Iterable[ZoneSpec], label: str) -> TemperatureClass:
     return TemperatureClass.AMBIENT if zone is None else zone.temperature_class
 
 
+def classes_here(zones: Iterable[ZoneSpec]) -> list[TemperatureClass]:
+    """The classes a courier may ask for at this bank's kiosk, ambient first; none to choose
+    from on a bank without chilled or frozen zones."""
+    found = {zone.temperature_class for zone in zones} - {TemperatureClass.AMBIENT}
+    return (
+        [k for k in TemperatureClass if k in found or k is TemperatureClass.AMBIENT]
+        if found
+        else []
+    )
+
+
 def check_zones(zones: list[ZoneSpec], labels: set[str], buses: set[str]) -> list[str]:
     """Problems with ``zones`` given the configured compartment ``labels`` and bus names."""
     problems = [f"zone {n!r} is defined twice" for n, c in _counted(z.name for z in zones)]

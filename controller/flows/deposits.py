@@ -8,11 +8,13 @@ compartment (and, on boards with item sensors, with an item seen): see ``recordi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from sqlmodel import Session, select
 
 from controller import codes, recipients, sharing
+from controller.cold import placement
 from controller.config import Size
 from controller.doors import DoorOutcome
 from controller.errors import BankFull, Invalid, NotFound
@@ -21,6 +23,8 @@ from controller.flows.context import CourierIdentity, FlowContext
 from controller.flows.recording import Recording
 from controller.lifecycles import DEPOSIT, DepositEvent, DepositState, UnlockFlow
 from controller.store import Deposit, Expected, Intent, emit, transaction
+from locker_contract import cold
+from locker_contract.cold import TemperatureClass
 from locker_contract.events import DepositAbandoned
 from locker_contract.vocabulary import CONSENTS
 
@@ -55,14 +59,17 @@ class Deposits:
         size: Size,
         low: bool = False,
         consent: str | None = None,
+        temperature_class: TemperatureClass | None = None,
     ) -> Deposit:
         with transaction(self.ctx.engine) as s:
             self.ctx.refuse_in_maintenance(s)
             phone, consent, flagged = _consent(s, courier, waybill, phone, consent)
             recipients.check_deposit(s, self.ctx.key, phone)  # said no to lockers?
-            label = allocate(s, size, low=low, carrier=courier.carrier, exclude=set())
+            klass = placement.wanted(s, courier.carrier, waybill, temperature_class)
+            fits = self._of_class(klass)
+            label = allocate(s, size, low=low, carrier=courier.carrier, exclude=set(), fits=fits)
             if label is None:
-                raise BankFull(f"no free compartment fits size {size.value}", size=size.value)
+                raise _full(size, klass)
             deposit = Deposit(
                 courier_id=courier.courier_id,
                 carrier=courier.carrier,
@@ -78,7 +85,12 @@ class Deposits:
             )
             self._opening.add(deposit.id)
             s.add(deposit)
+            placement.keep_for_deposit(s, deposit.id, klass)
         return await self._open(deposit.id)
+
+    def _of_class(self, klass: TemperatureClass) -> Callable[[str], bool]:
+        """Whether a compartment (its label) may take a parcel of class ``klass``."""
+        return lambda label: cold.serves(self.ctx.config.temperature_class(label), klass)
 
     async def _open(self, deposit_id: str) -> Deposit:
         """Unlock the deposit's compartment; on a jam, try the next fitting one."""
@@ -155,18 +167,32 @@ class Deposits:
         elif deposit.state is D.ABANDONED:
             _abandon(s, deposit, ABANDON_REASON[event])
         elif deposit.state is D.OPENING:  # resized: the next size up; jammed: the next one
-            _reallocate(s, deposit, bigger=state == D.RESIZING)
+            fits = self._of_class(placement.deposit_class(s, deposit.id))
+            _reallocate(s, deposit, bigger=state == D.RESIZING, fits=fits)
+        if deposit.state in (D.RECORDED, D.ABANDONED):
+            placement.forget_deposit(s, deposit.id)
         s.add(deposit)
 
 
-def allocate(s: Session, size: Size, *, low: bool, carrier: str, exclude: set[str]) -> str | None:
-    """The smallest free compartment that fits (a low one when asked), the carrier's own
-    reservations first."""
+def allocate(
+    s: Session,
+    size: Size,
+    *,
+    low: bool,
+    carrier: str,
+    exclude: set[str],
+    fits: Callable[[str], bool] = lambda _label: True,
+) -> str | None:
+    """The smallest free compartment that fits (a low one when asked, one that ``fits`` the
+    parcel's temperature class), the carrier's own reservations first."""
     free = free_compartments(s, carrier=carrier)
     candidates = [
         c
         for c in sharing.admissible(s, carrier, free)
-        if c.label not in exclude and Size(c.size).rank >= size.rank and (c.low or not low)
+        if c.label not in exclude
+        and Size(c.size).rank >= size.rank
+        and (c.low or not low)
+        and fits(c.label)
     ]
     held = sharing.holders(s)
     candidates.sort(
@@ -195,7 +221,17 @@ def _consent(
     return codes.normalize_phone(phone), consent, True
 
 
-def _reallocate(s: Session, deposit: Deposit, *, bigger: bool) -> None:
+def _full(size: Size, klass: TemperatureClass) -> BankFull:
+    if klass is TemperatureClass.AMBIENT:
+        return BankFull(f"no free compartment fits size {size.value}", size=size.value)
+    return BankFull(
+        f"no free {klass.value} compartment fits size {size.value}",
+        size=size.value,
+        temperature_class=klass.value,
+    )
+
+
+def _reallocate(s: Session, deposit: Deposit, *, bigger: bool, fits: Callable[[str], bool]) -> None:
     assert deposit.compartment is not None
     tried = {t for t in deposit.tried.split(",") if t} | {deposit.compartment}
     size = Size(deposit.size)
@@ -206,7 +242,7 @@ def _reallocate(s: Session, deposit: Deposit, *, bigger: bool) -> None:
             return
         size = ranks[size.rank + 1]
         deposit.size = size.value
-    label = allocate(s, size, low=deposit.low, carrier=deposit.carrier, exclude=tried)
+    label = allocate(s, size, low=deposit.low, carrier=deposit.carrier, exclude=tried, fits=fits)
     deposit.tried = ",".join(sorted(tried))
     if label is None:
         _abandon(s, deposit, "does_not_fit" if bigger else "door_failed")

@@ -14,6 +14,7 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from controller import codes, shared_codes, sharing, storage
+from controller.cold import placement
 from controller.failpoints import failpoint
 from controller.flows.context import FlowContext
 from controller.lifecycles import DepositState
@@ -52,6 +53,7 @@ class Recording:
         announced = s.get(Expected, (deposit.carrier, deposit.waybill))
         if announced is not None:
             s.delete(announced)
+            placement.forget_announced(s, deposit.carrier, deposit.waybill)
         emit(
             s,
             ParcelDeposited(
@@ -67,6 +69,7 @@ class Recording:
                 flagged_for_review=parcel.flagged_for_review,
                 deposited_at=now,
                 storage=kept_under,
+                temperature_class=self.ctx.config.temperature_class(parcel.compartment),
             ),
         )
 

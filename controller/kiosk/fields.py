@@ -31,6 +31,7 @@ _FORM_LIMITS = {
     "size": 8,
     "low": 8,
     "consent": 32,
+    "temperature_class": 16,
     "code": 16,
     "session": 64,
     "parcel_id": 64,

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from controller.codes import mask_phone
+from controller.cold.zones import classes_here
 from controller.config import EdgeConfig, Size
 from controller.deps import (
     ConfigDep,
@@ -37,6 +38,7 @@ from controller.flows import CONSENT_CHOICES, CourierIdentity, DoorView, Flows
 from controller.kiosk.fields import unstorable
 from controller.kiosk.i18n import DEFAULT_LANGUAGE, LANGUAGES, flow_message, translator
 from controller.sessions import SESSION_COOKIE
+from locker_contract.cold import TemperatureClass
 
 LANG_COOKIE = "kiosk_lang"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -52,6 +54,7 @@ LABELS = {
     "size": "size",
     "low": "low",
     "consent": "consent",
+    "temperature_class": "temperature_class",
 }
 WRONG_CODE = "that code opens nothing here"  # controller.flows.Flows.pickup
 SIGN_IN_PAGE = "/kiosk/courier"
@@ -104,6 +107,9 @@ class Kiosk:
                 return t("disabled")
             case Maintenance():
                 return t("maintenance")
+            case BankFull() if "temperature_class" in exc.detail:
+                klass = t(f"class_{exc.detail['temperature_class']}")
+                return t("bank_full_class", size=exc.detail.get("size", ""), klass=klass)
             case BankFull():
                 return t("bank_full", size=exc.detail.get("size", ""))
             case BadCredentials():
@@ -154,6 +160,12 @@ def _doors(views: list[DoorView]) -> list[dict[str, object]]:
 def opened_parcels(views: list[DoorView]) -> list[str]:
     """The parcels a pickup opened (or may have): what its session lets the recipient refuse."""
     return [v.parcel_id for v in views if v.parcel_id is not None and v.outcome in OPENED]
+
+
+def _chosen_class(value: str) -> TemperatureClass | None:
+    """The class the courier chose on the form; nothing chosen (or nothing this kiosk offers)
+    is None, and the parcel is ambient unless announced otherwise."""
+    return TemperatureClass(value) if value in set(TemperatureClass) else None
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -273,9 +285,19 @@ def deposit_form(kiosk: KioskDep, courier: PageCourierDep) -> Response:
     if courier is None:
         return _see_other(SIGN_IN_PAGE)
     form = {"waybill": "", "phone": "", "size": "S", "low": False, "consent": ""}
-    return kiosk.render(
-        "deposit_form.html", courier=courier, form=form, consent_choices=CONSENT_CHOICES
-    )
+    return kiosk.render("deposit_form.html", **_form_context(kiosk, courier, form))
+
+
+def _form_context(kiosk: Kiosk, courier: CourierIdentity, form: dict[str, Any]) -> dict[str, Any]:
+    """What the deposit form shows: the courier, what they typed, and the choices offered (a
+    temperature class only where the bank has chilled or frozen compartments)."""
+    classes = [k.value for k in classes_here(kiosk.config.zones)]
+    return {
+        "courier": courier,
+        "form": {"temperature_class": "", **form},
+        "consent_choices": CONSENT_CHOICES,
+        "class_choices": classes,
+    }
 
 
 async def _start_deposit(
@@ -291,11 +313,10 @@ async def _start_deposit(
             size=Size(size) if size in Size.__members__ else Size.S,
             low=form["low"],
             consent=form["consent"] or None,
+            temperature_class=_chosen_class(form["temperature_class"]),
         )
     except EdgeError as exc:
-        return kiosk.refused(
-            "deposit_form.html", exc, courier=courier, form=form, consent_choices=CONSENT_CHOICES
-        )
+        return kiosk.refused("deposit_form.html", exc, **_form_context(kiosk, courier, form))
     return _see_other(f"{DEPOSIT_PAGE}/{started.id}")
 
 
@@ -310,16 +331,16 @@ async def deposit(
     size: FormText = "S",
     low: FormText = "",
     consent: FormText = "",
+    temperature_class: FormText = "",
 ) -> Response:
     if courier is None:
         return _see_other(SIGN_IN_PAGE)
-    bad = unstorable(waybill=waybill, phone=phone, size=size, low=low, consent=consent)
-    form = {"waybill": waybill, "phone": phone, "size": size, "low": bool(low), "consent": consent}
+    fields = {"waybill": waybill, "phone": phone, "size": size, "low": low, "consent": consent}
+    bad = unstorable(**fields, temperature_class=temperature_class)
+    form = fields | {"low": bool(low), "temperature_class": temperature_class}
     if bad:
         blanked = form | {"waybill": "", "phone": ""}
-        return kiosk.bad_input(
-            "deposit_form.html", bad, courier=courier, form=blanked, consent_choices=CONSENT_CHOICES
-        )
+        return kiosk.bad_input("deposit_form.html", bad, **_form_context(kiosk, courier, blanked))
     return await _start_deposit(kiosk, flows, courier, form)
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from controller.cold.sampler import Measurement, SensorFailed
 from controller.cold.zones import SensorSpec
 from controller.store import open_store
+from hil_sim import Simulator
+from tests.controller.conftest import FAST_POLICY, Bank, make_bank
 
 BANK = """
 [bank]
@@ -68,3 +70,21 @@ class ScriptedSensor:
             raise self.failure
         assert self.celsius is not None
         return Measurement(self.celsius, 55.0)
+
+
+# On the twin's bank (tests.controller.conftest: A01-A08, B01-B08, sizes S S M M L L XL XL):
+# A04 (jammed in the twin) and B04 are the fridge's, both medium; A03 and B03 are medium too
+TWIN_FRIDGE = """
+[[zones]]
+name = "fridge-1"
+class = "chilled"
+compartments = ["A04", "B04"]
+sensor = { bus = "main", address = 10 }
+"""
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[Bank]:
+    """The twin's bank with a fridge of two compartments."""
+    sim = Simulator("xor8a", [1, 2], 8, faults="jammed@1/4", close_after=None)
+    yield from make_bank(tmp_path, sim, extra=FAST_POLICY + TWIN_FRIDGE)
