@@ -48,9 +48,11 @@ class ParcelStatus(StrEnum):
 
 
 class AlarmState(StrEnum):
-    """An alarm's state is whether ``cleared_at`` is set: raised, then cleared once."""
+    """An alarm's state is read from its stamps (``cleared_at``, ``acknowledged_at``): raised,
+    perhaps acknowledged by a person, then cleared once (``cloud.console.alarms``)."""
 
     RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
     CLEARED = "cleared"
 
 
@@ -120,7 +122,10 @@ PARCEL: Lifecycle[ParcelStatus] = Lifecycle(
         P.RETURNED: frozenset({P.IN_LOCKER}),
     },
 )
-ALARM: Lifecycle[AlarmState] = Lifecycle("alarm", {A.RAISED: frozenset({A.CLEARED})})
+ALARM: Lifecycle[AlarmState] = Lifecycle(
+    "alarm",
+    {A.RAISED: frozenset({A.ACKNOWLEDGED, A.CLEARED}), A.ACKNOWLEDGED: frozenset({A.CLEARED})},
+)
 SHARE: Lifecycle[ShareState] = Lifecycle(
     "share",
     {

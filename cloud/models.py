@@ -347,6 +347,14 @@ class Alarm(CloudModel, table=True):
     compartment: str = ""
     raised_at: datetime = Field(default_factory=utcnow)
     cleared_at: datetime | None = None
+    # its lifecycle in the console (cloud.console.alarms): who acknowledged it and why, who
+    # closed it by hand (None: cleared by its cause's end), and when it was escalated (once)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_note: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    cleared_by: str | None = None
+    cleared_note: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    escalated_at: datetime | None = None
 
     # one open alarm per bank, kind and place, however many ingest workers raise it at once
     __table_args__ = (
@@ -363,7 +371,9 @@ class Alarm(CloudModel, table=True):
 
     @property
     def state(self) -> AlarmState:
-        return AlarmState.RAISED if self.cleared_at is None else AlarmState.CLEARED
+        if self.cleared_at is not None:
+            return AlarmState.CLEARED
+        return AlarmState.RAISED if self.acknowledged_at is None else AlarmState.ACKNOWLEDGED
 
     def clear(self, at: datetime) -> None:
         """Cleared once: ``IllegalTransition`` for an alarm already cleared."""
