@@ -61,7 +61,7 @@ class Kind(StrEnum):
     SERVICE = "service"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each is itself: hashed by identity
 class Branch:
     """One source of records: its table, the column that tells the kind, and each kind's value
     there."""
