@@ -82,11 +82,11 @@ class SensorProfile:
     celsius_max: float = 60.0
 
     def __post_init__(self) -> None:
+        if self.count > MAX_SPAN:
+            raise InvalidRequest(f"humidity must be within {MAX_SPAN} registers of temperature")
         modbus_rtu.ReadRegisters(modbus_rtu.ADDRESS_MIN, self.function, self.first, self.count)
         if self.scale not in SCALES or self.humidity_scale not in SCALES:
             raise InvalidRequest(f"sensor scale must be one of {SCALES}")
-        if self.count > MAX_SPAN:
-            raise InvalidRequest(f"humidity must be within {MAX_SPAN} registers of temperature")
         if not self.celsius_min < self.celsius_max:
             raise InvalidRequest("a sensor's range needs celsius_min < celsius_max")
         if self.baud <= 0:
