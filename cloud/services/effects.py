@@ -39,6 +39,8 @@ from locker_contract.events import (
     DoorForcedOpen,
     DoorJammed,
     DoorLeftOpen,
+    DoorOpened,
+    DoorOutcomeUnknown,
     Event,
     EventAdapter,
     KioskLockout,
@@ -77,13 +79,17 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
             _parcel_status(s, bank_id, event, ParcelStatus.RETURNED, source)
         case DoorClosed(compartment=label):
             _door_closed(s, bank_id, label, now)
+        case DoorOpened(compartment=label):
+            _door_worked(s, bank_id, label, now)
         case CompartmentService(compartment=label, in_service=in_service):
             _service(s, bank_id, label, in_service)
         case BoardHealthChanged(bus=bus, board=board, online=online):
             _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
             alarms.raise_open(s, [bank_id], event.type, where, now)
-        case DoorJammed(compartment=where) | KioskLockout(scope=where):
+        case DoorJammed(compartment=where) | DoorOutcomeUnknown(compartment=where):
+            alarms.raise_open(s, [bank_id], event.type, where, now)
+        case KioskLockout(scope=where):
             alarms.raise_open(s, [bank_id], event.type, where, now)
         case _:
             log.debug("%s: %s recorded", source, event.type)
@@ -188,8 +194,20 @@ def _forget_code(s: Session, parcel: Parcel) -> None:
         s.add(notice)
 
 
+# what a door's events clear at that door (decision 0023): shut, it is neither left open nor
+# forced open any more (nor of unknown state); opened by an unlock, its lock works again
+CLEARED_WHEN_SHUT = ("door.left_open", "door.forced_open", "door.outcome_unknown")
+CLEARED_WHEN_OPENED = ("door.jammed", "door.outcome_unknown")
+
+
 def _door_closed(s: Session, bank_id: str, label: str, now: datetime) -> None:
-    alarms.clear_open(s, [bank_id], "door.left_open", now, where=label)
+    for kind in CLEARED_WHEN_SHUT:
+        alarms.clear_open(s, [bank_id], kind, now, where=label)
+
+
+def _door_worked(s: Session, bank_id: str, label: str, now: datetime) -> None:
+    for kind in CLEARED_WHEN_OPENED:
+        alarms.clear_open(s, [bank_id], kind, now, where=label)
 
 
 def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:

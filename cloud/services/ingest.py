@@ -28,6 +28,7 @@ from sqlalchemy import Engine, bindparam, literal, update
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
+from cloud.console.health import record as door_health  # doors' days, counted set-wise
 from cloud.core.db import transaction
 from cloud.models import Bank, BankCursor, InboundEvent
 from cloud.services import alarms, aside, bulk, effects, notices
@@ -352,6 +353,7 @@ def _apply_all(s: Session, work: _Work) -> None:
         if lost_database(exc):
             raise
         refused = _apply_runs(s, runs, held.copy(), work.now, guarded=True)
+    door_health.record_safely(s, [event for run in runs.values() for event in run])  # C1
     for bank, run in runs.items():
         if run:
             work.cursors[bank] = run[-1].seq
