@@ -14,22 +14,25 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.clock import Clock
 from cloud.console.accounts import sessions
 from cloud.console.accounts.tables import Account, PersonRole, PersonSite
+from cloud.console.web import render
 from cloud.core.config import Settings
 from cloud.core.db import transaction
 from cloud.models import AuditEntry, Role, Site
 from cloud.services.auth import Principal
-from cloud.services.errors import NotFound
+from cloud.services.errors import Forbidden, NotFound
 from cloud.services.personal_data import masked
 
 log = logging.getLogger(__name__)
@@ -79,11 +82,35 @@ class Person:
         return Principal(key_id=self.actor, role=Role.MANAGER, site_id=site_id)
 
 
-class CsrfRefused(HTTPException):
-    """A form or call under ``/console/`` without the session's CSRF token (403)."""
+class CsrfRefused(Forbidden):
+    """A form or call under ``/console/`` without the session's CSRF token (403). A
+    ``CloudError``: a page route that turns refusals into pages shows it as one, and the
+    app's handler answers anything else with JSON."""
 
     def __init__(self) -> None:
-        super().__init__(403, "this form has expired or was not sent from the console")
+        super().__init__("this form has expired or was not sent from the console")
+
+
+class ConsoleRoute(APIRoute):
+    """A console route whose CSRF refusal is a page (403), not JSON. Every console router
+    should be ``APIRouter(route_class=ConsoleRoute)`` (or the app should install
+    ``refused_page`` as the handler of ``CsrfRefused``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def refusing(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CsrfRefused as exc:
+                return refused_page(request, exc)
+
+        return refusing
+
+
+def refused_page(request: Request, _exc: Exception) -> Response:
+    """The page of a CSRF refusal (an exception handler's signature)."""
+    return render(request, "accounts/refused.html", {}, status=403)
 
 
 def _state(request: Request) -> tuple[Engine, Settings, Clock]:
