@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     console_live_poll_s: Annotated[float, Field(gt=0, le=60)] = 2.0
     console_live_heartbeat_s: Annotated[float, Field(gt=0, le=300)] = 15.0
     console_live_per_person: Annotated[int, Field(ge=1, le=64)] = 6
+    # an alarm nobody acknowledged this long after it was raised is mailed to its site's people
+    # (once; the notifier's pass does it: cloud/console/alarms/escalation.py)
+    alarm_escalate_after_s: Annotated[float, Field(gt=0)] = 900.0
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from cloud.clock import Clock
 from cloud.console.accounts.mail_sending import send_staff_mail
+from cloud.console.alarms import escalation
 from cloud.core.config import Settings
 from cloud.messaging import claims
 from cloud.messaging.channels import Channel
@@ -84,6 +85,9 @@ class Dispatcher:
             claims.claim, self.engine, now, lease, gather, settings.notify_batch
         )
         await asyncio.gather(*(self.deliver(claim) for claim in taken))  # the batch at once
+        # hook: alarms nobody acknowledged in time, escalated once by staff mail (decision 0023)
+        after = settings.alarm_escalate_after_s
+        await asyncio.to_thread(escalation.escalate_logged, self.engine, now, after)
         # hook: the console's staff mail (invitations, resets, escalations; decision 0022)
         staff = await send_staff_mail(self, self.channels.get(EMAIL))
         return len(taken) + staff
