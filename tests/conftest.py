@@ -7,17 +7,16 @@ the reason. Use ``require_service`` for every such test.
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests import databases
 
 if TYPE_CHECKING:
     from tests.linkbench import Rig
@@ -45,23 +44,17 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(reason)
 
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
 def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; dropped afterwards."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"locker_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        # a connection this test left open is collected now, so that its ResourceWarning fails
-        # this test's teardown rather than the whole run at exit, after every test has passed
-        gc.collect()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield from databases.postgres_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_templates() -> Iterator[None]:
+    """The migrated templates ``tests.databases.migrated`` clones, removed after the session."""
+    yield
+    databases.drop_templates()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

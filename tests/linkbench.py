@@ -15,7 +15,6 @@ from sqlmodel import Session, SQLModel, select
 
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
-from cloud.core.migrate import upgrade
 from cloud.link.worker import IngestWorker
 from cloud.models import Bank, BankCursor, Compartment, Operator, Site, Size
 from controller.codes import load_or_create_key
@@ -29,6 +28,7 @@ from locker_contract.events import Event
 from locker_contract.tasks import cancel_all
 from tests.cloud.conftest import secret
 from tests.controller.conftest import SIZES, config_text
+from tests.databases import migrated
 from tests.waiting import until
 
 __all__ = [
@@ -65,7 +65,7 @@ def fast_settings(database_url: str) -> Settings:
 
 def cloud_database(url: str, bank_ids: list[str]) -> Engine:
     """A migrated cloud database with one site holding ``bank_ids`` (A01-A08, B01-B08 each)."""
-    upgrade(url)
+    migrated(url)
     engine = make_engine(url)
     with Session(engine) as s:
         s.add(Operator(id="op", name="Operator"))

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from sqlmodel import col, delete, select
 
 from cloud.core.db import make_engine, transaction
-from cloud.core.migrate import upgrade
 from cloud.models import (
     Bank,
     Carrier,
@@ -36,6 +35,7 @@ from controller.store import CarrierPolicy, Compartment, Hold, Parcel, open_stor
 from controller.store import transaction as edge_transaction
 from locker_contract.sharing import BankCounts
 from tests.cloud.conftest import Cloud, build_cloud, fleet
+from tests.databases import migrated
 
 CARRIERS = ("a", "b", "c")
 BANK = "maple"
@@ -68,7 +68,7 @@ def cloud(database_url: str) -> Iterator[Cloud]:
 @pytest.fixture(scope="module")
 def cloud_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path_factory.mktemp('cloud') / 'cloud.db'}"
-    upgrade(url)
+    migrated(url)
     engine = make_engine(url)
     try:
         with transaction(engine) as s:

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from cloud.clock import Clock
 from cloud.core.config import Settings
-from cloud.core.migrate import upgrade
 from cloud.main import create_app
 from cloud.services.auth import create_admin
 from tests.conftest import postgres_database
+from tests.databases import migrated
 
 __all__ = ["postgres_database"]  # database_url, the fixture, is in tests/conftest.py
 
@@ -46,7 +46,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def build_cloud(database_url: str, clock: Clock | None = None) -> Iterator[Cloud]:
     settings = Settings(database_url=database_url, secret_key=secret(), rate_per_minute=100_000)
-    upgrade(database_url)
+    migrated(database_url)
     app = create_app(settings, clock)
     try:  # disposed whatever happens, before the database_url fixture drops a database
         admin = bearer(create_admin(app.state.engine, settings.secret_key, "test admin"))

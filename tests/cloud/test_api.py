@@ -10,15 +10,15 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from cloud.core.config import Settings
-from cloud.core.migrate import upgrade
 from cloud.main import create_app
 from cloud.services.auth import create_admin
 from tests.cloud.conftest import bearer, secret
+from tests.databases import migrated
 
 
 def test_each_key_is_rate_limited_on_its_own(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    upgrade(url)
+    migrated(url)
     settings = Settings(database_url=url, secret_key=secret(), rate_per_minute=3)
     app = create_app(settings)
     first = bearer(create_admin(app.state.engine, settings.secret_key, "one"))
@@ -35,7 +35,7 @@ def test_each_key_is_rate_limited_on_its_own(tmp_path: Path) -> None:
 
 def test_a_rotated_key_keeps_its_request_budget(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    upgrade(url)
+    migrated(url)
     settings = Settings(database_url=url, secret_key=secret(), rate_per_minute=3)
     app = create_app(settings)
     old = bearer(create_admin(app.state.engine, settings.secret_key, "one"))

@@ -28,7 +28,6 @@ from sqlmodel import Session
 from cloud.clock import FixedClock
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
-from cloud.core.migrate import upgrade
 from cloud.messaging.channels import Channel
 from cloud.messaging.dispatcher import EMAIL, PHONE, Dispatcher
 from cloud.messaging.mail import SmtpChannel, SmtpConfig
@@ -38,6 +37,7 @@ from cloud.services.ingest import ingest_event
 from locker_contract import sealing
 from locker_contract.events import Envelope, ParcelDeposited, ParcelPickedUp
 from locker_contract.storage import StoragePolicy
+from tests.databases import migrated
 
 BANK = "maple-court-3"
 PHONE_NUMBER = "13800138000"
@@ -165,7 +165,7 @@ def settings(database_url: str, gateway: Gateway, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings.database_url)
+    migrated(settings.database_url)
     made = make_engine(settings.database_url)
     with Session(made) as s:
         s.add(Operator(id="estates", name="Estates Ltd"))
