@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import Request
@@ -22,9 +23,11 @@ from fastapi.templating import Jinja2Templates
 
 from cloud.console.texts import LANGUAGES, Translator
 from cloud.recipients.texts import pick_language
+from cloud.services.auth import aware
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 LANG_COOKIE = "console_lang"
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600  # a preference, kept for a year
 HEADERS = {
@@ -37,6 +40,20 @@ HEADERS = {
 }
 
 log = logging.getLogger(__name__)
+
+
+def when(at: datetime | None) -> str:
+    """A time as the pages show it (UTC, to the minute); a dash for none."""
+    return "—" if at is None else aware(at).astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def days(span: timedelta | None) -> str:
+    """A dwell as days with one decimal; a dash for none."""
+    return "—" if span is None else f"{span.total_seconds() / 86400:.1f}"
+
+
+TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.filters["days"] = days
 
 
 def language(request: Request) -> str:

@@ -1,0 +1,1 @@
+"""The console's pages: one module of routes per page, gathered by ``routes``."""
