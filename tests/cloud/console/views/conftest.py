@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
-from cloud.models import Site
+from cloud.core.db import transaction
+from cloud.models import Parcel, ParcelEvent, ParcelStatus, Site
 from cloud.services.ingest import ingest_event
 from locker_contract.events import (
     CompartmentService,
@@ -50,13 +51,14 @@ class World:
     operators: dict[str, str]  # bank id -> its operator id
     seqs: dict[str, int] = field(default_factory=dict)
 
-    def send(self, bank: str, event: Event) -> None:
+    def send(self, bank: str, event: Event, now: datetime | None = None) -> None:
+        """``event`` from ``bank``, ingested at ``now`` (the system's time if None)."""
         self.seqs[bank] = self.seqs.get(bank, 0) + 1
         envelope = Envelope(
-            event_id=uuid.uuid4(), bank_id=bank, seq=self.seqs[bank], time=datetime.now(UTC),
-            event=event,
+            event_id=uuid.uuid4(), bank_id=bank, seq=self.seqs[bank],
+            time=now or datetime.now(UTC), event=event,
         )  # fmt: skip
-        assert ingest_event(self.engine, envelope).applied_seq == self.seqs[bank]
+        assert ingest_event(self.engine, envelope, now).applied_seq == self.seqs[bank]
 
     def deposit(self, bank: str, waybill: str, label: str, carrier: str, phone: str) -> None:
         self.send(bank, deposited(waybill, label, carrier, phone))
@@ -64,6 +66,16 @@ class World:
     def reader(self, *banks: str) -> Reader:
         """A person of the first bank's operator who sees the sites of ``banks``."""
         return Reader(self.operators[banks[0]], frozenset(self.sites[b] for b in banks))
+
+
+def stamp(world: World, waybill: str, status: ParcelStatus, at: datetime) -> None:
+    """Place the parcel's ``status`` event at ``at`` (ingest stamps it with the time it ran)."""
+    with transaction(world.engine) as s:
+        parcel = s.exec(select(Parcel.id).where(col(Parcel.waybill) == waybill)).one()
+        query = update(ParcelEvent).where(
+            col(ParcelEvent.parcel_id) == parcel, col(ParcelEvent.status) == status
+        )
+        s.execute(query.values(at=at))
 
 
 def edge_id(waybill: str) -> uuid.UUID:

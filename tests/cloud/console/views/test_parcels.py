@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
-from sqlmodel import col, select
 
 from cloud.console.views.parcels import Bucket, buckets, search, waiting
-from cloud.core.db import transaction
-from cloud.models import Parcel, ParcelEvent, ParcelStatus
+from cloud.models import ParcelStatus
 from cloud.services.errors import Invalid
 from locker_contract.events import ParcelPickedUp
-from tests.cloud.console.views.conftest import World, edge_id
+from tests.cloud.console.views.conftest import World, edge_id, stamp
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 DAY, SECOND = timedelta(days=1), timedelta(seconds=1)
@@ -27,13 +24,7 @@ WAITED = {  # waybill -> how long before NOW it was deposited
 
 
 def deposited_at(world: World, waybill: str, at: datetime) -> None:
-    """Place the parcel's deposit at ``at`` (ingest stamps it with the time it ran)."""
-    with transaction(world.engine) as s:
-        parcel = s.exec(select(Parcel.id).where(col(Parcel.waybill) == waybill)).one()
-        query = update(ParcelEvent).where(
-            col(ParcelEvent.parcel_id) == parcel, col(ParcelEvent.status) == ParcelStatus.IN_LOCKER
-        )
-        s.execute(query.values(at=at))
+    stamp(world, waybill, ParcelStatus.IN_LOCKER, at)
 
 
 @pytest.fixture

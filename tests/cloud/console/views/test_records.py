@@ -89,7 +89,7 @@ def test_another_operator_sees_only_its_own(acted: World) -> None:
 
 
 def test_keyset_pages_walk_every_record_once(acted: World) -> None:
-    reader, seen, after = acted.reader("alpha", "beta"), [], None
+    reader, seen, after = acted.reader("alpha", "beta"), list[str](), None
     for _ in range(10):
         page = records(acted.engine, reader, after=after, limit=3)
         seen.extend(r.key for r in page.records)
