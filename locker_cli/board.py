@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -192,4 +192,38 @@ def open_(
     text, seen_open = describe_unlock(run_or_exit(work))
     typer.echo(text, file=sys.stdout if seen_open else sys.stderr)
     if not seen_open:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sensor(
+    port: str = PORT,
+    address: int = typer.Option(..., "--address", help="Modbus address of the transmitter."),
+    profile: str = typer.Option(
+        "sht20", "--profile", help="sht20, or key=value,... (function, temperature, scale...)."
+    ),
+    baud: int | None = typer.Option(None, "--baud", help="Line speed [default: the profile's]."),
+    timeout: float | None = TIMEOUT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a line."),
+) -> None:
+    """Read one Modbus temperature transmitter: `sensor N: 5.0 C, 60.0 %RH`."""
+    from firmware_bridge.sensors import SensorReading, parse_profile
+
+    async def work() -> SensorReading:
+        chosen = parse_profile(profile)
+        chosen = replace(chosen, baud=baud) if baud else chosen
+        options = BusOptions(port, Protocol.xor8a.value, chosen.baud, timeout)
+        async with connect(options, []) as bus:
+            return await bus.read_sensor(address, chosen)
+
+    reading = run_or_exit(work)
+    if as_json:
+        fields = ("address", "celsius", "humidity", "reason")
+        typer.echo(json.dumps({"ok": reading.ok} | {f: getattr(reading, f) for f in fields}))
+    elif reading.ok:
+        humidity = "" if reading.humidity is None else f", {reading.humidity:.1f} %RH"
+        typer.echo(f"sensor {address}: {reading.celsius:.1f} C{humidity}")
+    else:
+        typer.echo(f"error: sensor {address}: no temperature ({reading.reason})", err=True)
+    if not reading.ok:
         raise typer.Exit(1)
