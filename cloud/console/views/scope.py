@@ -60,7 +60,8 @@ def seen_site(s: Session, viewer: Viewer, site_id: str) -> Site:
 
 def json_text(table: type[SQLModel], column: str, key: str) -> ColumnElement[str]:
     """``key`` of the JSON ``column`` of ``table``, as text (``->>`` / ``json_extract``)."""
-    return inspect(table).columns[column][key].as_string()  # type: ignore[no-any-return]
+    found: ColumnElement[str] = inspect(table).columns[column][key].as_string()
+    return found
 
 
 def clamp(limit: int) -> int:
