@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from firmware_bridge.codecs.checksum import sum8
-from firmware_bridge.codecs.stats import ParserStats
+from firmware_bridge.codecs.stream import SelfDelimitingParser
 from firmware_bridge.errors import InvalidRequest
 
 DEFAULT_BAUD = 19200
@@ -137,45 +137,8 @@ def _answers(expect: Request, reply: StatusReply) -> bool:
     return not reply.all_boards and reply.board == expect.board
 
 
-class Parser:
+class Parser(SelfDelimitingParser[Request, Reply]):
     """Streaming parser for replies from KR-CU16 boards; never raises on line noise."""
-
-    def __init__(self, expect: Request | None = None) -> None:
-        self._expect = expect
-        self._buf = bytearray()
-        self.stats = ParserStats()
-
-    def expect(self, request: Request | None) -> None:
-        """Await the reply to ``request`` from now on (None: every byte is unsolicited noise)."""
-        self._expect = request
-
-    def reset(self) -> int:
-        """Drop whatever is buffered (counted as noise) and return how many bytes that was."""
-        dropped = len(self._buf)
-        self._drop(dropped)
-        return dropped
-
-    @property
-    def awaiting_silence(self) -> bool:
-        """Always False: every KR-CU16 frame is self-delimiting."""
-        return False
-
-    def end_of_burst(self) -> list[Reply]:
-        """The line fell silent: a partial frame can no longer complete, so drop it."""
-        self.reset()
-        return []
-
-    def feed(self, data: bytes) -> list[Reply]:
-        """Add received bytes; return every reply they complete."""
-        self._buf += data
-        replies: list[Reply] = []
-        while (reply := self._next()) is not None:
-            replies.append(reply)
-        return replies
-
-    def _drop(self, count: int) -> None:
-        self.stats.noise_bytes += count
-        del self._buf[:count]
 
     def _next(self) -> Reply | None:
         while True:

@@ -21,7 +21,7 @@ from enum import IntEnum
 from typing import assert_never
 
 from firmware_bridge.codecs.checksum import crc16_modbus
-from firmware_bridge.codecs.stats import ParserStats
+from firmware_bridge.codecs.stream import SelfDelimitingParser
 from firmware_bridge.errors import InvalidRequest
 
 DEFAULT_BAUD = 9600
@@ -167,45 +167,8 @@ def _decode(expect: Request, frame: bytes) -> Reply:
     return RegistersReply(expect.address, expect.function, words)
 
 
-class Parser:
+class Parser(SelfDelimitingParser[Request, Reply]):
     """Streaming parser for Modbus RTU replies to register reads; never raises on line noise."""
-
-    def __init__(self, expect: Request | None = None) -> None:
-        self._expect = expect
-        self._buf = bytearray()
-        self.stats = ParserStats()
-
-    def expect(self, request: Request | None) -> None:
-        """Await the reply to ``request`` from now on (None: every byte is unsolicited noise)."""
-        self._expect = request
-
-    def reset(self) -> int:
-        """Drop whatever is buffered (counted as noise) and return how many bytes that was."""
-        dropped = len(self._buf)
-        self._drop(dropped)
-        return dropped
-
-    @property
-    def awaiting_silence(self) -> bool:
-        """Always False: the awaited request fixes the reply's length."""
-        return False
-
-    def end_of_burst(self) -> list[Reply]:
-        """The line fell silent: a partial frame can no longer complete, so drop it."""
-        self.reset()
-        return []
-
-    def feed(self, data: bytes) -> list[Reply]:
-        """Add received bytes; return every reply they complete."""
-        self._buf += data
-        replies: list[Reply] = []
-        while (reply := self._next()) is not None:
-            replies.append(reply)
-        return replies
-
-    def _drop(self, count: int) -> None:
-        self.stats.noise_bytes += count
-        del self._buf[:count]
 
     def _frame_len(self, expect: Request) -> int | None:
         """Length of the reply at the buffer's head: None = wait for more bytes, 0 = the awaited

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from firmware_bridge.codecs.checksum import xor_bcc
-from firmware_bridge.codecs.stats import ParserStats
+from firmware_bridge.codecs.stream import StreamParser
 from firmware_bridge.errors import InvalidRequest
 
 DEFAULT_BAUD = 9600
@@ -217,22 +217,13 @@ def _answers(expect: Request, reply: Reply) -> bool:
     return (reply.board, reply.lock) == (expect.board, wanted)
 
 
-class Parser:
+class Parser(StreamParser[Request]):
     """Streaming parser for replies from 8A/80 boards.
 
     Tell it the request whose reply you await (``expect``), ``feed`` it bytes as they arrive, and
     for a read-all of unknown length call ``end_of_burst`` once the line has been silent for 3.5
     character times. It never raises on line noise: ``stats`` counts it.
     """
-
-    def __init__(self, expect: Request | None = None) -> None:
-        self._expect = expect
-        self._buf = bytearray()
-        self.stats = ParserStats()
-
-    def expect(self, request: Request | None) -> None:
-        """Await the reply to ``request`` from now on (None: every byte is unsolicited noise)."""
-        self._expect = request
 
     @property
     def awaiting_silence(self) -> bool:
@@ -243,12 +234,6 @@ class Parser:
             and expect.status_bytes is None
             and bool(self._status_candidates())
         )
-
-    def reset(self) -> int:
-        """Drop whatever is buffered (counted as noise) and return how many bytes that was."""
-        dropped = len(self._buf)
-        self._drop(dropped)
-        return dropped
 
     def feed(self, data: bytes) -> list[Reply]:
         """Add received bytes; return every reply they complete."""
@@ -266,10 +251,6 @@ class Parser:
         while (reply := self._next(silent=silent)) is not None:
             replies.append(reply)
         return replies
-
-    def _drop(self, count: int) -> None:
-        self.stats.noise_bytes += count
-        del self._buf[:count]
 
     def _hunt(self, header: int) -> None:
         index = self._buf.find(header)
