@@ -19,8 +19,21 @@ DEMO_FAULTS = "jammed@2/4"
 
 def run(
     trace: bool = typer.Option(True, "--trace/--no-trace", help="Show every frame on the wire."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Keep a whole site running, with the managers' console."
+    ),
+    port: int = typer.Option(8000, "--port", help="The console's port (with --serve)."),
+    pace: float = typer.Option(6.0, "--pace", min=0.05, help="Seconds between visitors."),
+    seconds: float | None = typer.Option(None, "--for", min=1, help="Stop after this long."),
+    seed: int = typer.Option(0, "--seed", help="The visitors' script (with --serve)."),
 ) -> None:
-    """Scan, read, open a few doors and show a jammed one, on simulated boards."""
+    """Scan, read, open a few doors and show a jammed one, on simulated boards; then a bank
+    at work, linked to the cloud. With --serve: a site to click around in, until Ctrl-C."""
+    if serve:
+        from locker_cli import demo_serve
+
+        demo_serve.run(port, pace, seconds, seed)
+        return
     from hil_sim import Simulator
 
     with Simulator("xor8a", DEMO_BOARDS, 24, faults=DEMO_FAULTS, close_after=3.0) as sim:

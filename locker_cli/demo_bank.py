@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 SIZES = ["S", "S", "M", "M", "L", "L", "XL", "XL"]
 
 
-def _config(port: str, folder: Path, broker: str, notify_key: str) -> dict[str, object]:
+def _config(
+    port: str, folder: Path, broker: str, notify_key: str, bank: str = "maple-court-3"
+) -> dict[str, object]:
     compartments = [
         {"label": f"{row}{n:02d}", "bus": "main", "board": board, "channel": n, "size": size}
         for row, board in (("A", 1), ("B", 2))
@@ -32,7 +34,7 @@ def _config(port: str, folder: Path, broker: str, notify_key: str) -> dict[str, 
     ]
     return {
         "bank": {
-            "id": "maple-court-3",
+            "id": bank,
             "database": folder / "edge.db",
             "key_file": folder / "bank.key",
         },

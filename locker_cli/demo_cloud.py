@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ class DemoCloud:
     def secret_key(self) -> str:  # the cloud's: couriers' codes are derived from it, never stored
         return self.settings.secret_key
 
-    def courier_code(self, carrier_id: str, courier_id: str) -> str:
+    def courier_code(self, carrier_id: str, courier_id: str, bank: str = BANK) -> str:
         """The operator offers the carrier a share of the bank, the carrier accepts it (its
         courier's codes go to the bank only now), and the courier fetches today's code for this
         bank: 8 digits that open no other bank, and this one only today (decision 0010)."""
@@ -51,10 +51,13 @@ class DemoCloud:
 
         operator = Principal(key_id="demo-operator", role=Role.ADMIN)
         carrier = Principal(key_id=f"demo-{carrier_id}", role=Role.CARRIER, carrier_id=carrier_id)
-        fleet.set_policy(self.engine, operator, BANK, carrier_id, guaranteed=0, ceiling=8)
-        carriers.add_courier(self.engine, carrier, self.secret_key, courier_id=courier_id, name="")
-        carriers.accept_share(self.engine, carrier, BANK)
-        [today] = carriers.day_codes(self.engine, carrier, self.secret_key, BANK)
+        fleet.set_policy(self.engine, operator, bank, carrier_id, guaranteed=0, ceiling=8)
+        if all(c.id != courier_id for c in carriers.couriers(self.engine, carrier)):
+            carriers.add_courier(
+                self.engine, carrier, self.secret_key, courier_id=courier_id, name=""
+            )
+        carriers.accept_share(self.engine, carrier, bank)
+        [today] = carriers.day_codes(self.engine, carrier, self.secret_key, bank)
         return today.code
 
     def events(self) -> list[dict[str, object]]:
@@ -128,7 +131,7 @@ class DemoCloud:
             return None if ack is None else f"{ack.outcome} {ack.detail}".strip()
 
 
-def _fleet(engine: Engine) -> None:
+def _fleet(engine: Engine, banks: Sequence[str]) -> None:
     from sqlmodel import Session
 
     from cloud.models import Bank, BankCursor, Carrier, Compartment, Operator, Site, Size
@@ -147,21 +150,23 @@ def _fleet(engine: Engine) -> None:
         )
         s.add(site)
         s.flush()
-        s.add(Bank(id=BANK, site_id="maple-court", name="Maple Court, block 3"))
-        s.flush()
-        s.add(BankCursor(bank_id=BANK))
+        for bank in banks:
+            block = bank.rpartition("-")[2]
+            s.add(Bank(id=bank, site_id="maple-court", name=f"Maple Court, block {block}"))
+            s.flush()
+            s.add(BankCursor(bank_id=bank))
+            for row in "AB":
+                for n, size in enumerate(SIZES, start=1):
+                    label = f"{row}{n:02d}"
+                    rank = Size(size).rank
+                    s.add(Compartment(bank_id=bank, label=label, size=size, size_rank=rank))
         for carrier_id, name in CARRIERS.items():
             s.add(Carrier(id=carrier_id, name=name))
-        for row in "AB":
-            for n, size in enumerate(SIZES, start=1):
-                label = f"{row}{n:02d}"
-                rank = Size(size).rank
-                s.add(Compartment(bank_id=BANK, label=label, size=size, size_rank=rank))
         s.commit()
 
 
 @asynccontextmanager
-async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
+async def demo_cloud(folder: Path, banks: Sequence[str] = (BANK,)) -> AsyncIterator[DemoCloud]:
     from cloud.core.config import Settings
     from cloud.core.db import make_engine
     from cloud.core.migrate import upgrade
@@ -173,7 +178,7 @@ async def demo_cloud(folder: Path) -> AsyncIterator[DemoCloud]:
     url = f"sqlite:///{folder / 'cloud.db'}"
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
-    _fleet(engine)
+    _fleet(engine, banks)
     settings = Settings(
         database_url=url,
         secret_key=secrets.token_hex(32),
