@@ -34,7 +34,13 @@ from firmware_bridge.errors import (
 )
 from firmware_bridge.families import Exchange, Family, FrameParser
 from firmware_bridge.model import BoardConfig, BoardStatus, LockState
-from firmware_bridge.sensors import SensorProfile, SensorReading, reading_of, sensor_exchange
+from firmware_bridge.sensors import (
+    SensorProfile,
+    SensorReading,
+    reading_of,
+    sensor_exchange,
+    unlock_inside,
+)
 from firmware_bridge.timing import end_of_frame_silence, inter_frame_gap, wire_time
 from firmware_bridge.transport import Transport
 
@@ -215,6 +221,10 @@ class BusMaster:
         if profile.baud != self.baud:
             raise InvalidRequest(f"sensor speaks {profile.baud} baud, this bus runs {self.baud}")
         exchange = sensor_exchange(address, profile)
+        if self._boards and unlock_inside(exchange.frame):
+            raise InvalidRequest(
+                f"a lock board could take sensor {address}'s request for an unlock"
+            )
         stats = self.sensor_parser.stats
         for attempt in range(1 + self.settings.read_retries):
             if attempt:
@@ -225,8 +235,16 @@ class BusMaster:
             garbled = stats.noise_bytes + stats.bad_frames > noise
             reading = reading_of(address, profile, reply, garbled=garbled)
             if reply is not None:
+                self._check_reply(address, reply)
                 return reading
         return reading
+
+    def _check_reply(self, address: int, reply: object) -> None:
+        """Warn when a sensor's reply, heard by every board, held the bytes of an unlock."""
+        if not isinstance(reply, modbus_rtu.RegistersReply | modbus_rtu.ExceptionReply):
+            return
+        if self._boards and unlock_inside(modbus_rtu.encode_reply(reply)):
+            log.warning("sensor %d answered bytes a lock board could take for an unlock", address)
 
     async def scan(self, addresses: Iterable[int] | None = None) -> list[int]:
         """Addresses that answer a status request, one try each; health is left untouched."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from firmware_bridge.codecs import modbus_rtu
+from firmware_bridge.codecs import kerong_cu16, modbus_rtu, xor8a
+from firmware_bridge.codecs.checksum import sum8, xor_bcc
 from firmware_bridge.errors import InvalidRequest
 from firmware_bridge.families import Exchange
 
@@ -222,6 +223,23 @@ def _celsius(items: dict[str, str], key: str, default: float) -> float:
         return float(items[key])
     except ValueError:
         raise InvalidRequest(f"{key} must be a number, got {items[key]!r}") from None
+
+
+def unlock_inside(frame: bytes) -> bool:
+    """Whether five bytes of ``frame`` form an 8A/80 or KR-CU16 unlock a lock board could obey.
+
+    Lock boards hear every frame on a shared bus, and how their firmware frames is not published;
+    a Modbus frame holding such bytes is therefore refused (a request) or reported (a reply).
+    """
+    xor_open = (xor8a.HEADER_OPEN, xor8a.CMD_OPEN)
+    kerong_unlock = (kerong_cu16.STX, kerong_cu16.CMD_UNLOCK, kerong_cu16.ETX)
+    for i in range(len(frame) - 4):
+        window = frame[i : i + 5]
+        if (window[0], window[3]) == xor_open and window[4] == xor_bcc(window[:4]):
+            return True
+        if (window[0], window[2], window[3]) == kerong_unlock and window[4] == sum8(window[:4]):
+            return True
+    return False
 
 
 def sensor_exchange(address: int, profile: SensorProfile) -> Exchange:

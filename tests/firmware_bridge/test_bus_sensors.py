@@ -15,6 +15,7 @@ from hil_sim import Simulator
 from hil_sim.bus import ReceivedFrame
 from hil_sim.faults import parse_faults
 from hil_sim.sensors import SensorSetup
+from hil_sim.thermal import ThermalParams
 from tests.firmware_bridge.conftest import FAST, wired
 
 SENSOR = 10
@@ -168,3 +169,24 @@ async def test_the_master_reads_a_sensor_through_the_pty_between_unlocks() -> No
     opens = [i for i, f in enumerate(sim.frames) if f.data[0] == 0x8A]
     reads = [i for i, f in enumerate(sim.frames) if len(f.data) == 8]
     assert opens[0] < reads[0] < opens[1] < reads[1]
+
+
+async def test_a_request_a_board_could_obey_is_refused_on_a_lock_bus() -> None:
+    # Address 138 (0x8A), function 03 from 0x9811: 8A 03 98 11 00 is an 8A/80 open.
+    risky = parse_profile("function=3,temperature=0x9811,humidity=none")
+    async with wired(lock_bus()) as bus:
+        with pytest.raises(InvalidRequest, match="for an unlock"):
+            await bus.read_sensor(0x8A, risky)
+    alone = Simulator("xor8a", boards=(), sensors=[SensorSetup(0x8A)])
+    async with wired(alone) as bus:
+        reading = await bus.read_sensor(0x8A, risky)  # no board hears it on a bus of its own
+    assert reading.reason == "exception illegal-data-address"
+
+
+async def test_a_reply_holding_an_unlock_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    params = ThermalParams(start=13.8)
+    sim = Simulator("xor8a", boards=(3,), sensors=[SensorSetup(58, params=params, humidity=77.5)])
+    async with wired(sim) as bus:
+        reading = await bus.read_sensor(58, SHT20)
+    assert (reading.celsius, reading.humidity) == (13.8, 77.5)
+    assert "sensor 58 answered bytes a lock board could take for an unlock" in caplog.text

@@ -19,6 +19,7 @@ from firmware_bridge.sensors import (
     profile_named,
     reading_of,
     sensor_exchange,
+    unlock_inside,
 )
 
 
@@ -130,3 +131,25 @@ def test_a_reading_has_a_temperature_only_within_the_sensors_range(temp: int, hu
         assert SHT20.celsius_min <= reading.celsius <= SHT20.celsius_max
         assert reading.humidity is not None
         assert 0.0 <= reading.humidity <= 100.0
+
+
+@pytest.mark.parametrize(
+    ("frame", "inside"),
+    [
+        ("8A 01 01 11 9B", True),  # the 8A/80 open of board 1 lock 1
+        ("3A 04 04 00 8A 03 07 11 9F", True),  # sensor 58 at 13.8 C, 77.5 %RH: board 3 lock 7
+        ("02 00 31 03 36", True),  # the KR-CU16 unlock of board 0 lock 1
+        ("00 02 1F 31 03 55 00", True),
+        ("80 01 00 33 B2", False),  # a read is not an unlock
+        ("8A 01 01 11 9C", False),  # nor is a frame that fails its check
+        ("02 00 30 03 35", False),
+        ("8A 01 01 11", False),
+    ],
+)
+def test_unlocks_hidden_in_a_frame_are_found(frame: str, inside: bool) -> None:
+    assert unlock_inside(bytes.fromhex(frame)) is inside
+
+
+@given(st.integers(rtu.ADDRESS_MIN, rtu.ADDRESS_MAX))
+def test_no_sht20_request_holds_an_unlock(address: int) -> None:
+    assert not unlock_inside(sensor_exchange(address, SHT20).frame)
