@@ -15,10 +15,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session
 
 from cloud.clock import FixedClock
-from cloud.console.accounts import links, people
+from cloud.console.accounts import links, passwords, people
 from cloud.console.accounts.tables import LinkPurpose, PersonRole
 from cloud.core.config import Settings
 from cloud.core.db import transaction
@@ -102,6 +104,19 @@ def build_console(database_url: str) -> Iterator[Console]:
             yield Console(app, client, clock, settings, private)
     finally:
         app.state.engine.dispose()
+
+
+FAST = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Argon2id still, at a cost two shared cores can bear for many sign-ins (production keeps
+    pwdlib's recommended 64 MiB and 3 passes; test_passwords checks those)."""
+    monkeypatch.setattr(passwords, "hasher", lambda: FAST)
+    passwords.decoy.cache_clear()
+    yield
+    passwords.decoy.cache_clear()
 
 
 @pytest.fixture
