@@ -15,6 +15,7 @@ from nacl.public import PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.cold.zones import ColdPolicy, ZoneSpec, check_zones, class_of
+from firmware_bridge.families import family_named
 from firmware_bridge.model import Polarity
 from locker_contract import sealing, vocabulary
 from locker_contract.cold import TemperatureClass
@@ -243,7 +244,8 @@ def cross_check(config: EdgeConfig) -> list[str]:
     for comp in config.compartments:
         problems += _check_compartment(comp, buses)
     labels = {c.label for c in config.compartments}
-    return problems + check_zones(config.zones, labels, set(buses))
+    bauds = {b.name: b.baud or family_named(b.protocol).default_baud for b in config.buses}
+    return problems + check_zones(config.zones, labels, bauds)
 
 
 def _dupes(names: Iterable[T]) -> list[tuple[T, int]]:

@@ -10,6 +10,8 @@ from sqlmodel import select
 
 from controller.clock import Clock, SystemClock
 from controller.codes import load_or_create_key
+from controller.cold.reader import bus_reader
+from controller.cold.sampler import ZoneSampler
 from controller.commands import CommandRunner
 from controller.config import EdgeConfig
 from controller.doors import DoorSupervisor
@@ -89,6 +91,7 @@ class Edge:
         self.flows = Flows(self.engine, config, self.key, self.clock)
         self.buses: dict[str, BusMaster] = {}
         self.doors: DoorSupervisor | None = None
+        self.cold: ZoneSampler | None = None  # once the buses are open, if a zone has a sensor
         self._transports: list[Transport] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.link: EdgeLink | None = None
@@ -119,6 +122,11 @@ class Edge:
         ]
         if self.link is not None:
             self._tasks.append(asyncio.create_task(self.link.run(), name="link"))
+        if any(zone.sensor is not None for zone in self.config.zones):
+            reader = bus_reader(self.buses)
+            zones, policy = self.config.zones, self.config.cold
+            self.cold = ZoneSampler(self.engine, zones, policy, reader, self.clock)
+            self._tasks.append(asyncio.create_task(self.cold.run(), name="zone-sampler"))
         log.info(
             "bank %s running: %d compartments", self.config.bank.id, len(self.config.compartments)
         )
@@ -158,6 +166,8 @@ class Edge:
                 expired = self.flows.expire_storage()
                 if expired:
                     log.info("%d parcels passed their storage period", expired)
+                if self.cold is not None:
+                    self.cold.purge()
             except Exception:
                 log.exception("housekeeping failed; retrying")
             await self.clock.sleep(HOUSEKEEPING_EVERY_S)

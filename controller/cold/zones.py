@@ -14,6 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware_bridge.errors import InvalidRequest
+from firmware_bridge.sensors import parse_profile
 from locker_contract import cold
 from locker_contract.cold import TemperatureClass, ZoneName
 
@@ -27,11 +29,12 @@ class _Strict(BaseModel):
 
 class SensorSpec(_Strict):
     """Where a zone's sensor answers: a bus of the configuration, its Modbus address, and the
-    profile that says how to read it (``firmware_bridge``'s sensor profiles)."""
+    profile that says how to read it: a built-in name (``sht20``) or an installer's
+    ``key=value`` list (``firmware_bridge.sensors.parse_profile``)."""
 
     bus: Annotated[str, Field(min_length=1)]
     address: Annotated[int, Field(ge=1, le=247)]
-    profile: Annotated[str, Field(min_length=1, max_length=32)] = "sht20"
+    profile: Annotated[str, Field(min_length=1, max_length=200)] = "sht20"
 
 
 class ZoneSpec(_Strict):
@@ -71,8 +74,9 @@ def classes_here(zones: Iterable[ZoneSpec]) -> list[TemperatureClass]:
     )
 
 
-def check_zones(zones: list[ZoneSpec], labels: set[str], buses: set[str]) -> list[str]:
-    """Problems with ``zones`` given the configured compartment ``labels`` and bus names."""
+def check_zones(zones: list[ZoneSpec], labels: set[str], buses: dict[str, int]) -> list[str]:
+    """Problems with ``zones`` given the configured compartment ``labels`` and the buses'
+    speeds by name."""
     problems = [f"zone {n!r} is defined twice" for n, c in _counted(z.name for z in zones)]
     placed = (label for zone in zones for label in zone.compartments)
     problems += [f"compartment {label} is in {c} zones" for label, c in _counted(placed)]
@@ -81,16 +85,29 @@ def check_zones(zones: list[ZoneSpec], labels: set[str], buses: set[str]) -> lis
     return problems
 
 
-def _check_zone(zone: ZoneSpec, labels: set[str], buses: set[str]) -> list[str]:
+def _check_zone(zone: ZoneSpec, labels: set[str], buses: dict[str, int]) -> list[str]:
     where = f"zone {zone.name}"
     problems = [
         f"{where}: no compartment {label}" for label in zone.compartments if label not in labels
     ]
     if zone.sensor is None and cold.needs_sensor(zone.temperature_class):
         problems.append(f"{where}: a {zone.temperature_class.value} zone needs a sensor")
-    if zone.sensor is not None and zone.sensor.bus not in buses:
-        problems.append(f"{where}: its sensor's bus {zone.sensor.bus!r} is not configured")
+    if zone.sensor is not None:
+        problems += _check_sensor(where, zone.sensor, buses)
     return problems
+
+
+def _check_sensor(where: str, sensor: SensorSpec, buses: dict[str, int]) -> list[str]:
+    try:
+        profile = parse_profile(sensor.profile)
+    except (InvalidRequest, KeyError) as exc:
+        return [f"{where}: sensor profile: {exc.args[0] if exc.args else exc}"]
+    baud = buses.get(sensor.bus)
+    if baud is None:
+        return [f"{where}: its sensor's bus {sensor.bus!r} is not configured"]
+    if profile.baud != baud:
+        return [f"{where}: its sensor speaks {profile.baud} baud, bus {sensor.bus} runs {baud}"]
+    return []
 
 
 def _counted(names: Iterable[str]) -> list[tuple[str, int]]:

@@ -80,6 +80,26 @@ compartments = ["A05"]
 
 
 @pytest.mark.parametrize(
+    ("profile", "problem"),
+    [
+        ("nosuch", "sensor profile: unknown sensor profile 'nosuch'; known: sht20"),
+        ("scale=7", "sensor profile: sensor scale must be one of (1, 10, 100)"),
+        ("baud=19200", "its sensor speaks 19200 baud, bus main runs 9600"),
+    ],
+)
+def test_a_sensor_profile_that_cannot_be_read_is_refused(
+    tmp_path: Path, profile: str, problem: str
+) -> None:
+    text = bank_toml().replace('profile = "sht20"', f'profile = "{profile}"')
+    assert _problems(tmp_path, text) == [f"zone fridge-1: {problem}"]
+
+
+def test_a_custom_profile_is_taken(tmp_path: Path) -> None:
+    text = bank_toml().replace('profile = "sht20"', 'profile = "function=3,scale=100"')
+    _load(tmp_path, text)
+
+
+@pytest.mark.parametrize(
     ("extra", "where"),
     [
         ("[cold]\nsample_every_s = 61\n", "cold.sample_every_s"),  # at least once a minute
