@@ -182,6 +182,29 @@ class SensorLine:
                 raise KeyError(f"{fault.kind!r} is not a sensor fault")
 
 
+def parse_sensors(text: str) -> list[SensorSetup]:
+    """``10=1/5+1/6,11``: transmitter 10 measures the zone of doors 1/5 and 1/6, 11 a zone with no
+    doors; every zone with the default chilled physics. Raises ``ValueError`` naming a bad item."""
+    setups = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        address, _, doors = item.partition("=")
+        try:
+            where = tuple(_board_lock(door) for door in doors.split("+") if door.strip())
+            setups.append(SensorSetup(int(address), where))
+        except ValueError:
+            raise ValueError(
+                f"cannot read sensor {item!r}; expected ADDRESS[=B/L+B/L...]"
+            ) from None
+    return setups
+
+
+def _board_lock(text: str) -> tuple[int, int]:
+    board, _, lock = text.partition("/")
+    return int(board), int(lock)
+
+
 def build_line(
     setups: Iterable[SensorSetup], doors: Mapping[tuple[int, int], Door], seed: int = 0
 ) -> SensorLine:

@@ -40,10 +40,14 @@ def run(
     control: str = typer.Option(
         "", "--control", help="A Unix socket path: act on doors from outside (`locker twin`)."
     ),
+    sensors: str = typer.Option(
+        "", "--sensors", help="Temperature transmitters and their zones' doors, e.g. 10=1/5+1/6."
+    ),
 ) -> None:
     """Simulate lock boards on a pseudo-terminal; prints the device path on the first line."""
     from hil_sim.faults import FaultSpecError
-    from hil_sim.simulator import Simulator
+    from hil_sim.sensors import parse_sensors
+    from hil_sim.simulator import SimulationError, Simulator
 
     try:
         sim = Simulator(
@@ -55,8 +59,9 @@ def run(
             faults=faults,
             scale=scale,
             close_after=None if close_after < 0 else close_after,
+            sensors=parse_sensors(sensors),
         )
-    except (FaultSpecError, ValueError) as exc:
+    except (FaultSpecError, ValueError, KeyError, SimulationError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     stop = threading.Event()

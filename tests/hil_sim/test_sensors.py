@@ -15,6 +15,7 @@ from hil_sim.sensors import (
     SensorLine,
     SensorSetup,
     build_line,
+    parse_sensors,
 )
 from hil_sim.simulator import SimulationError
 from hil_sim.thermal import ThermalParams, ThermalZone
@@ -166,3 +167,13 @@ def test_replies_leave_after_the_transmitters_processing_time() -> None:
     answer = line.answer(received, 0.0)
     assert answer is not None
     assert answer[0] == REPLY_DELAY
+
+
+def test_sensor_specs_name_transmitters_and_their_doors() -> None:
+    assert parse_sensors(" 10=1/5+1/6, 11 ,") == [
+        SensorSetup(10, ((1, 5), (1, 6))),
+        SensorSetup(11),
+    ]
+    for bad in ("x", "10=1", "10=a/b"):
+        with pytest.raises(ValueError, match="cannot read sensor"):
+            parse_sensors(bad)

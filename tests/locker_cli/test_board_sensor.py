@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -60,5 +62,39 @@ def test_a_silent_sensor_fails_with_its_reason(locker: Locker) -> None:
 def test_bad_arguments_exit_2(locker: Locker, args: tuple[str, ...], message: str) -> None:
     with Simulator("xor8a", [], sensors=[SensorSetup(3)]) as sim:
         done = locker(*sensor_args(sim.path, 3, *args))
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_locker_sim_serves_transmitters_that_board_sensor_reads(locker: Locker) -> None:
+    args = ["sim", "--boards", "1", "--sensors", "10=1/1+1/2", "--faults", "compressor-failure@10"]
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "locker_cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        path = sim.stdout.readline().strip()
+        done = locker(*sensor_args(path, 10))
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=10)
+    assert done.stdout == "sensor 10: 5.0 C, 60.0 %RH\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--sensors", "ten"), "cannot read sensor 'ten'"),
+        (("--sensors", "10=9/1"), "no simulated door (9, 1)"),
+        (("--faults", "sensor-silent@9"), "no simulated sensor 9"),
+    ],
+)
+def test_locker_sim_refuses_bad_sensors(
+    locker: Locker, args: tuple[str, ...], message: str
+) -> None:
+    done = locker("sim", *args)
     assert done.returncode == 2
     assert message in done.stderr
