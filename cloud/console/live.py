@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
+from typing import Protocol
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request
@@ -148,6 +149,12 @@ class Streams:
             return self.held[person_id] >= most
 
 
+class Client(Protocol):
+    """What a stream needs of its request: whether the browser went away."""
+
+    async def is_disconnected(self) -> bool: ...
+
+
 @dataclass
 class Stream:
     """One browser's stream: what it last told, and when it says it is alive."""
@@ -162,7 +169,7 @@ class Stream:
         self.told = prints
         return moved
 
-    async def messages(self, request: Request) -> AsyncIterator[str]:
+    async def messages(self, request: Client) -> AsyncIterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
         beat_every = max(1, round(self.settings.console_live_heartbeat_s / self.poll_s))
         polls = 0

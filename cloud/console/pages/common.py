@@ -19,11 +19,12 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from cloud.console.accounts.deps import Person
+from cloud.console.accounts.deps import FORMS, Person
 from cloud.console.web import render
 from cloud.core.db import transaction
 from cloud.models import Site
-from cloud.services.errors import CloudError
+from cloud.services.errors import CloudError, Invalid
+from locker_contract.text import check_text
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,26 @@ class PageRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
+                await check_plain(request)
                 return await handler(request)
             except CloudError as exc:
                 return refused(request, exc)
 
         return handle
+
+
+async def check_plain(request: Request) -> None:
+    """Refuse a path, query or form value with a control character or a lone surrogate: no
+    database takes a NUL, and no page needs one (``Invalid``, 422, never a 500)."""
+    values = [request.url.path, *request.query_params.values()]
+    if request.headers.get("content-type", "").startswith(FORMS):
+        form = await request.form()  # parsed once: the route reads the same
+        values += [v for v in form.values() if isinstance(v, str)]
+    for value in values:
+        try:
+            check_text(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
 
 
 def refused(request: Request, exc: CloudError) -> HTMLResponse:

@@ -219,6 +219,14 @@ def test_no_input_makes_a_500(pages: Pages) -> None:
     ):
         assert ann.get(path).status_code < 500, path
     token = csrf(ann.get("/console/alarms").text)
+    pages.send("maple-1", DoorForcedOpen(compartment="A02"))
+    with Session(pages.console.engine) as s:
+        alarm = s.exec(select(Alarm)).one()
+    for note in ("\x00", "x" * 10_000):
+        answer = ann.post(
+            f"/console/alarms/{alarm.id}/acknowledge", data={"note": note, "csrf_token": token}
+        )
+        assert answer.status_code == 422, note[:10]
     assert ann.post("/console/alarms/nope/close", data={"csrf_token": token}).status_code == 404
     assert (
         ann.post("/console/banks/maple-1/actions/nope", data={"csrf_token": token}).status_code
