@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from locker_cli import cloud_notify, cloud_webhooks
+from locker_cli import cloud_notify, cloud_people, cloud_webhooks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -39,6 +39,7 @@ def _settings() -> Settings:
 
 
 app.command()(cloud_notify.notify)  # recipients' messages (issue 14)
+cloud_people.register(app)  # create-admin (and the first console person), invite, reset-link
 
 
 @app.command()
@@ -48,20 +49,6 @@ def migrate() -> None:
 
     upgrade(_settings().database_url)
     typer.echo("schema up to date")
-
-
-@app.command("create-admin")
-def create_admin(label: str = typer.Option("admin", "--label")) -> None:
-    """Create an admin API key (printed once; stored only hashed). There is no default account."""
-    from cloud.core.db import make_engine
-    from cloud.core.migrate import upgrade
-    from cloud.services.auth import create_admin as create
-
-    settings = _settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    typer.echo(create(engine, settings.secret_key, label))
-    engine.dispose()
 
 
 @app.command("keygen-notify")

@@ -31,6 +31,7 @@ from cloud.console.texts.accounts import TEXTS
 from cloud.core.config import Settings
 from cloud.core.db import transaction
 from cloud.models import Operator, Site
+from cloud.services.auth import audit
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +211,24 @@ def sites_of(engine: Engine, site_ids: Collection[str]) -> list[Site]:
     with transaction(engine) as s:
         query = select(Site).where(col(Site.id).in_(site_ids)).order_by(col(Site.name))
         return list(s.exec(query).all())
+
+
+def enrol(engine: Engine, settings: Settings, new: NewPerson, now: datetime) -> tuple[str, str]:
+    """A person made from the command line (``locker cloud create-admin``, ``invite``): the
+    person's id and an invitation link's token, for the caller to print, not mail."""
+    with transaction(engine) as s:
+        row = create_person(s, new, now)
+        token = links.issue(s, settings.secret_key, row.id, LinkPurpose.INVITE, now)
+        audit(s, None, "console.enrol", f"person:{row.id}", role=str(new.role))
+    return row.id, token
+
+
+def reset_link(engine: Engine, settings: Settings, email: str, now: datetime) -> str:
+    """A reset link's token for an active person, for the command line to print."""
+    with transaction(engine) as s:
+        row = s.exec(select(Account).where(Account.email == normal_email(email))).first()
+        if row is None or not row.active:
+            raise BadInvitation("accounts.email_unknown")
+        token = links.issue(s, settings.secret_key, row.id, LinkPurpose.RESET, now)
+        audit(s, None, "console.reset_link", f"person:{row.id}")
+    return token

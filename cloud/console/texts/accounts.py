@@ -98,6 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "只能分配您所属运营方的站点。",
         "en": "Only your operator's sites can be given.",
     },
+    "accounts.email_unknown": {"zh": "没有这个邮箱的账户。", "en": "No account has this e-mail."},
     "accounts.email_taken": {
         "zh": "这个邮箱已有账户。",
         "en": "This e-mail already has an account.",
