@@ -4,7 +4,7 @@ A compartment belongs to a *zone* (a chilled or frozen cabinet with one sensor) 
 (``ambient``). Each class has a range and an excursion duration:
 
 - ``ambient``: no range, no sensor needed, never an excursion;
-- ``chilled``: 2 to 8 degrees C (GB 31605-2020's refrigerated range);
+- ``chilled``: 2 to 8 degrees C (the range issue 17 asks for);
 - ``frozen``: -18 degrees C or colder.
 
 A zone is *out of range* when a good sample lies outside its class's range; an *excursion*
