@@ -109,8 +109,8 @@ def build_console(database_url: str) -> Iterator[Console]:
 FAST = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
 
-@pytest.fixture(autouse=True)
-def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Argon2id still, at a cost two shared cores can bear for many sign-ins (production keeps
     pwdlib's recommended 64 MiB and 3 passes; test_passwords checks those)."""
     monkeypatch.setattr(passwords, "hasher", lambda: FAST)
@@ -120,5 +120,5 @@ def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def console(database_url: str) -> Iterator[Console]:
+def console(database_url: str, cheap_argon2: None) -> Iterator[Console]:
     yield from build_console(database_url)
