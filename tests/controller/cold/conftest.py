@@ -12,6 +12,7 @@ from controller.cold.sampler import Measurement, SensorFailed
 from controller.cold.zones import SensorSpec
 from controller.store import open_store
 from hil_sim import Simulator
+from hil_sim.sensors import SensorSetup
 from tests.controller.conftest import FAST_POLICY, Bank, make_bank
 
 BANK = """
@@ -85,6 +86,7 @@ sensor = { bus = "main", address = 10 }
 
 @pytest.fixture
 def bank(tmp_path: Path) -> Iterator[Bank]:
-    """The twin's bank with a fridge of two compartments."""
-    sim = Simulator("xor8a", [1, 2], 8, faults="jammed@1/4", close_after=None)
+    """The twin's bank with a fridge of two compartments and its transmitter."""
+    fridge = SensorSetup(10, doors=((1, 4), (2, 4)))  # its transmitter, on the locks' bus
+    sim = Simulator("xor8a", [1, 2], 8, faults="jammed@1/4", close_after=None, sensors=[fridge])
     yield from make_bank(tmp_path, sim, extra=FAST_POLICY + TWIN_FRIDGE)
