@@ -21,7 +21,7 @@ from cloud.console.accounts.deps import Person, load_person
 from cloud.console.accounts.tables import Account, PersonRole, PersonSite
 from cloud.core.db import transaction
 from cloud.models import Site
-from cloud.services.ingest import ingest_event
+from cloud.services.ingest import ingest_batch, ingest_event
 from locker_contract.events import Envelope, Event
 from tests.cloud.conftest import Cloud, build_cloud, fleet
 
@@ -47,6 +47,15 @@ class World:
         )  # fmt: skip
         ingest_event(self.engine, envelope, at)
         return envelope
+
+    def send_all(self, items: list[tuple[str, Event, datetime]]) -> None:
+        """Many events, of any banks, in one batch (ingested at the last one's time)."""
+        envelopes = []
+        for bank, event, when in items:
+            self.seqs[bank] = self.seqs.get(bank, 0) + 1
+            envelopes.append(Envelope(event_id=uuid.uuid4(), bank_id=bank, seq=self.seqs[bank],
+                                      time=when, event=event))  # fmt: skip
+        ingest_batch(self.engine, envelopes, max(when for _, _, when in items))
 
     def person(self, name: str) -> Person:
         with Session(self.engine) as s:
