@@ -11,6 +11,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from locker_contract.cold import TemperatureClass
 from locker_contract.errors import BadMessage
 from locker_contract.events import Label
 from locker_contract.text import LONG_TEXT_MAX, FiniteFloat, LongText, Text, sanitised
@@ -80,6 +81,7 @@ class CompartmentState(BaseModel):
     door: Literal["open", "closed", "unknown"]
     occupied: bool
     reserved_for: Text | None = None
+    temperature_class: TemperatureClass | None = None  # its zone's (None from older banks)
 
 
 class BankState(Message):

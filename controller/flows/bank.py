@@ -62,6 +62,7 @@ class BankView:
                     "door": c.door,
                     "occupied": c.label in occupied,
                     "reserved_for": ",".join(sorted(held[c.label])) if c.label in held else None,
+                    "temperature_class": self.ctx.config.temperature_class(c.label),
                 }
                 for c in s.exec(select(Compartment).order_by(col(Compartment.label)))
             ]

@@ -133,6 +133,8 @@ GOOD: list[tuple[str, Json]] = [
                    "refused": [{"seq": 41, "reason": "event.waybill: not printable"}]}),
     ("BankState", {"v": 1, "time": TIME, "maintenance": False, "compartments": [COMPARTMENT]}),
     ("BankState", {"v": 1, "time": TIME, "maintenance": True, "compartments": []}),
+    ("BankState", {"v": 1, "time": TIME, "maintenance": False,
+                   "compartments": [{**COMPARTMENT, "temperature_class": "chilled"}]}),
     ("BankStatus", {"v": 1, "state": "online", "since": TIME}),
     ("BankStatus", {"v": 1, "state": "offline", "since": None}),  # the Last Will
     ("Heartbeat", {"v": 1, "edge_time": TIME, "last_seq": 42, "acked_seq": 40, "uptime_s": 12.5,
@@ -195,6 +197,9 @@ BAD: list[tuple[str, Json, str]] = [
     ("EventsAck", {"v": 1, "seq": 1}, "no cloud time"),
     ("BankState", {"v": 1, "time": TIME, "maintenance": False,
                    "compartments": [{**COMPARTMENT, "size": "XXL"}]}, "unknown size"),
+    ("BankState", {"v": 1, "time": TIME, "maintenance": False,
+                   "compartments": [{**COMPARTMENT, "temperature_class": "hot"}]},
+     "unknown temperature class"),
     ("BankStatus", {"v": 1, "state": "asleep"}, "unknown state"),
     ("Heartbeat", {**_BEAT, "uptime_s": -1.0}, "negative uptime"),
     ("Heartbeat", {k: v for k, v in _BEAT.items() if k != "last_seq"}, "no last_seq"),

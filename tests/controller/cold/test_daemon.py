@@ -24,3 +24,9 @@ def test_the_daemon_samples_the_fridge_as_it_starts(bank: Bank) -> None:
     assert first.celsius is not None
     assert 2.0 <= first.celsius <= 8.0  # the twin's thermostat holds its setpoint
     assert bank.edge.cold is not None
+
+
+def test_the_banks_state_tells_the_cloud_each_compartments_class(bank: Bank) -> None:
+    classes = {c.label: c.temperature_class for c in bank.edge.flows.snapshot().compartments}
+    assert {label for label, k in classes.items() if k == "chilled"} == {"A04", "B04"}
+    assert classes["A03"] == "ambient"
