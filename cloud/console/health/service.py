@@ -7,7 +7,7 @@
 - ``door_days(s, person, bank_id, label, *, at=None) -> list[DoorDayView]``: one door's days.
 - ``quarantine_door(engine, person, bank_id, label, at) -> Command``: one click. The door is
   out of service in the cloud at once (allocation skips it: ``Compartment.in_service``), and the
-  bank is sent ``compartment.service_set`` to take it out too; audited with the person. Like
+  bank is sent the command ``compartment.service`` to take it out too; audited. Like
   every change of a bank's service (``cloud.services.operations.set_service``) it is the
   operator's: a site manager is refused (403).
 
