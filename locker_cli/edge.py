@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from locker_contract.cold import TemperatureClass
 from locker_contract.vocabulary import Consent
 
 if TYPE_CHECKING:
@@ -174,16 +175,20 @@ def expect(
     waybill: str = typer.Option(..., "--waybill"),
     carrier: str = typer.Option(..., "--carrier"),
     phone: str = typer.Option(..., "--phone", help="The recipient's phone number."),
+    klass: Annotated[
+        TemperatureClass | None,
+        typer.Option("--class", help="A chilled or frozen parcel goes only into its class."),
+    ] = None,
 ) -> None:
     """Announce a waybill whose recipient agreed to locker delivery."""
     from controller import admin
+    from controller.cold import placement
 
-    _admin(
-        ctx,
-        lambda s: admin.expect_parcel(
-            s, waybill=waybill, carrier=carrier, phone=phone, consent=consent.value
-        ),
-    )
+    def announce(s: Session) -> None:
+        admin.expect_parcel(s, waybill=waybill, carrier=carrier, phone=phone, consent=consent.value)
+        placement.announce(s, carrier, waybill, klass)
+
+    _admin(ctx, announce)
     typer.echo(f"waybill {waybill} expected")
 
 
