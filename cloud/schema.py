@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cloud.console.accounts import tables as _accounts  # noqa: F401  (console accounts)
 from cloud.console.health import tables as _door_health  # noqa: F401  (door health by day)
+from cloud.console.views import indexes as _read_indexes  # noqa: F401  (console read models)
 from cloud.messaging import tables as _messaging  # noqa: F401  (the notifier's tables)
 from cloud.models import METADATA
 from cloud.recipients import tables as _recipients  # noqa: F401  (the recipient page's tables)

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from cloud.console.accounts.deps import Person, PersonRole
+from cloud.console.views.scope import Viewer
 from cloud.core.db import transaction
 from cloud.models import Parcel, ParcelEvent, ParcelStatus, Site
 from cloud.services.ingest import ingest_event
@@ -35,12 +37,10 @@ from tests.cloud.conftest import Cloud, build_cloud, fleet
 PHONES = {"W1001": "13800138000", "W2002": "13900001234", "W3003": "13700005678"}
 
 
-@dataclass(frozen=True)
-class Reader:
-    """What a signed-in person is to the read models (task B's ``Person`` has the same)."""
-
-    operator_id: str | None
-    site_ids: frozenset[str]
+def person(operator_id: str, site_ids: frozenset[str], *, admin: bool = False) -> Viewer:
+    """A signed-in person (task B's ``Person``), as the read models take it."""
+    role = PersonRole.OPERATOR_ADMIN if admin else PersonRole.SITE_MANAGER
+    return Person("p1", "ann@example.com", "Ann", role, operator_id, site_ids)
 
 
 @dataclass
@@ -63,9 +63,11 @@ class World:
     def deposit(self, bank: str, waybill: str, label: str, carrier: str, phone: str) -> None:
         self.send(bank, deposited(waybill, label, carrier, phone))
 
-    def reader(self, *banks: str) -> Reader:
-        """A person of the first bank's operator who sees the sites of ``banks``."""
-        return Reader(self.operators[banks[0]], frozenset(self.sites[b] for b in banks))
+    def reader(self, *banks: str) -> Viewer:
+        """A person of the first bank's operator who sees the sites of ``banks``: a site
+        manager of one, an operator admin of several (every site of its operator, here)."""
+        sites = frozenset(self.sites[b] for b in banks)
+        return person(self.operators[banks[0]], sites, admin=len(banks) > 1)
 
 
 def stamp(world: World, waybill: str, status: ParcelStatus, at: datetime) -> None:
