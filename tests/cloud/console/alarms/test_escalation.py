@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import threading
 
+from nacl.public import PrivateKey
 from sqlmodel import Session, col, select
 
+from cloud.clock import FixedClock
 from cloud.console.accounts.tables import StaffMail
 from cloud.console.alarms.escalation import escalate_due
 from cloud.console.alarms.service import acknowledge, list_alarms
+from cloud.messaging.channels import Outgoing
+from cloud.messaging.dispatcher import EMAIL, Dispatcher
 from cloud.models import Alarm
 from locker_contract.events import DoorClosed, DoorForcedOpen
 from tests.cloud.console.alarms.conftest import World, at
@@ -82,3 +86,31 @@ def test_two_notifiers_at_once_escalate_each_alarm_once(world: World) -> None:
     with Session(world.engine) as s:
         stamped = s.exec(select(Alarm.escalated_at)).all()
     assert set(stamped) == {at(AFTER)}
+
+
+class Recorder:
+    """An e-mail channel that keeps what it is given."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str:
+        self.sent.append(message)
+        return f"ref-{len(self.sent)}"
+
+
+async def test_the_notifiers_pass_escalates_and_mails_after_the_delay(world: World) -> None:
+    world.send("maple", DoorForcedOpen(compartment="A04"), at(0))
+    settings = world.cloud.settings.model_copy(update={"alarm_escalate_after_s": AFTER})
+    clock, mail = FixedClock(at(AFTER - 1)), Recorder()
+    notifier = Dispatcher(world.engine, settings, PrivateKey.generate(), {EMAIL: mail}, clock=clock)
+    await notifier.pass_once()
+    assert mail.sent == []
+    clock.advance(1)
+    await notifier.pass_once()
+    await notifier.pass_once()
+    assert [(m.to, m.subject.split(" / ")[1]) for m in mail.sent] == [
+        ("mo@example.com", "Alarm not acknowledged: door.forced_open at maple A04")
+    ]
