@@ -86,6 +86,9 @@ class ZoneSampler:
         except SensorFailed as exc:
             log.warning("zone %s: sensor failed (%s)", zone.name, exc)
             return FailedReading(at=at, failure=exc.failure)
+        except Exception:  # a reader's bug is still a sample missing from the trace
+            log.exception("zone %s: reading its sensor failed unexpectedly", zone.name)
+            return FailedReading(at=at, failure="bad_reply")
         if not cold.plausible(found.celsius) or not _humidity_plausible(found.humidity):
             log.warning("zone %s: implausible reading %s", zone.name, found)
             return FailedReading(at=at, failure="implausible")

@@ -86,6 +86,16 @@ def test_a_failed_sensor_is_a_failed_sample_and_after_three_an_alarm(
     assert [(b["ok"], b["failure"]) for b in bodies] == [(False, "no_answer"), (True, None)]
 
 
+def test_a_reader_that_breaks_leaves_a_failed_sample_not_a_hole(
+    tmp_path: Path, engine: Engine
+) -> None:
+    sensor = ScriptedSensor()
+    sampler, clock = _sampler(tmp_path, engine, sensor)
+    sensor.failure = RuntimeError("a bug in a reader")
+    _minutes(sampler, clock, 1)
+    assert [(r.celsius, r.failure) for r in _rows(engine)] == [(None, "bad_reply")]
+
+
 def test_a_reading_no_thermometer_gives_is_recorded_as_implausible(
     tmp_path: Path, engine: Engine
 ) -> None:
