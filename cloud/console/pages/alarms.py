@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +21,7 @@ from cloud.api.deps import ClockDep, EngineDep
 from cloud.console.accounts.deps import CsrfChecked, CurrentPerson, Person
 from cloud.console.alarms.classes import AlarmClass
 from cloud.console.alarms.service import NOTE_MAX, acknowledge, close, list_alarms
-from cloud.console.pages.common import back, page, page_router, sites_of
+from cloud.console.pages.common import PARTS_QUERY, back, page, page_router, sites_of
 from cloud.core.db import transaction
 from cloud.lifecycles import AlarmState
 from cloud.services.errors import CloudError, NotFound
@@ -59,7 +60,7 @@ def _listing(
         "sites": sites_of(engine, person),
         "error": error,
         "note_max": NOTE_MAX,
-        "query": request.url.query,
+        "query": urlencode([(k, v) for k, v in q.multi_items() if k != PARTS_QUERY]),
     }
     return page(request, "alarms.html", context, parts=("list",), status=status)
 
@@ -81,7 +82,8 @@ def alarms_page(
 
 
 def _done(request: Request) -> Response:
-    query = request.url.query
+    q = request.query_params
+    query = urlencode([(k, v) for k, v in q.multi_items() if k != PARTS_QUERY])
     return back(f"/console/alarms?{query}" if query else "/console/alarms")
 
 
