@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,7 +43,7 @@ from sqlalchemy import select as select_many
 from sqlmodel import Session, SQLModel, col
 
 from cloud.console.views.indexes import REPORTED_TYPES
-from cloud.console.views.scope import Viewer, banks_seen, clamp, json_text
+from cloud.console.views.scope import Viewer, banks_seen, clamp, json_text, utc
 from cloud.core.db import transaction
 from cloud.models import AuditEntry, Compartment, InboundEvent, Parcel, ParcelEvent, ParcelStatus
 from cloud.services.errors import Invalid
@@ -141,6 +141,11 @@ def records(
     limit: int = 50,
 ) -> RecordPage:
     limit, position = clamp(limit), _position(after)
+    filters = replace(
+        filters,
+        since=None if filters.since is None else utc(filters.since),
+        until=None if filters.until is None else utc(filters.until),
+    )
     with transaction(engine) as s:
         found = _read(s, viewer, filters, position, limit + 1)
     more = len(found) > limit
@@ -156,9 +161,9 @@ def _position(cursor: str | None) -> tuple[datetime, str] | None:
         when = datetime.fromisoformat(at)
     except ValueError:
         raise Invalid("not a records cursor") from None
-    if not sep or not key or when.tzinfo is None:
+    if not sep or not key:
         raise Invalid("not a records cursor")
-    return when, key
+    return utc(when), key
 
 
 def _read(

@@ -26,10 +26,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from cloud.console.views.records import PARCELS, Kind
-from cloud.console.views.scope import Viewer, seen_site
+from cloud.console.views.scope import Viewer, seen_site, utc
 from cloud.core.db import transaction
 from cloud.models import Alarm, Bank, Parcel, ParcelEvent, ParcelStatus, Site
 from cloud.services import bulk
+from cloud.services.errors import Invalid
 from cloud.services.presence import OFFLINE
 
 DOOR_FAULTS = ("door.jammed", "door.forced_open", "door.left_open")
@@ -66,7 +67,14 @@ def _zone(site: Site) -> tzinfo:
 
 
 def _local(day: date, zone: tzinfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    return utc(datetime(day.year, day.month, day.day, tzinfo=zone))
+
+
+def _after(day: date, days: int = 1) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        raise Invalid("a day out of range") from None
 
 
 def daily(engine: Engine, viewer: Viewer, site_id: str, day: date, *, now: datetime) -> SiteReport:
@@ -74,7 +82,7 @@ def daily(engine: Engine, viewer: Viewer, site_id: str, day: date, *, now: datet
     with transaction(engine) as s:
         site = seen_site(s, viewer, site_id)
         zone = _zone(site)
-        start, end = _local(day, zone), _local(day + timedelta(days=1), zone)
+        start, end = _local(day, zone), _local(_after(day), zone)
         return _report(s, site, Period(start, end, day.isoformat()), now)
 
 
@@ -84,7 +92,7 @@ def monthly(
     """The site's report for its local calendar month (the one ``month`` is a day of)."""
     year, number = month.year, month.month
     first = date(year, number, 1)
-    after = date(year + number // 12, number % 12 + 1, 1)
+    after = _after(date(year, number, 28), 4).replace(day=1)
     with transaction(engine) as s:
         site = seen_site(s, viewer, site_id)
         zone = _zone(site)

@@ -7,6 +7,7 @@ person by mistake from another operator still shows nothing. An empty set of sit
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, false, inspect
@@ -62,6 +63,16 @@ def json_text(table: type[SQLModel], column: str, key: str) -> ColumnElement[str
     """``key`` of the JSON ``column`` of ``table``, as text (``->>`` / ``json_extract``)."""
     found: ColumnElement[str] = inspect(table).columns[column][key].as_string()
     return found
+
+
+def utc(at: datetime) -> datetime:
+    """``at`` in UTC; ``Invalid`` for a time without a zone or one UTC cannot hold (year 0)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise Invalid("a time needs its zone")
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        raise Invalid("a time out of range") from None
 
 
 def clamp(limit: int) -> int:

@@ -109,6 +109,7 @@ def bare(database_url: str) -> Iterator[World]:
 @pytest.fixture
 def world(bare: World) -> World:
     w = bare
+    w.cloud.ok("POST", "/api/v1/couriers", w.cloud.keys["sf"], json={"id": "sf-c1"})  # jd's not
     w.deposit("alpha", "W1001", "A01", "sf", PHONES["W1001"])
     w.deposit("alpha", "W2002", "A02", "jd", PHONES["W2002"])
     w.deposit("alpha", "W3003", "A03", "sf", PHONES["W3003"])

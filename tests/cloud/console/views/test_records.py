@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -22,9 +22,9 @@ NEWEST_FIRST = [
     (Kind.SERVICE, "A05", None, "bank"),
     (Kind.REFUSAL, "A03", "sf", ""),
     (Kind.PICKUP, "A01", "sf", "recipient"),
-    (Kind.DEPOSIT, "A03", "sf", ""),
-    (Kind.DEPOSIT, "A02", "jd", ""),
-    (Kind.DEPOSIT, "A01", "sf", ""),
+    (Kind.DEPOSIT, "A03", "sf", "sf-c1"),
+    (Kind.DEPOSIT, "A02", "jd", ""),  # a courier the cloud does not know is nobody
+    (Kind.DEPOSIT, "A01", "sf", "sf-c1"),
 ]
 
 
@@ -101,10 +101,31 @@ def test_keyset_pages_walk_every_record_once(acted: World) -> None:
     assert len(whole) == 9
 
 
-@pytest.mark.parametrize("cursor", ["", "x", "2026-12-01T00:00:00|", "2026-12-01T00:00:00|p:1"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "x",
+        "2026-12-01T00:00:00+00:00|",
+        "2026-12-01T00:00:00|p:1",  # no zone
+        "0001-01-01T00:00:00+01:00|p:1",  # before the first year in UTC
+    ],
+)
 def test_a_bad_cursor_is_refused(world: World, cursor: str) -> None:
     with pytest.raises(Invalid):
         records(world.engine, world.reader("alpha"), after=cursor)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        RecordFilter(since=datetime(2026, 12, 1)),
+        RecordFilter(until=datetime.min.replace(tzinfo=timezone(timedelta(hours=1)))),
+    ],
+)
+def test_a_bad_time_is_refused(world: World, filters: RecordFilter) -> None:
+    with pytest.raises(Invalid):
+        records(world.engine, world.reader("alpha"), filters)
 
 
 def read_csv(text: str) -> list[list[str]]:

@@ -13,7 +13,7 @@ from cloud.console.views.reports import daily, monthly
 from cloud.core.db import transaction
 from cloud.models import ParcelStatus, Site
 from cloud.services import presence
-from cloud.services.errors import NotFound
+from cloud.services.errors import Invalid, NotFound
 from locker_contract.events import (
     DoorForcedOpen,
     DoorJammed,
@@ -118,3 +118,18 @@ def test_a_site_without_events_and_another_operators_site(day: World) -> None:
         daily(day.engine, day.reader("gamma"), day.sites["alpha"], DAY, now=D)
     with pytest.raises(NotFound):
         monthly(day.engine, day.reader("beta"), day.sites["alpha"], DAY, now=D)
+
+
+def test_a_day_or_month_out_of_range_is_refused(day: World) -> None:
+    reader, site = day.reader("alpha"), day.sites["alpha"]
+    with pytest.raises(Invalid):
+        daily(day.engine, reader, site, date.max, now=D)
+    with pytest.raises(Invalid):
+        monthly(day.engine, reader, site, date(9999, 12, 1), now=D)
+    with transaction(day.engine) as s:
+        s.execute(update(Site).where(col(Site.id) == site).values(timezone="Asia/Shanghai"))
+    with pytest.raises(Invalid):
+        daily(day.engine, reader, site, date.min, now=D)  # its local midnight is before year 1
+    with transaction(day.engine) as s:
+        s.execute(update(Site).where(col(Site.id) == site).values(timezone="No/Such_Zone"))
+    assert daily(day.engine, reader, site, DAY, now=D + 48 * H).period.start == D  # UTC
