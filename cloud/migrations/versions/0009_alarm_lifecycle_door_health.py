@@ -42,6 +42,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("cleared_by", Text(), nullable=True))
         batch_op.add_column(sa.Column("cleared_note", Text(), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("escalated_at", Time(), nullable=True))
+    # alarms open before the console existed are not mailed now, all at once (decision 0023):
+    # nobody could have acknowledged them; they are stamped as escalated when raised
+    op.execute("UPDATE alarm SET escalated_at = raised_at WHERE cleared_at IS NULL")
     op.create_table(
         "doorday",
         sa.Column("bank_id", Text(), nullable=False),
