@@ -49,7 +49,10 @@ KINDS: dict[str, AlarmClass] = {
     "kiosk.lockout": TA,
     "door.left_open": TI,
     "parcel.overdue": TI,
-    "temperature_excursion": E,
+    "temperature_excursion": E,  # the cold chain's names for a zone out of its class's range
+    "zone.excursion": E,
+    "zone.excursion_started": E,
+    "zone.sensor": T,  # a zone's temperature sensor failing
 }
 
 CAUSE_KEY = "alarms.cause.{}"  # why a technical alarm cannot be closed by hand, in words
