@@ -1,34 +1,19 @@
-"""The console on the cloud's app: ``install(app)`` adds its static files and every router.
-
-The accounts' router (sign-in, sign-out, invitations) comes from ``cloud.console.accounts``;
-the pages' routers from ``cloud.console.pages``; the live stream from ``cloud.console.live``.
-"""
+"""The console on the cloud's app: ``install(app)`` adds its static files and every router:
+the accounts' (sign-in, sign-out, invitations), the pages' and the live stream's."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import logging
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from cloud.console import live
+from cloud.console.accounts import routes as accounts
+from cloud.console.pages import routes as pages
 from cloud.console.web import HERE
-
-log = logging.getLogger(__name__)
-ROUTERS = (  # every console router, in the order they match
-    "cloud.console.accounts.routes",
-    "cloud.console.pages.routes",
-    "cloud.console.live",
-)
 
 
 def install(app: FastAPI) -> None:
     """The console's static files and routes, on the cloud's app."""
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
-    for name in ROUTERS:
-        if importlib.util.find_spec(name) is None:  # a part still being built (issue 15)
-            log.warning("console part absent: %s", name)
-            continue
-        router: APIRouter = importlib.import_module(name).router
+    for router in (accounts.router, pages.router, live.router):
         app.include_router(router)

@@ -7,7 +7,8 @@ of the last ``COMMAND_WINDOW``; the banks' presence), and names each topic whose
 moved in an event (``event: alarms``; data: the topic's short digest, never a row). The page's
 script (``static/console.js``) then fetches again, with the person's own session, every region
 marked ``data-live="<topic>"``: what a region shows is scoped as the page is, and the stream
-itself carries nothing of any site.
+itself carries nothing of any site. A page is rendered with its mark (``?since=``), so what
+moves between the render and the stream's start is told too.
 
 Each poll re-reads the session and the person: a session revoked, expired or idle too long, or
 an account disabled, ends the stream (``event: ended``), and a person whose sites changed is
@@ -53,6 +54,7 @@ COMMAND_WINDOW = timedelta(days=1)  # commands older than this no page shows as 
 STREAM_MAX = timedelta(hours=1)  # then the browser reconnects, and everything is checked anew
 RETRY_MS = 3000  # how long the browser waits before it reconnects
 DIGEST_CHARS = 12
+MARK_MAX = (DIGEST_CHARS + 1) * 3  # a mark's length, at most
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 Prints = dict[str, str]
@@ -222,8 +224,9 @@ async def live(request: Request, person: CurrentPerson) -> StreamingResponse:
     def look() -> Prints | None:
         return watched(app.engine, app.settings.secret_key, token, app.clock.now())
 
-    told = marked(request.headers.get("last-event-id"))
-    if not told:  # a first connection: what the page was rendered with is now
+    since = request.headers.get("last-event-id") or request.query_params.get("since", "")
+    told = marked(since[:MARK_MAX])
+    if not told:  # no mark of what the page shows: take it to be what is now
         now_seen = await run_in_threadpool(look)
         told = now_seen or {}
     stream = Stream(look, told, app.settings, anyio.current_time())

@@ -11,7 +11,6 @@ shows one person's scope, and a shared cache must not hand it to another.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -64,11 +63,8 @@ def language(request: Request) -> str:
 
 
 def csrf_for(request: Request) -> str:
-    """The session's CSRF token for the forms (none without a session, or before the accounts'
-    part has landed)."""
-    if importlib.util.find_spec("cloud.console.accounts.deps") is None:
-        return ""
-    deps = importlib.import_module("cloud.console.accounts.deps")  # late: accounts render pages
+    """The session's CSRF token for the forms (none without a session)."""
+    deps = importlib.import_module("cloud.console.accounts.deps")  # late: it imports ``render``
     return str(deps.csrf_token(request))
 
 

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from cloud.console import live
 from cloud.console.accounts.deps import FORMS, Person
 from cloud.console.web import render
 from cloud.core.db import transaction
@@ -95,7 +96,18 @@ def page(
     if part in parts:
         stem = template.removesuffix(".html")
         return render(request, f"_{stem}_{part}.html", context, status=status)
+    person = context.get("person")
+    if parts and isinstance(person, Person):
+        context = {**context, "live_since": live_mark(request, person)}
     return render(request, template, context, status=status)
+
+
+def live_mark(request: Request, person: Person) -> str:
+    """What the page shows now, as the live stream marks it: the stream then tells whatever
+    moved between this render and its own start."""
+    state = request.app.state
+    with transaction(state.engine) as s:
+        return live.mark(live.fingerprints(s, person, state.clock.now()))
 
 
 def back(url: str) -> RedirectResponse:

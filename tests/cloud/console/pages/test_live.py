@@ -3,6 +3,7 @@ person's sites), a stream that tells each move once, beats, and ends with its se
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 
@@ -161,3 +162,19 @@ def test_a_door_closed_elsewhere_moves_nothing_of_ann(pages: Pages, closed: bool
     assert prints_of(pages, ann) == before
     with Session(pages.console.engine) as s:
         assert s.exec(select(Alarm).where(Alarm.bank_id == "elm-1")).first() is not None
+
+
+def test_a_page_carries_its_mark_so_what_moves_before_the_stream_starts_is_told(
+    pages: Pages,
+) -> None:
+    person_id = pages.person("ann@example.org")
+    ann = pages.browser("ann@example.org")
+    found = re.search(r'data-live="/console/live\?since=([0-9a-f.]+)"', ann.get("/console/").text)
+    assert found is not None
+    told = live.marked(found.group(1))
+    assert told == prints_of(pages, person_id)
+    pages.send("maple-1", DoorForcedOpen(compartment="A01"))
+    stream = live.Stream(lambda: prints_of(pages, person_id), told, pages.console.settings, 0.0)
+    assert [m.split("\n")[1] for m in stream.changes(prints_of(pages, person_id))] == [
+        "event: alarms"
+    ]
