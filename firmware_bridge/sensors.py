@@ -5,7 +5,8 @@ input registers), the registers of temperature and humidity, whether the tempera
 signed, the scale (x10: 305 means 30.5), the line speed and the range the sensor can physically
 measure. A ``SensorReading`` is what one read gave: a temperature (and humidity) only when the
 device answered with a plausible value, otherwise a reason and no number. A reading outside the
-sensor's physical range is a broken probe or garbage that passed the CRC, never a temperature.
+sensor's physical range is a broken probe or garbage that passed the CRC, never a temperature; a
+humidity beyond saturation is no humidity, but leaves the temperature standing.
 
 ``SHT20`` is the common SHT20-based transmitter (XY-MD02 and its clones): input registers 0x0001
 (temperature x10, signed) and 0x0002 (humidity x10), 9600 8N1, address 1 by default, measuring
@@ -119,16 +120,21 @@ class SensorProfile:
         if self.signed and raw >= 0x8000:
             raw -= 0x10000
         celsius = raw / self.scale
-        humidity = None
-        if self.humidity_register is not None:
-            humidity = registers[self.humidity_register - self.first] / self.humidity_scale
-        plausible = self.celsius_min <= celsius <= self.celsius_max
-        if not plausible or (humidity is not None and humidity > HUMIDITY_MAX):
+        if not self.celsius_min <= celsius <= self.celsius_max:
             return SensorReading(address, ReadingStatus.OUT_OF_RANGE)
-        return SensorReading(address, ReadingStatus.OK, celsius, humidity)
+        return SensorReading(address, ReadingStatus.OK, celsius, self._humidity(registers))
+
+    def _humidity(self, registers: tuple[int, ...]) -> float | None:
+        """The humidity, or None when there is none or it is beyond saturation: a condensing
+        probe in a fridge reads past 100 %RH, and its temperature is still the cold chain's
+        record (the sample is kept, without humidity)."""
+        if self.humidity_register is None:
+            return None
+        humidity = registers[self.humidity_register - self.first] / self.humidity_scale
+        return humidity if humidity <= HUMIDITY_MAX else None
 
 
-HUMIDITY_MAX = 100.0  # percent relative humidity; more is garbage (humidity is never negative)
+HUMIDITY_MAX = 100.0  # percent relative humidity; more is no humidity (it is never negative)
 
 SHT20 = SensorProfile("sht20")
 PROFILES: dict[str, SensorProfile] = {SHT20.name: SHT20}

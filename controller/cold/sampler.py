@@ -89,10 +89,10 @@ class ZoneSampler:
         except Exception:  # a reader's bug is still a sample missing from the trace
             log.exception("zone %s: reading its sensor failed unexpectedly", zone.name)
             return FailedReading(at=at, failure="bad_reply")
-        if not cold.plausible(found.celsius) or not _humidity_plausible(found.humidity):
+        if not cold.plausible(found.celsius):
             log.warning("zone %s: implausible reading %s", zone.name, found)
             return FailedReading(at=at, failure="implausible")
-        return Reading(at=at, celsius=found.celsius, humidity=found.humidity)
+        return Reading(at=at, celsius=found.celsius, humidity=_humidity(zone, found.humidity))
 
     def record(self, zone: ZoneSpec, sample: ZoneSample) -> None:
         """Store ``sample`` and move its zone's watch, with the events that raises."""
@@ -167,5 +167,10 @@ def _sample(row: ZoneSampleRow) -> ZoneSample:
     return Reading(at=at, celsius=row.celsius, humidity=row.humidity)
 
 
-def _humidity_plausible(humidity: float | None) -> bool:
-    return humidity is None or 0.0 <= humidity <= 100.0
+def _humidity(zone: ZoneSpec, humidity: float | None) -> float | None:
+    """The humidity to keep; one no hygrometer reads is dropped, not the temperature with it
+    (the cold chain's record is the temperature)."""
+    if humidity is None or 0.0 <= humidity <= 100.0:
+        return humidity
+    log.warning("zone %s: implausible humidity %s dropped", zone.name, humidity)
+    return None

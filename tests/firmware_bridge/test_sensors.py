@@ -55,8 +55,10 @@ def test_the_range_is_inclusive() -> None:
     assert SHT20.reading(1, (600, 1000)).humidity == 100.0
 
 
-def test_humidity_above_saturation_is_garbage_too() -> None:
-    assert SHT20.reading(1, (50, 1001)).status is ReadingStatus.OUT_OF_RANGE
+def test_humidity_above_saturation_is_dropped_but_the_temperature_kept() -> None:
+    # a condensing probe in a fridge reads past 100 %RH: the cold chain still needs its 4.1 C
+    assert SHT20.reading(1, (41, 1001)) == SensorReading(1, ReadingStatus.OK, 4.1, None)
+    assert SHT20.reading(1, (41, 0xFFFF)) == SensorReading(1, ReadingStatus.OK, 4.1, None)
 
 
 def test_a_custom_profile_reads_holding_registers_unsigned_by_the_hundred() -> None:
@@ -129,8 +131,8 @@ def test_a_reading_has_a_temperature_only_within_the_sensors_range(temp: int, hu
     assert reading.ok == (reading.celsius is not None)
     if reading.celsius is not None:
         assert SHT20.celsius_min <= reading.celsius <= SHT20.celsius_max
-        assert reading.humidity is not None
-        assert 0.0 <= reading.humidity <= 100.0
+        assert (reading.humidity is None) == (hum > 1000)
+        assert reading.humidity is None or 0.0 <= reading.humidity <= 100.0
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from controller.cold.sampler import SensorFailed, ZoneSampler
+from controller.cold.sampler import Measurement, SensorFailed, ZoneSampler
 from controller.cold.tables import ZoneSampleRow
+from controller.cold.zones import SensorSpec
 from controller.config import EdgeConfig, load_config
 from controller.store import Outbox, drop_acknowledged, event_types, transaction
 from locker_contract.cold import CHILLED_EXCURSION_AFTER
@@ -190,3 +191,15 @@ def test_samples_are_kept_until_sent_and_for_the_retention(tmp_path: Path, engin
     _minutes(sampler, clock, 1)  # a fresh one, within the retention
     assert sampler.purge() == 2
     assert len(_rows(engine)) == 1
+
+
+def test_a_humidity_past_saturation_keeps_the_temperature_sample(
+    tmp_path: Path, engine: Engine
+) -> None:
+    async def condensing(_sensor: SensorSpec) -> Measurement:
+        return Measurement(4.2, 104.0)  # a wet probe reads past 100 %RH
+
+    config = _config(tmp_path)
+    sampler = ZoneSampler(engine, config.zones, config.cold, condensing, FakeClock())
+    asyncio.run(sampler.sample_once())
+    assert [(r.celsius, r.humidity, r.failure) for r in _rows(engine)] == [(4.2, None, None)]
