@@ -232,3 +232,18 @@ def test_no_input_makes_a_500(pages: Pages) -> None:
         ann.post("/console/banks/maple-1/actions/nope", data={"csrf_token": token}).status_code
         == 404
     )
+
+
+def test_what_people_write_is_shown_as_text_never_as_markup(pages: Pages) -> None:
+    pages.person("ann@example.org")
+    ann = pages.browser("ann@example.org")
+    pages.send("maple-1", DoorForcedOpen(compartment="A02"))
+    listing = ann.get("/console/alarms?lang=en").text
+    with Session(pages.console.engine) as s:
+        alarm = s.exec(select(Alarm)).one()
+    note = '<script>alert("x")</script>'
+    form = {"note": note, "csrf_token": csrf(listing)}
+    assert ann.post(f"/console/alarms/{alarm.id}/acknowledge", data=form).status_code == 303
+    listing = ann.get("/console/alarms?lang=en").text
+    assert note not in listing
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in listing
