@@ -232,3 +232,24 @@ def reset_link(engine: Engine, settings: Settings, email: str, now: datetime) ->
         token = links.issue(s, settings.secret_key, row.id, LinkPurpose.RESET, now)
         audit(s, None, "console.reset_link", f"person:{row.id}")
     return token
+
+
+def set_active(engine: Engine, admin: Person, person_id: str, active: bool, now: datetime) -> str:
+    """An operator admin turns a person of its operator away (a leaver: no more sign-in, every
+    session ended at once) or back. Another operator's person is unknown; oneself is refused.
+    The person's e-mail."""
+    if not admin.is_admin:
+        raise BadInvitation("accounts.admins_only")
+    if person_id == admin.id:
+        raise BadInvitation("accounts.not_yourself")
+    with transaction(engine) as s:
+        row = s.get(Account, person_id)
+        if row is None or row.operator_id != admin.operator_id:
+            raise BadInvitation("accounts.person_unknown")
+        row.active = active
+        s.add(row)
+        if not active:
+            sessions.revoke_all(s, row.id, now)
+        action = "console.reactivate" if active else "console.deactivate"
+        audit_person(s, admin, action, f"person:{row.id}")
+        return row.email

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -240,3 +240,20 @@ def invite(
         shown = url(settings.recipient_base_url, token)
     context = {"invited": form.email.strip().lower(), "link": shown}
     return _people_page(request, person, context)
+
+
+@router.post("/people/{person_id}/active", response_class=HTMLResponse)
+def set_active(
+    request: Request,
+    person: CurrentPerson,
+    _: CsrfChecked,
+    person_id: Annotated[str, Path(max_length=64)],
+    active: Annotated[bool, Form()],
+) -> HTMLResponse:
+    engine, _settings, clock = _app(request)
+    try:
+        email = people.set_active(engine, person, person_id, active, clock.now())
+    except AccountError as exc:
+        return _people_page(request, person, {"error": exc.text}, exc.status)
+    done = "accounts.reactivated" if active else "accounts.deactivated"
+    return _people_page(request, person, {"done": done, "email": email})

@@ -99,6 +99,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Only your operator's sites can be given.",
     },
     "accounts.email_unknown": {"zh": "没有这个邮箱的账户。", "en": "No account has this e-mail."},
+    "accounts.deactivate": {"zh": "停用", "en": "Deactivate"},
+    "accounts.deactivate_label": {"zh": "停用 {name}", "en": "Deactivate {name}"},
+    "accounts.deactivated": {
+        "zh": "{email} 已停用，其所有会话已结束。",
+        "en": "{email} is deactivated and signed out everywhere.",
+    },
+    "accounts.reactivate": {"zh": "重新启用", "en": "Reactivate"},
+    "accounts.reactivate_label": {"zh": "重新启用 {name}", "en": "Reactivate {name}"},
+    "accounts.reactivated": {"zh": "{email} 已重新启用。", "en": "{email} is active again."},
+    "accounts.not_yourself": {"zh": "不能停用自己。", "en": "You cannot deactivate yourself."},
+    "accounts.person_unknown": {"zh": "没有这个人员。", "en": "There is no such person."},
+    "accounts.actions": {"zh": "操作", "en": "Actions"},
     "accounts.email_taken": {
         "zh": "这个邮箱已有账户。",
         "en": "This e-mail already has an account.",

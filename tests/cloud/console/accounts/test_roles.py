@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
+from cloud.console.accounts import people
 from cloud.console.accounts.deps import Person, audit_person, load_person
 from cloud.console.accounts.tables import Account, PersonRole
 from cloud.core.db import transaction
@@ -108,3 +109,32 @@ def test_the_audit_log_names_the_person(console: Console) -> None:
     ]
     assert {e.role for e in entries} == {"operator_admin"}
     assert entries[-1].detail == {"phone": "*********00"}
+
+
+def set_active(console: Console, person_id: str, active: bool) -> int:
+    form = {"csrf_token": console.csrf("/console/people"), "active": str(active).lower()}
+    return console.client.post(f"/console/people/{person_id}/active", data=form).status_code
+
+
+def test_an_admin_turns_a_leaver_away_and_back(console: Console) -> None:
+    ann = console.person("ann@example.org")
+    boss = console.person("boss@example.org", ADMIN, frozenset())
+    with transaction(console.engine) as s:
+        rival = people.create_person(
+            s, people.NewPerson("r@rival.example", "R", ADMIN, "rival"), console.clock.now()
+        )
+    console.sign_in("ann@example.org")
+    ann_session = console.client.cookies.get("console_session")
+    assert set_active(console, boss, False) == 403  # a site manager may not
+    console.sign_in("boss@example.org")
+    assert set_active(console, boss, False) == 422  # nor oneself
+    assert set_active(console, rival.id, False) == 422  # nor another operator's
+    assert set_active(console, ann, False) == 200
+    console.client.cookies.clear()
+    console.client.cookies.set("console_session", ann_session or "")
+    assert console.client.get("/console/people").status_code == 303  # signed out at once
+    assert console.sign_in("ann@example.org").status_code == 401
+    console.client.cookies.clear()  # the stale cookie set by hand would sit beside the new one
+    assert console.sign_in("boss@example.org").status_code == 303
+    assert set_active(console, ann, True) == 200
+    assert console.sign_in("ann@example.org").status_code == 303
