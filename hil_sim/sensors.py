@@ -76,7 +76,9 @@ class ChilledZone:
             door.advance(now)
             moves += [(at, index, state) for at, state in door.moves[self._seen[index] :]]
             self._seen[index] = len(door.moves)
-        for at, index, state in sorted(moves):
+        # in time order, and each door's moves at one instant in the order they happened
+        # (a stable sort on time and door: never by the states' names)
+        for at, index, state in sorted(moves, key=lambda move: move[:2]):
             is_open = state is DoorState.OPEN
             if is_open != self._open[index]:
                 self._open[index] = is_open

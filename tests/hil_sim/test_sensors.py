@@ -131,6 +131,18 @@ def test_a_door_shut_again_stops_the_warming() -> None:
     assert zone.advance(10 * 60.0) < 8.0
 
 
+def test_a_door_forced_and_shut_at_one_instant_leaves_the_zone_shut() -> None:
+    # its moves at one time are taken in the order they happened, not by their states' names
+    # ("locked" sorts before "open": the zone believed the door open for good, and warmed)
+    door = Door(1, 1, close_after=None)
+    zone = ChilledZone(ThermalZone(ThermalParams(start=5.0)), [door])
+    door.schedule(10.0, DoorEvent.FORCE)
+    door.schedule(10.0, DoorEvent.CLOSE)
+    zone.advance(20.0)
+    assert zone.thermal.doors_open == 0
+    assert zone.advance(10 * 60.0) < 8.0
+
+
 def test_the_simulator_wires_zones_to_its_doors_and_takes_sensor_faults() -> None:
     sim = Simulator(
         "xor8a",
