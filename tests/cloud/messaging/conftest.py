@@ -38,6 +38,7 @@ from locker_contract import sealing
 from locker_contract.events import Envelope, ParcelDeposited, ParcelPickedUp
 from locker_contract.storage import StoragePolicy
 from tests.databases import migrated
+from tests.threads import serve_in_thread
 
 BANK = "maple-court-3"
 PHONE_NUMBER = "13800138000"
@@ -101,8 +102,7 @@ def gateway() -> Iterator[Gateway]:
         f"http://127.0.0.1:{server.server_port}/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
     )
     server.RequestHandlerClass = _handler(made)
-    thread = threading.Thread(target=server.serve_forever, name="test-gateway", daemon=True)
-    thread.start()
+    thread = serve_in_thread(server, "test-gateway")
     try:
         yield made
     finally:

@@ -12,6 +12,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.threads import serve_in_thread
+
 
 @dataclass(frozen=True)
 class Received:
@@ -54,7 +56,7 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_thread(self._server, "test-receiver")
 
     def stop(self) -> None:
         """Down: connections refused until ``start`` again (same port)."""
