@@ -12,6 +12,7 @@ from cloud.api.deps import RateLimiter
 from cloud.api.routes import router
 from cloud.api.storage_routes import router as storage_router
 from cloud.clock import Clock, SystemClock
+from cloud.coldchain.api import router as cold_router
 from cloud.console.app import install as install_console
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(storage_router)  # sites' storage policies (decision 0017)
     install_recipient_page(app)  # /r/<token>: the recipients' page (decision 0018)
     app.include_router(webhooks_router)  # carriers' webhooks, tracking, returns (issue 16)
+    app.include_router(cold_router)  # parcels' temperature traces (issue 17)
     install_console(app)  # /console/: the managers' console (issue 15)
 
     @app.exception_handler(CloudError)

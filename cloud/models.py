@@ -33,6 +33,7 @@ from cloud.lifecycles import (
 )
 from cloud.messaging.states import MessageKind, MessageState
 from locker_contract import vocabulary
+from locker_contract.cold import ZONE_PATTERN, TemperatureClass
 
 __all__ = [  # the lifecycles' states, where the tables that hold them are
     "AlarmState",
@@ -51,6 +52,9 @@ class CloudModel(SQLModel, registry=registry()):
 
 
 METADATA = CloudModel.metadata
+
+
+AMBIENT_DEFAULT = {"server_default": "ambient"}  # the class of rows made before issue 17
 
 
 def new_id() -> str:
@@ -75,18 +79,29 @@ class Role(StrEnum):
 # fuzzing strategies with schema examples)
 Label = Annotated[str, pydantic.Field(pattern=r"^[A-Z][0-9]{2}$")]
 Slug = Annotated[str, pydantic.Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+ZoneName = Annotated[str, pydantic.Field(pattern=ZONE_PATTERN)]  # the contract's, no example
 
 
 class CompartmentCreate(BaseModel):
     label: Label
     size: Size
     low: bool = False
+    # its zone's class (issue 17): a chilled or frozen compartment names its zone, ambient none
+    temperature_class: TemperatureClass = TemperatureClass.AMBIENT
+    zone: ZoneName | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _zone_with_class(self) -> CompartmentCreate:
+        if (self.zone is None) != (self.temperature_class is TemperatureClass.AMBIENT):
+            raise ValueError("a chilled or frozen compartment names its zone; ambient names none")
+        return self
 
 
 class ReservationCreate(BaseModel):
     bank_id: Slug
     size: Size
     kind: Literal["soft", "hard"] = "soft"  # soft: held for ttl_s; hard: until deposit or cancel
+    temperature_class: TemperatureClass = TemperatureClass.AMBIENT  # only a compartment of it
     ttl_s: Annotated[
         float | None,
         pydantic.Field(gt=0, le=7 * 24 * 3600, description="soft only; default: the server's"),
@@ -195,6 +210,8 @@ class Compartment(CloudModel, table=True):
     size_rank: int
     low: bool = False
     in_service: bool = True
+    temperature_class: str = Field(default="ambient", sa_column_kwargs=AMBIENT_DEFAULT)
+    zone: str | None = None  # the chilled or frozen cabinet it is in (``cloud.coldchain``)
 
     __table_args__ = (UniqueConstraint("bank_id", "label"),)
 
@@ -265,6 +282,7 @@ class Reservation(CloudModel, table=True):
     idempotency_key: str | None = None
     request_hash: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+    temperature_class: str = Field(default="ambient", sa_column_kwargs=AMBIENT_DEFAULT)
 
     __table_args__ = (
         Index(
@@ -293,6 +311,7 @@ class Parcel(CloudModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     group_id: str | None = Field(default=None, index=True)  # the bank's pickup group, once in
     edge_id: str | None = Field(default=None, index=True)  # the bank's id of it, once in
+    temperature_class: str = Field(default="ambient", sa_column_kwargs=AMBIENT_DEFAULT)
 
     __table_args__ = (
         UniqueConstraint("carrier_id", "waybill"),

@@ -7,6 +7,7 @@ module and is listed here, so that nothing is left out of a migration by an impo
 
 from __future__ import annotations
 
+from cloud.coldchain import tables as _coldchain  # noqa: F401  (the cold chain, issue 17)
 from cloud.console.accounts import tables as _accounts  # noqa: F401  (console accounts)
 from cloud.console.health import tables as _door_health  # noqa: F401  (door health by day)
 from cloud.console.views import indexes as _read_indexes  # noqa: F401  (console read models)

@@ -139,6 +139,7 @@ def announce_parcel(
         bank_id=body.bank_id,
         phone=body.recipient_phone,
         consent=body.consent,
+        temperature_class=body.temperature_class,
     )
     return _parcel(engine, parcel)
 

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from cloud import models
 from cloud.models import Consent, Slug
 from cloud.services.keys import MAX_OVERLAP_S
+from locker_contract.cold import TemperatureClass
 from locker_contract.text import FiniteFloat, Text
 
 # one definition, where the services take them too (cloud/models.py)
@@ -32,6 +33,7 @@ class ReservationPublic(BaseModel):
     expires_at: datetime | None
     created_at: datetime
     compartment: str | None = None  # its label, e.g. A07
+    temperature_class: str = "ambient"  # issue 17
 
 
 class ParcelCreate(BaseModel):
@@ -39,6 +41,8 @@ class ParcelCreate(BaseModel):
     bank_id: Slug
     recipient_phone: Annotated[Text, Field(min_length=7, max_length=32)]
     consent: Annotated[Consent, Field(description="How the recipient agreed to locker delivery")]
+    # issue 17: a chilled or frozen parcel goes only into a compartment of its class
+    temperature_class: TemperatureClass = TemperatureClass.AMBIENT
 
 
 class ParcelPublic(BaseModel):
@@ -49,6 +53,7 @@ class ParcelPublic(BaseModel):
     consent: str
     created_at: datetime
     compartment: str | None = None  # its label once deposited, e.g. A07
+    temperature_class: str = "ambient"  # issue 17
 
 
 class ParcelEventPublic(BaseModel):

@@ -61,6 +61,7 @@ from cloud.services.nearest import nearest_with_room
 from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
+from locker_contract.cold import TemperatureClass
 from locker_contract.sharing import BankCounts, Share, Verdict, admit
 
 __all__ = ["ALLOCATION_LOCK", "HOLDING_PARCEL", "nearest_with_room"]  # the benchmark mirrors these
@@ -71,7 +72,10 @@ DEFAULT_TTL_S = 3600.0  # a soft hold's, when the request names none
 
 def digest(request: ReservationCreate) -> str:
     """What an Idempotency-Key's replay must match: the request, its time to live resolved."""
-    body = json.dumps([request.bank_id, str(request.size), request.kind, _ttl_s(request)])
+    fields: list[object] = [request.bank_id, str(request.size), request.kind, _ttl_s(request)]
+    if request.temperature_class is not TemperatureClass.AMBIENT:  # ambient hashes as before
+        fields.append(str(request.temperature_class))
+    body = json.dumps(fields)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -122,7 +126,7 @@ def _refusal(engine: Engine, refused: Refused, request: ReservationCreate) -> Co
     if not refused.nearby:
         return Conflict(refused.reason, **refused.detail)
     with transaction(engine) as s:
-        nearest = nearest_with_room(s, request.bank_id, request.size)
+        nearest = nearest_with_room(s, request.bank_id, request.size, request.temperature_class)
     return Conflict(refused.reason, nearest=nearest, **refused.detail)
 
 
@@ -149,9 +153,14 @@ def _reserve_locked(
     refusal = _admit(s, request.bank_id, carrier)
     if refusal is not None:
         return refusal
-    compartment = pick_free(s, request.bank_id, request.size)
+    klass = request.temperature_class
+    compartment = pick_free(s, request.bank_id, request.size, klass)
     if compartment is None:
-        return Refused(f"no free compartment fits size {request.size} at {request.bank_id}")
+        kind = "" if klass is TemperatureClass.AMBIENT else f"{klass} "
+        return Refused(
+            f"no free {kind}compartment fits size {request.size} at {request.bank_id}",
+            detail={"temperature_class": str(klass)},
+        )
     soft = request.kind == "soft"
     reservation = Reservation(
         carrier_id=carrier,
@@ -163,6 +172,7 @@ def _reserve_locked(
         created_at=now,
         idempotency_key=key,
         request_hash=digest(request),
+        temperature_class=str(klass),
     )
     s.add(reservation)
     s.flush()
@@ -269,10 +279,15 @@ def _admit(s: Session, bank_id: str, carrier: str) -> Refused | None:
     return None
 
 
-def pick_free(s: Session, bank_id: str, size: Size) -> Compartment | None:
-    """The smallest free compartment that fits, locked for this transaction (``SKIP LOCKED``
-    on PostgreSQL; SQLite has one writer at a time)."""
-    return s.exec(PICK, params={"bank": bank_id, "rank": size.rank}).first()
+def pick_free(
+    s: Session, bank_id: str, size: Size, klass: str = TemperatureClass.AMBIENT
+) -> Compartment | None:
+    """The smallest free compartment of class ``klass`` that fits, locked for this transaction
+    (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer at a time). Classes match exactly
+    (``locker_contract.cold.serves``): a chilled parcel only in a chilled compartment, an ambient
+    one never in a fridge's room."""
+    params = {"bank": bank_id, "rank": size.rank, "klass": str(klass)}
+    return s.exec(PICK, params=params).first()
 
 
 def free_by_size(s: Session, bank_id: str) -> dict[str, int]:

@@ -2,13 +2,23 @@
 
 Built per request, SQLAlchemy spends more time constructing an expression and its cache key
 than PostgreSQL spends answering it; these are built at import and run with ``{"bank": ...}``
-(and ``"rank"``). They select columns, not ORM objects, but for the compartment taken."""
+(and ``"rank"``, ``"klass"``: the temperature class). They select columns, not ORM objects,
+but for the compartment taken."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import BindParameter, CompoundSelect, bindparam, func, literal, null, union_all
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    String,
+    bindparam,
+    func,
+    literal,
+    null,
+    union_all,
+)
 from sqlmodel import col, select
 
 from cloud.models import Bank, Compartment, Parcel, Reservation, ReservationState, SharingPolicy
@@ -79,6 +89,7 @@ PICK = (
     .where(
         Compartment.bank_id == _BANK,
         col(Compartment.size_rank) >= bindparam("rank"),
+        Compartment.temperature_class == bindparam("klass", type_=String()),  # issue 17
         *_FREE,
     )
     .order_by(col(Compartment.size_rank), col(Compartment.label))

@@ -48,6 +48,7 @@ from cloud.webhooks import outbox as webhooks
 from cloud.webhooks.events import Kind
 from locker_contract import commands as contract
 from locker_contract import vocabulary
+from locker_contract.cold import TemperatureClass
 from locker_contract.credentials import day_bounds
 
 CONSENTS = vocabulary.CONSENTS
@@ -80,9 +81,17 @@ def banks(engine: Engine, who: Principal) -> list[BankPublic]:
 
 
 def announce(
-    engine: Engine, who: Principal, *, waybill: str, bank_id: str, phone: str, consent: str
+    engine: Engine,
+    who: Principal,
+    *,
+    waybill: str,
+    bank_id: str,
+    phone: str,
+    consent: str,
+    temperature_class: TemperatureClass = TemperatureClass.AMBIENT,
 ) -> Parcel:
-    """A parcel announced ahead, with the recipient's consent on record."""
+    """A parcel announced ahead, with the recipient's consent on record, and the temperature
+    class it travels in (the bank puts it only into a compartment of that class)."""
     carrier = who.carrier
     if consent not in CONSENTS:
         raise Invalid("unknown consent", choices=CONSENTS)
@@ -100,6 +109,7 @@ def announce(
                 bank_id=bank_id,
                 recipient_phone=phone,
                 consent=consent,
+                temperature_class=str(temperature_class),
             )
             s.add(parcel)
             s.flush()
@@ -107,12 +117,22 @@ def announce(
             webhooks.parcel_event(s, Kind.ANNOUNCED, parcel, at=parcel.created_at)
             audit(s, who, "announce", parcel.id, waybill=waybill)
             announced = contract.ParcelAnnounce(
-                waybill=waybill, carrier_id=carrier, recipient_phone=phone, consent=Consent(consent)
+                waybill=waybill,
+                carrier_id=carrier,
+                recipient_phone=phone,
+                consent=Consent(consent),
+                temperature_class=_asked(temperature_class),
             )
             enqueue_command(s, bank_id, announced, who=who)
             return parcel
     except IntegrityError:
         raise Conflict(f"waybill {waybill} is already announced") from None
+
+
+def _asked(klass: TemperatureClass) -> TemperatureClass | None:
+    """What the announcement tells the bank: nothing for ambient (as before issue 17, so that
+    a bank whose contract predates the field takes it), the class otherwise."""
+    return None if klass is TemperatureClass.AMBIENT else klass
 
 
 def parcels(engine: Engine, who: Principal) -> list[Parcel]:

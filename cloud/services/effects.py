@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from cloud.coldchain import ingest as coldchain
 from cloud.lifecycles import PARCEL, RESERVATION
 from cloud.models import (
     Carrier,
@@ -93,6 +94,7 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
             alarms.raise_open(s, [bank_id], event.type, where, now)
         case _:
             log.debug("%s: %s recorded", source, event.type)
+    coldchain.apply(s, row, event, now)  # zones' excursions, parcels' cold records (issue 17)
     webhooks.bank_event(s, row, event, now)  # the carrier's webhook event, in this transaction
 
 
@@ -154,7 +156,9 @@ def _settle_reservations(s: Session, compartment: Compartment, carrier: str, now
 def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetime) -> None:
     """Move the hold to another free fitting compartment (``taken`` is not free: the parcel is
     in it), or make it unfulfillable."""
-    better = allocation.pick_free(s, taken.bank_id, Size(reservation.size))
+    better = allocation.pick_free(
+        s, taken.bank_id, Size(reservation.size), reservation.temperature_class
+    )
     if better is None:
         reservation.state = RESERVATION.step(reservation.state, ReservationState.UNFULFILLABLE)
         webhooks.reservation_event(s, Kind.RESERVATION_UNFULFILLABLE, reservation, now)

@@ -114,6 +114,8 @@ def create_bank(
                     size=spec.size,
                     size_rank=spec.size.rank,
                     low=spec.low,
+                    temperature_class=str(spec.temperature_class),  # issue 17
+                    zone=spec.zone,
                 )
             )
         audit(s, who, "create_bank", bank_id, compartments=len(compartments))

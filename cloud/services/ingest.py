@@ -28,6 +28,7 @@ from sqlalchemy import Engine, bindparam, literal, update
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
+from cloud.coldchain import ingest as coldchain  # zones' samples kept (issue 17)
 from cloud.console.health import record as door_health  # doors' days, counted set-wise
 from cloud.core.db import transaction
 from cloud.models import Bank, BankCursor, InboundEvent
@@ -231,6 +232,7 @@ def _insert(s: Session, envelopes: Sequence[Envelope], now: datetime) -> set[str
         return set()
     rows = [_row(envelope, now) for envelope in envelopes]
     inserted = bulk.insert_new(s, InboundEvent, rows, "event_id")
+    coldchain.store_samples(s, [e for e in envelopes if str(e.event_id) in inserted])  # issue 17
     for envelope in envelopes:
         if str(envelope.event_id) in inserted and isinstance(envelope.event, ParcelDeposited):
             _notify(s, envelope, envelope.event)

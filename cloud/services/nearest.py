@@ -10,12 +10,14 @@ the step it was found in; the last step has no box."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, ScalarSelect, and_, func
 from sqlmodel import Session, col, select
 
 from cloud.models import Bank, Compartment, Parcel, Reservation, ReservationState, Site, Size
 from cloud.services.allocation_queries import HOLDING_PARCEL
+from locker_contract.cold import TemperatureClass
 
 NEAREST = 3  # banks named in a refusal
 PAGE = 16  # candidates whose room is counted in one query
@@ -26,22 +28,31 @@ KM_PER_DEGREE = 111.0
 Nearby = dict[str, object]
 
 
-def nearest_with_room(s: Session, bank_id: str, size: Size) -> list[Nearby]:
-    """Up to ``NEAREST`` other banks with a free compartment of ``size`` or larger, nearest
-    first: ``bank_id``, ``distance_km``, ``free``."""
+def nearest_with_room(
+    s: Session, bank_id: str, size: Size, klass: str = TemperatureClass.AMBIENT
+) -> list[Nearby]:
+    """Up to ``NEAREST`` other banks with a free compartment of ``size`` or larger and of class
+    ``klass``, nearest first: ``bank_id``, ``distance_km``, ``free``."""
     here = s.exec(select(Site.lat, Site.lon).join(Bank).where(Bank.id == bank_id)).first()
     if here is None:
         return []
     lat, lon = here
     for radius in RADII_KM:
-        found = _within(s, bank_id, (lat, lon), radius, size)
+        found = _within(s, bank_id, (lat, lon), radius, Fitting(size, str(klass)))
         if len(found) >= NEAREST or math.isinf(radius):
             return found[:NEAREST]
     return []  # pragma: no cover - the last radius is unbounded
 
 
+class Fitting(NamedTuple):
+    """What a compartment must be to take the parcel: this size or larger, of this class."""
+
+    size: Size
+    klass: str = TemperatureClass.AMBIENT
+
+
 def _within(
-    s: Session, bank_id: str, here: tuple[float, float], radius: float, size: Size
+    s: Session, bank_id: str, here: tuple[float, float], radius: float, fits: Fitting
 ) -> list[Nearby]:
     """The banks with room no farther than ``radius`` km, nearest first (until ``NEAREST``)."""
     query = select(Bank.id, Site.lat, Site.lon).join(Site).where(Bank.id != bank_id)
@@ -51,7 +62,7 @@ def _within(
     found: list[Nearby] = []
     for start in range(0, len(distances), PAGE):
         page = [(d, b) for d, b in distances[start : start + PAGE] if d <= radius]
-        room = free_fitting(s, [b for _, b in page], size)
+        room = free_fitting(s, [b for _, b in page], fits.size, fits.klass)
         found += [
             {"bank_id": b, "distance_km": round(d, 2), "free": room[b]} for d, b in page if room[b]
         ]
@@ -81,8 +92,11 @@ def held_ids(banks: list[str]) -> tuple[ScalarSelect[str], ScalarSelect[str | No
     return reserved.scalar_subquery(), occupied.scalar_subquery()
 
 
-def free_fitting(s: Session, banks: list[str], size: Size) -> dict[str, int]:
-    """Free compartments of ``size`` or larger at each of ``banks`` (0 where none), one query."""
+def free_fitting(
+    s: Session, banks: list[str], size: Size, klass: str = TemperatureClass.AMBIENT
+) -> dict[str, int]:
+    """Free compartments of ``size`` or larger, of class ``klass``, at each of ``banks`` (0
+    where none), one query."""
     if not banks:
         return {}
     reserved, occupied = held_ids(banks)
@@ -92,6 +106,7 @@ def free_fitting(s: Session, banks: list[str], size: Size) -> dict[str, int]:
             col(Compartment.bank_id).in_(banks),
             col(Compartment.in_service).is_(True),
             col(Compartment.size_rank) >= size.rank,
+            col(Compartment.temperature_class) == str(klass),
             col(Compartment.id).not_in(reserved),
             col(Compartment.id).not_in(occupied),
         )

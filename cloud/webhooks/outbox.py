@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from cloud.coldchain import ingest as coldchain
 from cloud.models import Compartment, InboundEvent, Parcel, ParcelStatus, Reservation
 from cloud.webhooks.events import Kind, vocabularies
 from cloud.webhooks.tables import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -157,8 +158,9 @@ def bank_event(s: Session, row: InboundEvent, event: Event, now: datetime) -> No
                 carrier=carrier,
                 deadline=when,
             )
-        case ParcelPickedUp(waybill=waybill):
-            _about(s, Kind.PICKED_UP, row.bank_id, waybill, at=at, now=now)
+        case ParcelPickedUp(waybill=waybill, parcel_id=edge_id):
+            chain = coldchain.chain_fields(s, row.bank_id, str(edge_id))  # issue 17
+            _about(s, Kind.PICKED_UP, row.bank_id, waybill, at=at, now=now, **chain)
         case ParcelRefused(waybill=waybill, reason=reason):
             expired = reason in EXPIRY_REASONS
             kind = Kind.EXPIRED if expired else Kind.REFUSED

@@ -31,6 +31,8 @@ class TrackingEntry(BaseModel):
     bank_id: str | None
     compartment: str | None
     reason: str | None
+    # a chilled or frozen parcel's pickup: whether its cold chain held (issue 17)
+    cold_chain_held: bool | None = None
 
 
 class ReturnPublic(BaseModel):
@@ -79,7 +81,13 @@ def _entry(event: WebhookEvent) -> TrackingEntry:
         bank_id=_text(data.get("bank_id")),
         compartment=_text(data.get("compartment")),
         reason=_text(data.get("reason")),
+        cold_chain_held=_held(data.get("cold_chain")),
     )
+
+
+def _held(chain: object) -> bool | None:
+    held = chain.get("held") if isinstance(chain, dict) else None
+    return held if isinstance(held, bool) else None
 
 
 def _text(value: object) -> str | None:

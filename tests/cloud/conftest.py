@@ -70,8 +70,11 @@ def compartments(sizes: dict[str, int], row: str = "A") -> list[dict[str, object
     return out
 
 
+Compartments = dict[str, int] | list[dict[str, object]]  # sizes counted, or each described
+
+
 def fleet(
-    cloud: Cloud, banks: dict[str, dict[str, int]], carriers: tuple[str, ...] = ("sf", "jd")
+    cloud: Cloud, banks: dict[str, Compartments], carriers: tuple[str, ...] = ("sf", "jd")
 ) -> None:
     """An operator, one site per bank (1 km apart), the banks, carriers, a manager per site."""
     made = cloud.ok("POST", "/api/v1/operators", cloud.admin, json={"name": "Estates Ltd"})
@@ -83,7 +86,7 @@ def fleet(
             "id": bank_id,
             "site_id": site["id"],
             "name": bank_id,
-            "compartments": compartments(sizes),
+            "compartments": sizes if isinstance(sizes, list) else compartments(sizes),
         }
         cloud.ok("POST", "/api/v1/banks", cloud.keys["operator"], json=body)
         manager = cloud.ok(

@@ -87,6 +87,10 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/parcels": ("sf", "jd"),
     "GET /api/v1/parcels": ("sf", "jd"),
     "GET /api/v1/parcels/{waybill}": ("sf", "jd"),
+    # a chilled or frozen parcel's temperature trace (issue 17)
+    "GET /api/v1/parcels/{waybill}/trace": ("sf", "jd"),
+    "GET /api/v1/parcels/{waybill}/trace.csv": ("sf", "jd"),
+    "GET /api/v1/parcels/{waybill}/trace.svg": ("sf", "jd"),
     "GET /api/v1/couriers": ("sf", "jd"),
     "POST /api/v1/couriers": ("sf", "jd"),
     "GET /api/v1/courier/me": ("courier",),
