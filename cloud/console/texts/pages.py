@@ -60,6 +60,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "pages.continue": {"zh": "继续", "en": "Continue"},
     "pages.reason": {"zh": "原因", "en": "Reason"},
     "pages.note": {"zh": "备注", "en": "Note"},
+    "pages.table": {"zh": "表格（可左右滚动）", "en": "Table (scrolls sideways)"},
     # fleet
     "pages.presence": {"zh": "在线状态", "en": "Online"},
     "pages.online": {"zh": "在线", "en": "Online"},
