@@ -1,0 +1,57 @@
+"""The words of the cold chain's console pages (keys ``cold.``), in Chinese and English."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "cold.title": {"zh": "冷链", "en": "Cold chain"},
+    "cold.intro": {
+        "zh": "冷藏和冷冻区的温度记录，每区一张图；阴影为该温区的允许范围。",
+        "en": "Temperature records of the chilled and frozen zones, a chart each; "
+        "the shaded band is the class's allowed range.",
+    },
+    "cold.zones": {"zh": "温区", "en": "Zones"},
+    "cold.no_zones": {
+        "zh": "您的站点没有冷藏或冷冻区。",
+        "en": "Your sites have no chilled or frozen zone.",
+    },
+    "cold.bank": {"zh": "柜机", "en": "Bank"},
+    "cold.zone": {"zh": "温区", "en": "Zone"},
+    "cold.class": {"zh": "温度等级", "en": "Class"},
+    "cold.class.ambient": {"zh": "常温", "en": "Ambient"},
+    "cold.class.chilled": {"zh": "冷藏（2–8 °C）", "en": "Chilled (2–8 °C)"},
+    "cold.class.frozen": {"zh": "冷冻（−18 °C 及以下）", "en": "Frozen (−18 °C or colder)"},
+    "cold.zone_title": {"zh": "{bank} 的温区 {zone}", "en": "Zone {zone} of {bank}"},
+    "cold.parcel_title": {
+        "zh": "快件 {waybill} 的温度记录",
+        "en": "Temperature trace of {waybill}",
+    },
+    "cold.hours": {"zh": "时长（小时）", "en": "Hours shown"},
+    "cold.show": {"zh": "显示", "en": "Show"},
+    "cold.csv": {"zh": "下载 CSV", "en": "Download CSV"},
+    "cold.from": {"zh": "开始", "en": "From"},
+    "cold.to": {"zh": "结束", "en": "To"},
+    "cold.deposited": {"zh": "投入时间", "en": "Deposited"},
+    "cold.picked_up": {"zh": "取出时间", "en": "Picked up"},
+    "cold.still_in": {"zh": "仍在柜中", "en": "Still in the locker"},
+    "cold.min": {"zh": "最低温度", "en": "Minimum"},
+    "cold.max": {"zh": "最高温度", "en": "Maximum"},
+    "cold.out_of_range": {"zh": "超出范围时长", "en": "Time out of range"},
+    "cold.unknown": {"zh": "无数据时长", "en": "Time without data"},
+    "cold.samples": {"zh": "有效读数 / 失败读数", "en": "Good / failed readings"},
+    "cold.chain": {"zh": "冷链", "en": "Cold chain"},
+    "cold.held": {"zh": "完好", "en": "Held"},
+    "cold.broken": {"zh": "中断", "en": "Broken"},
+    "cold.pending": {"zh": "取件时确定", "en": "Known at pickup"},
+    "cold.excursions": {"zh": "温度超标", "en": "Excursions"},
+    "cold.no_excursions": {"zh": "无温度超标。", "en": "No excursion."},
+    "cold.out_since": {"zh": "超标开始", "en": "Out of range since"},
+    "cold.back_at": {"zh": "恢复正常", "en": "Back in range"},
+    "cold.ongoing": {"zh": "仍在超标", "en": "Still out of range"},
+    "cold.extremes": {"zh": "期间温度", "en": "Temperatures meanwhile"},
+    "cold.gaps": {"zh": "数据缺口", "en": "Gaps in the record"},
+    "cold.parcels": {"zh": "此区的冷链快件", "en": "Cold parcels in this zone"},
+    "cold.no_parcels": {"zh": "此时段内没有快件。", "en": "No parcel in this span."},
+    "cold.waybill": {"zh": "运单号", "en": "Waybill"},
+    "cold.minutes": {"zh": "{n} 分钟", "en": "{n} min"},
+    "cold.chart": {"zh": "{name} 的温度曲线", "en": "Temperature of {name}"},
+}
