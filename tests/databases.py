@@ -28,6 +28,9 @@ SQLITE = "sqlite:///"
 
 # kind ("sqlite", "postgres") -> the session's migrated template (a file path, a database name)
 _templates: dict[str, str] = {}
+# Empty PostgreSQL databases set aside by ``migrated`` (renamed, not dropped: every DROP DATABASE
+# waits for checkpoints), for the next ``postgres_database`` to take under a new name.
+_spares: list[str] = []
 
 
 def new_database_name(kind: str = "test") -> str:
@@ -43,7 +46,10 @@ def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; dropped afterwards. The caller checks the service."""
     name = new_database_name()
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+        if _spares:
+            admin.execute(f"ALTER DATABASE {_spares.pop()} RENAME TO {name}")
+        else:
+            admin.execute(f"CREATE DATABASE {name}")
     try:
         yield PG_SERVER + name
     finally:
@@ -102,8 +108,10 @@ def _has_tables(url: str) -> bool:
 
 def _clone_postgres(name: str) -> None:
     template = _postgres_template()
+    spare = new_database_name("spare")
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.execute(f"ALTER DATABASE {name} RENAME TO {spare}")
+        _spares.append(spare)
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
 
 
@@ -130,9 +138,12 @@ def upgrade(url: str) -> None:
 
 
 def drop_templates() -> None:
-    """The session's templates, removed at its end."""
+    """The session's templates and spare databases, removed at its end."""
     if sqlite_template := _templates.pop("sqlite", None):
         shutil.rmtree(Path(sqlite_template).parent, ignore_errors=True)
+    names, _spares[:] = list(_spares), []
     if postgres_template := _templates.pop("postgres", None):
-        with contextlib.suppress(psycopg.OperationalError):  # the service went away meanwhile
-            drop_postgres(postgres_template)
+        names.append(postgres_template)
+    with contextlib.suppress(psycopg.OperationalError):  # the service went away meanwhile
+        for name in names:
+            drop_postgres(name)
