@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from email import message_from_bytes
 from email.message import Message
 
@@ -111,3 +112,23 @@ def test_a_link_is_never_queued_unsealed(console: Console) -> None:
         (row,) = s.exec(select(StaffMail)).all()
     assert row.sealed_link is None
     assert row.body == "Door A03 forced"
+
+
+def test_a_mail_waits_through_an_smtp_outage(
+    console: Console,
+    smtp: tuple[Inbox, int],  # noqa: F811 (the fixture)
+) -> None:
+    inbox, port = smtp
+    invite(console)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    assert asyncio.run(notifier(console, closed).pass_once()) == 1
+    with transaction(console.engine) as s:
+        (row,) = s.exec(select(StaffMail)).all()
+    assert (row.attempts, row.sent_at, row.failed_at) == (1, None, None)
+    assert row.sealed_link  # kept for the next try
+    assert "unreachable" in row.last_error
+    console.clock.advance(console.settings.notify_retry_cap_s)
+    assert asyncio.run(notifier(console, port).pass_once()) == 1
+    assert [m["To"] for m in received(inbox)] == ["nia@example.org"]
