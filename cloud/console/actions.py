@@ -32,6 +32,8 @@ from cloud.models import Bank, Command, CommandAck
 from cloud.services import operations
 from cloud.services.auth import Principal
 from cloud.services.errors import Invalid, NotFound
+from locker_contract import commands as contract
+from locker_contract.text import check_text
 
 REASON_MAX = 200  # characters of a remote open's reason
 
@@ -69,16 +71,34 @@ def _principal(engine: Engine, person: Person, bank_id: str) -> Principal:
         return person.principal_for(bank.site_id)
 
 
-def _reason(reason: str) -> str:
+def _bounds(command: type[contract.Command]) -> tuple[int, int]:
+    """The length of ``command``'s ``reason`` as the contract bounds it (within ``REASON_MAX``)."""
+    metadata = command.model_fields["reason"].metadata
+    lows = [m.min_length for m in metadata if getattr(m, "min_length", None) is not None]
+    highs = [m.max_length for m in metadata if getattr(m, "max_length", None) is not None]
+    return max(lows, default=1), min([*highs, REASON_MAX])
+
+
+OPEN_REASON = _bounds(contract.RemoteOpen)
+SERVICE_REASON = _bounds(contract.CompartmentServiceSet)
+
+
+def _reason(reason: str, bounds: tuple[int, int]) -> str:
+    """``reason`` stripped, if the bank's command can carry it; else ``Invalid`` (422), never
+    the command's ``ValidationError`` (a 500)."""
     reason = reason.strip()
-    if not reason or len(reason) > REASON_MAX:
-        raise Invalid(f"say why, in 1 to {REASON_MAX} characters")
-    return reason
+    shortest, longest = bounds
+    if not shortest <= len(reason) <= longest:
+        raise Invalid(f"say why, in {shortest} to {longest} characters")
+    try:
+        return check_text(reason)
+    except ValueError as exc:
+        raise Invalid(f"say why in printable text: {exc}") from None
 
 
 def remote_open(engine: Engine, person: Person, bank_id: str, label: str, reason: str) -> Command:
     who = _principal(engine, person, bank_id)
-    return operations.remote_open(engine, who, bank_id, label, _reason(reason))
+    return operations.remote_open(engine, who, bank_id, label, _reason(reason, OPEN_REASON))
 
 
 def set_maintenance(engine: Engine, person: Person, bank_id: str, *, on: bool) -> Command:
@@ -89,7 +109,7 @@ def set_service(
     engine: Engine, person: Person, bank_id: str, label: str, *, in_service: bool, reason: str
 ) -> Command:
     who = _principal(engine, person, bank_id)
-    why = _reason(reason)
+    why = _reason(reason, SERVICE_REASON)
     return operations.set_service(engine, who, bank_id, label, in_service=in_service, reason=why)
 
 

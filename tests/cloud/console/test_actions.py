@@ -83,3 +83,22 @@ def test_a_reason_is_required_and_roles_and_sites_are_kept(w: World) -> None:
 @pytest.fixture
 def w(world: World) -> World:
     return world
+
+
+@pytest.mark.parametrize("reason", ["卡住", "ok", "door\x07stuck"])
+def test_a_reason_the_banks_command_cannot_carry_is_invalid_not_a_500(
+    w: World, reason: str
+) -> None:
+    # a remote open's reason is 3 to 200 printable characters in the contract: "卡住" (stuck)
+    # passed the console's check and failed building the command (a ValidationError, a 500)
+    with pytest.raises(Invalid, match="say why"):
+        actions.remote_open(w.engine, w.person("Mo"), "maple", "A02", reason)
+    with pytest.raises(Invalid, match="say why"):
+        actions.set_service(
+            w.engine, w.person("Ada"), "maple", "A01", in_service=False, reason=reason[-1:] + "\x00"
+        )
+    with Session(w.engine) as s:
+        assert (
+            s.exec(select(AuditEntry).where(col(AuditEntry.action).startswith("command:"))).all()
+            == []
+        )
