@@ -2,8 +2,9 @@
 
 Ingest, the notifier and the other servers are separate processes, so nothing here is told of a
 change: every ``console_live_poll_s`` the stream reads a fingerprint of what the pages show, one
-cheap aggregate per topic over the banks the person sees (``TOPICS``: its alarms; the commands
-of the last ``COMMAND_WINDOW``; the banks' presence), and names each topic whose fingerprint
+cheap aggregate per topic over the banks the person sees (``TOPICS``: its open alarms and those
+cleared within ``WINDOW``; the commands asked within ``WINDOW``; the banks' presence), so a
+poll's cost does not grow with the years of history, and names each topic whose fingerprint
 moved in an event (``event: alarms``; data: the topic's short digest, never a row). The page's
 script (``static/console.js``) then fetches again, with the person's own session, every region
 marked ``data-live="<topic>"``: what a region shows is scoped as the page is, and the stream
@@ -34,7 +35,7 @@ from typing import Protocol
 import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, or_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -50,7 +51,7 @@ from cloud.models import Alarm, Bank, Command, CommandAck
 log = logging.getLogger(__name__)
 
 TOPICS = ("alarms", "commands", "banks")
-COMMAND_WINDOW = timedelta(days=1)  # commands older than this no page shows as live
+WINDOW = timedelta(days=1)  # commands asked and alarms cleared longer ago are not watched
 STREAM_MAX = timedelta(hours=1)  # then the browser reconnects, and everything is checked anew
 RETRY_MS = 3000  # how long the browser waits before it reconnects
 DIGEST_CHARS = 12
@@ -68,6 +69,8 @@ def _digest(values: object) -> str:
 def fingerprints(s: Session, person: Person, now: datetime) -> Prints:
     """One digest per topic of what the person's pages show; it moves when they would."""
     banks = banks_seen(s, person)
+    since = now - WINDOW
+    live_alarm = or_(col(Alarm.cleared_at).is_(None), col(Alarm.cleared_at) >= since)
     alarms = s.execute(  # more columns than sqlmodel's select types
         sql_select(
             func.count(),
@@ -76,9 +79,9 @@ def fingerprints(s: Session, person: Person, now: datetime) -> Prints:
             func.max(Alarm.raised_at),
             func.max(Alarm.acknowledged_at),
             func.max(Alarm.cleared_at),
-        ).where(col(Alarm.bank_id).in_(banks))
+        ).where(col(Alarm.bank_id).in_(banks), live_alarm)
     ).one()
-    recent = (col(Command.bank_id).in_(banks), col(Command.created_at) >= now - COMMAND_WINDOW)
+    recent = (col(Command.bank_id).in_(banks), col(Command.created_at) >= since)
     commands = s.exec(
         select(Command.state, func.count(), func.max(CommandAck.at))
         .outerjoin(CommandAck, col(CommandAck.command_id) == col(Command.id))
