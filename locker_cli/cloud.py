@@ -146,9 +146,11 @@ def _engine() -> Iterator[tuple[Settings, Engine]]:
 def purge() -> None:
     """Erase the phone numbers of parcels that ended ``LOCKER_CLOUD_PERSONAL_DATA_RETENTION_DAYS``
     ago (30 by default), wherever the cloud keeps them; an announced parcel never deposited ends
-    ``LOCKER_CLOUD_ANNOUNCEMENT_EXPIRY_DAYS`` (14) after its announcement. Run it daily."""
+    ``LOCKER_CLOUD_ANNOUNCEMENT_EXPIRY_DAYS`` (14) after its announcement; and delete zones'
+    temperature samples older than ``LOCKER_CLOUD_COLD_RETENTION_DAYS`` (366). Run it daily."""
     from datetime import timedelta
 
+    from cloud.coldchain.retention import purge_samples
     from cloud.models import utcnow
     from cloud.services.personal_data import purge_personal_data
 
@@ -156,6 +158,8 @@ def purge() -> None:
         retention = timedelta(days=settings.personal_data_retention_days)
         lapse = timedelta(days=settings.announcement_expiry_days)
         done = purge_personal_data(engine, utcnow(), retention, lapse)
+        samples = purge_samples(engine, utcnow() - timedelta(days=settings.cold_retention_days))
+    typer.echo(f"deleted {samples} temperature sample(s) past LOCKER_CLOUD_COLD_RETENTION_DAYS")
     typer.echo(
         f"erased the phone numbers of {done.parcels} parcel(s): {done.notifications} "
         f"notification(s), {done.events} event(s), {done.commands} command(s)"

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from cloud.coldchain.tables import ColdExcursion, ColdSample, ParcelChain
@@ -197,10 +196,3 @@ def excursions_during(s: Session, chain: ParcelChain, end: datetime) -> list[Col
         (col(ColdExcursion.back_at).is_(None)) | (col(ColdExcursion.back_at) > chain.deposited_at),
     )
     return list(s.exec(query.order_by(col(ColdExcursion.out_since))))
-
-
-def purge(s: Session, before: datetime) -> int:
-    """Samples taken, and excursions ended, before ``before``: deleted; how many samples."""
-    done = s.execute(delete(ColdSample).where(col(ColdSample.at) < before))
-    s.execute(delete(ColdExcursion).where(col(ColdExcursion.back_at) < before))
-    return int(getattr(done, "rowcount", 0) or 0)

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # an announced parcel never deposited: its announcement lapses this long after it was made
     # (its phone is erased personal_data_retention_days later)
     announcement_expiry_days: Annotated[float, Field(gt=0, le=365)] = 14.0
+    # zones' temperature samples are kept this long, at least the year EN 12830 asks (issue 17)
+    cold_retention_days: Annotated[float, Field(ge=365, le=3650)] = 366.0
     # the local minimum of free storage hours a site's policy may give (Xiamen: 18)
     storage_min_free_hours: Annotated[float, Field(ge=0, le=720)] = 18.0
     # the notifier (``locker cloud notify``, decision 0016): phones' messages go through the SMS
