@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, Subquery, case, func
+from sqlalchemy import ColumnElement, Engine, ScalarSelect, Select, Subquery, case, func, text
 from sqlalchemy import select as select_many
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from cloud.models import Bank, Compartment, Parcel, ParcelEvent, ParcelStatus, S
 from cloud.services.errors import Invalid
 from cloud.services.personal_data import mask_phone
 
+BEHIND_DOORS = f"status IN ({', '.join(repr(s.value) for s in IN_LOCKER)})"  # as SQL text
 SEARCH_MIN = 4  # digits a search needs: fewer would list a whole bank
 
 
@@ -78,11 +79,23 @@ def bucket_of(dwell: timedelta) -> Bucket:
     return Bucket.UNDER_1  # a deposit after ``now`` (a clock behind): it has not waited
 
 
-def _deposits() -> Subquery:
-    """Each parcel's last deposit."""
-    query = select(ParcelEvent.parcel_id, func.max(ParcelEvent.at).label("at"))
-    query = query.where(col(ParcelEvent.status) == ParcelStatus.IN_LOCKER)
-    return query.group_by(col(ParcelEvent.parcel_id)).subquery()
+def _last_deposit() -> ScalarSelect[datetime]:
+    """The outer query's parcel's last deposit: one look in its events by the parcel's index."""
+    query = select_many(func.max(col(ParcelEvent.at))).where(
+        col(ParcelEvent.parcel_id) == col(Parcel.id),
+        col(ParcelEvent.status) == ParcelStatus.IN_LOCKER,
+    )
+    return query.scalar_subquery()
+
+
+def _behind_doors(s: Session, viewer: Viewer, site_id: str | None) -> Subquery:
+    """The viewer's parcels behind doors (of one site, if given), with their last deposit."""
+    columns: Select[str, datetime] = select_many(
+        col(Parcel.id).label("parcel_id"), _last_deposit().label("at")
+    )
+    query: Select[str, datetime] = _scoped(s, viewer, columns, site_id)
+    # the predicate of the partial index on parcels in lockers, as written there (cloud.models)
+    return query.where(text(BEHIND_DOORS)).subquery()
 
 
 def _in_bucket(at: ColumnElement[datetime], bucket: Bucket, now: datetime) -> ColumnElement[bool]:
@@ -95,14 +108,12 @@ def buckets(
     engine: Engine, viewer: Viewer, now: datetime, *, site_id: str | None = None
 ) -> dict[Bucket, int]:
     """How many parcels behind doors are in each bucket, in one statement."""
-    deposits = _deposits()
-    counts = [
-        func.sum(case((_in_bucket(deposits.c.at, b, now), 1), else_=0)) for b, _, _ in BUCKETS
-    ]
     with transaction(engine) as s:
-        query = _scoped(s, viewer, select_many(*counts), site_id)
-        query = query.join(deposits, deposits.c.parcel_id == col(Parcel.id))
-        row = s.execute(query.where(col(Parcel.status).in_(IN_LOCKER))).one()
+        inner = _behind_doors(s, viewer, site_id)
+        counts = [
+            func.sum(case((_in_bucket(inner.c.at, b, now), 1), else_=0)) for b, _, _ in BUCKETS
+        ]
+        row = s.execute(select_many(*counts).select_from(inner)).one()
     return {b: int(n or 0) for (b, _, _), n in zip(BUCKETS, row, strict=True)}
 
 
@@ -127,14 +138,13 @@ def waiting(
 ) -> ParcelPage:
     """Parcels behind doors, longest waiting first; one bucket's, or all."""
     limit, offset = clamp(limit), max(offset, 0)
-    deposits = _deposits()
     with transaction(engine) as s:
-        query = _scoped(s, viewer, _rows(deposits), site_id)
-        query = query.where(col(Parcel.status).in_(IN_LOCKER))
+        inner = _behind_doors(s, viewer, site_id)
+        query = _rows(inner.c.at).join(inner, inner.c.parcel_id == col(Parcel.id))
         if bucket is not None:
-            query = query.where(_in_bucket(deposits.c.at, bucket, now))
+            query = query.where(_in_bucket(inner.c.at, bucket, now))
         total = s.execute(select_many(func.count()).select_from(query.subquery())).scalar_one()
-        query = query.order_by(deposits.c.at, col(Parcel.id)).limit(limit).offset(offset)
+        query = query.order_by(inner.c.at, col(Parcel.id)).limit(limit).offset(offset)
         rows = tuple(_row(r, now) for r in s.execute(query))
     return ParcelPage(rows, int(total), limit, offset)
 
@@ -146,23 +156,22 @@ def search(
     digits = digits.strip()
     if len(digits) < SEARCH_MIN or not digits.isalnum() or not digits.isascii():
         raise Invalid(f"search with at least {SEARCH_MIN} letters or digits")
-    deposits = _deposits()
     ends = col(Parcel.waybill).endswith(digits, autoescape=True)
     if digits.isdigit():
         ends = ends | col(Parcel.recipient_phone).endswith(digits, autoescape=True)
     with transaction(engine) as s:
-        query = _scoped(s, viewer, _rows(deposits), None).where(ends)
+        query = _scoped(s, viewer, _rows(_last_deposit()), None).where(ends)
         query = query.order_by(col(Parcel.created_at).desc(), col(Parcel.id)).limit(clamp(limit))
         return tuple(_row(r, now) for r in s.execute(query))
 
 
-def _rows(deposits: Subquery) -> Select[Any]:
+def _rows(deposited_at: ColumnElement[datetime]) -> Select[Parcel, str, str, str, datetime]:
     return (
-        select_many(Parcel, col(Bank.name), col(Site.name), col(Compartment.label), deposits.c.at)
+        select_many(Parcel, col(Bank.name), col(Site.name), col(Compartment.label), deposited_at)
+        .select_from(Parcel)
         .join(Bank, col(Bank.id) == col(Parcel.bank_id))
         .join(Site, col(Site.id) == col(Bank.site_id))
         .outerjoin(Compartment, col(Compartment.id) == col(Parcel.compartment_id))
-        .outerjoin(deposits, deposits.c.parcel_id == col(Parcel.id))
     )
 
 

@@ -204,7 +204,8 @@ def _conditions(
         found.append(columns.carrier_id == filters.carrier_id)
     if position is not None:
         at, key = position
-        found.append(or_(columns.at < at, (columns.at == at) & (columns.key < key)))
+        # ``at <= at`` first, on its own: what an index on the time can range over
+        found += [columns.at <= at, or_(columns.at < at, columns.key < key)]
     return found
 
 
