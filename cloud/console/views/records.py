@@ -43,12 +43,12 @@ from sqlalchemy import select as select_many
 from sqlmodel import Session, SQLModel, col
 
 from cloud.console.views.indexes import REPORTED_TYPES
-from cloud.console.views.scope import Viewer, banks_seen, clamp, json_text, utc
+from cloud.console.views.scope import MAX_LIMIT, Viewer, banks_seen, clamp, json_text, utc
 from cloud.core.db import transaction
 from cloud.models import AuditEntry, Compartment, InboundEvent, Parcel, ParcelEvent, ParcelStatus
 from cloud.services.errors import Invalid
 
-CHUNK = 1000  # rows per statement of the CSV export
+CHUNK = MAX_LIMIT  # rows per statement of the CSV export (a page at most)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would evaluate such a cell
 SHOWN_DETAIL = ("on", "in_service", "reason")  # of a command's audit entry or a bank's event
 
