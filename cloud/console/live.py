@@ -37,6 +37,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, func, or_
 from sqlalchemy import select as sql_select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -181,7 +182,11 @@ class Stream:
         while anyio.current_time() - self.started < STREAM_MAX.total_seconds():
             if await request.is_disconnected():
                 return
-            prints = await run_in_threadpool(self.look)
+            try:
+                prints = await run_in_threadpool(self.look)
+            except SQLAlchemyError:  # the database is away: end, and the browser comes back
+                log.warning("console live stream: the database did not answer", exc_info=True)
+                return
             if prints is None:
                 yield event("ended", "signed-out")
                 return

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from cloud.console import live
@@ -178,3 +179,12 @@ def test_a_page_carries_its_mark_so_what_moves_before_the_stream_starts_is_told(
     assert [m.split("\n")[1] for m in stream.changes(prints_of(pages, person_id))] == [
         "event: alarms"
     ]
+
+
+async def test_a_stream_ends_when_the_database_does_not_answer() -> None:
+    def away() -> live.Prints | None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    stream = a_stream()
+    stream.look = away
+    assert await read(stream, Browser()) == [f"retry: {live.RETRY_MS}\n\n"]
