@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from cloud.clock import FixedClock
-from cloud.coldchain.ingest import EXCURSION
+from cloud.coldchain.ingest import EXCURSION, SENSOR
 from cloud.coldchain.tables import ColdSample, ParcelChain
 from cloud.models import Alarm, Parcel
 from cloud.webhooks.tables import WebhookEvent
@@ -24,6 +24,7 @@ from locker_contract.events import (
     ZoneExcursionStarted,
     ZoneSample,
     ZoneSamples,
+    ZoneSensorHealth,
 )
 from tests.cloud.coldchain.conftest import (
     BANK,
@@ -185,3 +186,27 @@ def test_a_walk_up_into_the_fridge_takes_its_class(cold: Cloud, clock: FixedCloc
     assert (trace["temperature_class"], trace["picked_up_at"], trace["chain_held"]) == (
         "chilled", None, None)  # fmt: skip
     assert trace["in_range_s"] == 180.0
+
+
+def test_a_failing_sensor_raises_its_alarm_until_it_answers(cold: Cloud) -> None:
+    bank = Bank(engine_of(cold))
+    failing = ZoneSensorHealth(zone=FRIDGE, temperature_class=CHILLED, ok=False,
+                               failure="no_answer", since=minutes(3))  # fmt: skip
+    bank.send(minutes(3), failing)
+    with Session(engine_of(cold)) as s:
+        open_now = s.exec(select(Alarm).where(Alarm.kind == SENSOR)).one()
+    assert (open_now.compartment, open_now.cleared_at) == (FRIDGE, None)
+    back = ZoneSensorHealth(zone=FRIDGE, temperature_class=CHILLED, ok=True, since=minutes(9))
+    bank.send(minutes(9), back)
+    with Session(engine_of(cold)) as s:
+        assert s.exec(select(Alarm).where(Alarm.kind == SENSOR)).one().cleared_at == minutes(9)
+
+
+def test_a_chilled_parcel_put_in_an_ambient_compartment_breaks_its_chain(cold: Cloud) -> None:
+    announce(cold, "SF-WARM")
+    bank = Bank(engine_of(cold))
+    bank.send(minutes(0), deposited("SF-WARM", "A01", minutes(0)))  # an older bank's walk-up
+    bank.send(minutes(5), picked_up("SF-WARM", "A01"))
+    trace = cold.ok("GET", "/api/v1/parcels/SF-WARM/trace", cold.keys["sf"])
+    assert (trace["temperature_class"], trace["zone"], trace["chain_held"]) == (
+        "ambient", "", False)  # fmt: skip
