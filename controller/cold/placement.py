@@ -3,14 +3,19 @@
 A parcel announced chilled (or frozen) goes only into a compartment of its class, whatever the
 courier chose; a walk-up deposit gets the class the courier asked for at the kiosk; anything
 else is ambient. The rule that a class is served by its own compartments only is
-``locker_contract.cold.serves``, shared with the cloud's allocation.
+``locker_contract.cold.serves``, shared with the cloud's allocation. A zone the bank knows to be
+in an excursion (``controller.cold.watch``) takes no new parcel until it is back in range: a
+fridge whose compressor stopped is no place for fresh food, whatever its class says.
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, delete
+from collections.abc import Iterable
 
-from controller.cold.tables import AnnouncedClass, DepositClass
+from sqlmodel import Session, col, delete, select
+
+from controller.cold.tables import AnnouncedClass, DepositClass, ZoneWatch
+from controller.cold.zones import ZoneSpec
 from locker_contract.cold import TemperatureClass
 
 AMBIENT = TemperatureClass.AMBIENT
@@ -58,3 +63,10 @@ def deposit_class(s: Session, deposit_id: str) -> TemperatureClass:
 
 def forget_deposit(s: Session, deposit_id: str) -> None:
     s.exec(delete(DepositClass).where(col(DepositClass.deposit_id) == deposit_id))
+
+
+def in_excursion(s: Session, zones: Iterable[ZoneSpec]) -> set[str]:
+    """The labels of the compartments whose zone is in an excursion now."""
+    query = select(ZoneWatch.zone).where(col(ZoneWatch.excursion_id).is_not(None))
+    warm = set(s.exec(query))
+    return {label for zone in zones if zone.name in warm for label in zone.compartments}

@@ -66,7 +66,7 @@ class Deposits:
             phone, consent, flagged = _consent(s, courier, waybill, phone, consent)
             recipients.check_deposit(s, self.ctx.key, phone)  # said no to lockers?
             klass = placement.wanted(s, courier.carrier, waybill, temperature_class)
-            fits = self._of_class(klass)
+            fits = self._of_class(s, klass)
             label = allocate(s, size, low=low, carrier=courier.carrier, exclude=set(), fits=fits)
             if label is None:
                 raise _full(size, klass)
@@ -88,9 +88,13 @@ class Deposits:
             placement.keep_for_deposit(s, deposit.id, klass)
         return await self._open(deposit.id)
 
-    def _of_class(self, klass: TemperatureClass) -> Callable[[str], bool]:
-        """Whether a compartment (its label) may take a parcel of class ``klass``."""
-        return lambda label: cold.serves(self.ctx.config.temperature_class(label), klass)
+    def _of_class(self, s: Session, klass: TemperatureClass) -> Callable[[str], bool]:
+        """Whether a compartment (its label) may take a parcel of class ``klass`` now: of that
+        class, and not in a zone out of its range for longer than its class allows."""
+        config, warm = self.ctx.config, placement.in_excursion(s, self.ctx.config.zones)
+        return lambda label: (
+            label not in warm and cold.serves(config.temperature_class(label), klass)
+        )
 
     async def _open(self, deposit_id: str) -> Deposit:
         """Unlock the deposit's compartment; on a jam, try the next fitting one."""
@@ -167,7 +171,7 @@ class Deposits:
         elif deposit.state is D.ABANDONED:
             _abandon(s, deposit, ABANDON_REASON[event])
         elif deposit.state is D.OPENING:  # resized: the next size up; jammed: the next one
-            fits = self._of_class(placement.deposit_class(s, deposit.id))
+            fits = self._of_class(s, placement.deposit_class(s, deposit.id))
             _reallocate(s, deposit, bigger=state == D.RESIZING, fits=fits)
         if deposit.state in (D.RECORDED, D.ABANDONED):
             placement.forget_deposit(s, deposit.id)

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from controller.cold.tables import AnnouncedClass, DepositClass
+from controller.cold.tables import AnnouncedClass, DepositClass, ZoneWatch
+from controller.cold.watch import observe
 from controller.commands import CommandRunner
 from controller.store import Outbox
+from locker_contract.cold import CHILLED_EXCURSION_AFTER, TemperatureClass
 from locker_contract.commands import CommandEnvelope
+from locker_contract.events import Reading
 from tests.controller.conftest import Bank
 from tests.controller.test_flows import deposit, deposit_and_shut
 
@@ -121,3 +124,33 @@ def test_an_ambient_deposit_never_lands_in_the_fridge(bank: Bank) -> None:
     )
     assert answer.status_code == 201
     assert answer.json()["compartment"] == "A05"
+
+
+def _fridge_reads(bank: Bank, celsius: float, at: datetime) -> None:
+    """A good sample of the fridge's sensor, moving its watch as the sampler does."""
+    with bank.session() as s:
+        watch = s.get(ZoneWatch, "fridge-1") or ZoneWatch(zone="fridge-1")
+        observe(watch, TemperatureClass.CHILLED, Reading(at=at, celsius=celsius), 3)
+        s.add(watch)
+        s.commit()
+
+
+def test_a_fridge_in_an_excursion_takes_no_chilled_parcel_until_back_in_range(
+    bank: Bank,
+) -> None:
+    headers = bank.courier("sf-1", "sf-express")
+    started = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    _fridge_reads(bank, 12.0, started)  # its compressor stopped: out of range ...
+    _fridge_reads(bank, 13.5, started + CHILLED_EXCURSION_AFTER + timedelta(minutes=1))
+    with bank.session() as s:  # ... for longer than a chilled zone may be: an excursion
+        assert s.get_one(ZoneWatch, "fridge-1").excursion_id is not None
+    body = {"waybill": "COLD1", "phone": "13800138000", "size": "M", "consent": "phone_call",
+            "temperature_class": "chilled"}  # fmt: skip
+    answer = bank.client.post("/api/deposits", json=body, headers=headers)
+    assert answer.status_code == 409, answer.text  # fresh food is not put into a warm fridge
+    assert answer.json()["detail"] == "no free chilled compartment fits size M"
+    _fridge_reads(bank, 4.0, started + timedelta(hours=1))  # repaired, back in range
+    assert (
+        deposit_and_shut(bank, headers, "COLD1", temperature_class="chilled")["compartment"]
+        == "B04"
+    )
