@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, delete, select
 
 from controller.clock import Clock
@@ -25,7 +25,14 @@ from controller.cold.zones import ColdPolicy, SensorSpec, ZoneSpec
 from controller.store import Outbox, emit, transaction
 from locker_contract import cold
 from locker_contract.cold import SampleFailure
-from locker_contract.events import FailedReading, Reading, ZoneSample, ZoneSamples
+from locker_contract.events import (
+    Event,
+    FailedReading,
+    Reading,
+    ZoneSample,
+    ZoneSamples,
+    ZoneSensorHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +109,7 @@ class ZoneSampler:
             for event in observe(
                 watch, zone.temperature_class, sample, self.policy.failures_to_alarm
             ):
-                emit(s, event)
+                emit(s, _from_first_failure(s, zone.name, event))
             s.add(watch)
 
     def send_batches(self) -> int:
@@ -145,6 +152,26 @@ class ZoneSampler:
                 )
             )
             return int(gone.rowcount)
+
+
+def _from_first_failure(s: Session, zone: str, event: Event) -> Event:
+    """A sensor reported failing fails since its first bad sample after its last good one, with
+    that sample's failure (the watch counts the failures, the store holds them)."""
+    if not isinstance(event, ZoneSensorHealth) or event.ok:
+        return event
+    rows = col(ZoneSampleRow.at)
+    good = select(func.max(rows)).where(
+        ZoneSampleRow.zone == zone, col(ZoneSampleRow.celsius).is_not(None)
+    )
+    query = select(ZoneSampleRow).where(
+        ZoneSampleRow.zone == zone,
+        col(ZoneSampleRow.failure).is_not(None),
+        or_(good.scalar_subquery().is_(None), rows > good.scalar_subquery()),
+    )
+    first = s.exec(query.order_by(rows, col(ZoneSampleRow.id))).first()
+    if first is None:
+        return event
+    return event.model_copy(update={"since": aware(first.at), "failure": first.failure})
 
 
 def _unsent(s: Session, zone: str) -> list[ZoneSampleRow]:

@@ -4,7 +4,9 @@ The rules are ``locker_contract.cold``'s: a good sample out of range starts (or 
 out of range, and once that has lasted longer than the class's duration, an excursion starts;
 the first good sample back in range ends it. A failed sample changes neither; after
 ``failures_to_alarm`` of them in a row, a watched zone's sensor is reported failing, and its
-next good sample reports it back.
+next good sample reports it back. The watch counts failures and keeps none: the event it raises
+names the sample that made the count; the sampler, which stores every sample, dates it from the
+first of the run (``controller.cold.sampler``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from controller.cold.zones import SensorSpec
 from controller.config import EdgeConfig, load_config
 from controller.store import Outbox, drop_acknowledged, event_types, transaction
 from locker_contract.cold import CHILLED_EXCURSION_AFTER
-from locker_contract.events import EventAdapter, ZoneSamples
+from locker_contract.events import EventAdapter, ZoneSamples, ZoneSensorHealth
 from tests.controller.cold.conftest import ScriptedSensor, bank_toml
 from tests.controller.fakeclock import FakeClock
 
@@ -203,3 +203,21 @@ def test_a_humidity_past_saturation_keeps_the_temperature_sample(
     sampler = ZoneSampler(engine, config.zones, config.cold, condensing, FakeClock())
     asyncio.run(sampler.sample_once())
     assert [(r.celsius, r.humidity, r.failure) for r in _rows(engine)] == [(4.2, None, None)]
+
+
+def test_a_failing_sensor_is_reported_failing_since_its_first_bad_sample(
+    tmp_path: Path, engine: Engine
+) -> None:
+    sensor = ScriptedSensor()
+    sampler, clock = _sampler(tmp_path, engine, sensor)
+    _minutes(sampler, clock, 1)  # a good sample, then three bad ones from the next minute
+    first_bad = clock.wall()
+    for failure in ("no_answer", "bad_reply", "bad_reply"):
+        sensor.failure = SensorFailed(failure)
+        _minutes(sampler, clock, 1)
+    with Session(engine) as s:
+        [row] = s.exec(select(Outbox).where(Outbox.type == "zone.sensor")).all()
+    event = EventAdapter.validate_json(row.body)
+    assert isinstance(event, ZoneSensorHealth)
+    # the watch counts failures only: the event said the third one's time and reason
+    assert (event.ok, event.since, event.failure) == (False, first_bad, "no_answer")
