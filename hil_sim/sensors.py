@@ -32,6 +32,7 @@ ILLEGAL_FUNCTION, ILLEGAL_DATA_ADDRESS = 0x01, 0x02
 REPLY_DELAY = 0.008  # the transmitter's processing time before it answers
 BROKEN_PROBE = 0x7FFF  # what a transmitter with a broken probe is modelled to report
 BAUD_CODE_9600 = 0
+ADDRESS_MIN, ADDRESS_MAX = 1, 247  # 0 is broadcast, 248-255 reserved: no transmitter has them
 
 
 @dataclass
@@ -52,6 +53,12 @@ class SensorSetup:
     doors: tuple[tuple[int, int], ...] = ()
     params: ThermalParams = field(default_factory=ThermalParams)
     humidity: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not ADDRESS_MIN <= self.address <= ADDRESS_MAX:
+            raise ValueError(
+                f"sensor {self.address}: a Modbus address is {ADDRESS_MIN}-{ADDRESS_MAX}"
+            )
 
 
 @dataclass
@@ -194,11 +201,12 @@ def parse_sensors(text: str) -> list[SensorSetup]:
         address, _, doors = item.partition("=")
         try:
             where = tuple(_board_lock(door) for door in doors.split("+") if door.strip())
-            setups.append(SensorSetup(int(address), where))
+            number = int(address)
         except ValueError:
             raise ValueError(
                 f"cannot read sensor {item!r}; expected ADDRESS[=B/L+B/L...]"
             ) from None
+        setups.append(SensorSetup(number, where))
     return setups
 
 

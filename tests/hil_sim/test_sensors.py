@@ -189,3 +189,12 @@ def test_sensor_specs_name_transmitters_and_their_doors() -> None:
     for bad in ("x", "10=1", "10=a/b"):
         with pytest.raises(ValueError, match="cannot read sensor"):
             parse_sensors(bad)
+
+
+@pytest.mark.parametrize("address", [0, 248, 300, -5])
+def test_a_transmitter_needs_a_modbus_address(address: int) -> None:
+    # 300 was taken and never answered (no frame can name it): a silent sensor, not an error
+    with pytest.raises(ValueError, match="1-247"):
+        parse_sensors(f"{address}=1/5")
+    with pytest.raises(ValueError, match="1-247"):
+        SensorSetup(address)
