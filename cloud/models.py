@@ -129,7 +129,9 @@ class BankPublic(BaseModel):
     site: str
     lat: float
     lon: float
-    free: dict[str, int]
+    free: dict[str, int]  # ambient compartments, by size
+    # chilled and frozen compartments free, by class and size (issue 17): the classes it has
+    free_cold: dict[str, dict[str, int]] = pydantic.Field(default_factory=dict)
     you_hold: int
     your_guarantee: int
     your_ceiling: int | None

@@ -296,13 +296,28 @@ def free_by_size(s: Session, bank_id: str) -> dict[str, int]:
 
 
 def free_everywhere(s: Session, banks: list[str] | None = None) -> dict[str, dict[str, int]]:
-    """Free compartments by bank and size (every bank of ``banks``, or of the fleet, that has
-    one), in one grouped query: a list of a thousand banks is not three thousand queries."""
+    """Free ambient compartments by bank and size (``free_by_class``'s ambient share)."""
+    by_class = free_by_class(s, banks)
+    return {
+        bank: classes.get(TemperatureClass.AMBIENT, no_sizes())
+        for bank, classes in by_class.items()
+    }
+
+
+Free = dict[str, dict[str, dict[str, int]]]  # bank -> temperature class -> size -> free
+
+
+def free_by_class(s: Session, banks: list[str] | None = None) -> Free:
+    """Free compartments by bank, temperature class and size (every bank of ``banks``, or of
+    the fleet, that has one), in one grouped query: a list of a thousand banks is not three
+    thousand queries."""
     reserved = select(Reservation.compartment_id).where(
         Reservation.state == ReservationState.ACTIVE
     )
     occupied = select(Parcel.compartment_id).where(col(Parcel.status).in_(HOLDING_PARCEL))
-    query = select(Compartment.bank_id, Compartment.size, func.count())
+    query = select(
+        Compartment.bank_id, Compartment.temperature_class, Compartment.size, func.count()
+    )
     if banks is not None:
         reserved = reserved.where(col(Reservation.bank_id).in_(banks))
         occupied = occupied.where(col(Parcel.bank_id).in_(banks))
@@ -312,10 +327,10 @@ def free_everywhere(s: Session, banks: list[str] | None = None) -> dict[str, dic
         col(Compartment.id).not_in(reserved.scalar_subquery()),
         col(Compartment.id).not_in(occupied.scalar_subquery()),
     )
-    found: dict[str, dict[str, int]] = {}
-    grouped = query.group_by(col(Compartment.bank_id), col(Compartment.size))
-    for bank, size, count in s.exec(grouped):
-        found.setdefault(bank, no_sizes())[size] = count
+    found: Free = {}
+    columns = (Compartment.bank_id, Compartment.temperature_class, Compartment.size)
+    for bank, klass, size, count in s.exec(query.group_by(*(col(c) for c in columns))):
+        found.setdefault(bank, {}).setdefault(klass, no_sizes())[size] = count
     return found
 
 

@@ -35,7 +35,7 @@ from cloud.models import (
 from cloud.services import courier_codes
 from cloud.services.allocation import (
     end_withdrawn,
-    free_everywhere,
+    free_by_class,
     held_everywhere,
     no_sizes,
     refuse_unaccepted,
@@ -58,7 +58,7 @@ def banks(engine: Engine, who: Principal) -> list[BankPublic]:
     """Every shared bank with its free compartments by size and this carrier's standing."""
     carrier = who.carrier
     with transaction(engine) as s:
-        free, held = free_everywhere(s), held_everywhere(s, carrier)
+        free, held = free_by_class(s), held_everywhere(s, carrier)
         mine = select(SharingPolicy).where(SharingPolicy.carrier_id == carrier)
         policies = {p.bank_id: p for p in s.exec(mine)}
         views = []
@@ -71,7 +71,8 @@ def banks(engine: Engine, who: Principal) -> list[BankPublic]:
                     site=site.name,
                     lat=site.lat,
                     lon=site.lon,
-                    free=free.get(bank.id) or no_sizes(),
+                    free=free.get(bank.id, {}).get(TemperatureClass.AMBIENT) or no_sizes(),
+                    free_cold=_cold(free.get(bank.id, {})),
                     you_hold=held[bank.id],
                     your_guarantee=policy.guaranteed if policy else 0,
                     your_ceiling=policy.ceiling if policy else None,
@@ -127,6 +128,10 @@ def announce(
             return parcel
     except IntegrityError:
         raise Conflict(f"waybill {waybill} is already announced") from None
+
+
+def _cold(free: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {klass: sizes for klass, sizes in free.items() if klass != TemperatureClass.AMBIENT}
 
 
 def _asked(klass: TemperatureClass) -> TemperatureClass | None:

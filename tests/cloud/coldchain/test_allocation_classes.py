@@ -5,6 +5,7 @@ with the nearest banks that have room of that class; the decision stays one at a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import text
 
@@ -19,7 +20,7 @@ from tests.cloud.conftest import Cloud
 RESERVE = "/api/v1/reservations"
 
 
-def reserve(cloud: Cloud, klass: str | None, carrier: str = "sf") -> object:
+def reserve(cloud: Cloud, klass: str | None, carrier: str = "sf") -> Any:
     body: dict[str, object] = {"bank_id": BANK, "size": "M"}
     if klass is not None:
         body["temperature_class"] = klass
@@ -35,14 +36,14 @@ def label(cloud: Cloud, compartment_id: str) -> str:
 
 
 def test_chilled_only_to_chilled_and_ambient_never_to_a_fridge(cold: Cloud) -> None:
-    chilled = [reserve(cold, "chilled").json() for _ in range(2)]  # type: ignore[attr-defined]
+    chilled = [reserve(cold, "chilled").json() for _ in range(2)]
     assert sorted(label(cold, r["compartment_id"]) for r in chilled) == ["C01", "C02"]
     assert {r["temperature_class"] for r in chilled} == {"chilled"}
-    ambient = [reserve(cold, None).json() for _ in range(2)]  # type: ignore[attr-defined]
+    ambient = [reserve(cold, None).json() for _ in range(2)]
     assert sorted(label(cold, r["compartment_id"]) for r in ambient) == ["A01", "A02"]
     full = reserve(cold, None)
-    assert full.status_code == 409  # type: ignore[attr-defined]  # the fridge and freezer stay free
-    frozen = reserve(cold, "frozen").json()  # type: ignore[attr-defined]
+    assert full.status_code == 409  # the fridge and freezer stay free
+    frozen = reserve(cold, "frozen").json()
     assert label(cold, frozen["compartment_id"]) == "F01"
 
 
@@ -50,15 +51,15 @@ def test_a_class_with_nothing_free_is_a_clear_409_with_the_nearest_of_that_class
     cold: Cloud,
 ) -> None:
     for _ in range(2):
-        assert reserve(cold, "chilled").status_code == 201  # type: ignore[attr-defined]
+        assert reserve(cold, "chilled").status_code == 201
     refused = reserve(cold, "chilled", carrier="jd")
-    assert refused.status_code == 409  # type: ignore[attr-defined]
-    body = refused.json()  # type: ignore[attr-defined]
+    assert refused.status_code == 409
+    body = refused.json()
     assert "no free chilled compartment" in str(body)
     assert body["temperature_class"] == "chilled"
     assert [n["bank_id"] for n in body["nearest"]] == ["birch"]  # birch has a chilled one
     # ambient room at maple does not make a chilled refusal suggest maple's neighbours wrongly
-    assert reserve(cold, None, carrier="jd").status_code == 201  # type: ignore[attr-defined]
+    assert reserve(cold, None, carrier="jd").status_code == 201
 
 
 def test_announced_chilled_parcel_keeps_its_class(cold: Cloud) -> None:
@@ -97,3 +98,15 @@ def test_racing_for_the_last_chilled_compartments_one_each(cold: Cloud) -> None:
     assert len(taken) == 2
     assert len(set(taken)) == 2
     assert sorted(label(cold, c) for c in taken) == ["C01", "C02"]
+
+
+def test_the_banks_list_shows_room_by_class(cold: Cloud) -> None:
+    assert reserve(cold, "chilled").status_code == 201
+    banks = {b["bank_id"]: b for b in cold.ok("GET", "/api/v1/banks", cold.keys["sf"])}
+    maple, birch = banks[BANK], banks["birch"]
+    assert maple["free"]["M"] == 2  # ambient only
+    assert maple["free_cold"] == {
+        "chilled": {"S": 0, "M": 1, "L": 0, "XL": 0},
+        "frozen": {"S": 0, "M": 1, "L": 0, "XL": 0},
+    }
+    assert (birch["free"]["M"], birch["free_cold"]["chilled"]["M"]) == (0, 1)
