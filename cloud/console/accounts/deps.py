@@ -139,7 +139,10 @@ def load_person(s: Session, person_id: str) -> Person | None:
 def person_of_token(request: Request, token: str) -> Person | None:
     engine, settings, clock = _state(request)
     with transaction(engine) as s:
-        row = sessions.live_session(s, settings.secret_key, token, clock.now())
+        # only a person's own request keeps the session from idling out: the page's background
+        # refreshes (the live stream, its region fetches) do not
+        touch = wants_page(request)
+        row = sessions.live_session(s, settings.secret_key, token, clock.now(), touch=touch)
         return None if row is None else load_person(s, row.person_id)
 
 

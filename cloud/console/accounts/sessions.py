@@ -67,14 +67,17 @@ def is_live(row: ConsoleSession, now: datetime) -> bool:
     return row.revoked_at is None and now < aware(row.expires_at) and now < idle_end
 
 
-def live_session(s: Session, secret_key: str, token: str, now: datetime) -> ConsoleSession | None:
-    """The live session of ``token``, its last use moved to ``now``; None if there is none."""
+def live_session(
+    s: Session, secret_key: str, token: str, now: datetime, *, touch: bool = True
+) -> ConsoleSession | None:
+    """The live session of ``token``, its last use moved to ``now`` when ``touch`` (a person's
+    own request, not the page refreshing itself in the background); None if there is none."""
     row = s.exec(
         select(ConsoleSession).where(ConsoleSession.token_hash == token_hash(secret_key, token))
     ).first()
     if row is None or not is_live(row, now):
         return None
-    if now - aware(row.last_seen_at) >= TOUCH_EVERY:
+    if touch and now - aware(row.last_seen_at) >= TOUCH_EVERY:
         row.last_seen_at = now
         s.add(row)
     return row

@@ -4,8 +4,9 @@ sign-in, to the pre-session cookie); missing or wrong is a 403 page, right goes 
 from __future__ import annotations
 
 import pytest
+from fastapi import APIRouter
 
-from cloud.console.accounts.deps import PRE_COOKIE, SESSION_COOKIE
+from cloud.console.accounts.deps import PRE_COOKIE, SESSION_COOKIE, CsrfChecked
 from tests.cloud.console.accounts.conftest import Console
 
 
@@ -62,3 +63,17 @@ def test_a_malformed_body_is_refused_not_a_500(signed_in: Console) -> None:
         headers={"content-type": "multipart/form-data; boundary=x"},
     )
     assert answer.status_code == 403
+
+
+def test_a_console_route_of_any_route_class_refuses_as_a_page(signed_in: Console) -> None:
+    """Whatever route class a later console router uses, a refusal is the page, not JSON."""
+    router = APIRouter()
+
+    @router.post("/console/test-plain-route")
+    def plain(_: CsrfChecked) -> dict[str, str]:
+        return {"done": "yes"}
+
+    signed_in.app.include_router(router)
+    answer = signed_in.client.post("/console/test-plain-route", data={"csrf_token": "0" * 64})
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")

@@ -131,3 +131,19 @@ def test_signing_in_again_rotates_the_session(console: Console) -> None:
     assert first != second
     only_cookie(console, first)
     assert console.client.get("/console/people").status_code == 303
+
+
+def test_the_pages_own_background_refreshes_do_not_keep_a_session_alive(
+    console: Console,
+) -> None:
+    """A console left open refreshes its regions (``HX-Request``) whenever the fleet changes:
+    that is not the person, so the session still idles out."""
+    console.person("ann@example.org", password="idle idle idle idle")
+    assert console.sign_in("ann@example.org", "idle idle idle idle").status_code == 303
+    step = sessions.IDLE_TIMEOUT.total_seconds() / 3
+    for _ in range(2):
+        console.clock.advance(step)
+        refresh = console.client.get("/console/people", headers={"hx-request": "true"})
+        assert refresh.status_code == 403  # still signed in: only admins manage people
+    console.clock.advance(step + 1)
+    assert console.client.get("/console/people", headers={"hx-request": "true"}).status_code == 401

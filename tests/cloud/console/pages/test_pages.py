@@ -249,3 +249,11 @@ def test_what_people_write_is_shown_as_text_never_as_markup(pages: Pages) -> Non
     listing = ann.get("/console/alarms?lang=en").text
     assert note not in listing
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in listing
+
+
+def test_only_an_operator_admin_is_shown_the_people_page_in_the_nav(pages: Pages) -> None:
+    pages.person("ann@example.org")  # a site manager
+    pages.person("olga@example.org", PersonRole.OPERATOR_ADMIN)
+    link = 'href="/console/people"'
+    assert link not in pages.browser("ann@example.org").get("/console/?lang=en").text
+    assert link in pages.browser("olga@example.org").get("/console/?lang=en").text
