@@ -52,9 +52,10 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _database_templates() -> Iterator[None]:
-    """The migrated templates ``tests.databases.migrated`` clones, removed after the session."""
+    """The migrated templates ``tests.databases.migrated`` clones, removed after the session,
+    and every database the session made, dropped."""
     yield
-    databases.drop_templates()
+    databases.clean_up()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
