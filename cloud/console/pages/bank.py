@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Form, Query, Request
@@ -79,12 +80,13 @@ def _command(s: Session, person: Person, bank_id: str, command_id: str) -> objec
 
 
 def bank_context(
-    engine: Engine, person: Person, bank_id: str, command_id: str = ""
+    engine: Engine, person: Person, bank_id: str, command_id: str = "", *, at: datetime
 ) -> dict[str, object]:
+    """``at``: the app's clock's now (door health counts the days up to it)."""
     shown = views.bank(engine, person, bank_id)
     with transaction(engine) as s:
         command = _command(s, person, bank_id, command_id)
-        health = {h.label: h for h in door_health(s, person, bank_id)}
+        health = {h.label: h for h in door_health(s, person, bank_id, at=at)}
     return {
         "person": person,
         "bank": shown,
@@ -105,7 +107,7 @@ def bank_page(
     engine: EngineDep,
     command: Short = "",
 ) -> HTMLResponse:
-    context = bank_context(engine, person, bank_id, command)
+    context = bank_context(engine, person, bank_id, command, at=request.app.state.clock.now())
     return page(request, "bank.html", context, parts=("doors", "command", "actions"))
 
 
@@ -167,7 +169,8 @@ def run_action(
     try:
         command = run(engine, person, bank_id, door, reason)
     except CloudError as exc:
-        context = bank_context(engine, person, bank_id) | {"error": exc.message}
+        now = request.app.state.clock.now()
+        context = bank_context(engine, person, bank_id, at=now) | {"error": exc.message}
         return page(request, "bank.html", context, status=exc.status)
     return back(f"/console/banks/{bank_id}?command={command.id}#command")
 
