@@ -189,10 +189,18 @@ def chain_fields(s: Session, bank: str, edge_id: str) -> ChainFields:
 
 def excursions_during(s: Session, chain: ParcelChain, end: datetime) -> list[ColdExcursion]:
     """The excursions of the parcel's zone that met its stay, up to ``end``."""
+    return excursions_met(s, (chain.bank_id, chain.zone), chain.deposited_at, end)
+
+
+def excursions_met(
+    s: Session, where: tuple[str, str], start: datetime, end: datetime
+) -> list[ColdExcursion]:
+    """The excursions of zone ``where`` (bank, zone) that met [start, end), oldest first."""
+    bank_id, zone = where
     query = select(ColdExcursion).where(
-        ColdExcursion.bank_id == chain.bank_id,
-        ColdExcursion.zone == chain.zone,
+        ColdExcursion.bank_id == bank_id,
+        ColdExcursion.zone == zone,
         col(ColdExcursion.out_since) < end,
-        (col(ColdExcursion.back_at).is_(None)) | (col(ColdExcursion.back_at) > chain.deposited_at),
+        col(ColdExcursion.back_at).is_(None) | (col(ColdExcursion.back_at) > start),
     )
     return list(s.exec(query.order_by(col(ColdExcursion.out_since))))

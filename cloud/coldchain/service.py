@@ -9,15 +9,15 @@ held is the pickup's record (``ParcelChain.held``: no excursion of the zone met 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from cloud.coldchain.ingest import excursions_during
+from cloud.coldchain.ingest import excursions_met
 from cloud.coldchain.tables import ColdExcursion, ColdSample, ParcelChain
-from cloud.coldchain.trace import Reading, Span, Summary, overlaps, summarise, within
+from cloud.coldchain.trace import Reading, Span, Summary, summarise, within
 from cloud.core.db import transaction
 from cloud.models import Bank, Compartment, Parcel
 from cloud.services.auth import Principal
@@ -80,11 +80,7 @@ def samples(s: Session, bank_id: str, zone: str, span: Span) -> list[Sample]:
 def trace(s: Session, bank_id: str, zone: str, klass: TemperatureClass, span: Span) -> Trace:
     found = samples(s, bank_id, zone, span)
     summary = summarise([Reading(x.at, x.celsius) for x in found], span, klass)
-    query = select(ColdExcursion).where(
-        ColdExcursion.bank_id == bank_id, ColdExcursion.zone == zone
-    )
-    met = [e for e in s.exec(query) if overlaps(span, e.out_since, e.back_at)]
-    met.sort(key=lambda e: e.out_since)
+    met = excursions_met(s, (bank_id, zone), span.start, span.end)
     return Trace(bank_id, zone, klass, span, found, summary, met)
 
 
@@ -96,8 +92,6 @@ def _parcel_trace(s: Session, parcel: Parcel, now: datetime) -> ParcelTrace:
     end = chain.picked_up_at or max(now, chain.deposited_at)
     klass = TemperatureClass(chain.temperature_class)
     found = trace(s, chain.bank_id, chain.zone, klass, Span(chain.deposited_at, end))
-    if chain.zone:  # the excursions as the pickup counted them
-        found = replace(found, excursions=excursions_during(s, chain, end))
     return ParcelTrace(parcel.id, parcel.waybill, parcel.carrier_id, bank.site_id, chain, found)
 
 

@@ -126,11 +126,6 @@ def _gaps(span: Span, covered: Iterable[Span]) -> list[Span]:
     return gaps
 
 
-def overlaps(span: Span, start: datetime, end: datetime | None) -> bool:
-    """Whether [start, end) (end None: not over yet) meets ``span``."""
-    return start < span.end and (end is None or end > span.start)
-
-
 def within(span: Span, margin: timedelta = HOLD) -> Span:
     """The span widened at its start by ``margin``: the samples to load for it (the one
     standing when it began)."""
