@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.allocation
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.webhooks
+	$(BIN)/python -m benchmarks.console_reads
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.bus --quick
