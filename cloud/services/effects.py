@@ -149,13 +149,15 @@ def _settle_reservations(s: Session, compartment: Compartment, carrier: str, now
         if reservation.carrier_id == carrier:
             reservation.state = RESERVATION.step(reservation.state, ReservationState.FULFILLED)
         else:
-            _move(s, reservation, compartment, now)
+            move_reservation(s, reservation, compartment, now)
         s.add(reservation)
 
 
-def _move(s: Session, reservation: Reservation, taken: Compartment, now: datetime) -> None:
+def move_reservation(
+    s: Session, reservation: Reservation, taken: Compartment, now: datetime
+) -> None:
     """Move the hold to another free fitting compartment (``taken`` is not free: the parcel is
-    in it), or make it unfulfillable."""
+    in it, or it is out of service), or make it unfulfillable."""
     better = allocation.pick_free(
         s, taken.bank_id, Size(reservation.size), reservation.temperature_class
     )

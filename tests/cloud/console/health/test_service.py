@@ -105,3 +105,35 @@ def test_one_click_quarantine_takes_the_door_out_of_allocation_and_tells_the_ban
     full = cloud.call("POST", "/api/v1/reservations", cloud.keys["sf"],
                       json={"bank_id": "maple", "size": "M"})  # fmt: skip
     assert full.status_code == 409
+
+
+def _hold(world: World) -> dict[str, object]:
+    cloud = world.cloud
+    made = cloud.ok("POST", "/api/v1/reservations", cloud.keys["sf"],
+                    json={"bank_id": "maple", "size": "M", "kind": "hard"})  # fmt: skip
+    return dict(made)
+
+
+def _pushed(world: World) -> list[dict[str, object]]:
+    with Session(world.engine) as s:
+        rows = s.exec(select(Command).where(Command.type == "reservation.push"))
+        return [c.payload for c in rows]
+
+
+def test_a_quarantined_doors_reservation_moves_to_another_door_or_is_unfulfillable(
+    world: World,
+) -> None:
+    # a hard hold stays until its deposit: on a door out of service it waited for ever, and
+    # held the door once it was back in service
+    ada, cloud = world.person("Ada"), world.cloud
+    held = _hold(world)
+    quarantine_door(world.engine, ada, "maple", str(held["compartment"]), at(60))
+    moved = cloud.ok("GET", f"/api/v1/reservations/{held['id']}", cloud.keys["sf"])
+    assert moved["state"] == "active"
+    assert moved["compartment"] not in (None, held["compartment"])
+    assert {"reservation_id": held["id"], "carrier_id": "sf",
+            "compartment": moved["compartment"]}.items() <= _pushed(world)[-1].items()  # fmt: skip
+    others = [_hold(world) for _ in range(2)]  # maple's four M doors: one out, three held
+    quarantine_door(world.engine, ada, "maple", str(others[0]["compartment"]), at(120))
+    stranded = cloud.ok("GET", f"/api/v1/reservations/{others[0]['id']}", cloud.keys["sf"])
+    assert stranded["state"] == "unfulfillable"
