@@ -41,6 +41,10 @@ BANKS = ("maple-court-3", "maple-court-4")
 MANAGER = "manager@maple-court.example"
 COURIERS = {"sf-0042": "sf-express", "jd-0007": "jd"}
 SIZES = ("S", "M", "L")
+# maple-court-4 has a fridge: doors A07 and A08 (board 1, locks 7 and 8), with a Modbus
+# temperature transmitter at address 10 on the locks' bus
+FRIDGE_BANK, FRIDGE_SENSOR, FRIDGE_DOORS = "maple-court-4", 10, ((1, 7), (1, 8))
+CHILLED_SHARE = 0.25  # of the deposits at a bank with a fridge, those of fresh food
 DOOR_SHUT_AFTER_S = 2.0  # a courier or recipient shuts the door this long after it opens
 FORCED_FOR_S = 25.0  # a forced door stays open this long: time to see it live in the console
 JAMMED_FOR_S = 60.0  # until a technician frees a jammed lock
@@ -88,11 +92,14 @@ def _door(label: str) -> tuple[int, int]:
 def _twins(folder: Path) -> Iterator[list[tuple[Simulator, str]]]:
     from hil_sim import Simulator
     from hil_sim.control import ControlServer
+    from hil_sim.sensors import SensorSetup
 
     with ExitStack() as stack:
         twins = []
         for bank in BANKS:
-            sim = stack.enter_context(Simulator("xor8a", [1, 2], 8, close_after=None))
+            sensors = [SensorSetup(FRIDGE_SENSOR, FRIDGE_DOORS)] if bank == FRIDGE_BANK else []
+            twin = Simulator("xor8a", [1, 2], 8, close_after=None, sensors=sensors)
+            sim = stack.enter_context(twin)
             control = stack.enter_context(ControlServer(sim, folder / f"twin-{bank}.sock"))
             twins.append((sim, control.path))
         yield twins
@@ -125,10 +132,20 @@ async def _start_bank(
     config = _config(sim.path, here, cloud.broker, cloud.notify_public_key, bank)
     port = _free_port()
     config["api"] = {"host": "127.0.0.1", "port": port}
+    if bank == FRIDGE_BANK:
+        config |= _fridge()
     edge = Edge(EdgeConfig.model_validate(config))
     await edge.start()
     kiosk = _server(create_app(edge, start_edge=False), port)
     return DemoBank(bank, sim, control, edge, f"http://127.0.0.1:{port}/"), kiosk
+
+
+def _fridge() -> dict[str, object]:
+    """The edge config's chilled zone of the fridge bank, sampled every 10 s, sent every 30 s."""
+    labels = [f"{'AB'[board - 1]}{lock:02d}" for board, lock in FRIDGE_DOORS]
+    sensor = {"bus": "main", "address": FRIDGE_SENSOR, "profile": "sht20"}
+    zone = {"name": "fridge-1", "class": "chilled", "compartments": labels, "sensor": sensor}
+    return {"zones": [zone], "cold": {"sample_every_s": 10, "send_every_s": 30}}
 
 
 async def _couriers(site: Site) -> None:
@@ -212,6 +229,7 @@ class Stream:
 
     async def deposit(self, bank: DemoBank) -> None:
         from controller.config import Size
+        from locker_contract.cold import TemperatureClass
 
         rng = self.site.rng
         courier_id = rng.choice(list(COURIERS))
@@ -220,15 +238,18 @@ class Stream:
         courier = bank.edge.flows.sign_in(courier_id, bank.codes[courier_id])
         phone = f"1380013{rng.randrange(10**4):04d}"
         waybill = f"{courier_id[:2].upper()}{rng.randrange(10**9):09d}"
+        chilled = bank.id == FRIDGE_BANK and rng.random() < CHILLED_SHARE
         deposit = await bank.edge.flows.start_deposit(
             courier,
             waybill=waybill,
             phone=phone,
             size=Size(rng.choice(SIZES)),
             consent="phone_call",
+            temperature_class=TemperatureClass.CHILLED if chilled else None,
         )
         self.phones[phone] = bank
-        typer.echo(f"{bank.id}: {courier_id} deposits {waybill} in {deposit.compartment}")
+        what = f"{waybill} (chilled)" if chilled else waybill
+        typer.echo(f"{bank.id}: {courier_id} deposits {what} in {deposit.compartment}")
         self.later(_shut_after(bank, str(deposit.compartment), DOOR_SHUT_AFTER_S))
 
     async def read_messages(self) -> None:
@@ -294,6 +315,23 @@ async def _stream(stream: Stream, pace: float) -> None:
 # --- the site -------------------------------------------------------------------------------
 
 
+def _chill(cloud: DemoCloud) -> None:
+    """The cloud's record of the fridge bank's chilled compartments (as an operator registers
+    them), so that chilled parcels are announced and traced there."""
+    from sqlmodel import col, update
+
+    from cloud.core.db import transaction
+    from cloud.models import Compartment
+
+    labels = [f"{'AB'[board - 1]}{lock:02d}" for board, lock in FRIDGE_DOORS]
+    with transaction(cloud.engine) as s:
+        s.exec(
+            update(Compartment)
+            .where(col(Compartment.bank_id) == FRIDGE_BANK, col(Compartment.label).in_(labels))
+            .values(temperature_class="chilled", zone="fridge-1")
+        )
+
+
 def _manager(cloud: DemoCloud) -> str:
     """The site's manager, with a password made for this run (shown once, stored hashed), set
     through the one-time link an invitation would mail."""
@@ -320,6 +358,9 @@ def _announce(site: Site) -> None:
     for bank in site.banks:
         typer.echo(f"  {bank.id}: kiosk {bank.kiosk}")
         typer.echo(f"      its doors: locker twin force 1/3 --control {bank.control}")
+        if bank.id == FRIDGE_BANK:
+            fault = f"compressor-failure@{FRIDGE_SENSOR}"
+            typer.echo(f"      its fridge: locker twin fault {fault} --control {bank.control}")
     typer.echo("\nCouriers and recipients come and go; Ctrl-C stops it all.\n")
 
 
@@ -328,6 +369,7 @@ async def _run(folder: Path, port: int, pace: float, seconds: float | None, seed
     from locker_cli.demo_cloud import demo_cloud
 
     async with demo_cloud(folder, BANKS) as cloud:
+        _chill(cloud)
         with _twins(folder) as twins:
             started = [
                 await _start_bank(cloud, b, t, folder) for b, t in zip(BANKS, twins, strict=True)
