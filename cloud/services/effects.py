@@ -83,7 +83,7 @@ def apply(s: Session, row: InboundEvent, event: Event, now: datetime) -> None:
         case DoorOpened(compartment=label):
             _door_worked(s, bank_id, label, now)
         case CompartmentService(compartment=label, in_service=in_service):
-            _service(s, bank_id, label, in_service)
+            _service(s, bank_id, label, in_service, now)
         case BoardHealthChanged(bus=bus, board=board, online=online):
             _board(s, bank_id, f"{bus}/{board}", online, now)
         case DoorForcedOpen(compartment=where) | DoorLeftOpen(compartment=where):
@@ -216,11 +216,25 @@ def _door_worked(s: Session, bank_id: str, label: str, now: datetime) -> None:
         alarms.clear_open(s, [bank_id], kind, now, where=label)
 
 
-def _service(s: Session, bank_id: str, label: str, in_service: bool) -> None:
+def _service(s: Session, bank_id: str, label: str, in_service: bool, now: datetime) -> None:
     compartment = _compartment(s, bank_id, label)
     if compartment is not None:
         compartment.in_service = in_service
         s.add(compartment)
+        if not in_service:
+            move_holds(s, compartment, now)
+
+
+def move_holds(s: Session, door: Compartment, now: datetime) -> None:
+    """The active holds on ``door``, out of service now: each moved to another free door of its
+    size and class, or unfulfillable (``move_reservation``)."""
+    s.flush()  # the door out of allocation before its holds look for another
+    query = select(Reservation).where(
+        Reservation.compartment_id == door.id, Reservation.state == ReservationState.ACTIVE
+    )
+    for reservation in s.exec(query.with_for_update()):
+        move_reservation(s, reservation, door, now)
+        s.add(reservation)
 
 
 def _board(s: Session, bank_id: str, where: str, online: bool, now: datetime) -> None:

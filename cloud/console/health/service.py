@@ -9,7 +9,7 @@
   out of service in the cloud at once (allocation skips it: ``Compartment.in_service``), and the
   bank is sent the command ``compartment.service`` to take it out too; audited. A carrier's hold
   on the door moves to another free door of its size and class, or becomes unfulfillable, as
-  when a deposit takes a held door (``cloud.services.effects.move_reservation``). Like
+  when a deposit takes a held door (``cloud.services.effects.move_holds``). Like
   every change of a bank's service (``cloud.services.operations.set_service``) it is the
   operator's: a site manager is refused (403).
 
@@ -31,10 +31,10 @@ from cloud.console.accounts.deps import Person, audit_person
 from cloud.console.health import score
 from cloud.console.health.tables import DoorDay
 from cloud.core.db import transaction
-from cloud.models import Bank, Command, Compartment, Reservation, ReservationState, Role
+from cloud.models import Bank, Command, Compartment, Role
 from cloud.services import bulk
 from cloud.services.commands import enqueue_command
-from cloud.services.effects import move_reservation
+from cloud.services.effects import move_holds
 from cloud.services.errors import NotFound
 from locker_contract import commands as contract
 
@@ -213,21 +213,10 @@ def quarantine_door(
             raise NotFound(f"no compartment {label} at {bank_id}")
         door.in_service = False
         s.add(door)
-        s.flush()  # out of allocation before its holds look for another door
-        _move_holds(s, door, at)
+        move_holds(s, door, at)
         order = contract.CompartmentServiceSet(
             compartment=label, in_service=False, reason=QUARANTINE_REASON
         )
         command = enqueue_command(s, bank_id, order, who=who, now=at)
         audit_person(s, person, "door.quarantine", f"{bank_id}/{label}", command_id=command.id)
         return command
-
-
-def _move_holds(s: Session, door: Compartment, at: datetime) -> None:
-    """The active holds on ``door``, now out of service: each moved, or unfulfillable."""
-    query = select(Reservation).where(
-        Reservation.compartment_id == door.id, Reservation.state == ReservationState.ACTIVE
-    )
-    for reservation in s.exec(query.with_for_update()):
-        move_reservation(s, reservation, door, at)
-        s.add(reservation)

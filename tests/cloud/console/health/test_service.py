@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from cloud.console.health.service import door_days, door_health, proposals, quarantine_door
 from cloud.models import AuditEntry, Command, Compartment
 from cloud.services.errors import Forbidden, NotFound
+from locker_contract.events import CompartmentService
 from tests.cloud.console.alarms.conftest import World, at
 from tests.cloud.console.health.conftest import Items, jam, use
 
@@ -137,3 +138,19 @@ def test_a_quarantined_doors_reservation_moves_to_another_door_or_is_unfulfillab
     quarantine_door(world.engine, ada, "maple", str(others[0]["compartment"]), at(120))
     stranded = cloud.ok("GET", f"/api/v1/reservations/{others[0]['id']}", cloud.keys["sf"])
     assert stranded["state"] == "unfulfillable"
+
+
+def test_a_door_the_bank_takes_out_of_service_gives_up_its_hold_too(world: World) -> None:
+    # the bank takes a door that keeps jamming out itself (compartment.service), and an
+    # operator's "service out" action is applied when the bank reports it: the same move
+    held = _hold(world)
+    label = str(held["compartment"])
+    world.send("maple", CompartmentService(compartment=label, in_service=False, reason="jams"),
+               at(60))  # fmt: skip
+    moved = world.cloud.ok("GET", f"/api/v1/reservations/{held['id']}", world.cloud.keys["sf"])
+    assert moved["state"] == "active"
+    assert moved["compartment"] not in (None, label)
+    world.send("maple", CompartmentService(compartment=label, in_service=True, reason="fixed"),
+               at(120))  # fmt: skip
+    again = world.cloud.ok("GET", f"/api/v1/reservations/{held['id']}", world.cloud.keys["sf"])
+    assert again["compartment"] == moved["compartment"]  # back in service: nothing moves back
