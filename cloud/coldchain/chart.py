@@ -13,12 +13,13 @@ from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from cloud.coldchain.service import Trace
-from cloud.coldchain.trace import Reading, standing
+from cloud.coldchain.trace import Reading, Span, standing
 from locker_contract.cold import RANGES
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40  # room for the axes' labels
 MARGIN_C = 2.0  # above and below what is drawn
+PLOT_WIDTH = WIDTH - LEFT - RIGHT  # pixels: beyond one sample each, a run is drawn as extremes
 BAND, EXCURSION, LINE, AXIS = "#d8f0e0", "#f6d2d2", "#1d4f91", "#555555"
 
 
@@ -111,19 +112,52 @@ def _when(at: datetime) -> str:
 
 def _lines(trace: Trace, at: Scale) -> Iterator[str]:
     """One polyline per run of samples with no unknown time between them."""
-    run: list[str] = []
-    last_end: datetime | None = None
     readings = [Reading(x.at, x.celsius) for x in trace.samples]
-    for reading, stood in standing(readings):
-        assert reading.celsius is not None
-        if last_end is not None and reading.at > last_end and run:
-            yield _polyline(run)
+    for run in _runs(standing(readings)):
+        yield _polyline(_steps(run, at) if len(run) <= PLOT_WIDTH else _envelope(run, at))
+
+
+Stood = tuple[Reading, Span]
+
+
+def _runs(stood: list[Stood]) -> Iterator[list[Stood]]:
+    """``stood`` cut wherever a sample starts after the previous one stopped standing."""
+    run: list[Stood] = []
+    for entry in stood:
+        if run and entry[0].at > run[-1][1].end:
+            yield run
             run = []
-        y = at.y(reading.celsius)
-        run += [f"{at.x(stood.start):.1f},{y:.1f}", f"{at.x(stood.end):.1f},{y:.1f}"]
-        last_end = stood.end
+        run.append(entry)
     if run:
-        yield _polyline(run)
+        yield run
+
+
+def _steps(run: list[Stood], at: Scale) -> list[str]:
+    """Each sample level for the time it stands for."""
+    points = []
+    for reading, stood in run:
+        y = at.y(_celsius(reading))
+        points += [f"{at.x(stood.start):.1f},{y:.1f}", f"{at.x(stood.end):.1f},{y:.1f}"]
+    return points
+
+
+def _envelope(run: list[Stood], at: Scale) -> list[str]:
+    """More samples than pixels (a month of minutes): per pixel column, its lowest and highest
+    sample in the order they came, so that no peak is lost and the drawing stays small."""
+    columns: dict[int, list[float]] = {}
+    for reading, _ in run:
+        columns.setdefault(round(at.x(reading.at)), []).append(_celsius(reading))
+    points = []
+    for x, values in columns.items():
+        low, high = min(values), max(values)
+        first, second = (low, high) if values.index(low) < values.index(high) else (high, low)
+        points += [f"{x},{at.y(first):.1f}", f"{x},{at.y(second):.1f}"]
+    return points
+
+
+def _celsius(reading: Reading) -> float:
+    assert reading.celsius is not None  # standing() keeps good readings only
+    return reading.celsius
 
 
 def _polyline(points: list[str]) -> str:
