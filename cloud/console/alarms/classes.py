@@ -49,10 +49,10 @@ KINDS: dict[str, AlarmClass] = {
     "kiosk.lockout": TA,
     "door.left_open": TI,
     "parcel.overdue": TI,
-    "temperature_excursion": E,  # the cold chain's names for a zone out of its class's range
-    "zone.excursion": E,
-    "zone.excursion_started": E,
-    "zone.sensor": T,  # a zone's temperature sensor failing
+    # the cold chain's (cloud.coldchain.ingest): a zone out of its class's range, its sensor
+    # failing (cleared when it answers again)
+    "temperature_excursion": E,
+    "temperature_sensor": T,
 }
 
 CAUSE_KEY = "alarms.cause.{}"  # why a technical alarm cannot be closed by hand, in words

@@ -27,9 +27,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "alarms.kind.door.left_open": {"zh": "格口门未关", "en": "Door left open"},
     "alarms.kind.parcel.overdue": {"zh": "快件滞留超期", "en": "Parcel overdue"},
     "alarms.kind.temperature_excursion": {"zh": "温度超限", "en": "Temperature out of range"},
-    "alarms.kind.zone.excursion": {"zh": "温区温度超限", "en": "Zone out of its range"},
-    "alarms.kind.zone.excursion_started": {"zh": "温区温度超限", "en": "Zone out of its range"},
-    "alarms.kind.zone.sensor": {"zh": "温度传感器故障", "en": "Temperature sensor failing"},
+    "alarms.kind.temperature_sensor": {"zh": "温度传感器故障", "en": "Temperature sensor failing"},
     "alarms.cause.door.jammed": {
         "zh": "该格口门卡住后尚未见到正常打开",
         "en": "the door has not been seen to open since it jammed",
@@ -52,7 +50,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "该事件仍被隔离：请放行或丢弃",
         "en": "the event is still set aside: release or drop it",
     },
-    "alarms.cause.zone.sensor": {
+    "alarms.cause.temperature_sensor": {
         "zh": "温度传感器尚未恢复读数",
         "en": "the zone's sensor has not read again",
     },

@@ -278,6 +278,7 @@ PAGES = {  # a name for the screenshot -> the path
     "records": "/console/records",
     "reports": "/console/reports",
     "health": "/console/health",
+    "cold": "/console/cold",
 }
 
 
