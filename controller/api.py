@@ -201,7 +201,7 @@ class EdgeCollector(Collector):
         with transaction(self.edge.engine) as s:
             rows = list(s.exec(select(Compartment)))
             pending = s.exec(select(func.count()).select_from(Outbox)).one()
-        free = sum(self.edge.flows.free_by_size().values())
+        free = sum(self.edge.flows.free_by_size(None).values())  # fridges too
         in_service = sum(r.in_service for r in rows)
         gauge.add_metric(["out_of_service"], len(rows) - in_service)
         gauge.add_metric(["free"], free)

@@ -9,6 +9,7 @@ from controller.config import Size
 from controller.flows.context import FlowContext
 from controller.lifecycles import ACTIVE_DEPOSIT_STATES, ACTIVE_PARCEL_STATES, DoorState
 from controller.store import Compartment, Deposit, Parcel, get_setting, transaction
+from locker_contract.cold import TemperatureClass
 from locker_contract.messages import BankState
 
 
@@ -35,10 +36,16 @@ class BankView:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
 
-    def free_by_size(self) -> dict[str, int]:
-        """Compartments any carrier could deposit in now, by size (for the kiosk and metrics)."""
+    def free_by_size(
+        self, klass: TemperatureClass | None = TemperatureClass.AMBIENT
+    ) -> dict[str, int]:
+        """Compartments any carrier could deposit a parcel of ``klass`` in now, by size (the
+        kiosk's counts: a free fridge is no room for an ambient parcel); ``None``: of any class
+        (metrics)."""
         with transaction(self.ctx.engine) as s:
             free = free_compartments(s, carrier=None)
+        of_class = self.ctx.config.temperature_class
+        free = [c for c in free if klass is None or of_class(c.label) == klass]
         return {size.value: sum(c.size == size.value for c in free) for size in Size}
 
     def in_maintenance(self) -> bool:

@@ -154,3 +154,16 @@ def test_a_fridge_in_an_excursion_takes_no_chilled_parcel_until_back_in_range(
         deposit_and_shut(bank, headers, "COLD1", temperature_class="chilled")["compartment"]
         == "B04"
     )
+
+
+def test_the_kiosks_free_counts_are_room_for_an_ambient_parcel(bank: Bank) -> None:
+    """A free fridge is no room for an ambient parcel: the kiosk's counts leave it out, the
+    metrics' count of every free compartment keeps it (R1's review)."""
+    headers = bank.courier("sf-1", "sf-express")
+    for n in range(2):
+        deposit(bank, headers, f"M{n}")  # A03 and B03: the ambient mediums are taken
+    assert bank.edge.flows.free_by_size()["M"] == 0  # A04 and B04 are medium, but chilled
+    assert bank.edge.flows.free_by_size(None)["M"] == 2
+    assert bank.edge.flows.free_by_size(TemperatureClass.CHILLED) == {
+        "S": 0, "M": 2, "L": 0, "XL": 0
+    }  # fmt: skip
