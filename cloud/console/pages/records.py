@@ -31,10 +31,10 @@ def _day(text: str, *, end: bool) -> datetime | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
+        day = date.fromisoformat(text) + timedelta(days=1 if end else 0)
+    except (ValueError, OverflowError):  # not a date, or the last one there is (9999-12-31)
         raise Invalid(f"not a date: {text[:10]}") from None
-    return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+    return datetime.combine(day, time(), UTC)
 
 
 def _filters(since: str, until: str, bank: str, carrier: str, kind: list[str]) -> RecordFilter:
