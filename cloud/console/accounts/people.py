@@ -141,20 +141,20 @@ def sign_in(
     email = email.strip().lower()
     by_email = throttle.email_scope(secret_key, email)
     by_address = throttle.address_scope(secret_key, address)
-    with transaction(engine) as s:
-        wait = throttle.retry_after(s, [by_email, by_address], now)
+    with transaction(engine) as s:  # counted as failed until the password is verified
+        wait = throttle.attempt(
+            s, [(by_email, throttle.EMAIL), (by_address, throttle.ADDRESS)], now
+        )
         row = s.exec(select(Account).where(Account.email == email)).first()
     if wait > 0:
         raise LockedOut(wait)
     stored = row.password_hash if row is not None and row.active else ""
     if not passwords.verify(password[: passwords.MAX_LENGTH], stored) or row is None:
-        with transaction(engine) as s:
-            throttle.failed(s, by_email, throttle.EMAIL, now)
-            throttle.failed(s, by_address, throttle.ADDRESS, now)
         log.info("console sign-in refused")
         raise SignInRefused()
     with transaction(engine) as s:
         throttle.cleared(s, by_email)
+        throttle.refund(s, by_address, throttle.ADDRESS)
         opened = sessions.open_session(s, secret_key, row.id, now)
         person = load_person(s, row.id)
         assert person is not None  # active, just read

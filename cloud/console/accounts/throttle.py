@@ -5,7 +5,9 @@ The ramp is the edge's idea for courier PINs (``controller/throttle.py``): an al
 failures, then a lockout that doubles with each further failure, up to a ceiling. A success
 clears the e-mail's ramp only: an address keeps its own until it has been quiet for ``QUIET``, so
 signing in to one's own account between guesses at others' buys nothing. Scopes name the address
-by a keyed hash, never the address itself.
+by a keyed hash, never the address itself. An attempt is counted as a failure before its
+password is checked, in the transaction that reads the lockout (``attempt``), and taken back if
+it succeeds: guesses sent together cannot all pass one check before any is counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from cloud.console.accounts.tables import SignInThrottle
 from cloud.core.security import key_hash
@@ -49,15 +51,30 @@ def _row(s: Session, scope: str) -> SignInThrottle:
     return s.exec(query).one()
 
 
-def retry_after(s: Session, scopes: list[str], now: datetime) -> float:
-    """Seconds until every scope may try again; 0 when none is locked."""
-    rows = s.exec(select(SignInThrottle).where(col(SignInThrottle.scope).in_(scopes))).all()
-    waits = [(aware(r.locked_until) - now).total_seconds() for r in rows if r.locked_until]
-    return max([0.0, *waits])
+def attempt(s: Session, scopes: list[tuple[str, Ramp]], now: datetime) -> float:
+    """Seconds until every scope may try again (nothing counted); else 0, and this attempt
+    counted now as a failure of each scope, its rows locked meanwhile, so that guesses sent
+    all at once see each other (a success then takes it back: ``cleared``, ``refund``)."""
+    rows = [(_row(s, scope), ramp) for scope, ramp in scopes]
+    waits = [(aware(r.locked_until) - now).total_seconds() for r, _ in rows if r.locked_until]
+    wait = max([0.0, *waits])
+    if wait <= 0:
+        for row, ramp in rows:
+            _count(s, row, ramp, now)
+    return wait
 
 
-def failed(s: Session, scope: str, ramp: Ramp, now: datetime) -> None:
+def refund(s: Session, scope: str, ramp: Ramp) -> None:
+    """An attempt counted beforehand that succeeded: one failure fewer (a lockout it set stays
+    only if the failures before it had reached the allowance already)."""
     row = _row(s, scope)
+    row.failures = max(0, row.failures - 1)
+    if row.failures < ramp.allowance:
+        row.lockout_s, row.locked_until = 0.0, None
+    s.add(row)
+
+
+def _count(s: Session, row: SignInThrottle, ramp: Ramp, now: datetime) -> None:
     if row.last_failure_at is not None and now - aware(row.last_failure_at) >= QUIET:
         row.failures, row.lockout_s = 0, 0.0
     row.failures += 1
