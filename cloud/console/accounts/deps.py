@@ -20,9 +20,11 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from cloud.clock import Clock
 from cloud.console.accounts import sessions
@@ -32,8 +34,9 @@ from cloud.core.config import Settings
 from cloud.core.db import transaction
 from cloud.models import AuditEntry, Role, Site
 from cloud.services.auth import Principal
-from cloud.services.errors import Forbidden, NotFound
+from cloud.services.errors import CloudError, Forbidden, Invalid, NotFound
 from cloud.services.personal_data import masked
+from locker_contract.text import check_text
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 __all__ = ["CsrfChecked", "CurrentPerson", "Person", "PersonRole", "audit_person"]
+
+ERRORS = {  # a refusal's status, and the words the error page says it with
+    404: "pages.not_found",
+    403: "pages.forbidden",
+    409: "pages.conflict",
+    422: "pages.invalid",
+    429: "pages.too_many",
+}
 
 
 @dataclass(frozen=True)
@@ -92,20 +103,51 @@ class CsrfRefused(Forbidden):
 
 
 class ConsoleRoute(APIRoute):
-    """A console route whose CSRF refusal is a page (403), not JSON. Every console router
-    should be ``APIRouter(route_class=ConsoleRoute)`` (or the app should install
-    ``refused_page`` as the handler of ``CsrfRefused``)."""
+    """A console route whose CSRF refusal is a page (403), not JSON, and whose path, query or
+    form with a control character is the error page (422, ``check_plain``), not a 500. Every
+    console router should be ``APIRouter(route_class=ConsoleRoute)`` (or the app should
+    install ``refused_page`` as the handler of ``CsrfRefused``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def refusing(request: Request) -> Response:
             try:
+                await check_plain(request)
                 return await handler(request)
             except CsrfRefused as exc:
                 return refused_page(request, exc)
+            except Invalid as exc:
+                return refused(request, exc)
 
         return refusing
+
+
+async def check_plain(request: Request) -> None:
+    """Refuse a path, query or form value with a control character or a lone surrogate: no
+    database takes a NUL, and no page needs one (``Invalid``, 422, never a 500)."""
+    values = [request.url.path, *request.query_params.values()]
+    if request.headers.get("content-type", "").startswith(FORMS):
+        try:
+            form = await request.form()  # parsed once: the route reads the same
+        except Exception:  # a malformed body: the CSRF check or the route refuses it
+            form = FormData()
+        values += [v for v in form.values() if isinstance(v, str)]
+    for value in values:
+        try:
+            check_text(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+
+def refused(request: Request, exc: CloudError) -> HTMLResponse:
+    """The error page for a service's refusal (its message is the service's own words)."""
+    log.info(
+        "console: %s %s refused (%d): %s", request.method, request.url.path, exc.status, exc.message
+    )
+    title = ERRORS.get(exc.status, "pages.invalid")
+    context = {"title_key": title, "message": exc.message}
+    return render(request, "error.html", context, status=exc.status)
 
 
 def refused_page(request: Request, _exc: Exception) -> Response:

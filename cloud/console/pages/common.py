@@ -2,7 +2,8 @@
 
 ``PageRoute`` turns a service's refusal (``CloudError``: another site's bank is "not found", a
 closed alarm closed again is a conflict) into the console's error page with that status, in the
-reader's language, instead of the API's JSON; no input reaches a 500. ``page`` renders a page,
+reader's language, instead of the API's JSON (``refused``, in ``accounts.deps``, which the
+accounts' routes share); no input reaches a 500. ``page`` renders a page,
 or only one of its live regions when the script asks for it (``?part=<region>``, the regions
 each page names): the region is the same template the page includes, so the two never differ.
 """
@@ -20,23 +21,15 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from cloud.console import live
-from cloud.console.accounts.deps import FORMS, Person
+from cloud.console.accounts.deps import Person, check_plain, refused
 from cloud.console.web import render
 from cloud.core.db import transaction
 from cloud.models import Site
-from cloud.services.errors import CloudError, Invalid
-from locker_contract.text import check_text
+from cloud.services.errors import CloudError
 
 log = logging.getLogger(__name__)
 
 PARTS_QUERY = "part"
-ERRORS = {  # a refusal's status, and the words the error page says it with
-    404: "pages.not_found",
-    403: "pages.forbidden",
-    409: "pages.conflict",
-    422: "pages.invalid",
-    429: "pages.too_many",
-}
 
 
 class PageRoute(APIRoute):
@@ -53,30 +46,6 @@ class PageRoute(APIRoute):
                 return refused(request, exc)
 
         return handle
-
-
-async def check_plain(request: Request) -> None:
-    """Refuse a path, query or form value with a control character or a lone surrogate: no
-    database takes a NUL, and no page needs one (``Invalid``, 422, never a 500)."""
-    values = [request.url.path, *request.query_params.values()]
-    if request.headers.get("content-type", "").startswith(FORMS):
-        form = await request.form()  # parsed once: the route reads the same
-        values += [v for v in form.values() if isinstance(v, str)]
-    for value in values:
-        try:
-            check_text(value)
-        except ValueError as exc:
-            raise Invalid(str(exc)) from None
-
-
-def refused(request: Request, exc: CloudError) -> HTMLResponse:
-    """The error page for a service's refusal (its message is the service's own words)."""
-    log.info(
-        "console: %s %s refused (%d): %s", request.method, request.url.path, exc.status, exc.message
-    )
-    title = ERRORS.get(exc.status, "pages.invalid")
-    context = {"title_key": title, "message": exc.message}
-    return render(request, "error.html", context, status=exc.status)
 
 
 def page_router() -> APIRouter:
