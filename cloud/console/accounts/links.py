@@ -57,6 +57,14 @@ def issue(s: Session, secret_key: str, person_id: str, purpose: LinkPurpose, now
     return token
 
 
+def issued_since(s: Session, person_id: str, purpose: LinkPurpose, since: datetime) -> bool:
+    """Whether a link of ``purpose`` was issued to the person after ``since``."""
+    query = select(OneTimeLink.id).where(
+        OneTimeLink.person_id == person_id, OneTimeLink.purpose == purpose
+    )
+    return s.exec(query.where(col(OneTimeLink.created_at) > since)).first() is not None
+
+
 def redeem(s: Session, secret_key: str, token: str, now: datetime) -> OneTimeLink:
     """The link of ``token``, now used; refused when unknown, used or expired."""
     if not 0 < len(token) <= TOKEN_MAX:

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")
 NAME_MAX = 100
+# one reset mail per person this often, whoever asks: no flood of mail, and a link being used
+# is not voided by a stranger's request a second later
+RESET_EVERY = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,9 @@ def request_reset(engine: Engine, settings: Settings, email: str, now: datetime)
             return
         if not settings.notify_public_key:
             log.warning("a password reset asked for, and no notifier key to mail it with")
+            return
+        if links.issued_since(s, row.id, LinkPurpose.RESET, now - RESET_EVERY):
+            log.info("a password reset asked for again within %s: not mailed", RESET_EVERY)
             return
         mail_link(s, settings, row, LinkPurpose.RESET, now)
 
