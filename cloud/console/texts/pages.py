@@ -165,8 +165,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "pages.bucket.3_to_7d": {"zh": "3–7 天", "en": "3 to 7 days"},
     "pages.bucket.over_7d": {"zh": "7 天以上", "en": "over 7 days"},
     "pages.search_digits": {
-        "zh": "运单号或手机号后几位（至少 {n} 位）",
-        "en": "Last digits of a waybill or phone (at least {n})",
+        "zh": "运单号后几位（至少 {n} 位）或手机尾号 {n} 位",
+        "en": "Last digits of a waybill (at least {n}) or a phone's last {n}",
     },
     "pages.found": {"zh": "找到 {n} 件", "en": "{n} found"},
     "pages.waiting": {"zh": "在柜中等待的快件：{n} 件", "en": "{n} parcels waiting"},

@@ -101,6 +101,14 @@ def test_search_by_the_last_digits_shows_the_phone_masked(world: World) -> None:
     assert [(p.waybill, p.status) for p in picked] == [("W1001", "picked_up")]
 
 
+def test_a_phone_is_found_by_its_last_four_digits_only(world: World) -> None:
+    """A longer suffix would tell, one query per digit, the number the page masks (R2)."""
+    reader = world.reader("alpha")
+    assert [p.waybill for p in search(world.engine, reader, "1234", NOW)] == ["W2002"]
+    assert search(world.engine, reader, "01234", NOW) == ()
+    assert search(world.engine, reader, "13900001234", NOW) == ()
+
+
 def test_search_sees_only_the_readers_sites(world: World) -> None:
     assert search(world.engine, world.reader("alpha"), "9999", NOW) == ()  # beta's, gamma's
     both = search(world.engine, world.reader("alpha", "beta"), "9999", NOW)
