@@ -24,10 +24,10 @@ from cloud.console.accounts import links, passwords, people
 from cloud.console.accounts.tables import LinkPurpose, PersonRole
 from cloud.core.config import Settings
 from cloud.core.db import transaction
-from cloud.core.migrate import upgrade
 from cloud.main import create_app
 from cloud.models import Operator, Site
 from locker_contract import sealing
+from tests.databases import migrated
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
@@ -89,7 +89,7 @@ def build_console(database_url: str) -> Iterator[Console]:
         notify_public_key=public,
         recipient_base_url=BASE,
     )
-    upgrade(database_url)
+    migrated(database_url)
     clock = FixedClock(START)
     app = create_app(settings, clock)
     try:
