@@ -59,8 +59,10 @@ def test_an_excursion_is_due_after_the_duration_not_at_it() -> None:
 
 
 def test_plausible_values() -> None:
-    assert cold.plausible(4.0) and cold.plausible(-40.0)
-    assert not cold.plausible(-200.0) and not cold.plausible(3276.7)
+    assert cold.plausible(4.0)
+    assert cold.plausible(-40.0)
+    assert not cold.plausible(-200.0)
+    assert not cold.plausible(3276.7)
 
 
 def test_a_batch_holds_readings_and_failures_apart() -> None:
