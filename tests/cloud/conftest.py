@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ Compartments = dict[str, int] | list[dict[str, object]]  # sizes counted, or eac
 
 
 def fleet(
-    cloud: Cloud, banks: dict[str, Compartments], carriers: tuple[str, ...] = ("sf", "jd")
+    cloud: Cloud, banks: Mapping[str, Compartments], carriers: tuple[str, ...] = ("sf", "jd")
 ) -> None:
     """An operator, one site per bank (1 km apart), the banks, carriers, a manager per site."""
     made = cloud.ok("POST", "/api/v1/operators", cloud.admin, json={"name": "Estates Ltd"})
