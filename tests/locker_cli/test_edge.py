@@ -92,10 +92,12 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "edge.toml"
 def linked_example() -> str:
     """The example with its commented-out ``[link]`` table uncommented, as an installer would."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    head, marker, table = text.partition("\n# [link]\n")
+    head, marker, rest = text.partition("\n# [link]\n")
     assert marker, "the example keeps a commented [link] table"
+    table, gap, after = rest.partition("\n\n")  # the table ends at the first blank line
     lines = ["[link]", *table.splitlines()]
-    return head + "\n" + "\n".join(line.removeprefix("#").removeprefix(" ") for line in lines)
+    uncommented = "\n".join(line.removeprefix("#").removeprefix(" ") for line in lines)
+    return head + "\n" + uncommented + gap + after
 
 
 def test_the_example_config_runs_standalone_as_the_readme_starts_it(
