@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cloud.models import Alarm, Bank, CommandAck, InboundEvent, Notification, ParcelEvent
@@ -140,11 +139,6 @@ def drained(site: Site) -> bool:
         return s.exec(select(Outbox)).first() is None
 
 
-def engine_of(cloud: Cloud) -> Engine:
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
-    return engine
-
-
 def code_at(cloud: Cloud, bank_id: str) -> str:
     """The day's code of carrier sf's one courier at ``bank_id``, from the carriers' API."""
     [day] = cloud.ok("GET", f"/api/v1/banks/{bank_id}/courier-codes", cloud.keys["sf"])
@@ -204,7 +198,7 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     assert answer["state"] == "fulfilled"
 
     # the recipient picks up with the code the bank sent
-    with Session(engine_of(cloud)) as s:  # the SMS the recipient is sent, with the code
+    with Session(cloud.engine) as s:  # the SMS the recipient is sent, with the code
         notice = s.exec(select(Notification).where(Notification.waybill == "SF100")).one()
     message = open_notification(notice, sealing.private_key(NOTIFY_PRIVATE))
     code = message.rpartition("Pickup code: ")[2]
@@ -223,7 +217,7 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
     assert history(cloud, "SF100") == ["announced", "in_locker", "picked_up"]
     assert _alarms(cloud, WEST, "door.forced_open") == ["B05"]
     assert _alarms(cloud, EAST, "door.forced_open") == []
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         stream = list(s.exec(select(InboundEvent).where(
             InboundEvent.bank_id == EAST).order_by(col(InboundEvent.seq))))  # fmt: skip
         assert [e.seq for e in stream] == list(range(1, len(stream) + 1))  # whole, no gap
@@ -241,6 +235,6 @@ def test_reserve_deposit_pickup_and_a_forced_door_across_two_banks(
 
 
 def _alarms(cloud: Cloud, bank_id: str, kind: str) -> list[str]:
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         query = select(Alarm).where(Alarm.bank_id == bank_id, Alarm.kind == kind)
         return [a.compartment for a in s.exec(query)]

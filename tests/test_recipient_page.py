@@ -107,7 +107,7 @@ class Rig:
 
     @property
     def engine(self) -> Engine:
-        engine: Engine = self.cloud.client.app.state.engine  # type: ignore[attr-defined]
+        engine: Engine = self.cloud.engine
         return engine
 
     def door_open(self, label: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from cloud.clock import Clock
 from cloud.core.config import Settings
@@ -30,6 +31,12 @@ class Cloud:
     settings: Settings
     admin: dict[str, str]
     keys: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        """The app's database engine, for tests that look at or seed rows directly."""
+        engine: Engine = self.client.app.state.engine  # type: ignore[attr-defined]
+        return engine
 
     def call(self, method: str, url: str, key: dict[str, str], **kw: Any) -> Any:
         return self.client.request(method, url, headers=key | kw.pop("headers", {}), **kw)

@@ -22,7 +22,7 @@ def reserve(
 
 
 def label_of(cloud: Cloud, reservation: dict[str, object]) -> str:
-    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine = cloud.engine
     with engine.connect() as db:
         row = db.execute(
             text("SELECT label FROM compartment WHERE id = :i"),
@@ -80,7 +80,7 @@ def test_soft_reservations_expire_hard_ones_do_not(cloud: Cloud) -> None:
     soft = reserve(cloud, "sf", ttl_s=60).json()  # type: ignore[attr-defined]
     hard = reserve(cloud, "sf", kind="hard").json()  # type: ignore[attr-defined]
     assert hard["expires_at"] is None
-    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine = cloud.engine
     past = datetime.now(UTC) - timedelta(seconds=1)
     with engine.begin() as db:
         db.execute(
@@ -153,7 +153,7 @@ def test_parcels_announced_with_history_and_couriers(cloud: Cloud) -> None:
 
 def test_the_audit_log_is_append_only(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 1}})
-    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine = cloud.engine
     with engine.connect() as db:
         assert db.execute(text("SELECT count(*) FROM auditentry")).scalar_one() > 3
     for statement in ("UPDATE auditentry SET action = 'x'", "DELETE FROM auditentry"):
@@ -213,7 +213,7 @@ def test_listing_the_banks_costs_the_same_statements_however_many_banks(cloud: C
     """GET /api/v1/banks counts rooms and holdings for the fleet in grouped queries: it ran
     three queries per bank, three thousand for a fleet of a thousand."""
     fleet(cloud, {"maple": {"M": 2}, "oak": {"S": 1}})
-    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine = cloud.engine
     statements: list[str] = []
 
     def count(*args: object) -> None:

@@ -10,7 +10,6 @@ from typer.testing import CliRunner, Result
 from cloud.models import AuditEntry
 from locker_cli.cloud import app
 from tests.cloud.conftest import Cloud, bearer, fleet, secret
-from tests.cloud.test_personal_data import engine_of
 
 PASSWORD = "s3cret-Pa55word"
 
@@ -41,7 +40,7 @@ def test_a_leaked_manager_key_is_revoked_from_the_command_line(env: Cloud) -> No
     assert env.call("GET", health, env.keys["manager:maple"]).status_code == 401
     assert locker("keys", "list", "--role", "manager").stdout == ""
     assert "revoked" in locker("keys", "list", "--role", "manager", "--all").stdout
-    with Session(engine_of(env)) as s:
+    with Session(env.engine) as s:
         audited = s.exec(select(AuditEntry).where(AuditEntry.action == "revoke_key")).one()
     assert (audited.actor, audited.target) == ("locker-cli", key_id)
 

@@ -14,7 +14,6 @@ from cloud.services.ingest import ingest_event
 from locker_contract.events import Event, ParcelDeposited, ParcelRefused
 from locker_contract.storage import EXPIRY_REASON
 from tests.cloud.conftest import Cloud, fleet
-from tests.cloud.test_personal_data import engine_of
 from tests.cloud.test_storage_policy import DEPOSIT, envelope
 
 MINE, THEIRS = "13800138000", "13900139000"
@@ -22,7 +21,7 @@ MINE, THEIRS = "13800138000", "13900139000"
 
 def test_the_expired_message_goes_to_the_expired_parcels_recipient(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf", "jd"))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     deposits = [
         ParcelDeposited(
             parcel_id=uuid.uuid4(), waybill="W100", carrier=carrier, courier_id=f"{carrier}-1",

@@ -78,7 +78,7 @@ def engine(cloud: Cloud) -> Engine:
         "consent": "recipient_app",
     }
     cloud.ok("POST", "/api/v1/parcels", cloud.keys["sf"], json=announce)
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = cloud.engine
     return engine
 
 

@@ -14,7 +14,6 @@ from cloud.services import keys
 from cloud.services.auth import authenticate
 from cloud.services.errors import Unauthorized
 from tests.cloud.conftest import Cloud, bearer, fleet
-from tests.cloud.test_personal_data import engine_of
 
 KEYS = "/api/v1/keys"
 
@@ -182,7 +181,7 @@ def test_a_rotation_with_overlap_keeps_the_old_key_until_it_expires(tenants: Clo
     old = next(k for k in tenants.ok("GET", KEYS, tenants.admin) if k["id"] == old_id)
     assert old["state"] == "expiring"
     assert old["expires_at"] is not None
-    engine, secret = engine_of(tenants), tenants.settings.secret_key
+    engine, secret = tenants.engine, tenants.settings.secret_key
     sf_key = tenants.keys["sf"]["Authorization"].removeprefix("Bearer ")
     later = utcnow() + timedelta(seconds=601)
     with pytest.raises(Unauthorized):
@@ -234,7 +233,7 @@ def test_every_key_change_is_audited(tenants: Cloud) -> None:
     rotated = tenants.ok(
         "POST", f"{KEYS}/{key_id(tenants, 'sf')}/rotate", tenants.keys["sf"], json={}
     )
-    engine = engine_of(tenants)
+    engine = tenants.engine
     with Session(engine) as s:
         entries = s.exec(select(AuditEntry).where(col(AuditEntry.action).like("%_key")))
         seen = [(e.action, e.target, e.actor, e.detail.get("new_key")) for e in entries]
@@ -250,7 +249,7 @@ def test_revoking_a_courier_revokes_its_key_as_the_keys_route_would(tenants: Clo
     (key,) = [k for k in listed if k["id"] == courier_key]
     assert key["state"] == "revoked"
     assert key["revoked_at"] is not None
-    with Session(engine_of(tenants)) as s:
+    with Session(tenants.engine) as s:
         actions = s.exec(select(AuditEntry).where(AuditEntry.target == courier_key)).all()
     assert [a.action for a in actions] == ["revoke_key"]
     answer = tenants.call("GET", "/api/v1/parcels", tenants.keys["sf:courier"])

@@ -134,7 +134,7 @@ def _rows(s: Session) -> dict[str, Any]:
 
 def test_states_are_stored_as_text_and_read_back_as_enums(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}})
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = cloud.engine
     with Session(engine) as s, s.begin():
         ids = _rows(s)
     with engine.connect() as db:

@@ -20,7 +20,7 @@ def ops(cloud: Cloud) -> Cloud:
 
 
 def commands(cloud: Cloud, type_: str) -> list[Command]:
-    engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine = cloud.engine
     with Session(engine) as s:
         query = select(Command).where(Command.type == type_).order_by(col(Command.created_at))
         return list(s.exec(query))
@@ -36,7 +36,7 @@ def test_remote_open_is_a_command_with_its_reason_and_who_asked(ops: Cloud) -> N
     assert command.payload["reason"] == body["reason"]
     assert str(command.payload["requested_by"]).startswith("manager:")
     CommandAdapter.validate_python({"type": command.type, **command.payload})
-    engine = ops.client.app.state.engine  # type: ignore[attr-defined]
+    engine = ops.engine
     with Session(engine) as s:
         audited = s.exec(select(AuditEntry).where(AuditEntry.action == "command:door.open")).one()
         assert audited.role == "manager"

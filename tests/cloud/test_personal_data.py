@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
@@ -33,13 +32,6 @@ from tests.cloud.conftest import Cloud, fleet
 PHONE = "13800138000"
 OTHER_PHONE = "13900139001"
 RETENTION = timedelta(days=30)
-
-
-def engine_of(cloud: Cloud) -> Engine:
-    app = cloud.client.app
-    assert isinstance(app, FastAPI)
-    engine: Engine = app.state.engine
-    return engine
 
 
 def everything(engine: Engine) -> str:
@@ -70,7 +62,7 @@ def test_masks_show_at_most_two_digits() -> None:
 def test_the_audit_log_never_holds_a_plain_phone(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
     announce(cloud, "SF-W1", PHONE)
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         details = [repr(e.detail) for e in s.exec(select(AuditEntry))]
     assert any("*********00" in d for d in details)  # the announcement's command, masked
     assert not any(PHONE in d for d in details)
@@ -116,7 +108,7 @@ def end(engine: Engine, waybill: str, status: ParcelStatus, days_ago: float) -> 
 
 def test_phones_are_erased_everywhere_after_the_retention(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     announce(cloud, "SF-OLD", PHONE)
     announce(cloud, "SF-NEW", OTHER_PHONE)
     end(engine, "SF-OLD", ParcelStatus.PICKED_UP, days_ago=31)
@@ -163,7 +155,7 @@ def quarantine(engine: Engine, event_id: str, phone: str, settled_days_ago: floa
 
 def test_settled_quarantined_events_lose_their_phone_after_the_retention(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     quarantine(engine, "e-dropped", PHONE, settled_days_ago=31)
     quarantine(engine, "e-held", OTHER_PHONE, settled_days_ago=None)
     purged = purge_personal_data(engine, utcnow(), RETENTION)
@@ -181,15 +173,15 @@ def test_settled_quarantined_events_lose_their_phone_after_the_retention(cloud: 
 def test_a_parcel_still_in_the_locker_keeps_its_phone(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
     announce(cloud, "SF-W1", PHONE)
-    end(engine_of(cloud), "SF-W1", ParcelStatus.IN_LOCKER, days_ago=0)  # deposited: waiting
-    purged = purge_personal_data(engine_of(cloud), utcnow() + timedelta(days=365), RETENTION)
+    end(cloud.engine, "SF-W1", ParcelStatus.IN_LOCKER, days_ago=0)  # deposited: waiting
+    purged = purge_personal_data(cloud.engine, utcnow() + timedelta(days=365), RETENTION)
     assert purged.parcels == 0
-    assert PHONE in everything(engine_of(cloud))
+    assert PHONE in everything(cloud.engine)
 
 
 def test_an_announcement_never_deposited_loses_its_phone_after_it_lapses(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     announce(cloud, "SF-NEVER", PHONE)
     announce(cloud, "SF-CAME", OTHER_PHONE)
     end(engine, "SF-CAME", ParcelStatus.IN_LOCKER, days_ago=0)
@@ -232,7 +224,7 @@ def test_purge_command_erases_old_phones(cloud: Cloud, monkeypatch: pytest.Monke
     from locker_cli.cloud import app
 
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     announce(cloud, "SF-OLD", PHONE)
     end(engine, "SF-OLD", ParcelStatus.PICKED_UP, days_ago=8)
     monkeypatch.setenv("LOCKER_CLOUD_DATABASE_URL", cloud.settings.database_url)

@@ -24,7 +24,7 @@ STALL_S = 300.0
 @pytest.fixture
 def engine(cloud: Cloud) -> Engine:
     fleet(cloud, {BANK: {"M": 2}, "elm": {"M": 2}})
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = cloud.engine
     return engine
 
 

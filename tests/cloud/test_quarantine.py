@@ -42,7 +42,7 @@ PUBLIC, _ = new_key_pair()
 @pytest.fixture
 def engine(cloud: Cloud) -> Engine:
     fleet(cloud, {BANK: {"M": 6}})
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = cloud.engine
     return engine
 
 

@@ -35,14 +35,9 @@ def ops(cloud: Cloud) -> Cloud:
     return cloud
 
 
-def engine_of(cloud: Cloud) -> Engine:
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
-    return engine
-
-
 def about(cloud: Cloud, carrier: str, bank_id: str | None = None) -> list[Command]:
     """The commands naming ``carrier`` or one of its couriers (at ``bank_id``)."""
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         found = list(s.exec(select(Command).order_by(col(Command.created_at))))
     return [
         c for c in found
@@ -71,7 +66,7 @@ def test_an_offer_the_carrier_has_not_accepted_pushes_nothing_of_it(ops: Cloud) 
     offer(ops, "east-1")
     offer(ops, "east-1")  # made again: still an offer
     ops.ok("POST", "/api/v1/couriers", ops.keys["sf"], json={"id": "sf-2"})
-    assert carriers.refresh_codes(engine_of(ops)) == 0
+    assert carriers.refresh_codes(ops.engine) == 0
     parcel = {"waybill": "SF1", "bank_id": "east-1", "recipient_phone": "13800138000",
               "consent": "recipient_app"}  # fmt: skip
     refused = ops.call("POST", "/api/v1/parcels", ops.keys["sf"], json=parcel)
@@ -110,7 +105,7 @@ def test_withdrawing_takes_the_carrier_back_and_declining_sends_nothing(ops: Clo
     assert [(c.bank_id, c.type) for c in about(ops, "sf")][-1] == ("east-1", "carrier.withdraw")
     assert about(ops, "sf", "west-1") == []
     assert ops.call("GET", "/api/v1/banks/east-1/courier-codes", ops.keys["sf"]).status_code == 404
-    assert carriers.refresh_codes(engine_of(ops)) == 0
+    assert carriers.refresh_codes(ops.engine) == 0
     offer(ops, "east-1")  # the operator offers again: an offer until accepted again
     [east, west] = ops.ok("GET", "/api/v1/shares", ops.keys["sf"])
     assert (east["state"], west["state"]) == ("offered", "declined")
@@ -133,7 +128,7 @@ def test_withdrawing_ends_the_carriers_reservations_at_that_bank(ops: Cloud) -> 
     assert ops.ok("GET", f"/api/v1/reservations/{theirs['id']}", ops.keys["jd"])["state"] == (
         "active"
     )
-    with Session(engine_of(ops)) as s:
+    with Session(ops.engine) as s:
         ended = list(s.exec(select(AuditEntry).where(AuditEntry.action == "end_reservation")))
     east = {r["id"] for r in ops.ok("GET", "/api/v1/reservations", ops.keys["sf"])
             if r["bank_id"] == "east-1"}  # fmt: skip
@@ -149,7 +144,7 @@ def test_withdrawing_ends_the_carriers_reservations_at_that_bank(ops: Cloud) -> 
 def test_codes_are_refreshed_once_a_day_for_the_days_ahead(ops: Cloud) -> None:
     offer(ops, "east-1")
     ops.ok("POST", "/api/v1/shares/east-1/accept", ops.keys["sf"])
-    engine = engine_of(ops)
+    engine = ops.engine
     assert carriers.refresh_codes(engine) == 0  # sent with the acceptance
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     assert carriers.refresh_codes(engine, tomorrow) == 1
@@ -184,7 +179,7 @@ def test_carriers_and_couriers_fetch_their_own_codes_only(ops: Cloud) -> None:
 def test_the_cloud_database_holds_nothing_to_test_a_code_against(ops: Cloud) -> None:
     offer(ops, "east-1")
     ops.ok("POST", "/api/v1/shares/east-1/accept", ops.keys["sf"])
-    engine = engine_of(ops)
+    engine = ops.engine
     deliveries = commands.due(engine, 30.0, secret_key=ops.settings.secret_key)
     assert any(d.envelope.command.type == "courier.push" for d in deliveries)  # sent with verifiers
     code = codes_at(ops, "sf", "east-1")["sf-1"]
@@ -213,7 +208,7 @@ def test_a_code_opens_its_bank_on_its_day_and_nowhere_else(ops: Cloud, tmp_path:
     ops.ok("POST", "/api/v1/couriers", ops.keys["sf"], json={"id": "sf-2"})
     east = EdgeSide.create(tmp_path, "east-1", "mqtt://127.0.0.1:1")
     runner = CommandRunner(east.engine, east.key, lambda: None)
-    for delivery in commands.due(engine_of(ops), 30.0, secret_key=ops.settings.secret_key):
+    for delivery in commands.due(ops.engine, 30.0, secret_key=ops.settings.secret_key):
         if delivery.bank_id == "east-1":
             ack = asyncio.run(runner.run(delivery.envelope, delivery.remaining_s))
             assert ack.outcome == "applied", ack
@@ -251,7 +246,7 @@ def test_a_bank_abroad_gets_its_codes_by_its_own_midnight(cloud: Cloud) -> None:
     local_today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     [code] = cloud.ok("GET", "/api/v1/banks/pudong-1/courier-codes", cloud.keys["sf"])
     assert code["day"] == local_today.isoformat()
-    engine = engine_of(cloud)
+    engine = cloud.engine
     [push] = [d for d in commands.due(engine, 30.0, secret_key=cloud.settings.secret_key)
               if d.envelope.command.type == "courier.push"]  # fmt: skip
     first = push.envelope.command.codes[0]  # type: ignore[union-attr]

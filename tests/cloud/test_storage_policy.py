@@ -30,7 +30,6 @@ from locker_contract.events import (
 )
 from locker_contract.storage import EXPIRY_REASON, StoragePolicy
 from tests.cloud.conftest import Cloud, fleet
-from tests.cloud.test_personal_data import engine_of
 from tests.controller.fakeclock import FakeClock
 from tests.linkbench import EdgeSide
 
@@ -63,7 +62,7 @@ def test_an_operator_sets_the_policy_and_every_bank_of_the_site_is_sent_it(cloud
         "compartments": [{"label": "A01", "size": "M"}],
     }
     cloud.ok("POST", "/api/v1/banks", operator, json=later)  # joins a site with a policy
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         sent = s.exec(select(Command).where(Command.type == "storage.policy")).all()
         assert sorted(c.bank_id for c in sent) == ["maple", "maple-2"]  # not oak: another site
         assert all(c.payload == {"policy": POLICY} for c in sent)
@@ -81,7 +80,7 @@ def test_a_policy_below_the_local_minimum_is_refused(cloud: Cloud) -> None:
     assert refused.json()["minimum_free_hours"] == 18
     back_first = POLICY | {"keep_hours": 10}  # back to the carrier before the free period ends
     assert cloud.call("PUT", url(cloud), cloud.keys["operator"], json=back_first).status_code == 422
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         assert s.exec(select(Command).where(Command.type == "storage.policy")).all() == []
 
 
@@ -115,7 +114,7 @@ def test_the_deadline_is_counted_from_the_banks_events_as_the_bank_counts_it(
     cloud: Cloud,
 ) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     with Session(engine) as s:  # the site is in Shanghai
         site = s.get_one(Site, cloud.keys["site:maple"]["id"])
         site.timezone = "Asia/Shanghai"
@@ -174,7 +173,7 @@ def test_a_parcel_returned_at_its_deadline_gets_its_recipient_an_expired_message
     cloud: Cloud,
 ) -> None:
     fleet(cloud, {"maple": {"M": 2}}, carriers=("sf",))
-    engine = engine_of(cloud)
+    engine = cloud.engine
     public, _ = sealing.new_key_pair()
     group = uuid.uuid4()
     deposits = [
@@ -252,8 +251,8 @@ async def test_the_cloud_counts_the_deadline_the_bank_counts(cloud: Cloud, tmp_p
     finally:
         edge.engine.dispose()
     for envelope in sent:
-        ingest_event(engine_of(cloud), envelope, now=now)
-    with Session(engine_of(cloud)) as s:
+        ingest_event(cloud.engine, envelope, now=now)
+    with Session(cloud.engine) as s:
         in_cloud = parcel_storage(
             s, s.exec(select(Parcel).where(Parcel.waybill == "SF9")).one(), now
         )

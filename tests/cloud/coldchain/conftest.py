@@ -49,11 +49,6 @@ def cold(database_url: str, clock: FixedClock) -> Iterator[Cloud]:
         yield cloud
 
 
-def engine_of(cloud: Cloud) -> Engine:
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
-    return engine
-
-
 class Bank:
     """A bank's event stream: each event gets the next seq and the time given."""
 

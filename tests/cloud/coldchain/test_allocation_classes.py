@@ -14,7 +14,7 @@ from cloud.services import allocation
 from cloud.services.auth import Principal
 from cloud.services.errors import Conflict
 from locker_contract.cold import TemperatureClass
-from tests.cloud.coldchain.conftest import BANK, engine_of
+from tests.cloud.coldchain.conftest import BANK, minutes
 from tests.cloud.conftest import Cloud
 
 RESERVE = "/api/v1/reservations"
@@ -28,7 +28,7 @@ def reserve(cloud: Cloud, klass: str | None, carrier: str = "sf") -> Any:
 
 
 def label(cloud: Cloud, compartment_id: str) -> str:
-    with engine_of(cloud).connect() as db:
+    with cloud.engine.connect() as db:
         found = db.execute(
             text("SELECT label FROM compartment WHERE id = :i"), {"i": compartment_id}
         )
@@ -80,7 +80,7 @@ def test_a_chilled_compartment_names_its_zone(cold: Cloud) -> None:
 
 
 def test_racing_for_the_last_chilled_compartments_one_each(cold: Cloud) -> None:
-    engine = engine_of(cold)
+    engine = cold.engine
     who = Principal(key_id="test", role=Role.CARRIER, carrier_id="sf")
     request = ReservationCreate(
         bank_id=BANK, size=Size("M"), temperature_class=TemperatureClass.CHILLED
@@ -110,3 +110,19 @@ def test_the_banks_list_shows_room_by_class(cold: Cloud) -> None:
         "frozen": {"S": 0, "M": 1, "L": 0, "XL": 0},
     }
     assert (birch["free"]["M"], birch["free_cold"]["chilled"]["M"]) == (0, 1)
+
+
+def test_a_fridge_in_an_excursion_is_not_reserved_until_back_in_range(cold: Cloud) -> None:
+    """The bank takes no parcel into a zone in an excursion (decision 0026): the cloud must not
+    reserve a compartment there that the bank will refuse at the kiosk."""
+    from tests.cloud.coldchain.conftest import Bank
+    from tests.cloud.coldchain.test_parcel_trace import ended, started
+
+    bank = Bank(cold.engine)
+    bank.send(minutes(26), started())
+    refused = reserve(cold, "chilled")
+    assert refused.status_code == 409
+    assert "no free chilled compartment" in str(refused.json())
+    assert reserve(cold, "frozen").status_code == 201  # the freezer is another zone
+    bank.send(minutes(27), ended())
+    assert label(cold, reserve(cold, "chilled").json()["compartment_id"]) == "C01"

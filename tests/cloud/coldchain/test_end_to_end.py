@@ -29,7 +29,7 @@ from controller.cold.watch import observe
 from hil_sim.thermal import ThermalZone
 from locker_contract.cold import TemperatureClass
 from locker_contract.events import Event, Reading, ZoneExcursionStarted, ZoneSample, ZoneSamples
-from tests.cloud.coldchain.conftest import BANK, FRIDGE, T0, Bank, deposited, engine_of, picked_up
+from tests.cloud.coldchain.conftest import BANK, FRIDGE, T0, Bank, deposited, picked_up
 from tests.cloud.conftest import Cloud
 from tests.cloud.console.accounts.conftest import BASE, Console
 
@@ -66,7 +66,7 @@ class Zone:
 
 
 def excursion_alarms(cloud: Cloud) -> list[Alarm]:
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         return list(s.exec(select(Alarm).where(Alarm.kind == EXCURSION)))
 
 
@@ -76,7 +76,7 @@ def test_a_compressor_failure_midway_breaks_the_chain_the_carrier_and_console_se
     body = {"waybill": "SF-FRESH-1", "bank_id": BANK, "recipient_phone": "13800138000",
             "consent": "recipient_app", "temperature_class": "chilled"}  # fmt: skip
     cold.ok("POST", "/api/v1/parcels", cold.keys["sf"], json=body)
-    bank = Bank(engine_of(cold))
+    bank = Bank(cold.engine)
     zone = Zone(bank)
     bank.send(T0, deposited("SF-FRESH-1", "C01", T0))
     for n in range(PICKUP_AT + 1):
@@ -102,7 +102,7 @@ def test_a_compressor_failure_midway_breaks_the_chain_the_carrier_and_console_se
     assert alarm.cleared_at < T0 + timedelta(minutes=PICKUP_AT)
 
     # the pickup's record: the chain broke
-    with Session(engine_of(cold)) as s:
+    with Session(cold.engine) as s:
         chain = s.exec(select(ParcelChain)).one()
     assert (chain.held, chain.excursions, chain.zone) == (False, 1, FRIDGE)
 
@@ -121,7 +121,7 @@ def test_a_compressor_failure_midway_breaks_the_chain_the_carrier_and_console_se
 
     # as the site's manager sees it in the console
     browser = manager(cold, clock)
-    with Session(engine_of(cold)) as s:
+    with Session(cold.engine) as s:
         parcel_id = s.exec(select(Parcel.id).where(Parcel.waybill == "SF-FRESH-1")).one()
     page = browser.get(f"/console/cold/parcels/{parcel_id}?lang=en")
     assert page.status_code == 200
@@ -134,7 +134,7 @@ def test_a_compressor_failure_midway_breaks_the_chain_the_carrier_and_console_se
 
 def manager(cold: Cloud, clock: FixedClock) -> TestClient:
     """A browser signed in as the manager of the bank's site."""
-    with Session(engine_of(cold)) as s:
+    with Session(cold.engine) as s:
         site = s.exec(select(Site).join(BankRow).where(BankRow.id == BANK)).one()
     app = cold.client.app
     assert isinstance(app, FastAPI)

@@ -31,7 +31,6 @@ from tests.cloud.coldchain.conftest import (
     FRIDGE,
     Bank,
     deposited,
-    engine_of,
     minutes,
     picked_up,
 )
@@ -80,7 +79,7 @@ def ended() -> ZoneExcursionEnded:
 
 
 def open_alarms(cloud: Cloud) -> list[tuple[str, str]]:
-    with Session(engine_of(cloud)) as s:
+    with Session(cloud.engine) as s:
         query = select(Alarm).where(Alarm.kind == EXCURSION)
         return [
             (a.compartment, "open" if a.cleared_at is None else "cleared") for a in s.exec(query)
@@ -90,7 +89,7 @@ def open_alarms(cloud: Cloud) -> list[tuple[str, str]]:
 @pytest.fixture
 def stay(cold: Cloud, clock: FixedClock) -> Cloud:
     """SF-C1 in C01 from minute 0 to 40 through the excursion; SF-C2 in C02 from 30 to 40."""
-    bank = Bank(engine_of(cold))
+    bank = Bank(cold.engine)
     announce(cold, "SF-C1")
     announce(cold, "SF-C2")
     bank.send(minutes(0), deposited("SF-C1", "C01", minutes(0)))
@@ -108,7 +107,7 @@ def stay(cold: Cloud, clock: FixedClock) -> Cloud:
 
 
 def test_the_pickup_records_whether_the_chain_held(stay: Cloud) -> None:
-    with Session(engine_of(stay)) as s:
+    with Session(stay.engine) as s:
         chains = {p.waybill: c for c, p in s.exec(select(ParcelChain, Parcel).join(Parcel))}
         kept = len(s.exec(select(ColdSample)).all())
     assert kept == 41
@@ -138,7 +137,7 @@ def test_tracking_and_the_webhook_say_whether_the_chain_held(stay: Cloud) -> Non
     assert [e["cold_chain_held"] for e in pickup] == [False]
     history = stay.ok("GET", "/api/v1/tracking/SF-C2", stay.keys["sf"])
     assert [e["cold_chain_held"] for e in history if e["type"] == "parcel.picked_up"] == [True]
-    with Session(engine_of(stay)) as s:
+    with Session(stay.engine) as s:
         query = select(WebhookEvent).where(WebhookEvent.waybill == "SF-C1",
                                            WebhookEvent.type == "parcel.picked_up")  # fmt: skip
         told = s.exec(query).one().data["cold_chain"]
@@ -173,12 +172,12 @@ def test_an_ambient_parcel_has_no_trace(cold: Cloud) -> None:
     body = {"waybill": "SF-A1", "bank_id": BANK, "recipient_phone": "13800138000",
             "consent": "recipient_app"}  # fmt: skip
     cold.ok("POST", "/api/v1/parcels", cold.keys["sf"], json=body)
-    Bank(engine_of(cold)).send(minutes(0), deposited("SF-A1", "A01", minutes(0)))
+    Bank(cold.engine).send(minutes(0), deposited("SF-A1", "A01", minutes(0)))
     assert cold.call("GET", "/api/v1/parcels/SF-A1/trace", cold.keys["sf"]).status_code == 404
 
 
 def test_a_walk_up_into_the_fridge_takes_its_class(cold: Cloud, clock: FixedClock) -> None:
-    bank = Bank(engine_of(cold))
+    bank = Bank(cold.engine)
     bank.send(minutes(0), deposited("WALK-1", "C02", minutes(0)))
     bank.send(minutes(3), samples(0, 3))
     clock.advance(180)
@@ -189,22 +188,22 @@ def test_a_walk_up_into_the_fridge_takes_its_class(cold: Cloud, clock: FixedCloc
 
 
 def test_a_failing_sensor_raises_its_alarm_until_it_answers(cold: Cloud) -> None:
-    bank = Bank(engine_of(cold))
+    bank = Bank(cold.engine)
     failing = ZoneSensorHealth(zone=FRIDGE, temperature_class=CHILLED, ok=False,
                                failure="no_answer", since=minutes(3))  # fmt: skip
     bank.send(minutes(3), failing)
-    with Session(engine_of(cold)) as s:
+    with Session(cold.engine) as s:
         open_now = s.exec(select(Alarm).where(Alarm.kind == SENSOR)).one()
     assert (open_now.compartment, open_now.cleared_at) == (FRIDGE, None)
     back = ZoneSensorHealth(zone=FRIDGE, temperature_class=CHILLED, ok=True, since=minutes(9))
     bank.send(minutes(9), back)
-    with Session(engine_of(cold)) as s:
+    with Session(cold.engine) as s:
         assert s.exec(select(Alarm).where(Alarm.kind == SENSOR)).one().cleared_at == minutes(9)
 
 
 def test_a_chilled_parcel_put_in_an_ambient_compartment_breaks_its_chain(cold: Cloud) -> None:
     announce(cold, "SF-WARM")
-    bank = Bank(engine_of(cold))
+    bank = Bank(cold.engine)
     bank.send(minutes(0), deposited("SF-WARM", "A01", minutes(0)))  # an older bank's walk-up
     bank.send(minutes(5), picked_up("SF-WARM", "A01"))
     trace = cold.ok("GET", "/api/v1/parcels/SF-WARM/trace", cold.keys["sf"])

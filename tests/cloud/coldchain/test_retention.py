@@ -13,7 +13,7 @@ from cloud.coldchain.tables import ColdSample
 from cloud.core.config import Settings
 from locker_contract.cold import CLOUD_RETENTION_DAYS, TemperatureClass
 from locker_contract.events import Reading, ZoneSample, ZoneSamples
-from tests.cloud.coldchain.conftest import FRIDGE, T0, Bank, engine_of
+from tests.cloud.coldchain.conftest import FRIDGE, T0, Bank
 from tests.cloud.conftest import Cloud, secret
 
 
@@ -21,7 +21,7 @@ def test_samples_past_the_retention_are_purged_and_the_rest_kept(cold: Cloud) ->
     days = [T0 - timedelta(days=400), T0 - timedelta(days=300), T0]
     samples: list[ZoneSample] = [Reading(at=at, celsius=4.0) for at in days]
     batch = ZoneSamples(zone=FRIDGE, temperature_class=TemperatureClass.CHILLED, samples=samples)
-    engine = engine_of(cold)
+    engine = cold.engine
     Bank(engine).send(T0, batch)
     assert purge_samples(engine, T0 - timedelta(days=CLOUD_RETENTION_DAYS)) == 1
     with Session(engine) as s:

@@ -62,7 +62,7 @@ def deposited(group_id: str, waybill: str, carrier: str, label: str) -> ParcelDe
 @pytest.fixture
 def group(cloud: Cloud) -> Group:
     fleet(cloud, {BANK: {"M": 4}})
-    engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+    engine: Engine = cloud.engine
     group_id = str(uuid.uuid4())
     token = make_token(cloud.settings.secret_key, group_id, datetime.now(UTC) + timedelta(days=3))
     made = Group(cloud, engine, group_id, token)

@@ -83,7 +83,7 @@ def world(database_url: str) -> Iterator[World]:
     for cloud in build_cloud(database_url):
         fleet(cloud, {"maple": {"M": 4}, "oak": {"M": 2}})
         fleet(cloud, {"pine": {"M": 2}}, carriers=())
-        engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+        engine: Engine = cloud.engine
         sites = {bank: cloud.keys[f"site:{bank}"]["id"] for bank in ("maple", "oak", "pine")}
         w = World(cloud, engine, sites)
         with Session(engine) as s:

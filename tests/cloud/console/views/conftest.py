@@ -99,7 +99,7 @@ def bare(database_url: str) -> Iterator[World]:
         fleet(cloud, {"alpha": {"S": 2, "M": 2, "L": 1}, "beta": {"M": 2}})
         cloud.keys["estates"] = cloud.keys["operator"]
         fleet(cloud, {"gamma": {"M": 2}}, carriers=())
-        engine: Engine = cloud.client.app.state.engine  # type: ignore[attr-defined]
+        engine: Engine = cloud.engine
         sites = {bank: cloud.keys[f"site:{bank}"]["id"] for bank in ("alpha", "beta", "gamma")}
         with Session(engine) as s:
             owners = dict(s.exec(select(Site.id, Site.operator_id)).all())
