@@ -17,11 +17,21 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     union_all,
 )
 from sqlmodel import col, select
 
-from cloud.models import Bank, Compartment, Parcel, Reservation, ReservationState, SharingPolicy
+from cloud.coldchain.ingest import EXCURSION
+from cloud.models import (
+    Alarm,
+    Bank,
+    Compartment,
+    Parcel,
+    Reservation,
+    ReservationState,
+    SharingPolicy,
+)
 
 HOLDING_PARCEL = ("in_locker", "return_pending")  # the parcel states that occupy a compartment
 ALLOCATION_LOCK = 0x5EA7  # the advisory locks' first key: allocation's (the second: the bank's)
@@ -83,6 +93,14 @@ TALLY: CompoundSelect[tuple[str | None, int]] = union_all(
     .where(Compartment.bank_id == _BANK, *_FREE),
 )
 
+# the bank's zones in an excursion: they take no new parcel until back in range (the bank
+# refuses them too, decision 0026; the cloud must not reserve what the bank will refuse)
+_WARM_ZONES = (
+    select(Alarm.compartment)
+    .where(Alarm.bank_id == _BANK, Alarm.kind == EXCURSION, col(Alarm.cleared_at).is_(None))
+    .scalar_subquery()
+)
+
 # an entity, not columns: it stays in the session's identity map for what reads it next
 PICK = (
     select(Compartment)
@@ -90,6 +108,7 @@ PICK = (
         Compartment.bank_id == _BANK,
         col(Compartment.size_rank) >= bindparam("rank"),
         Compartment.temperature_class == bindparam("klass", type_=String()),  # issue 17
+        or_(col(Compartment.zone).is_(None), col(Compartment.zone).not_in(_WARM_ZONES)),
         *_FREE,
     )
     .order_by(col(Compartment.size_rank), col(Compartment.label))
