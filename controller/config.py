@@ -110,6 +110,9 @@ class LinkSpec(_Strict):
     password_file: Path | None = None  # username is the bank id; the file is never committed
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
     resend_after_s: Annotated[float, Field(gt=0)] = 30.0  # no ack by then: publish again
+    # events published past the cloud's last ack, at most: a backlog after days offline goes out
+    # at the pace the cloud stores it, never queued at the broker ahead of other banks' events
+    window: Annotated[int, Field(ge=1)] = 256
     backoff_base_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_cap_s: Annotated[float, Field(gt=0)] = 300.0
     resync_jitter_s: Annotated[float, Field(ge=0)] = 10.0  # spread the backlog after reconnect

@@ -8,6 +8,8 @@
   an event has waited ``resend_after_s`` for an ack with no progress, the unacknowledged tail is
   published again (``Tail``); the cloud drops what it already has by event id. An event the
   cloud refused (set aside for its operator: decision 0009) is logged and never published again.
+  At most ``window`` events are out past the last ack (decision 0029): a backlog of days goes out
+  at the pace the cloud stores it, and never sits at the broker ahead of other banks' events.
 - **Reconnect.** Capped full-jitter backoff, then a jittered pause before the backlog goes out,
   so that a district whose network returns does not reconnect and resync all at once.
 - **Heartbeat** with the edge's clock every ``heartbeat_s``; the **state** snapshot (retained)
@@ -93,6 +95,7 @@ class Tail:
     acked: int
     resend_after_s: float
     clock: Callable[[], float]
+    window: int = 256  # published past the last ack, at most
     sent: int = 0
     waiting_since: float = 0.0
     refused: set[int] = field(default_factory=set)  # set aside by the cloud: never again
@@ -104,6 +107,11 @@ class Tail:
     def after(self) -> int:
         """Publish what comes after this seq."""
         return max(self.sent, self.acked)
+
+    @property
+    def room(self) -> int:
+        """How many more may be published before an ack makes room."""
+        return max(0, self.acked + self.window - self.after)
 
     def published(self, seq: int) -> None:
         if self.sent <= self.acked:  # nothing was waiting for an ack: the wait starts now
@@ -157,7 +165,7 @@ class EdgeLink:
         with transaction(engine) as s:
             self.status.acked_seq = int(get_setting(s, ACKED_KEY, "0"))
             self.status.last_seq = last_seq(s)
-        self._tail = Tail(self.status.acked_seq, spec.resend_after_s, self._clock)
+        self._tail = Tail(self.status.acked_seq, spec.resend_after_s, self._clock, spec.window)
         self._rng = rng or random.Random()
         self._sleep = sleep
         backoff = Backoff(spec.backoff_base_s, spec.backoff_cap_s, STABLE_AFTER_S)
@@ -238,7 +246,8 @@ class EdgeLink:
         """Publish what is new, or the tail again when its ack is overdue; True: there is more
         to publish at once."""
         with transaction(self.engine) as s:
-            batch = outbox_rows(s, after=self._tail.after, limit=BATCH)
+            room = min(BATCH, self._tail.room)
+            batch = outbox_rows(s, after=self._tail.after, limit=room) if room else []
             self.status.last_seq = last_seq(s)
         for row in batch:
             assert row.seq is not None
@@ -247,8 +256,8 @@ class EdgeLink:
                     topic(self.bank_id, Channel.EVENTS), _wire(self.bank_id, row), qos=1
                 )
             self._tail.published(row.seq)
-        if len(batch) == BATCH:
-            return True
+        if batch and len(batch) == room:
+            return True  # more may wait: at once, or when an ack makes room (it nudges)
         if self._tail.resend_due():
             log.info(
                 "no ack past %d for %.0f s: publishing again from there",
@@ -288,6 +297,7 @@ class EdgeLink:
         log.debug("cloud applied up to %d: %d events dropped", upto, dropped)
         self.status.acked_seq = upto
         self._tail.acknowledged(upto)
+        self._nudge.set()  # room in the window: what waits goes out now
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

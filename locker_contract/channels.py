@@ -76,15 +76,16 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     ChannelSpec(
         Channel.EVENTS_ACK,
         "cloud",
-        1,
+        0,
         True,
         EventsAck,
         "The highest `seq` the cloud has done without a gap: the edge deletes its outbox up "
-        "to there. Retained, so that an edge learns it on reconnecting. `cloud_time` also tells "
-        "the edge the cloud's clock (used for command lifetimes over MQTT 3.1.1). An event the "
-        "cloud cannot apply is quarantined there for an operator and counts as done; `refused` "
-        "(left out when empty) tells the edge its `seq` and why, and the edge publishes it no "
-        "more.",
+        "to there. Retained, so that an edge learns it on reconnecting; QoS 0, since each ack "
+        "is the latest word and an edge that misses one sends its events again (decision "
+        "0029). `cloud_time` also tells the edge the cloud's clock (used for command lifetimes "
+        "over MQTT 3.1.1). An event the cloud cannot apply is quarantined there for an "
+        "operator and counts as done; `refused` (left out when empty) tells the edge its `seq` "
+        "and why, and the edge publishes it no more.",
     ),
     ChannelSpec(
         Channel.STATE,

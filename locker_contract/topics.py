@@ -3,7 +3,7 @@
 | topic | direction | QoS | retained | message |
 |---|---|---|---|---|
 | ``banks/{id}/events`` | edge → cloud | 1 | no | ``Envelope`` |
-| ``banks/{id}/events/ack`` | cloud → edge | 1 | yes | ``EventsAck`` |
+| ``banks/{id}/events/ack`` | cloud → edge | 0 | yes | ``EventsAck`` |
 | ``banks/{id}/state`` | edge → cloud | 1 | yes | ``BankState`` |
 | ``banks/{id}/status`` | edge → cloud | 1 | yes | ``BankStatus`` (the Last Will says offline) |
 | ``banks/{id}/heartbeat`` | edge → cloud | 0 | no | ``Heartbeat`` |

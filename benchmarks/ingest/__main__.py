@@ -35,6 +35,7 @@ from benchmarks.ingest.messages import Beat, Beating, Connected, Stop
 from benchmarks.ingest.report import Figures, header, lines, versions
 from benchmarks.ingest.rounds import Run, bare_round, burst_round, paced_round
 from benchmarks.ingest.services import bank_ids, mosquitto, open_files_limit, populate, raise_nofile
+from controller.config import LinkSpec
 
 SUMMARY = (ingest.__doc__ or "").splitlines()[0]
 
@@ -104,10 +105,13 @@ def measure(args: argparse.Namespace, plan: Plan, banks: list[str]) -> Figures:
             catchup = catchup_round(run, plan)
             rate = bursts[0].rate * PACED_SHARE
             paced = paced_round(run, rate, plan.paced_s, plan.catchup_banks)
-            flood = flood_round(run, plan, rate, plan.catchup_banks)
+            floods = [
+                flood_round(run, plan, rate, plan.catchup_banks, window=window)
+                for window in (LinkSpec.model_fields["window"].default, None)
+            ]
             for loader in loaders:
                 loader.send(Stop())
-    return Figures(bare, bursts, paced, beats, catchup, flood, setup)
+    return Figures(bare, bursts, paced, beats, catchup, floods, setup)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -95,13 +95,20 @@ def catchup_round(run: Run, plan: Plan) -> CatchUp:
     return CatchUp(row, float(last) - back)
 
 
-def flood_round(run: Run, plan: Plan, rate: float, most: int) -> Row:
-    """One bank publishes ``plan.flood_events`` at once while the others publish, paced: the
-    others' ages say whether the flood held them back."""
-    flood = run.kids.start("the flooding bank", flood_process, run.broker.port, plan.flood_events)
+def flood_round(run: Run, plan: Plan, rate: float, most: int, *, window: int | None) -> Row:
+    """One bank publishes ``plan.flood_events`` while the others publish, paced: the others'
+    ages say whether the flood held them back. With a ``window``, the bank publishes as the
+    edge's link does (a backlog after days offline); without, all at once (a bank gone wrong)."""
+    before = int(
+        scalar_at(run, "SELECT count(*) FROM inboundevent WHERE bank_id = %s", (FLOOD_BANK,))
+    )
+    flood = run.kids.start(
+        "the flooding bank", flood_process, run.broker.port, before + 1, plan.flood_events, window
+    )
     flood.expect(Ready)
     order = paced_order(run, rate, plan.flood_s, most)
-    name = f"others paced at {rate:.0f}/s, one bank flooding {plan.flood_events}"
+    how = "ignoring the window, all at once" if window is None else f"through a window of {window}"
+    name = f"others at {rate:.0f}/s, one bank sending {plan.flood_events} {how}"
     row = ingest_round(run, 1, order, name, flood=flood)
     run.kids.stop(flood)
     stored = scalar_at(
@@ -109,27 +116,33 @@ def flood_round(run: Run, plan: Plan, rate: float, most: int) -> Row:
         "SELECT count(*) FILTER (WHERE applied) FROM inboundevent WHERE bank_id = %s",
         (FLOOD_BANK,),
     )
-    if int(stored) != plan.flood_events:
-        raise BenchmarkError(f"the flood: {stored} of {plan.flood_events} events applied")
+    if int(stored) != before + plan.flood_events:
+        raise BenchmarkError(f"the flood: {int(stored) - before} of {plan.flood_events} applied")
     return row
 
 
-def flood_process(conn: Connection, port: int, count: int) -> None:
+def flood_process(
+    conn: Connection, port: int, first_seq: int, count: int, window: int | None
+) -> None:
     quiet_child()
-    asyncio.run(flood(conn, port, count))
+    asyncio.run(flood(conn, port, first_seq, count, window))
 
 
-async def flood(conn: Connection, port: int, count: int) -> None:
-    """The flooding bank: connected, then, when told, ``count`` events at once."""
+async def flood(
+    conn: Connection, port: int, first_seq: int, count: int, window: int | None
+) -> None:
+    """The flooding bank: connected, then, when told, ``count`` events from ``first_seq``."""
     sim = SimBank(FLOOD_BANK)
+    sim.acked_seq = first_seq - 1
     await sim.open(port, f"edge-{FLOOD_BANK}")
-    ready = payloads(FLOOD_BANK, 1, count)
+    ready = payloads(FLOOD_BANK, first_seq, count)
     conn.send(Ready())
     order = await asyncio.to_thread(conn.recv)
     if not isinstance(order, Publish):
         return
     began = time.time()
-    sent = await asyncio.wait_for(sim.flood(ready), STALL_S)
+    sending = sim.flood(ready) if window is None else sim.backlog(ready, first_seq, window)
+    sent = await asyncio.wait_for(sending, STALL_S)
     conn.send(Published(count, began, time.time(), {FLOOD_BANK: sent}))
     sim.close()
     await asyncio.sleep(0.1)

@@ -55,6 +55,11 @@ def publish_packet(topic_name: bytes, packet_id: int, payload: bytes) -> bytes:
     return packet(PUBLISH, 0x02, body + payload)
 
 
+def publish_qos0_packet(topic_name: bytes, payload: bytes) -> bytes:
+    """QoS 0, not retained: no packet id, no PUBACK."""
+    return packet(PUBLISH, 0, struct.pack("!H", len(topic_name)) + topic_name + payload)
+
+
 def puback_packet(packet_id: int) -> bytes:
     return packet(PUBACK, 0, struct.pack("!H", packet_id))
 
@@ -74,6 +79,7 @@ class SimBank(asyncio.Protocol):
         self.pending: dict[int, asyncio.Future[None]] = {}
         self.last_id = 0
         self.acked_seq = 0  # the highest seq the cloud acknowledged
+        self.ack_moved = asyncio.Event()  # set by each events/ack that moves ``acked_seq``
         self.last_seq = HISTORY  # the highest seq published, as its heartbeats say
 
     # --- asyncio.Protocol ---
@@ -146,7 +152,10 @@ class SimBank(asyncio.Protocol):
             at += 2
             self.write(puback_packet(packet_id))
         if name.endswith(b"/events/ack"):
-            self.acked_seq = max(self.acked_seq, int(json.loads(body[at:])["seq"]))
+            seq = int(json.loads(body[at:])["seq"])
+            if seq > self.acked_seq:
+                self.acked_seq = seq
+                self.ack_moved.set()
 
     def resolve(self, packet_id: int) -> None:
         waiter = self.pending.pop(packet_id, None)
@@ -199,10 +208,24 @@ class SimBank(asyncio.Protocol):
         await asyncio.gather(*waiters)
         return sent
 
+    async def backlog(self, payloads: Sequence[bytes], first_seq: int, window: int) -> list[float]:
+        """Every payload as the edge's link publishes a backlog (``controller.link``): each at
+        QoS 1 after the previous one's PUBACK, and at most ``window`` past the cloud's last
+        ``events/ack``, waiting for an ack when the window is full; when each was sent."""
+        sent = []
+        for seq, payload in enumerate(payloads, start=first_seq):
+            while seq > self.acked_seq + window:
+                self.ack_moved.clear()
+                await self.ack_moved.wait()
+            packet_id, waiter = self.next_id()
+            sent.append(time.time())
+            self.write(publish_packet(self.events_topic, packet_id, payload))
+            await waiter
+        return sent
+
     def beat(self, payload: bytes) -> None:
-        """A heartbeat at QoS 1; its PUBACK is not awaited (the edge's heartbeats do not wait)."""
-        self.last_id = self.last_id % 65535 + 1  # no waiter: its PUBACK resolves nothing
-        self.write(publish_packet(self.heartbeat_topic, self.last_id, payload))
+        """A heartbeat at QoS 0, as the edge sends it (the contract's QoS for heartbeats)."""
+        self.write(publish_qos0_packet(self.heartbeat_topic, payload))
 
     def close(self) -> None:
         if self.transport is not None:

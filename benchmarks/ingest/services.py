@@ -109,6 +109,7 @@ def mosquitto(folder: Path) -> Iterator[Broker]:
         "allow_anonymous true\n"
         "max_connections -1\n"
         "max_queued_messages 0\n"  # as docs/examples/mosquitto/smartlocker.conf
+        "max_inflight_messages 0\n"  # as there: the workers' Receive Maximum bounds it
         "set_tcp_nodelay true\n"
         "persistence false\n"
         "connection_messages false\n"

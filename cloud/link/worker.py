@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiomqtt
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.packettypes import PacketTypes
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -76,7 +77,6 @@ BATCH = 512  # events a lane stores in one transaction, at most
 PER_BANK = 64  # of one bank per batch, at most: the others' events go in the same batch
 RECEIVE_MAXIMUM = 32_768  # messages the broker may hand a worker before it acknowledges any
 PRESENCE_EVERY_S = 0.25  # how often gathered heartbeats, statuses and states are written
-ACK_TIMEOUT_S = 30.0  # a batch's events/acks, confirmed by the broker within this
 RETRY_S = (0.1, 5.0)  # a database lost: first and longest wait before trying a batch again
 SWEEP_EVERY_S = 5.0
 STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
@@ -159,10 +159,6 @@ class IngestWorker:
             self.client_id,
             session_expiry_s=self.settings.ingest_session_expiry_s,
             receive_maximum=RECEIVE_MAXIMUM,
-            # a batch's events/acks leave together: paho's default of 20 in flight would queue
-            # the rest behind round trips (past the client's timeout on a busy machine)
-            max_inflight_messages=BATCH * self.settings.ingest_lanes,
-            max_queued_outgoing_messages=None,
             username=self.settings.broker_username,
             password=password,
         )
@@ -170,8 +166,6 @@ class IngestWorker:
         # paho's, underneath). Not on MQTT 3.1.1: amqtt, the embedded demo broker, drops a
         # message whose PUBACK takes over 5 s, where Mosquitto waits and delivers it again
         client._client.manual_ack_set(self.broker.mqtt5)
-        # a batch's acks go out together: as many publishes in flight is normal, not a warning
-        client.pending_calls_threshold = BATCH * self.settings.ingest_lanes
         return client
 
     async def run(self) -> None:
@@ -242,28 +236,28 @@ class IngestWorker:
                 await self._sleep(wait)  # the database is gone: keep the batch, try again
                 wait = min(wait * 2, RETRY_S[1])
             self._ack(client, [token for _, token in held])
-            await self._publish_acks(client, acks)
+            self._publish_acks(client, acks)
 
-    async def _publish_acks(self, client: aiomqtt.Client, acks: dict[str, Progress]) -> None:
-        """Each bank's ``events/ack``, all in flight together. One that times out on a busy
-        broker is not worth the session: the bank has it with its next ack, or sends again."""
+    def _publish_acks(self, client: aiomqtt.Client, acks: dict[str, Progress]) -> None:
+        """Each bank's ``events/ack``, retained, at QoS 0 (decision 0029), handed to paho at once.
+
+        An ack is the latest word on a bank's stream, not a message of its own: one lost with the
+        connection is replaced by the next, and the broker hands the retained one to the bank when
+        it subscribes again; a bank that misses it sends the events again and is acknowledged
+        again. aiomqtt's ``publish`` waits on a future per message and scans every pending call
+        each time, which cost this loop more than storing the events did (issue 13's profile)."""
         now = self.wall.now()
-        sent = await asyncio.gather(
-            *(
-                client.publish(
-                    topic(bank_id, Channel.EVENTS_ACK),
-                    progress.ack(now).to_json(),
-                    qos=1,
-                    retain=True,
-                    timeout=ACK_TIMEOUT_S,
-                )
-                for bank_id, progress in acks.items()
-            ),
-            return_exceptions=True,
-        )
-        failed = [result for result in sent if isinstance(result, Exception)]
+        failed = 0
+        for bank_id, progress in acks.items():
+            payload = progress.ack(now).to_json()
+            sent = client._client.publish(
+                topic(bank_id, Channel.EVENTS_ACK), payload, qos=0, retain=True
+            )
+            failed += sent.rc != MQTT_ERR_SUCCESS
         if failed:
-            log.warning("%d of %d events/acks not confirmed: %s", len(failed), len(sent), failed[0])
+            log.warning(
+                "%d of %d events/acks not sent: the banks will send again", failed, len(acks)
+            )
 
     def handle_batch(self, batch: list[Inbound]) -> dict[str, Progress]:
         """Store and apply a batch of events (on a thread: the database calls block); the ack

@@ -170,6 +170,29 @@ async def test_an_event_the_cloud_refused_is_logged_and_never_published_again(
     assert link.status.acked_seq == 4
 
 
+async def test_a_backlog_goes_out_a_window_at_a_time_as_the_cloud_acknowledges(
+    quiet: tuple[EdgeLink, EdgeSide, Clock],
+) -> None:
+    """Days offline leave thousands of events: at most ``window`` are out past the last ack, so
+    the broker never holds a flood of one bank ahead of the others' events."""
+    link, edge, clock = quiet
+    link._tail.window = 3
+    client = Recorder()
+    edge.emit(*(DoorForcedOpen(compartment=f"A0{n}") for n in range(1, 8)))
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3]  # the window is full: the rest waits for an ack
+    link._acked(ack(2), live=True)
+    assert link._nudge.is_set()  # the ack wakes the publisher: no wait for the next poll
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3, 4, 5]
+    clock.now += 31  # no ack past 2 for resend_after_s: the window again, from there
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3, 4, 5, 3, 4, 5]
+    link._acked(ack(5), live=True)
+    await rounds(link, client)
+    assert client.seqs == [1, 2, 3, 4, 5, 3, 4, 5, 6, 7]
+
+
 # --- how long a command has left ------------------------------------------------------------
 
 

@@ -158,7 +158,7 @@ def test_asyncapi_table_facts() -> None:
     facts = {spec.channel: (spec.sender, spec.qos, spec.retain) for spec in schema.CHANNELS}
     assert facts == {
         Channel.EVENTS: ("edge", 1, False),
-        Channel.EVENTS_ACK: ("cloud", 1, True),
+        Channel.EVENTS_ACK: ("cloud", 0, True),
         Channel.STATE: ("edge", 1, True),
         Channel.STATUS: ("edge", 1, True),
         Channel.HEARTBEAT: ("edge", 0, False),
