@@ -95,7 +95,7 @@ class Tail:
     acked: int
     resend_after_s: float
     clock: Callable[[], float]
-    window: int = 256  # published past the last ack, at most
+    window: int  # published past the last ack, at most (``[link] window``)
     sent: int = 0
     waiting_since: float = 0.0
     refused: set[int] = field(default_factory=set)  # set aside by the cloud: never again
