@@ -99,6 +99,7 @@ def ingest(
     import contextlib
     import logging
 
+    from cloud.core import heap
     from cloud.core.db import make_engine
     from cloud.link.embedded import embedded_broker
     from cloud.link.worker import IngestWorker
@@ -108,6 +109,7 @@ def ingest(
     root = logging.getLogger()
     root.setLevel(min(root.level, logging.INFO))  # a daemon says what it does
     engine = make_engine(settings.database_url)
+    heap.settle()  # a process of its own, started: see cloud.core.heap
 
     async def run() -> None:
         async with contextlib.AsyncExitStack() as stack:

@@ -30,8 +30,9 @@ spread evenly: 333 heartbeats/s from 10,000 banks, through every round:
 2. heartbeats alone: one worker for 30 s (6 s with ``--quick``), no events: the cores it uses
    for 10,000 banks' heartbeats (gathered per bank, written every 0.25 s).
 3. burst: ``cloud.link.worker.IngestWorker`` as production runs it (``mqtt://``: MQTT 5, a
-   persistent session, the shared subscription, ``Settings`` defaults with 4 lanes), in a process
-   of its own with its own engine, takes the banks' next events, all published at once: the
+   persistent session, the shared subscription, ``Settings`` defaults for lanes and linger, the
+   collector settled as ``locker cloud ingest`` does), in a process of its own with its own
+   engine, takes the banks' next events, all published at once: the
    worker's capacity. The rate is events over the time from the first stored to the last
    (``received_at``, stamped in each batch's transaction). The full run repeats it with two
    worker processes sharing the subscription.

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import TupleRow
 
+from cloud.core.config import Settings
+
 BANKS = 10_000
 QUICK_BANKS = 2_000  # CI's run: the same rounds, a fifth of the fleet, in about a minute
 LOADERS = 2  # processes holding the banks' connections
-LANES = 4  # the cloud's default ``ingest_lanes``
+LANES = Settings.model_fields["ingest_lanes"].default  # the cloud's default
 NOFILE = 20_000  # descriptors asked for (soft limit up to this, never above the hard limit)
 SPARE_FDS = 200  # descriptors a process needs besides the connections
 KEEPALIVE_S = 120  # the simulated banks' MQTT keep-alive; they ping every half of it

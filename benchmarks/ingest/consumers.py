@@ -14,6 +14,7 @@ import aiomqtt
 from benchmarks.ingest.config import BARE_GROUP, LANES, STALL_S
 from benchmarks.ingest.messages import Ready, Received, WorkerReport
 from benchmarks.ingest.services import quiet_child
+from cloud.core import heap
 from cloud.core.config import Settings
 from cloud.core.db import make_engine
 from cloud.link.worker import IngestWorker
@@ -72,6 +73,7 @@ def worker_process(conn: Connection, database_url: str, broker: str, name: str) 
     quiet_child()
     logging.basicConfig(level=logging.WARNING, format=f"worker {name}: %(levelname)s %(message)s")
     engine = make_engine(database_url)
+    heap.settle()  # as ``locker cloud ingest`` does
     settings = Settings(
         database_url=database_url, secret_key=secrets.token_hex(32), ingest_lanes=LANES
     )

@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     embedded_host: str = "127.0.0.1"
     embedded_port: Annotated[int, Field(ge=0, le=65535)] = 1883
     ingest_group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "locker-ingest"
-    ingest_lanes: Annotated[int, Field(ge=1, le=64)] = 4  # banks ingested in parallel
+    # banks ingested in parallel, each lane a transaction at a time: more overlap the database's
+    # round trips, fewer make larger batches; a worker is bound by its one core (issue 13)
+    ingest_lanes: Annotated[int, Field(ge=1, le=64)] = 2
+    # how long a lane waits for a full batch once an event is in (cloud.link.lanes): fewer,
+    # larger transactions under load, at most this much added to an event's age when idle
+    ingest_linger_s: Annotated[float, Field(ge=0, le=1)] = 0.1
     # a worker's session outlives a restart by this much; a retired worker's session, still a
     # member of the shared subscription, stops taking its share of the events after it
     ingest_session_expiry_s: Annotated[int, Field(ge=0)] = 60

@@ -11,6 +11,7 @@ only after the commit that stored it, so at most the session's receive maximum i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -24,6 +25,8 @@ class FairLane(Generic[T]):
         self._queues: dict[str, deque[T]] = {}
         self._turns: deque[str] = deque()  # banks with something waiting, in turn
         self._ready = asyncio.Event()
+        self._full = asyncio.Event()
+        self._wanted = 0  # a take lingering for this many items; 0: none lingers
         self.size = 0
 
     def put(self, bank_id: str, item: T) -> None:
@@ -34,13 +37,27 @@ class FairLane(Generic[T]):
         queue.append(item)
         self.size += 1
         self._ready.set()
+        if self._wanted and self.size >= self._wanted:
+            self._full.set()
 
-    async def take(self, limit: int, per_bank: int) -> list[T]:
+    async def take(self, limit: int, per_bank: int, linger_s: float = 0.0) -> list[T]:
         """At least one item, at most ``limit``, at most ``per_bank`` from each bank per turn
-        round; each bank's items in arrival order."""
+        round; each bank's items in arrival order.
+
+        With ``linger_s``, once the first item is in, wait up to that long for ``limit`` items
+        before taking: under load a batch fills and one transaction stores many events, where
+        taking at once would store a few per transaction and leave the receiving loop short of
+        time to fill the next (Kafka's ``linger.ms``); when idle an event waits ``linger_s``."""
         while not self.size:
             self._ready.clear()
             await self._ready.wait()
+        if linger_s > 0 and self.size < limit:
+            self._wanted = limit
+            self._full.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(linger_s):
+                    await self._full.wait()
+            self._wanted = 0
         return self.take_now(limit, per_bank)
 
     def take_now(self, limit: int, per_bank: int) -> list[T]:

@@ -229,7 +229,7 @@ class IngestWorker:
 
     async def _drain(self, client: aiomqtt.Client, lane: FairLane[Held]) -> None:
         while True:
-            held = await lane.take(BATCH, PER_BANK)
+            held = await lane.take(BATCH, PER_BANK, self.settings.ingest_linger_s)
             batch = [inbound for inbound, _ in held]
             wait = RETRY_S[0]
             while (acks := await asyncio.to_thread(self._handle, batch)) is None:

@@ -3,14 +3,21 @@
 PostgreSQL is sent one array parameter where a list of values is asked about (``= ANY(...)``):
 an ``IN`` list of 500 values is 500 parameters that the driver parses into the statement each
 time; SQLite, which has no arrays, gets the ``IN`` list.
+
+Many rows written go to PostgreSQL as one JSON parameter read back as a relation
+(``json_to_recordset``): ``json.dumps`` writes it in C, where the driver dumps an array per
+column value by value in Python and an ``executemany`` sends a statement per row (either was
+most of an ingest batch's CPU, issue 13). SQLite gets one statement of many ``VALUES``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
+from uuid import UUID
 
-from sqlalchemy import JSON, ColumnElement, Insert, String, any_, bindparam, inspect, text
+from sqlalchemy import JSON, ColumnElement, Insert, String, any_, bindparam, column, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, SQLModel, col
@@ -38,41 +45,87 @@ def among(
     return col(column).in_(list(values))
 
 
-def insert_new(
-    s: Session, table: type[SQLModel], rows: Sequence[dict[str, object]], key: str
-) -> set[str]:
+Row = Mapping[str, object]
+
+
+def insert_new(s: Session, table: type[SQLModel], rows: Sequence[Row], key: str) -> set[str]:
     """Insert ``rows`` (all with the same columns) but those a unique constraint already holds;
-    the ``key`` column of those inserted. On PostgreSQL, one statement whose parameters are one
-    array per column (``unnest``), however many rows."""
+    the ``key`` column of those inserted, in one statement however many rows."""
     if not rows:
         return set()
     if not postgres(s):
         query = insert_ignoring(s, table).returning(getattr(table, key))
         return {str(value) for (value,) in s.execute(query, list(rows))}
-    columns = inspect(table).columns
     names = list(rows[0])
-    arrays, selected = [], []
-    for name in names:
-        kind = columns[name].type
-        json = isinstance(kind, JSON)
-        sql_type = "TEXT" if json else kind.compile(dialect=s.get_bind().dialect)
-        arrays.append(f"CAST(:{name} AS {sql_type}[])")
-        selected.append(f'CAST("{name}" AS JSON)' if json else f'"{name}"')
     listed = ", ".join(f'"{name}"' for name in names)
     statement = text(
         f"INSERT INTO {inspect(table).local_table.name} ({listed}) "
-        f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS u({listed}) "
+        f"SELECT {listed} FROM {recordset(s, table, names)} "
         f"ON CONFLICT DO NOTHING RETURNING {key}"
     )
-    params = {
-        name: [
-            json_text(row[name]) if isinstance(columns[name].type, JSON) else row[name]
-            for row in rows
-        ]
-        for name in names
-    }
-    return {str(value) for (value,) in s.execute(statement, params)}
+    return {str(value) for (value,) in s.execute(statement, {"rows": rows_json(rows)})}
 
 
-def json_text(value: object) -> str:
-    return json.dumps(value)
+def insert_rows(
+    s: Session, table: type[SQLModel], rows: Sequence[Row]
+) -> tuple[postgresql.Insert | sqlite.Insert, Row]:
+    """One ``INSERT`` of ``rows`` (all with the same columns, at least one) and the parameters
+    to run it with; an ``ON CONFLICT`` clause may be added (``postgresql``/``sqlite`` insert)."""
+    if not postgres(s):
+        return sqlite.insert(table).values([dict(row) for row in rows]), {}
+    names = list(rows[0])
+    columns = inspect(table).columns
+    listed = ", ".join(f'"{name}"' for name in names)
+    source = text(f"SELECT {listed} FROM {recordset(s, table, names)}")
+    typed = source.columns(*(column(name, columns[name].type) for name in names))
+    return postgresql.insert(table).from_select(names, typed), {"rows": rows_json(rows)}
+
+
+def update_rows(
+    s: Session, table: type[SQLModel], key: str, rows: Sequence[Row], also: Row | None = None
+) -> None:
+    """Set each row's columns (and ``also``'s, the same for all) where ``key`` is the row's."""
+    if not rows:
+        return
+    name = inspect(table).local_table.name
+    names = [n for n in rows[0] if n != key]
+    fixed = dict(also or {})
+    if postgres(s):
+        assigned = [f'"{n}" = r."{n}"' for n in names] + [f'"{n}" = :{n}' for n in fixed]
+        statement = text(
+            f"UPDATE {name} SET {', '.join(assigned)} "
+            f'FROM {recordset(s, table, [key, *names])} WHERE {name}."{key}" = r."{key}"'
+        )
+        s.connection().execute(statement, {"rows": rows_json(rows)} | fixed)
+        return
+    assigned = [f'"{n}" = :{n}' for n in [*names, *fixed]]
+    statement = text(f'UPDATE {name} SET {", ".join(assigned)} WHERE "{key}" = :{key}')
+    s.connection().execute(statement, [dict(row) | fixed for row in rows])
+
+
+def recordset(s: Session, table: type[SQLModel], names: Sequence[str]) -> str:
+    """PostgreSQL: the ``:rows`` parameter (``rows_json``) as a relation ``r`` of ``names``,
+    each typed as ``table``'s column of that name."""
+    columns = inspect(table).columns
+    dialect = s.get_bind().dialect
+
+    def sql_type(name: str) -> str:
+        kind = columns[name].type
+        return "JSON" if isinstance(kind, JSON) else str(kind.compile(dialect=dialect))
+
+    typed = ", ".join(f'"{name}" {sql_type(name)}' for name in names)
+    return f"json_to_recordset(CAST(:rows AS JSON)) AS r({typed})"
+
+
+def rows_json(rows: Sequence[Row]) -> str:
+    return json.dumps([dict(row) for row in rows], default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError("a datetime without its offset: only aware datetimes are stored")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not written as JSON")

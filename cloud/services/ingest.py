@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, literal, update
+from sqlalchemy import Engine, literal, update
 from sqlmodel import Session, col, select
 
 from cloud.clock import utcnow
@@ -411,12 +411,8 @@ def apply_one(s: Session, event: InboundEvent, now: datetime) -> str | None:
 def _write_cursors(s: Session, work: _Work) -> None:
     """The cursors that moved, in one statement."""
     moved = [
-        {"bank": bank, "seq": seq} for bank, seq in work.cursors.items() if seq != work.before[bank]
+        {"bank_id": bank, "applied_seq": seq}
+        for bank, seq in work.cursors.items()
+        if seq != work.before[bank]
     ]
-    if moved:
-        query = (
-            update(BankCursor)
-            .where(col(BankCursor.bank_id) == bindparam("bank"))
-            .values(applied_seq=bindparam("seq"), advanced_at=work.now)
-        )
-        s.connection().execute(query, moved)
+    bulk.update_rows(s, BankCursor, "bank_id", moved, {"advanced_at": work.now})

@@ -2,10 +2,10 @@
 
 ``record`` takes the batch's events in each bank's order, reads the watched state of the doors
 they name in one SELECT, counts each door's day in memory, and writes the days and the watches
-back in two upserts (``INSERT ... ON CONFLICT DO UPDATE``, adding to a day's counts): no query
-per event. A bank's events are applied under its cursor's lock, so no two transactions count
-one door at once. Times are the bank's own (``happened_at``: the envelope's time), days their
-UTC date.
+back in two upserts (``INSERT ... ON CONFLICT DO UPDATE``, adding to a day's counts; one
+statement each, ``cloud.services.bulk``): no query per event. A bank's events are applied under
+its cursor's lock, so no two transactions count one door at once. Times are the bank's own
+(``happened_at``: the envelope's time), days their UTC date.
 
 What is counted (``DoorDay``): unlocks asked; opens after an unlock and their latency (from the
 ``door.unlock_requested`` of the same intent to ``door.opened``); jams; unknown outcomes; doors
@@ -23,7 +23,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from cloud.console.health.tables import DoorDay, DoorWatch
@@ -161,28 +160,25 @@ def _load(s: Session, doors: set[Door]) -> dict[Door, Watch]:
     }
 
 
-def _insert(s: Session, table: type[DoorDay] | type[DoorWatch]) -> Any:
-    return postgresql.insert(table) if bulk.postgres(s) else sqlite.insert(table)
-
-
 def _write_days(s: Session, days: dict[tuple[str, str, date], Tally]) -> None:
     rows = [
         {"bank_id": bank, "label": label, "day": day} | {n: getattr(t, n) for n in COUNTS}
         for (bank, label, day), t in days.items()
     ]
-    insert = _insert(s, DoorDay)
+    insert, params = bulk.insert_rows(s, DoorDay, rows)
     table, new = insert.table.c, insert.excluded
     added = {n: table[n] + new[n] for n in COUNTS if n != "latency_ms_max"}
     longer = new.latency_ms_max > table.latency_ms_max
     added["latency_ms_max"] = case((longer, new.latency_ms_max), else_=table.latency_ms_max)
     keys = ["bank_id", "label", "day"]
-    s.execute(insert.on_conflict_do_update(index_elements=keys, set_=added), rows)
+    s.connection().execute(insert.on_conflict_do_update(index_elements=keys, set_=added), params)
 
 
 def _write_watches(s: Session, watches: dict[Door, Watch]) -> None:
     rows = [
         {"bank_id": bank, "label": label} | vars(watch) for (bank, label), watch in watches.items()
     ]
-    insert = _insert(s, DoorWatch)
+    insert, params = bulk.insert_rows(s, DoorWatch, rows)
     kept = {name: insert.excluded[name] for name in ("unlock_intent", "unlock_at", "closed_at")}
-    s.execute(insert.on_conflict_do_update(index_elements=["bank_id", "label"], set_=kept), rows)
+    upsert = insert.on_conflict_do_update(index_elements=["bank_id", "label"], set_=kept)
+    s.connection().execute(upsert, params)
