@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", Heartbeat, BankStatus, BankState, CommandAck)
 
-BATCH = 512  # events a lane stores in one transaction, at most
+BATCH = 1024  # events a lane stores in one transaction, at most
 PER_BANK = 64  # of one bank per batch, at most: the others' events go in the same batch
 RECEIVE_MAXIMUM = 32_768  # messages the broker may hand a worker before it acknowledges any
 PRESENCE_EVERY_S = 0.25  # how often gathered heartbeats, statuses and states are written

@@ -57,17 +57,35 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
     """Write what was seen in one transaction, a few statements whatever the number of banks;
     banks the cloud does not know are left out."""
     with transaction(engine) as s:
-        banks = {b.bank_id for b in seen.beats} | set(seen.online) | set(seen.states)
+        links = _changing(s, seen.online)
+        banks = {b.bank_id for b in seen.beats} | set(links) | set(seen.states)
         _lock(s, banks)
         alarms.note_open(s, banks)  # clearing what is not open then costs nothing
         _heartbeats(s, seen.beats, now, skew_alarm_s)
-        _links(s, seen.online, now)
+        _links(s, links, now)
         if seen.states:
             rows = [
                 {"bank": b, "state": st.model_dump(mode="json")} for b, st in seen.states.items()
             ]
             query = update(Bank).where(col(Bank.id) == bindparam("bank"))
             s.connection().execute(query.values(state=bindparam("state")), rows)
+
+
+def _changing(s: Session, online: dict[str, bool]) -> dict[str, bool]:
+    """The banks of ``online`` whose link it changes: in a burst every bank with an event is
+    seen, and nearly all are online already; those are neither locked nor written. A sweep that
+    marks one offline after this read holds until the bank's next message, as it would had it
+    committed just after this write."""
+    if not online:
+        return {}
+    query = select(Bank.id, Bank.online, Bank.status_since).where(
+        bulk.among(s, Bank.id, list(online))
+    )
+    return {
+        bank: online[bank]
+        for bank, up, since in s.exec(query)
+        if up is not online[bank] or since is None
+    }
 
 
 def _lock(s: Session, bank_ids: set[str]) -> None:
@@ -139,7 +157,7 @@ def _links(s: Session, online: dict[str, bool], now: datetime) -> None:
         if not banks:
             continue
         changed = (col(Bank.online).is_not(state)) | col(Bank.status_since).is_(None)
-        query = update(Bank).where(col(Bank.id).in_(banks), changed)
+        query = update(Bank).where(bulk.among(s, Bank.id, banks), changed)
         query = query.values(online=state, status_since=now).returning(col(Bank.id))
         moved = list(s.execute(query.execution_options(synchronize_session=False)).scalars())
         for bank in moved:

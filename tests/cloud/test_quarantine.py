@@ -94,6 +94,12 @@ def status(engine: Engine, waybill: str) -> str | None:
         return None if parcel is None else parcel.status
 
 
+def applied(engine: Engine) -> dict[int, bool]:
+    """Each stored event's ``applied``, by seq: what the records show as having happened."""
+    with Session(engine) as s:
+        return {e.seq: e.applied for e in s.exec(select(InboundEvent))}
+
+
 def open_alarms(engine: Engine, kind: str = aside.QUARANTINED) -> list[str]:
     with Session(engine) as s:
         query = select(Alarm).where(Alarm.kind == kind, col(Alarm.cleared_at).is_(None))
@@ -239,6 +245,7 @@ def test_a_deposit_the_database_refuses_holds_its_parcels_later_events_behind_it
     assert notified(engine, "SF9")  # it was stored: its recipient was told at receipt
     held = {row["seq"]: row["event_id"] for row in listed(cloud)}
     assert open_alarms(engine) == ["seq 2", "seq 3"]
+    assert applied(engine) == {1: True, 2: False, 3: False, 4: True}  # stored as next, set aside
 
     follower = cloud.call("POST", f"{URL}/{held[3]}/release", cloud.keys["operator"])
     assert follower.status_code == 409  # its parcel's deposit first
@@ -251,6 +258,7 @@ def test_a_deposit_the_database_refuses_holds_its_parcels_later_events_behind_it
     assert status(engine, "SF9") == "picked_up"  # its pickup followed it
     assert {row["seq"]: row["state"] for row in listed(cloud)} == {2: "released", 3: "released"}
     assert open_alarms(engine) == []
+    assert applied(engine) == dict.fromkeys(range(1, 6), True)
 
 
 def test_a_bug_in_applying_is_set_aside_with_its_reason(
