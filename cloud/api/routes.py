@@ -32,8 +32,12 @@ ERRORS[422] = {"model": api.Unprocessable}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
-def _reservations(engine: Engine, found: list[Reservation]) -> list[api.ReservationPublic]:
-    label = labels_of(engine, [r.compartment_id for r in found])  # one query for the list
+def _reservations(
+    engine: Engine, found: list[Reservation], known: dict[str, str] | None = None
+) -> list[api.ReservationPublic]:
+    """As the API shows them; their compartments' labels looked up (one query for the list)
+    unless ``known``."""
+    label = labels_of(engine, [r.compartment_id for r in found]) if known is None else known
     return [
         api.ReservationPublic.model_validate(r, from_attributes=True).model_copy(
             update={"compartment": label.get(r.compartment_id)}
@@ -42,8 +46,10 @@ def _reservations(engine: Engine, found: list[Reservation]) -> list[api.Reservat
     ]
 
 
-def _reservation(engine: Engine, r: Reservation) -> api.ReservationPublic:
-    return _reservations(engine, [r])[0]
+def _reservation(engine: Engine, r: Reservation, label: str | None = None) -> api.ReservationPublic:
+    """``r`` as the API shows it; its compartment's label looked up unless given."""
+    known = None if label is None else {r.compartment_id: label}
+    return _reservations(engine, [r], known)[0]
 
 
 def _parcels(engine: Engine, found: list[Parcel]) -> list[api.ParcelPublic]:
@@ -98,12 +104,12 @@ def create_reservation(
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
     request = body.model_copy(update={"ttl_s": body.ttl_s or settings.soft_reservation_ttl_s})
-    reservation, created = allocation.reserve(
+    reservation, created, label = allocation.reserve(
         engine, who, request, idempotency_key, now=clock.now()
     )
     if not created:
         response.status_code = 200
-    return _reservation(engine, reservation)
+    return _reservation(engine, reservation, label)
 
 
 @router.get("/reservations", tags=["carriers"])

@@ -25,6 +25,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Engine, func, union_all
 from sqlalchemy.exc import IntegrityError
@@ -83,6 +84,15 @@ def _ttl_s(request: ReservationCreate) -> float:
     return DEFAULT_TTL_S if request.ttl_s is None else request.ttl_s
 
 
+class Reserved(NamedTuple):
+    """A reservation, whether this request made it, and its compartment's label when the
+    request chose it (the answer then needs no second transaction to name it)."""
+
+    reservation: Reservation
+    created: bool
+    label: str | None = None
+
+
 @dataclass(frozen=True)
 class Refused:
     """Why a reservation was refused, decided under the bank's lock; answered after it."""
@@ -99,7 +109,7 @@ def reserve(
     idempotency_key: str | None = None,
     *,
     now: datetime | None = None,
-) -> tuple[Reservation, bool]:
+) -> Reserved:
     """Reserve the smallest free fitting compartment at ``now``; return it and whether it is
     new. A refusal is a ``Conflict`` naming the nearest banks with room (looked up once the
     refused transaction is over)."""
@@ -108,7 +118,7 @@ def reserve(
         with transaction(engine) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
-                return earlier, False
+                return Reserved(earlier, created=False)
             outcome = _reserve_locked(s, who, request, idempotency_key, now)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
@@ -116,10 +126,10 @@ def reserve(
             earlier = _replay(s, carrier, idempotency_key, request)
         if earlier is None:
             raise
-        return earlier, False
+        return Reserved(earlier, created=False)
     if isinstance(outcome, Refused):
         raise _refusal(engine, outcome, request)
-    return outcome, True
+    return outcome
 
 
 def _refusal(engine: Engine, refused: Refused, request: ReservationCreate) -> Conflict:
@@ -146,7 +156,7 @@ def _replay(
 
 def _reserve_locked(
     s: Session, who: Principal, request: ReservationCreate, key: str | None, now: datetime
-) -> Reservation | Refused:
+) -> Reserved | Refused:
     carrier = who.carrier
     _lock_bank(s, request.bank_id)
     _expire_due(s, request.bank_id, now)
@@ -185,7 +195,7 @@ def _reserve_locked(
         kind="soft" if soft else "hard",
     )
     enqueue_command(s, request.bank_id, push, now=now)
-    return reservation
+    return Reserved(reservation, created=True, label=compartment.label)
 
 
 def _lock_bank(s: Session, bank_id: str) -> None:

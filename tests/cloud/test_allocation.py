@@ -35,11 +35,14 @@ def test_smallest_fitting_then_upsizing(cloud: Cloud) -> None:
     fleet(cloud, {"maple": {"S": 1, "M": 1, "L": 1}})
     first = reserve(cloud, "sf", "M").json()  # type: ignore[attr-defined]
     assert (label_of(cloud, first), first["size"], first["kind"]) == ("A02", "M", "soft")
+    assert first["compartment"] == "A02"  # named in the answer, as in a later listing
     second = reserve(cloud, "sf", "M").json()  # type: ignore[attr-defined]
     assert (label_of(cloud, second), second["size"]) == ("A03", "L")  # no M left: upsized
     banks = cloud.ok("GET", "/api/v1/banks", cloud.keys["sf"])
     assert banks[0]["free"] == {"S": 1, "M": 0, "L": 0, "XL": 0}
     assert banks[0]["you_hold"] == 2
+    listed = cloud.ok("GET", RESERVE, cloud.keys["sf"])
+    assert sorted(r["compartment"] for r in listed) == ["A02", "A03"]
 
 
 def test_idempotency_key_replays_and_refuses_a_different_body(cloud: Cloud) -> None:
