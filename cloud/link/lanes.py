@@ -11,7 +11,6 @@ only after the commit that stored it, so at most the session's receive maximum i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -54,10 +53,14 @@ class FairLane(Generic[T]):
         if linger_s > 0 and self.size < limit:
             self._wanted = limit
             self._full.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(linger_s):
-                    await self._full.wait()
-            self._wanted = 0
+            # not asyncio.timeout: on 3.11 a cancellation arriving as it expires can be taken
+            # for the timeout and lost, and a worker's lanes are cancelled at every reconnect
+            waiter = asyncio.create_task(self._full.wait(), name="lane.linger")
+            try:
+                await asyncio.wait({waiter}, timeout=linger_s)
+            finally:
+                waiter.cancel()
+                self._wanted = 0
         return self.take_now(limit, per_bank)
 
     def take_now(self, limit: int, per_bank: int) -> list[T]:

@@ -57,3 +57,14 @@ async def test_a_take_waits_for_the_first_item_however_long() -> None:
     assert not taking.done()
     lane.put("a", 7)
     assert await asyncio.wait_for(taking, 5.0) == [7]
+
+
+async def test_a_lingering_take_cancelled_is_cancelled_and_keeps_its_items() -> None:
+    lane: FairLane[int] = FairLane()
+    lane.put("a", 1)
+    taking = asyncio.create_task(lane.take(limit=10, per_bank=10, linger_s=30.0))
+    await asyncio.sleep(0)
+    taking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await taking
+    assert lane.take_now(limit=10, per_bank=10) == [1]  # nothing taken and dropped
