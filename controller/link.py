@@ -237,9 +237,9 @@ class EdgeLink:
         await self._sleep(self._rng.uniform(0, self.spec.resync_jitter_s))
         self._tail.restart()  # a new session: whatever was published may be lost
         while True:
+            self._nudge.clear()  # cleared before the round: a nudge during it is not lost
             if await self._publish_round(client):
                 continue
-            self._nudge.clear()
             await _nudged_or(self._nudge, POLL_S)
 
     async def _publish_round(self, client: aiomqtt.Client) -> bool:

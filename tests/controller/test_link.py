@@ -3,6 +3,7 @@ whose broker is unreachable keeps working, says so, counts what waits, and catch
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import controller.link
 from controller.commands import CommandRunner
 from controller.link import EdgeLink
 from hil_sim import Simulator
@@ -23,7 +25,7 @@ from locker_contract.messages import EventsAck, RefusedEvent
 from tests.brokers import Mosquitto, free_port
 from tests.controller.conftest import FAST_POLICY, Bank, make_bank
 from tests.linkbench import EdgeSide
-from tests.waiting import wait_until
+from tests.waiting import until, wait_until
 
 
 @pytest.fixture
@@ -191,6 +193,39 @@ async def test_a_backlog_goes_out_a_window_at_a_time_as_the_cloud_acknowledges(
     link._acked(ack(5), live=True)
     await rounds(link, client)
     assert client.seqs == [1, 2, 3, 4, 5, 3, 4, 5, 6, 7]
+
+
+@dataclass
+class WritingRecorder(Recorder):
+    """A recorder during whose first publish the bank writes another event and nudges."""
+
+    then: Any = None
+
+    async def publish(self, topic: str, payload: str, **kw: Any) -> None:
+        await super().publish(topic, payload, **kw)
+        if self.then is not None:
+            self.then, then = None, self.then
+            then()
+
+
+async def test_an_event_written_while_a_round_publishes_goes_out_without_waiting_to_poll(
+    quiet: tuple[EdgeLink, EdgeSide, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, edge, _ = quiet
+    link.spec = link.spec.model_copy(update={"resync_jitter_s": 0.0})
+    monkeypatch.setattr(controller.link, "POLL_S", 60.0)  # a nudge lost waits this long
+
+    def write_another() -> None:
+        edge.emit(DoorForcedOpen(compartment="A02"))
+        link.nudge()
+
+    client = WritingRecorder(then=write_another)
+    edge.emit(DoorForcedOpen(compartment="A01"))
+    publishing = asyncio.create_task(link._publish_events(client))  # type: ignore[arg-type]
+    try:
+        await until(lambda: client.seqs == [1, 2], timeout=5.0, what="both out, no poll waited")
+    finally:
+        publishing.cancel()
 
 
 # --- how long a command has left ------------------------------------------------------------
