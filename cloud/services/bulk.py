@@ -17,7 +17,18 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from sqlalchemy import JSON, ColumnElement, Insert, String, any_, bindparam, column, inspect, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Insert,
+    String,
+    any_,
+    bindparam,
+    column,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, SQLModel, col
@@ -98,9 +109,11 @@ def update_rows(
         )
         s.connection().execute(statement, {"rows": rows_json(rows)} | fixed)
         return
-    assigned = [f'"{n}" = :{n}' for n in [*names, *fixed]]
-    statement = text(f'UPDATE {name} SET {", ".join(assigned)} WHERE "{key}" = :{key}')
-    s.connection().execute(statement, [dict(row) | fixed for row in rows])
+    # typed binds (a time stored as the column type writes it), named apart from the columns
+    local = inspect(table).local_table
+    query = update(local).where(local.c[key] == bindparam(f"_{key}"))
+    query = query.values({n: bindparam(f"_{n}") for n in names} | fixed)
+    s.connection().execute(query, [{f"_{n}": v for n, v in row.items()} for row in rows])
 
 
 def recordset(s: Session, table: type[SQLModel], names: Sequence[str]) -> str:

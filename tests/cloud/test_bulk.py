@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from cloud.console.health.tables import DoorWatch
@@ -66,6 +66,12 @@ def test_rows_are_updated_by_key_with_a_value_for_all(engine: Engine) -> None:
         found = {c.bank_id: c for c in s.exec(select(BankCursor))}
     assert {bank: c.applied_seq for bank, c in found.items()} == {"maple": 7, "elm": 3}
     assert all(c.advanced_at == AT.astimezone(UTC) for c in found.values())
+    with engine.connect() as db:  # stored as the column type writes a time, not as given
+        typed = db.execute(select(BankCursor.advanced_at)).scalars().first()
+        raw = db.execute(text("SELECT CAST(advanced_at AS TEXT) FROM bankcursor")).scalar()
+    assert typed == AT.astimezone(UTC)
+    if engine.dialect.name == "sqlite":  # text there: the UTC form the column type writes
+        assert "+08" not in str(raw)
 
 
 def test_new_rows_are_inserted_once_with_their_json(engine: Engine) -> None:
