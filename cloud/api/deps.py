@@ -69,19 +69,43 @@ async def get_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def current_principal(
+@dataclass(frozen=True)
+class Bearer:
+    """An API key as sent, not yet looked up. ``principal`` reads the database, so it runs on a
+    worker thread: ``current_principal``'s, or the one thread of a route that does all its
+    database work in one hand-off (``POST /api/v1/reservations``)."""
+
+    state: Any
+    key: str
+
+    def principal(self) -> Principal:
+        """The key's principal (``Unauthorized`` unless live), one request taken from its
+        rate."""
+        state = self.state
+        principal = authenticate(
+            state.engine, state.settings.secret_key, self.key, state.clock.now()
+        )
+        state.limiter.take(principal.key_id)
+        return principal
+
+
+async def bearer(
     request: Request,
     authorization: Annotated[
         str, Header(description="Bearer <API key>", max_length=256), AfterValidator(check_text)
     ] = "",
-) -> Principal:
+) -> Bearer:
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("send Authorization: Bearer <API key>")
-    state = _state(request)
-    principal = authenticate(state.engine, state.settings.secret_key, key, state.clock.now())
-    state.limiter.take(principal.key_id)
-    return principal
+    return Bearer(_state(request), key)
+
+
+BearerDep = Annotated[Bearer, Depends(bearer)]
+
+
+def current_principal(sent: BearerDep) -> Principal:
+    return sent.principal()
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -6,11 +6,19 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator
 from sqlalchemy import Engine
 
 from cloud.api import schemas as api
-from cloud.api.deps import ClockDep, CurrentPrincipal, EngineDep, LimiterDep, SettingsDep
+from cloud.api.deps import (
+    BearerDep,
+    ClockDep,
+    CurrentPrincipal,
+    EngineDep,
+    LimiterDep,
+    SettingsDep,
+)
 from cloud.models import (
     Command,
     CommandAck,
@@ -89,13 +97,13 @@ REPLAY: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/reservations", status_code=201, tags=["carriers"], responses=REPLAY)
-def create_reservation(
+async def create_reservation(
     *,
     body: api.ReservationCreate,
     response: Response,
     engine: EngineDep,
     settings: SettingsDep,
-    who: CurrentPrincipal,
+    sent: BearerDep,
     clock: ClockDep,
     idempotency_key: Annotated[
         str | None, Header(max_length=128), AfterValidator(check_text)
@@ -104,12 +112,20 @@ def create_reservation(
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
     request = body.model_copy(update={"ttl_s": body.ttl_s or settings.soft_reservation_ttl_s})
-    reservation, created, label = allocation.reserve(
-        engine, who, request, idempotency_key, now=clock.now()
-    )
+
+    def reserve() -> tuple[bool, api.ReservationPublic]:
+        """The key, the reservation and its answer in one hand-off to a worker thread: the
+        carriers' busiest route pays one thread switch, not three (decision 0031)."""
+        who = sent.principal()
+        reservation, created, label = allocation.reserve(
+            engine, who, request, idempotency_key, now=clock.now()
+        )
+        return created, _reservation(engine, reservation, label)
+
+    created, answer = await run_in_threadpool(reserve)
     if not created:
         response.status_code = 200
-    return _reservation(engine, reservation, label)
+    return answer
 
 
 @router.get("/reservations", tags=["carriers"])

@@ -122,9 +122,10 @@ class ReusePortWorkers(Multiprocess):
             self.processes[index] = self.spawn(index)
 
 
-def serve(app: str, *, host: str, port: int, workers: int) -> None:
+def serve(app: str, *, host: str, port: int, workers: int, access_log: bool = False) -> None:
     """Serve the ASGI app factory ``app`` (``module:function``) with ``workers`` processes,
-    each on its own ``SO_REUSEPORT`` socket, until SIGINT or SIGTERM."""
+    each on its own ``SO_REUSEPORT`` socket, until SIGINT or SIGTERM; uvicorn's line per
+    request only with ``access_log``."""
     config = Config(
         app,
         factory=True,
@@ -133,6 +134,7 @@ def serve(app: str, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         http=NoDelayProtocol,
         loop="uvloop",
+        access_log=access_log,
     )
     sockets = reuse_port_sockets(host, port, workers)
     try:
