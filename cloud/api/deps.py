@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from pydantic import AfterValidator
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
-from cloud.services.auth import Principal, authenticate
+from cloud.services.auth import Principal, authenticate, authenticate_in
 from cloud.services.errors import RateLimited, Unauthorized
 from locker_contract.text import check_text
 
@@ -73,18 +74,20 @@ async def get_limiter(request: Request) -> RateLimiter:
 class Bearer:
     """An API key as sent, not yet looked up. ``principal`` reads the database, so it runs on a
     worker thread: ``current_principal``'s, or the one thread of a route that does all its
-    database work in one hand-off (``POST /api/v1/reservations``)."""
+    database work in one hand-off and one transaction (``POST /api/v1/reservations``)."""
 
     state: Any
     key: str
 
-    def principal(self) -> Principal:
+    def principal(self, s: Session | None = None) -> Principal:
         """The key's principal (``Unauthorized`` unless live), one request taken from its
-        rate."""
+        rate; looked up in ``s``'s transaction when given."""
         state = self.state
-        principal = authenticate(
-            state.engine, state.settings.secret_key, self.key, state.clock.now()
-        )
+        secret, now = state.settings.secret_key, state.clock.now()
+        if s is None:
+            principal = authenticate(state.engine, secret, self.key, now)
+        else:
+            principal = authenticate_in(s, secret, self.key, now)
         state.limiter.take(principal.key_id)
         return principal
 

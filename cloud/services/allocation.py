@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -102,9 +103,12 @@ class Refused:
     detail: dict[str, object] = field(default_factory=dict)
 
 
+Caller = Callable[[Session], Principal]  # who asks, found in the reservation's transaction
+
+
 def reserve(
     engine: Engine,
-    who: Principal,
+    who: Principal | Caller,
     request: ReservationCreate,
     idempotency_key: str | None = None,
     *,
@@ -112,16 +116,22 @@ def reserve(
 ) -> Reserved:
     """Reserve the smallest free fitting compartment at ``now``; return it and whether it is
     new. A refusal is a ``Conflict`` naming the nearest banks with room (looked up once the
-    refused transaction is over)."""
-    carrier, now = who.carrier, now or utcnow()
+    refused transaction is over). ``who`` may be looked up in the reservation's transaction
+    (the API's key: one transaction per request, not two)."""
+    now = now or utcnow()
+    carrier = who.carrier if isinstance(who, Principal) else None
     try:
         with transaction(engine) as s:
+            principal = who if isinstance(who, Principal) else who(s)
+            carrier = principal.carrier
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
                 return Reserved(earlier, created=False)
-            outcome = _reserve_locked(s, who, request, idempotency_key, now)
+            outcome = _reserve_locked(s, principal, request, idempotency_key, now)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
+        if carrier is None:
+            raise
         with transaction(engine) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
         if earlier is None:

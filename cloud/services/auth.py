@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import select as sql_select  # sqlmodel's types at most four columns
+from sqlmodel import Session, col
 
 from cloud.core.db import transaction
 from cloud.core.security import key_hash, new_api_key
@@ -46,11 +48,35 @@ class Principal:
         return self.carrier_id
 
 
+# A key's row as a request needs it: columns, not an entity (every request reads it).
+KEY = sql_select(
+    *(
+        col(column)
+        for column in (
+            ApiKey.id,
+            ApiKey.role,
+            ApiKey.carrier_id,
+            ApiKey.operator_id,
+            ApiKey.site_id,
+            ApiKey.courier_id,
+            ApiKey.revoked,
+            ApiKey.expires_at,
+        )
+    )
+)
+
+
 def authenticate(engine: Engine, secret_key: str, api_key: str, now: datetime) -> Principal:
     """The principal of a live key; a revoked key, or one past its rotation's overlap, is
     refused at once (every request reads the key's row: nothing is cached)."""
     with transaction(engine) as s:
-        row = s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash(secret_key, api_key))).first()
+        return authenticate_in(s, secret_key, api_key, now)
+
+
+def authenticate_in(s: Session, secret_key: str, api_key: str, now: datetime) -> Principal:
+    """``authenticate`` in the caller's transaction (a route that does its work in one)."""
+    query = KEY.where(col(ApiKey.key_hash) == key_hash(secret_key, api_key))
+    row = s.execute(query).first()
     if row is None or not is_live(row, now):
         raise Unauthorized("unknown or revoked API key")
     return Principal(
@@ -63,7 +89,14 @@ def authenticate(engine: Engine, secret_key: str, api_key: str, now: datetime) -
     )
 
 
-def is_live(row: ApiKey, now: datetime) -> bool:
+class Lifetime(Protocol):
+    """What ``is_live`` reads of a key: its row, or the columns a request selects."""
+
+    revoked: bool
+    expires_at: datetime | None
+
+
+def is_live(row: Lifetime, now: datetime) -> bool:
     return not row.revoked and (row.expires_at is None or aware(row.expires_at) > now)
 
 
