@@ -101,26 +101,24 @@ async def create_reservation(
     *,
     body: api.ReservationCreate,
     response: Response,
-    engine: EngineDep,
-    settings: SettingsDep,
     sent: BearerDep,
-    clock: ClockDep,
     idempotency_key: Annotated[
         str | None, Header(max_length=128), AfterValidator(check_text)
     ] = None,
 ) -> api.ReservationPublic:
     """Reserve the smallest free fitting compartment (upsizing when none); replays of the same
     ``Idempotency-Key`` answer 200 with the first result."""
-    request = body.model_copy(update={"ttl_s": body.ttl_s or settings.soft_reservation_ttl_s})
+    ttl_s = body.ttl_s or sent.settings.soft_reservation_ttl_s
+    request = body.model_copy(update={"ttl_s": ttl_s})
 
     def reserve() -> tuple[bool, api.ReservationPublic]:
         """The key, the reservation and its answer in one hand-off to a worker thread, the key
         and the reservation in one transaction: the carriers' busiest route pays one thread
         switch, not three, and one transaction, not two (decision 0031)."""
         reservation, created, label = allocation.reserve(
-            engine, sent.principal, request, idempotency_key, now=clock.now()
+            sent.engine, sent.principal, request, idempotency_key, now=sent.clock.now()
         )
-        return created, _reservation(engine, reservation, label)
+        return created, _reservation(sent.engine, reservation, label)
 
     created, answer = await run_in_threadpool(reserve)
     if not created:
