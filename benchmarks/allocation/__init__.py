@@ -14,9 +14,10 @@ is printed before and after: other work on its cores moves every figure.
 The one-bank round:
 
 Everything runs against a fresh PostgreSQL database, dropped afterwards. The cloud is served as in
-production (``locker cloud serve --workers 4``: uvicorn, one process per worker, each with its own
-connection pool), and two banks of 500 size-M compartments (the API's maximum for one bank) are
-set up through its API, with four carriers and no sharing policy (everyone uses the shared pool).
+production (``locker cloud serve --workers N``, one per core and at least 2: uvicorn, one
+process per worker, each with its own connection pool), and two banks of 500 size-M compartments
+(the API's maximum for one bank) are set up through its API, with four carriers and no sharing
+policy (everyone uses the shared pool).
 32 clients then reserve concurrently, as fast as they can, until the bank is full:
 
 - HTTP: ``POST /api/v1/reservations`` through ``httpx2`` (one connection per client); each

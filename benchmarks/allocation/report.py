@@ -7,7 +7,7 @@ import os
 import psycopg
 
 from benchmarks.allocation.checks import scalar
-from benchmarks.allocation.config import BANK_SIZE, CLIENTS, MS, SIZE
+from benchmarks.allocation.config import BANK_SIZE, CLIENTS, MS, SIZE, WORKERS
 from benchmarks.allocation.fleetpaths import DIRECT_CLIENTS, FLEET_CLIENTS, FleetWave
 from benchmarks.allocation.fleetround import FLEET_BANKS, FLEET_SIZE, FULL_EVERY
 from benchmarks.allocation.waves import FleetResult, Row, percentile
@@ -76,7 +76,7 @@ def fleet_table(result: FleetResult) -> list[str]:
         *align(
             [
                 ("path", "201", "409", "requests/s", "201 p50", "201 p99", "409 p50", "409 p99"),
-                cells("HTTP, 4 workers", http),
+                cells(f"HTTP, {WORKERS} workers", http),
                 cells("psycopg, same transaction", direct),
             ]
         ),
