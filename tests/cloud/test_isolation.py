@@ -99,3 +99,27 @@ def test_no_response_carries_another_tenants_data(tenants: Cloud) -> None:
 def test_unknown_and_missing_keys_are_refused(tenants: Cloud) -> None:
     assert tenants.call("GET", "/api/v1/banks", {}).status_code == 401
     assert tenants.call("GET", "/api/v1/banks", bearer("lk_not-a-key")).status_code == 401
+
+
+def test_a_reservation_looks_its_key_up_in_its_own_transaction_and_writes_nothing_unless_live(
+    tenants: Cloud,
+) -> None:
+    """The reservation route looks the key up inside the reservation's transaction (decision
+    0031): an unknown key, a revoked one or another role's is refused and nothing is held."""
+    body = {"bank_id": "oak", "size": "M"}
+    before = tenants.ok("GET", "/api/v1/banks", tenants.keys["sf"])
+    assert tenants.call("POST", "/api/v1/reservations", {}, json=body).status_code == 401
+    unknown = bearer("lk_not-a-key")
+    assert tenants.call("POST", "/api/v1/reservations", unknown, json=body).status_code == 401
+    courier = tenants.call("POST", "/api/v1/reservations", tenants.keys["sf:courier"], json=body)
+    assert courier.status_code == 403
+    tenants.ok("DELETE", f"/api/v1/keys/{tenants.keys['jd:key']['id']}", tenants.keys["jd"])
+    assert (
+        tenants.call("POST", "/api/v1/reservations", tenants.keys["jd"], json=body).status_code
+        == 401
+    )
+    # a present but unknown key with an invalid body: the body is checked first (422), and
+    # nothing is read or written for it
+    bad = tenants.call("POST", "/api/v1/reservations", unknown, json={"bank_id": "oak"})
+    assert bad.status_code == 422
+    assert tenants.ok("GET", "/api/v1/banks", tenants.keys["sf"]) == before
