@@ -62,8 +62,9 @@ def worker_cpu_s(server: Server) -> dict[int, float]:
         pids = [int(pid) for pid in children.read().split()]
     used = {}
     for pid in pids:
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not the tracker
-            used[pid] = _cpu_s(pid)
+        with contextlib.suppress(OSError):  # a worker gone since the list was read
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not the tracker
+                used[pid] = _cpu_s(pid)
     return used
 
 

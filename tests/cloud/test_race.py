@@ -283,7 +283,16 @@ def workers(server: Server) -> list[int]:
     """The supervisor's children that serve (not multiprocessing's resource tracker)."""
     with open(f"/proc/{server.pid}/task/{server.pid}/children") as children:
         pids = [int(pid) for pid in children.read().split()]
-    return [pid for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [pid for pid in pids if b"spawn_main" in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    """What ``pid`` runs; nothing once it is gone (a killed worker can be reaped between
+    reading the supervisor's children and reading their command lines)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def established(port: int) -> set[int]:
