@@ -23,12 +23,13 @@ policy (everyone uses the shared pool).
 - HTTP: ``POST /api/v1/reservations`` through ``httpx2`` (one connection per client); each
   request is timed from sending to the whole answer, which must be 201.
 - direct: the same reservation transaction, written out in SQL and sent through psycopg 3 on one
-  connection per client: take the bank's advisory lock, expire due soft reservations, the
-  shares and the counts (the same queries as ``cloud/services/allocation_queries.py``, the rule
-  of ``locker_contract.sharing``), take the smallest free compartment ``FOR UPDATE SKIP
-  LOCKED``, insert the reservation, the ``reservation.push`` command, their audit entries and
-  the carrier's webhook event, commit. Each transaction is timed from ``BEGIN`` to the end of
-  ``COMMIT``.
+  connection per client: take the bank's advisory lock, ask whether a soft reservation is due
+  to expire, the shares and the counts (the same queries as
+  ``cloud/services/allocation_queries.py``, the rule of ``locker_contract.sharing``), take the
+  smallest free compartment ``FOR UPDATE SKIP LOCKED``, insert the reservation, the carrier's
+  webhook event (and a delivery per endpoint), the ``reservation.push`` command and both audit
+  entries (one statement), commit: the service's statements, one for one (decision 0032).
+  Each transaction is timed from ``BEGIN`` to the end of ``COMMIT``.
 
 The two paths take turns, a full bank each (a wave): direct, then HTTP, on their own bank. Between
 waves the reservations are cancelled in SQL, outside the timed windows, so every wave fills a bank
@@ -41,10 +42,10 @@ mirrors it and the benchmark fails).
 Read the figures with this in mind: at one bank every reservation waits for the bank's lock,
 so both paths run one transaction at a time and their latency is mostly queueing behind the other
 clients (latency is about clients / throughput). HTTP's overhead on top of the transaction is the
-API key lookup (its own transaction), the pool's pre-ping, the ORM, JSON and uvicorn; for scale,
-the run also times ``GET /docs`` on a kept-alive connection with one client (the HTTP floor, no
-database work). The client, the workers and PostgreSQL share this machine's cores; compare runs
-from the same machine only.
+API key lookup (in the same transaction), the pool's pre-ping, SQLAlchemy, JSON and uvicorn;
+for scale, the run also times ``GET /docs`` on a kept-alive connection with one client (the HTTP
+floor, no database work). The client, the workers and PostgreSQL share this machine's cores;
+compare runs from the same machine only.
 
 Run ``python -m benchmarks.allocation`` (PostgreSQL with trust authentication on 127.0.0.1:5432 by
 default, see ``--postgres``), or with ``--quick`` for a short CI run (one wave, 1,500 fleet

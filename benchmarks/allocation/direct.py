@@ -26,10 +26,8 @@ Row = tuple[object, ...]
 LOCK_BANK = (
     "SELECT bank.id, pg_advisory_xact_lock(%s, hashtext(bank.id)) FROM bank WHERE bank.id = %s"
 )
-DUE = (
-    "SELECT id, carrier_id, bank_id, compartment_id, size, kind, state, expires_at, "
-    "idempotency_key, request_hash, created_at FROM reservation "
-    "WHERE bank_id = %s AND state = 'active' AND expires_at < %s"
+ANY_DUE = (
+    "SELECT id FROM reservation WHERE bank_id = %s AND state = 'active' AND expires_at < %s LIMIT 1"
 )
 POLICIES = (
     "SELECT bank_id, carrier_id, guaranteed, ceiling, state, codes_through, refresh_at "
@@ -73,9 +71,9 @@ INSERT_DELIVERY = (
     "INSERT INTO webhookdelivery (id, endpoint_id, event_seq, subject, created_at, "
     "next_attempt_at, state, attempts) VALUES (%s, %s, %s, %s, %s, %s, 'pending', 0)"
 )
-INSERT_AUDIT = (
+INSERT_AUDITS = (  # two entries, one statement
     "INSERT INTO auditentry (at, actor, role, action, target, detail) "
-    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+    "VALUES (%s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -108,7 +106,7 @@ async def reserve_directly(db: AsyncConnection, bank: str, carrier: str, actor: 
     async with db.transaction():
         if await (await db.execute(LOCK_BANK, (ALLOCATION_LOCK, bank))).fetchone() is None:
             raise BenchmarkError(f"no bank {bank}")
-        if await (await db.execute(DUE, (bank, datetime.now(UTC)))).fetchall():
+        if await (await db.execute(ANY_DUE, (bank, datetime.now(UTC)))).fetchone():
             raise BenchmarkError("a reservation expired during the run")
         reason = await refusal(db, bank, carrier)
         if reason is not None:
@@ -122,26 +120,25 @@ async def reserve_directly(db: AsyncConnection, bank: str, carrier: str, actor: 
 
 
 async def _write(db: AsyncConnection, who: tuple[str, str, str, str], compartment: Row) -> None:
-    """The reservation, its audit entry, the ``reservation.push`` command and its entry."""
+    """The reservation, its event, the ``reservation.push`` command, both audit entries."""
     bank, carrier, actor, request_hash = who
     compartment_id, label = compartment[0], str(compartment[2])
     now = datetime.now(UTC)
     reservation = str(uuid.uuid4())
     row = (reservation, carrier, bank, compartment_id, compartment[3])
     await db.execute(INSERT_RESERVATION, (*row, now + timedelta(seconds=TTL_S), request_hash, now))
-    detail = {"bank": bank, "compartment": label}
-    audit = (datetime.now(UTC), actor, "carrier", "reserve", reservation, Json(detail))
-    await db.execute(INSERT_AUDIT, audit)
-    command = str(uuid.uuid4())
     push = {"reservation_id": reservation, "carrier_id": carrier}
     push |= {"compartment": label, "kind": "soft"}
-    sent = (command, bank, Json(push), datetime.now(UTC), DEFAULT_TTL_S)
-    await db.execute(INSERT_COMMAND, sent)
-    what = {"command_id": command, **push}
-    system = (datetime.now(UTC), "system", "system", "command:reservation.push", bank)
-    await db.execute(INSERT_AUDIT, (*system, Json(what)))
     expires = (now + timedelta(seconds=TTL_S)).isoformat()
     await _webhook(db, carrier, push | {"bank_id": bank, "size": SIZE.value, "expires_at": expires})
+    command = str(uuid.uuid4())
+    sent = (command, bank, Json(push), datetime.now(UTC), DEFAULT_TTL_S)
+    await db.execute(INSERT_COMMAND, sent)
+    detail = {"bank": bank, "compartment": label}
+    reserved = (datetime.now(UTC), actor, "carrier", "reserve", reservation, Json(detail))
+    what = {"command_id": command, **push}
+    system = (datetime.now(UTC), "system", "system", "command:reservation.push", bank)
+    await db.execute(INSERT_AUDITS, (*reserved, *system, Json(what)))
 
 
 async def _webhook(db: AsyncConnection, carrier: str, reservation: Mapping[str, object]) -> None:

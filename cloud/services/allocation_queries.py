@@ -69,12 +69,14 @@ LOCK_BANK = select(
     Bank.id, func.pg_advisory_xact_lock(ALLOCATION_LOCK, func.hashtext(Bank.id))
 ).where(Bank.id == _BANK)
 
-# the bank's soft reservations past their time, to expire before counting
-DUE = select(Reservation).where(
+# the bank's soft reservations past their time, to expire before counting; whether there is one
+_PAST_TIME = (
     Reservation.bank_id == _BANK,
     Reservation.state == ReservationState.ACTIVE,
     col(Reservation.expires_at) < bindparam("now"),
 )
+DUE = select(Reservation).where(*_PAST_TIME)
+ANY_DUE = select(Reservation.id).where(*_PAST_TIME).limit(1)
 
 POLICIES = select(
     SharingPolicy.carrier_id, SharingPolicy.guaranteed, SharingPolicy.ceiling, SharingPolicy.state

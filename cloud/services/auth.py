@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from sqlalchemy import Engine
 from sqlalchemy import select as sql_select  # sqlmodel's types at most four columns
@@ -149,10 +149,23 @@ def mint_key(
 
 def audit(s: Session, who: Principal | None, action: str, target: str, **detail: object) -> None:
     """Append to the audit log, in the caller's transaction; phone numbers only masked."""
+    s.add(AuditEntry(**audit_row(who, action, target, **detail)))
+
+
+class AuditRow(TypedDict):
+    actor: str
+    role: str
+    action: str
+    target: str
+    detail: dict[str, object]
+
+
+def audit_row(who: Principal | None, action: str, target: str, **detail: object) -> AuditRow:
+    """An audit entry's columns (``audit`` adds one; ``bulk.write`` writes several at once)."""
     actor = who.key_id if who else "system"
     role = str(who.role) if who else "system"
-    entry = AuditEntry(actor=actor, role=role, action=action, target=target, detail=masked(detail))
-    s.add(entry)
+    detail = masked(detail)
+    return {"actor": actor, "role": role, "action": action, "target": target, "detail": detail}
 
 
 def create_admin(engine: Engine, secret_key: str, label: str) -> str:

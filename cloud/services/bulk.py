@@ -8,6 +8,9 @@ Many rows written go to PostgreSQL as one JSON parameter read back as a relation
 (``json_to_recordset``): ``json.dumps`` writes it in C, where the driver dumps an array per
 column value by value in Python and an ``executemany`` sends a statement per row (either was
 most of an ingest batch's CPU, issue 13). SQLite gets one statement of many ``VALUES``.
+
+A few rows written at once without the ORM's unit of work (``write``): what a reservation writes
+(decision 0032). Building, sorting and flushing objects cost the API more than the statements.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from uuid import UUID
 
 from sqlalchemy import (
@@ -22,9 +26,11 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     String,
+    Table,
     any_,
     bindparam,
     column,
+    insert,
     inspect,
     text,
     update,
@@ -90,6 +96,33 @@ def insert_rows(
     source = text(f"SELECT {listed} FROM {recordset(s, table, names)}")
     typed = source.columns(*(column(name, columns[name].type) for name in names))
     return postgresql.insert(table).from_select(names, typed), {"rows": rows_json(rows)}
+
+
+def write(s: Session, table: type[SQLModel], rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (all with the same columns; the columns' defaults fill the rest) now, in
+    one statement, as plain SQL: nothing enters the session. What the session holds unwritten is
+    flushed first, so that a row finds the rows its foreign keys name."""
+    if not rows:
+        return
+    s.flush()
+    s.connection().execute(inserting(table), rows[0] if len(rows) == 1 else list(rows))
+
+
+@cache
+def inserting(table: type[SQLModel]) -> Insert:
+    """``INSERT INTO`` the table, as plain SQL: built once per table."""
+    return insert(table_of(table))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    found = inspect(model).local_table
+    assert isinstance(found, Table)
+    return found
+
+
+def columns(row: SQLModel) -> Row:
+    """An entity's column values, as ``write`` takes them (an object built, never added)."""
+    return {c.name: getattr(row, c.name) for c in table_of(type(row)).columns}
 
 
 def update_rows(

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.lifecycles import COMMAND, CommandState
-from cloud.models import Bank, Command, CommandAck
+from cloud.models import AuditEntry, Bank, Command, CommandAck
 from cloud.services import courier_codes
-from cloud.services.auth import Principal, audit
+from cloud.services.auth import AuditRow, Principal, audit, audit_row
 from cloud.services.errors import NotFound
 from locker_contract import commands as contract
 from locker_contract.commands import CommandEnvelope
@@ -47,21 +47,33 @@ def enqueue_command(
 ) -> Command:
     """Record ``command`` for ``bank_id`` in the caller's transaction (with what caused it),
     at ``now``: its time to live counts from then."""
-    payload: dict[str, object] = command.model_dump(mode="json", exclude={"type"})
+    row = command_row(bank_id, command, ttl_s=ttl_s, now=now)
+    s.add(row)
+    s.flush()
+    s.add(AuditEntry(**command_audit(who, row)))
+    return row
+
+
+def command_row(
+    bank_id: str, command: Outgoing, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None
+) -> Command:
+    """``command`` for ``bank_id`` as its row, built, not added (``enqueue_command`` adds it;
+    a reservation writes it with ``bulk.write``)."""
     now = now or utcnow()
-    row = Command(
+    return Command(
         bank_id=bank_id,
         type=command.type,
-        payload=payload,
+        payload=command.model_dump(mode="json", exclude={"type"}),
         ttl_s=ttl_s,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_s),
     )
-    s.add(row)
-    s.flush()
-    public = {k: v for k, v in payload.items() if k not in SECRET_FIELDS}
-    audit(s, who, f"command:{command.type}", bank_id, command_id=row.id, **public)
-    return row
+
+
+def command_audit(who: Principal | None, row: Command) -> AuditRow:
+    """The audit entry of an enqueued command: what it says, but a courier's PIN verifier."""
+    public = {k: v for k, v in row.payload.items() if k not in SECRET_FIELDS}
+    return audit_row(who, f"command:{row.type}", row.bank_id, command_id=row.id, **public)
 
 
 def pending(s: Session, bank_id: str) -> list[Command]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TypedDict
 
+from sqlalchemy import String, bindparam
 from sqlmodel import Session, col, select
 
 from cloud.coldchain import ingest as coldchain
 from cloud.models import Compartment, InboundEvent, Parcel, ParcelStatus, Reservation
+from cloud.services import bulk
 from cloud.webhooks.events import Kind, vocabularies
 from cloud.webhooks.tables import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from locker_contract import storage
@@ -43,6 +46,23 @@ BECOMES = {
 }
 
 
+class EventRow(TypedDict):
+    carrier_id: str
+    type: str
+    subject: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: dict[str, object]
+
+
+class DeliveryRow(TypedDict):
+    endpoint_id: str
+    event_seq: int
+    subject: str
+    created_at: datetime
+    next_attempt_at: datetime
+
+
 def record(
     s: Session,
     kind: Kind,
@@ -58,41 +78,80 @@ def record(
 ) -> WebhookEvent:
     """Write one event of ``carrier_id`` and a delivery to each of its active endpoints that
     wants ``kind`` (or to ``only``), due at ``now``."""
-    body = {"carrier_id": carrier_id, **(data or {}), **vocabularies(kind)}
     event = WebhookEvent(
-        carrier_id=carrier_id,
-        type=kind.value,
-        subject=subject,
+        **event_row(kind, carrier_id, subject, at=at, now=now, data=data),
         waybill=waybill,
-        occurred_at=at,
-        recorded_at=now,
-        data=body,
         dedupe=dedupe,
     )
     s.add(event)
     s.flush()
     assert event.seq is not None
-    for endpoint_id in [only.id] if only else subscribed(s, carrier_id, kind):
-        s.add(
-            WebhookDelivery(
-                endpoint_id=endpoint_id,
-                event_seq=event.seq,
-                subject=subject,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+    endpoints = [only.id] if only else subscribed(s, carrier_id, kind)
+    s.add_all(WebhookDelivery(**row) for row in _deliveries(endpoints, event.seq, subject, now))
     return event
 
 
+def write(s: Session, kind: Kind, row: EventRow) -> int:
+    """``record`` of an ``event_row`` written at once as plain SQL (``bulk.write``): one
+    ``INSERT ... RETURNING`` for the event, one for its deliveries, nothing through the session
+    (a reservation's event, decision 0032). The event's ``seq``."""
+    s.flush()
+    seq = int(s.connection().execute(_NEW_EVENT, row).scalar_one())
+    endpoints = subscribed(s, row["carrier_id"], kind)
+    now = row["recorded_at"]
+    bulk.write(s, WebhookDelivery, _deliveries(endpoints, seq, row["subject"], now))
+    return seq
+
+
+_NEW_EVENT = bulk.inserting(WebhookEvent).returning(bulk.table_of(WebhookEvent).c.seq)
+
+
+def event_row(
+    kind: Kind,
+    carrier_id: str,
+    subject: str,
+    *,
+    at: datetime,
+    now: datetime,
+    data: dict[str, object] | None,
+) -> EventRow:
+    """An event's columns, its body stamped with the carrier and the kind's vocabularies."""
+    body = {"carrier_id": carrier_id, **(data or {}), **vocabularies(kind)}
+    return {
+        "carrier_id": carrier_id,
+        "type": kind.value,
+        "subject": subject,
+        "occurred_at": at,
+        "recorded_at": now,
+        "data": body,
+    }
+
+
+def _deliveries(endpoints: list[str], seq: int, subject: str, now: datetime) -> list[DeliveryRow]:
+    return [
+        {
+            "endpoint_id": endpoint_id,
+            "event_seq": seq,
+            "subject": subject,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for endpoint_id in endpoints
+    ]
+
+
 def subscribed(s: Session, carrier_id: str, kind: Kind) -> list[str]:
-    """The ids of the carrier's active endpoints that want ``kind`` (two columns read: this
-    runs in every reservation's transaction)."""
-    query = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-        WebhookEndpoint.carrier_id == carrier_id,
-        WebhookEndpoint.state == EndpointState.ACTIVE,
-    )
-    return [id_ for id_, events in s.exec(query) if not events or kind.value in events]
+    """The ids of the carrier's active endpoints that want ``kind``: two columns read, in a
+    statement built once, past the session (this runs in every reservation's transaction;
+    both writers flush before they ask)."""
+    rows = s.connection().execute(_SUBSCRIBED, {"carrier": carrier_id})
+    return [id_ for id_, events in rows if not events or kind.value in events]
+
+
+_SUBSCRIBED = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.carrier_id == bindparam("carrier", type_=String()),
+    WebhookEndpoint.state == EndpointState.ACTIVE,
+)
 
 
 def label(s: Session, compartment_id: str | None) -> str | None:
@@ -125,18 +184,23 @@ def parcel_event(
 def reservation_event(
     s: Session, kind: Kind, reservation: Reservation, now: datetime
 ) -> WebhookEvent:
+    data = reservation_data(reservation, label(s, reservation.compartment_id))
+    subject = f"reservation:{reservation.id}"
+    return record(s, kind, reservation.carrier_id, subject, at=now, now=now, data=data)
+
+
+def reservation_data(reservation: Reservation, compartment: str | None) -> dict[str, object]:
+    """What a reservation's event says of it; ``compartment`` is its compartment's label."""
     expires = reservation.expires_at
-    data: dict[str, object] = {
+    return {
         "reservation_id": reservation.id,
         "bank_id": reservation.bank_id,
-        "compartment": label(s, reservation.compartment_id),
+        "compartment": compartment,
         "size": reservation.size,
         "kind": reservation.kind,
         "state": str(reservation.state),
         "expires_at": None if expires is None else expires.isoformat(),
     }
-    subject = f"reservation:{reservation.id}"
-    return record(s, kind, reservation.carrier_id, subject, at=now, now=now, data=data)
 
 
 # --- from a bank's events, as ingest applies them ------------------------------------------

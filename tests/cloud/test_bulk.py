@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from cloud.console.health.tables import DoorWatch
-from cloud.models import BankCursor, InboundEvent
+from cloud.models import AuditEntry, Bank, BankCursor, Command, InboundEvent
 from cloud.services import bulk
 from tests.cloud.conftest import Cloud, fleet
 
@@ -88,3 +88,34 @@ def test_new_rows_are_inserted_once_with_their_json(engine: Engine) -> None:
     assert (first, again) == ({"e-1", "e-2"}, {"e-3"})
     assert stored["e-1"].body == {"compartment": "M1", "note": 'quote " and \\ kept'}
     assert stored["e-3"].received_at == AT.astimezone(UTC)
+
+
+def test_rows_are_written_at_once_with_their_defaults_outside_the_session(
+    engine: Engine,
+) -> None:
+    """``write``: what the session holds is flushed first (a foreign key finds its row), the
+    columns' defaults fill what a row leaves out, and nothing written enters the session."""
+    with Session(engine) as s:
+        s.add(Bank(id="birch", site_id=_site(s), name="Birch"))  # pending, not flushed
+        command = Command(bank_id="birch", type="bank.ping", payload={"n": 1})
+        bulk.write(s, Command, [bulk.columns(command)])
+        entries = [{"actor": "system", "role": "system", "action": f"a{n}", "target": "birch",
+                    "detail": {"n": n}} for n in range(2)]  # fmt: skip
+        bulk.write(s, AuditEntry, entries)
+        bulk.write(s, AuditEntry, [])  # nothing to do
+        assert not s.new
+        assert command not in s
+        s.commit()
+    with Session(engine) as s:
+        stored = s.get(Command, command.id)
+        audited = s.exec(select(AuditEntry).where(AuditEntry.target == "birch")).all()
+    assert stored is not None
+    assert (stored.state, stored.payload) == ("pending", {"n": 1})
+    assert sorted(a.action for a in audited) == ["a0", "a1"]
+    assert all(a.at is not None and a.id is not None for a in audited)  # defaults filled
+
+
+def _site(s: Session) -> str:
+    site = s.exec(select(Bank.site_id)).first()
+    assert site is not None
+    return site

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from cloud.core.db import transaction
 from cloud.messaging.states import MessageKind, MessageState
 from cloud.messaging.tables import NotificationParcel
-from cloud.models import Bank, Compartment, Notification
+from cloud.models import AuditEntry, Bank, Command, Compartment, Notification
 from cloud.webhooks.events import SUBSCRIBABLE
 from locker_contract.events import DoorJammed, ParcelPickedUp
 from locker_contract.storage import StoragePolicy
@@ -123,3 +123,31 @@ def _reminder_sent(world: World, parcel: tuple[str, str]) -> None:
                 notification_id=reminder.id, carrier_id="sf", waybill=waybill, compartment=label
             )
         )
+
+
+def test_a_reservation_writes_its_event_push_and_audit_once(
+    world: World, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    """The reservation's rows go out as plain SQL (decision 0032): one event, delivered to each
+    endpoint that wants it, the push to the bank and both audit entries, all naming it."""
+    world.endpoint("sf", receiver)
+    world.endpoint("sf", other_receiver, events=["parcel.in_locker"])  # does not want it
+    body = {"bank_id": BANK, "size": "M", "kind": "soft", "ttl_s": 600}
+    made = world.cloud.ok("POST", "/api/v1/reservations", world.cloud.keys["sf"], json=body)
+    drain(world.worker())
+    [got] = receiver.delivered()
+    assert got.type == "reservation.confirmed"
+    assert got.data["reservation_id"] == made["id"]
+    assert (got.data["compartment"], got.data["state"]) == (made["compartment"], "active")
+    assert datetime.fromisoformat(got.data["expires_at"]) == datetime.fromisoformat(
+        made["expires_at"]
+    )
+    assert other_receiver.delivered() == []
+    with transaction(world.engine) as s:
+        [push] = s.exec(select(Command).where(Command.type == "reservation.push")).all()
+        entries = {a.action: a for a in s.exec(select(AuditEntry))}
+    assert (push.bank_id, push.payload["reservation_id"]) == (BANK, made["id"])
+    assert push.payload["compartment"] == made["compartment"]
+    assert entries["reserve"].target == made["id"]
+    assert entries["reserve"].detail == {"bank": BANK, "compartment": made["compartment"]}
+    assert entries["command:reservation.push"].detail["command_id"] == push.id
