@@ -42,7 +42,8 @@ BOX = (
 )
 FREE_FITTING = (
     "SELECT bank_id, count(*) FROM compartment WHERE bank_id = ANY(%s) AND in_service IS true "
-    "AND size_rank >= %s AND id NOT IN (SELECT compartment_id FROM reservation "
+    "AND size_rank >= %s AND temperature_class = 'ambient' "
+    "AND id NOT IN (SELECT compartment_id FROM reservation "
     "WHERE bank_id = ANY(%s) AND state = 'active') AND id NOT IN (SELECT compartment_id "
     "FROM parcel WHERE bank_id = ANY(%s) AND status IN (%s, %s)) GROUP BY bank_id"
 )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
 POOL_SIZE = 10  # a worker's connections at rest; as many again at peak (max_overflow)
@@ -51,6 +51,8 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+def transaction(bind: Engine | Connection) -> Iterator[Session]:
+    """A session in a transaction, committed when the block ends, rolled back if it raises;
+    on a connection already checked out (``bind``), the next transaction reuses it."""
+    with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session

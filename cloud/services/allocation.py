@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Engine, func, union_all
+from sqlalchemy import Connection, Engine, func, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -123,33 +123,46 @@ def reserve(
     refused transaction is over). ``who`` may be looked up in the reservation's transaction
     (the API's key: one transaction per request, not two)."""
     now = now or utcnow()
+    with engine.connect() as db:  # one checkout: a refusal's lookup runs on it too
+        outcome = _decide(db, who, request, idempotency_key, now)
+        if isinstance(outcome, Refused):
+            raise _refusal(db, outcome, request)
+        return outcome
+
+
+def _decide(
+    db: Connection,
+    who: Principal | Caller,
+    request: ReservationCreate,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Reserved | Refused:
     carrier = who.carrier if isinstance(who, Principal) else None
     try:
-        with transaction(engine) as s:
+        with transaction(db) as s:
             principal = who if isinstance(who, Principal) else who(s)
             carrier = principal.carrier
             earlier = _replay(s, carrier, idempotency_key, request)
             if earlier is not None:
                 return Reserved(earlier, created=False)
-            outcome = _reserve_locked(s, principal, request, idempotency_key, now)
+            return _reserve_locked(s, principal, request, idempotency_key, now)
     except IntegrityError:
         # The same Idempotency-Key raced in on another connection and won: answer with its result.
         if carrier is None:
             raise
-        with transaction(engine) as s:
+        with transaction(db) as s:
             earlier = _replay(s, carrier, idempotency_key, request)
         if earlier is None:
             raise
         return Reserved(earlier, created=False)
-    if isinstance(outcome, Refused):
-        raise _refusal(engine, outcome, request)
-    return outcome
 
 
-def _refusal(engine: Engine, refused: Refused, request: ReservationCreate) -> Conflict:
+def _refusal(db: Connection, refused: Refused, request: ReservationCreate) -> Conflict:
+    """The refusal, with the nearest banks with room looked up in a transaction of their own
+    (the refused one, and the bank's lock, are over)."""
     if not refused.nearby:
         return Conflict(refused.reason, **refused.detail)
-    with transaction(engine) as s:
+    with transaction(db) as s:
         nearest = nearest_with_room(s, request.bank_id, request.size, request.temperature_class)
     return Conflict(refused.reason, nearest=nearest, **refused.detail)
 

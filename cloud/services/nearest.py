@@ -10,10 +10,14 @@ the step it was found in; the last step has no box."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func
+from sqlalchemy import BindParameter, ColumnElement, String, any_, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from cloud.models import Bank, Compartment, Parcel, Reservation, ReservationState, Site, Size
 from cloud.services.allocation_queries import HOLDING_PARCEL
@@ -33,7 +37,7 @@ def nearest_with_room(
 ) -> list[Nearby]:
     """Up to ``NEAREST`` other banks with a free compartment of ``size`` or larger and of class
     ``klass``, nearest first: ``bank_id``, ``distance_km``, ``free``."""
-    here = s.exec(select(Site.lat, Site.lon).join(Bank).where(Bank.id == bank_id)).first()
+    here = s.connection().execute(_HERE, {"bank": bank_id}).first()
     if here is None:
         return []
     lat, lon = here
@@ -55,10 +59,11 @@ def _within(
     s: Session, bank_id: str, here: tuple[float, float], radius: float, fits: Fitting
 ) -> list[Nearby]:
     """The banks with room no farther than ``radius`` km, nearest first (until ``NEAREST``)."""
-    query = select(Bank.id, Site.lat, Site.lon).join(Site).where(Bank.id != bank_id)
-    if not math.isinf(radius):
-        query = query.where(_box(here, radius))
-    distances = sorted((km(here[0], here[1], lat, lon), bank) for bank, lat, lon in s.exec(query))
+    if math.isinf(radius):
+        rows = s.connection().execute(_ANYWHERE, {"bank": bank_id})
+    else:
+        rows = s.connection().execute(_AROUND, {"bank": bank_id, **_box(here, radius)})
+    distances = sorted((km(here[0], here[1], lat, lon), bank) for bank, lat, lon in rows)
     found: list[Nearby] = []
     for start in range(0, len(distances), PAGE):
         page = [(d, b) for d, b in distances[start : start + PAGE] if d <= radius]
@@ -71,25 +76,12 @@ def _within(
     return found
 
 
-def _box(here: tuple[float, float], radius: float) -> ColumnElement[bool]:
+def _box(here: tuple[float, float], radius: float) -> dict[str, float]:
     """Sites within ``radius`` km north, south, east and west: a superset of the circle."""
     lat, lon = here
     dlat = radius / KM_PER_DEGREE
     dlon = radius / (KM_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-    return and_(
-        col(Site.lat).between(lat - dlat, lat + dlat), col(Site.lon).between(lon - dlon, lon + dlon)
-    )
-
-
-def held_ids(banks: list[str]) -> tuple[ScalarSelect[str], ScalarSelect[str | None]]:
-    """The compartments of ``banks`` held by an active reservation, and those a parcel is in."""
-    reserved = select(Reservation.compartment_id).where(
-        col(Reservation.bank_id).in_(banks), Reservation.state == ReservationState.ACTIVE
-    )
-    occupied = select(Parcel.compartment_id).where(
-        col(Parcel.bank_id).in_(banks), col(Parcel.status).in_(HOLDING_PARCEL)
-    )
-    return reserved.scalar_subquery(), occupied.scalar_subquery()
+    return {"south": lat - dlat, "north": lat + dlat, "west": lon - dlon, "east": lon + dlon}
 
 
 def free_fitting(
@@ -99,21 +91,53 @@ def free_fitting(
     where none), one query."""
     if not banks:
         return {}
-    reserved, occupied = held_ids(banks)
-    query = (
+    query = _FREE_FITTING[s.get_bind().dialect.name == "postgresql"]
+    params = {"banks": banks, "rank": size.rank, "klass": str(klass)}
+    rows: Iterable[tuple[str, int]] = s.connection().execute(query, params)
+    counts = dict(iter(rows))  # a result has keys(): dict() would take it for a mapping
+    return {bank: int(counts.get(bank, 0)) for bank in banks}
+
+
+# Built once, with bound parameters: a refusal runs them (decision 0032)
+_BANK: BindParameter[str] = bindparam("bank", type_=String())
+_HERE = select(Site.lat, Site.lon).join(Bank).where(Bank.id == _BANK)
+_ANYWHERE = select(Bank.id, Site.lat, Site.lon).join(Site).where(Bank.id != _BANK)
+_AROUND = _ANYWHERE.where(
+    col(Site.lat).between(bindparam("south"), bindparam("north")),
+    col(Site.lon).between(bindparam("west"), bindparam("east")),
+)
+
+
+def _free_fitting(postgres: bool) -> Select[str, int]:
+    """The free fitting count for a list of banks: one array parameter on PostgreSQL (the same
+    statement whatever the list's length), an ``IN`` list on SQLite, which has no arrays."""
+
+    def among(column: InstrumentedAttribute[str] | str) -> ColumnElement[bool]:
+        if postgres:
+            return col(column) == any_(bindparam("banks", type_=ARRAY(String())))
+        return col(column).in_(bindparam("banks", expanding=True))
+
+    reserved = select(Reservation.compartment_id).where(
+        among(Reservation.bank_id), Reservation.state == ReservationState.ACTIVE
+    )
+    occupied = select(Parcel.compartment_id).where(
+        among(Parcel.bank_id), col(Parcel.status).in_(HOLDING_PARCEL)
+    )
+    return (
         select(Compartment.bank_id, func.count())
         .where(
-            col(Compartment.bank_id).in_(banks),
+            among(Compartment.bank_id),
             col(Compartment.in_service).is_(True),
-            col(Compartment.size_rank) >= size.rank,
-            col(Compartment.temperature_class) == str(klass),
-            col(Compartment.id).not_in(reserved),
-            col(Compartment.id).not_in(occupied),
+            col(Compartment.size_rank) >= bindparam("rank"),
+            col(Compartment.temperature_class) == bindparam("klass", type_=String()),
+            col(Compartment.id).not_in(reserved.scalar_subquery()),
+            col(Compartment.id).not_in(occupied.scalar_subquery()),
         )
         .group_by(col(Compartment.bank_id))
     )
-    counts = dict(s.exec(query).all())
-    return {bank: int(counts.get(bank, 0)) for bank in banks}
+
+
+_FREE_FITTING = {postgres: _free_fitting(postgres) for postgres in (False, True)}
 
 
 def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
