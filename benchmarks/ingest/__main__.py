@@ -99,7 +99,7 @@ def measure(args: argparse.Namespace, plan: Plan, banks: list[str]) -> Figures:
                 loader.send(Beat(BEAT_PERIOD_S))
                 loader.expect(Beating)
             run = Run(kids, loaders, broker, database_url, banks)
-            bare = bare_round(run, plan.events)
+            bare = [bare_round(run, plan.events, callback=how) for how in (False, True)]
             beats = beats_round(run, plan.beats_s)
             bursts = [burst_round(run, workers, plan.events) for workers in plan.workers]
             catchup = catchup_round(run, plan)

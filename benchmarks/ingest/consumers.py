@@ -21,15 +21,18 @@ from cloud.link.worker import IngestWorker
 from locker_contract.topics import Channel, every_bank, shared
 
 
-def bare_process(conn: Connection, port: int, expected: int) -> None:
+def bare_process(conn: Connection, port: int, expected: int, callback: bool) -> None:
     quiet_child()
-    asyncio.run(bare(conn, port, expected))
+    asyncio.run(bare(conn, port, expected, callback))
 
 
-async def bare(conn: Connection, port: int, expected: int) -> None:
+async def bare(conn: Connection, port: int, expected: int, callback: bool) -> None:
     """Count messages, nothing else. MQTT 5 and the worker's kind of (shared) subscription, but
-    a clean session, so that nothing is queued for it once it has gone."""
+    a clean session, so that nothing is queued for it once it has gone. Counted as aiomqtt's
+    iterator hands them out, or, with ``callback``, in paho's callback as the worker reads
+    them (decision 0033)."""
     count, first, last = 0, 0.0, 0.0
+    every = asyncio.Event()
     client = aiomqtt.Client(
         "127.0.0.1",
         port,
@@ -38,18 +41,29 @@ async def bare(conn: Connection, port: int, expected: int) -> None:
         protocol=aiomqtt.ProtocolVersion.V5,
         clean_start=True,
     )
+
+    def counted() -> None:
+        nonlocal count, first, last
+        count += 1
+        if count == 1:
+            first = time.time()
+        if count >= expected:
+            last = time.time()
+            every.set()
+
+    if callback:
+        client._client.on_message = lambda _paho, _data, _message: counted()
     async with client:
         await client.subscribe(shared(BARE_GROUP, every_bank(Channel.EVENTS)), qos=1)
         conn.send(Ready())
 
         async def consume() -> None:
-            nonlocal count, first, last
+            if callback:
+                await every.wait()
+                return
             async for _ in client.messages:
-                count += 1
-                if count == 1:
-                    first = time.time()
-                if count >= expected:
-                    last = time.time()
+                counted()
+                if every.is_set():
                     return
 
         async def watch(consumer: asyncio.Task[None]) -> None:

@@ -169,10 +169,15 @@ def offered(done: Sequence[Published]) -> float:
     return events / (max(p.finished for p in done) - min(p.started for p in done))
 
 
-def bare_round(run: Run, count: int) -> Row:
-    """The banks publish ``count`` events each to a subscriber that only counts them."""
+BARE = {False: "bare aiomqtt subscriber", True: "bare paho-callback subscriber"}
+
+
+def bare_round(run: Run, count: int, *, callback: bool = False) -> Row:
+    """The banks publish ``count`` events each to a subscriber that only counts them: as
+    aiomqtt's iterator hands them out (issue 13's baseline) or in paho's callback."""
     expected = len(run.banks) * count
-    sub = run.kids.start("the bare subscriber", bare_process, run.broker.port, expected)
+    port = run.broker.port
+    sub = run.kids.start("the bare subscriber", bare_process, port, expected, callback)
     sub.expect(Ready)
     clock = CpuClock([sub.pid], run.broker.pid)
     done = publish_all(run, Publish(1, count))  # not for the cloud: no worker subscribed
@@ -182,7 +187,7 @@ def bare_round(run: Run, count: int) -> Row:
     if got.messages != expected:
         raise BenchmarkError(f"the bare subscriber received {got.messages} of {expected} events")
     seconds = got.last - got.first
-    return Row("bare aiomqtt subscriber", expected, seconds, offered(done), [], cpu)
+    return Row(BARE[callback], expected, seconds, offered(done), [], cpu)
 
 
 async def probe(port: int) -> None:

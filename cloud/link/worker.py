@@ -1,14 +1,15 @@
 """The ingest worker: events in, acks and commands out, bank presence tracked.
 
-- ``events`` go to a lane (one per bank, by hash), and each lane hands ``ingest_batch`` a batch
-  of events of many banks (at most ``PER_BANK`` of one, so that a flood from one bank holds
-  another's event back by one batch at most; ``cloud.link.lanes``): one transaction stores and
-  applies them in ``seq`` order. After the commit the worker acknowledges the batch's messages to
-  the broker (manual acknowledgement: a worker that dies holding a batch loses nothing, the broker
-  delivers it again) and publishes, per bank, one retained ``events/ack`` with the highest ``seq``
-  done without a gap, which lets the bank drop its outbox up to there. An event that cannot be
-  applied, or that the contract refuses but whose id and seq can be read, is quarantined and
-  counts as done (decision 0009); the ack lists it as refused, with why.
+- ``events`` are read in paho's callback (decision 0033) and go to a lane (one per bank, by
+  hash); each lane hands ``ingest_batch`` a batch of events of many banks (at most ``PER_BANK``
+  of one, so that a flood from one bank holds another's event back by one batch at most;
+  ``cloud.link.lanes``): one transaction stores and applies them in ``seq`` order. After the
+  commit the worker acknowledges the batch's messages to the broker (manual acknowledgement: a
+  worker that dies holding a batch loses nothing, the broker delivers it again) and publishes,
+  per bank, one retained ``events/ack`` with the highest ``seq`` done without a gap, which lets
+  the bank drop its outbox up to there. An event that cannot be applied, or that the contract
+  refuses but whose id and seq can be read, is quarantined and counts as done (decision 0009);
+  the ack lists it as refused, with why.
 - ``heartbeat``, ``status`` (the Last Will), ``state`` and ``cmd/ack`` are gathered in memory,
   the latest of each kind per bank (``cloud.link.coalesce``), and written every
   ``PRESENCE_EVERY_S`` in one transaction of a few statements, then acknowledged to the broker.
@@ -37,7 +38,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiomqtt
-from paho.mqtt.client import MQTT_ERR_SUCCESS
+from paho.mqtt.client import MQTT_ERR_SUCCESS, MQTTMessage
 from paho.mqtt.packettypes import PacketTypes
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -102,6 +103,15 @@ Held = tuple[Inbound, Token]  # an event in a lane, and how to acknowledge it to
 
 
 @dataclass
+class Inbox:
+    """What one connection received and has not stored yet: events in lanes, the rest gathered.
+    Made with the connection: what a lost connection held, the broker delivers again."""
+
+    lanes: list[FairLane[Held]]
+    gathered: Gathered = field(default_factory=Gathered)
+
+
+@dataclass
 class Progress:
     """What one batch did to one bank's stream: the ack it is owed."""
 
@@ -136,6 +146,7 @@ class IngestWorker:
         self.broker = BrokerUrl.parse(broker)
         self.client_id = f"cloud-{settings.ingest_group}-{name}"
         self.stats = WorkerStats()
+        self._inbox = Inbox([])  # the connection's, made with it
         self._sleep = sleep
         self._connection = Reconnecting(
             f"ingest[{self.client_id}]",
@@ -166,6 +177,11 @@ class IngestWorker:
         # paho's, underneath). Not on MQTT 3.1.1: amqtt, the embedded demo broker, drops a
         # message whose PUBACK takes over 5 s, where Mosquitto waits and delivers it again
         client._client.manual_ack_set(self.broker.mqtt5)
+        # read in paho's callback, before aiomqtt's queue: its iterator makes a task and a wait
+        # per message, which cost a worker more than paho's reading (decision 0033). Set before
+        # connecting, so that what a resumed session brings at once is read the same way
+        inbox = self._inbox = Inbox([FairLane() for _ in range(self.settings.ingest_lanes)])
+        client._client.on_message = lambda _paho, _data, message: self._read(client, inbox, message)
         return client
 
     async def run(self) -> None:
@@ -180,45 +196,48 @@ class IngestWorker:
             await client.subscribe(wanted, qos=1)
         for channel in EVERYONE:
             await client.subscribe(every_bank(channel), qos=1)
-        # per connection: what a lost connection held is delivered again on the next one
-        lanes: list[FairLane[Held]] = [FairLane() for _ in range(self.settings.ingest_lanes)]
-        gathered = [Gathered()]
-        work = {f"lane-{n}": self._drain(client, lane) for n, lane in enumerate(lanes)}
+        inbox = self._inbox  # this connection's (``_client``)
+        work = {f"lane-{n}": self._drain(client, lane) for n, lane in enumerate(inbox.lanes)}
         work |= {
-            "receive": self._receive(client, lanes, gathered),
-            "presence": self._presence(client, gathered),
+            "receive": self._receive(client),
+            "presence": self._presence(client, inbox),
             "commands": self._send_commands(client),
         }
         return work | {"sweep": self._sweep()}
 
-    async def _receive(
-        self, client: aiomqtt.Client, lanes: list[FairLane[Held]], gathered: list[Gathered]
-    ) -> None:
-        async for message in client.messages:
-            token = (message.mid, message.qos)
-            try:
-                address = parse(message.topic.value)
-            except ContractError as exc:
-                log.warning("ignored: %s", exc)
-                self._ack(client, [token])
-                continue
-            bank, channel = address.bank_id, address.channel
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            now = gathered[0]
-            if channel is Channel.EVENTS:
-                lane = lanes[zlib.crc32(bank.encode()) % len(lanes)]
-                lane.put(bank, ((bank, channel, payload, self.wall.now().timestamp()), token))
-                now.seen(bank)
-            elif channel is Channel.HEARTBEAT:
-                now.heartbeat(bank, payload, self.wall.now().timestamp(), token)
-            elif channel is Channel.STATUS:
-                now.status(bank, payload, token)
-            elif channel is Channel.STATE:
-                now.state(bank, payload, token)
-            elif channel is Channel.CMD_ACK:
-                now.cmd_ack(bank, payload, token)
-            else:
-                self._ack(client, [token])
+    @staticmethod
+    async def _receive(client: aiomqtt.Client) -> None:
+        """Until the connection is lost: aiomqtt's iterator raises then. Nothing reaches its
+        queue (paho hands every message to ``_read``)."""
+        async for _ in client.messages:
+            pass
+
+    def _read(self, client: aiomqtt.Client, inbox: Inbox, message: MQTTMessage) -> None:
+        """One message from the broker, put where it waits to be stored (called by paho as it
+        reads the socket, on the event loop)."""
+        token = (message.mid, message.qos)
+        try:
+            address = parse(message.topic)
+        except (ContractError, UnicodeDecodeError) as exc:  # the latter: a topic not UTF-8
+            log.warning("ignored: %s", exc)
+            self._ack(client, [token])
+            return
+        bank, channel, payload = address.bank_id, address.channel, bytes(message.payload)
+        now = inbox.gathered
+        if channel is Channel.EVENTS:
+            lane = inbox.lanes[zlib.crc32(bank.encode()) % len(inbox.lanes)]
+            lane.put(bank, ((bank, channel, payload, self.wall.now().timestamp()), token))
+            now.seen(bank)
+        elif channel is Channel.HEARTBEAT:
+            now.heartbeat(bank, payload, self.wall.now().timestamp(), token)
+        elif channel is Channel.STATUS:
+            now.status(bank, payload, token)
+        elif channel is Channel.STATE:
+            now.state(bank, payload, token)
+        elif channel is Channel.CMD_ACK:
+            now.cmd_ack(bank, payload, token)
+        else:
+            self._ack(client, [token])
 
     @staticmethod
     def _ack(client: aiomqtt.Client, tokens: Sequence[Token]) -> None:
@@ -305,12 +324,12 @@ class IngestWorker:
 
     # --- presence: gathered, written in bulk --------------------------------------------------
 
-    async def _presence(self, client: aiomqtt.Client, gathered: list[Gathered]) -> None:
+    async def _presence(self, client: aiomqtt.Client, inbox: Inbox) -> None:
         while True:
             await self._sleep(PRESENCE_EVERY_S)
-            if not gathered[0]:
+            if not inbox.gathered:
                 continue
-            taken, gathered[0] = gathered[0], Gathered()
+            taken, inbox.gathered = inbox.gathered, Gathered()
             wait = RETRY_S[0]
             while not await asyncio.to_thread(self._write_presence, taken):
                 await self._sleep(wait)

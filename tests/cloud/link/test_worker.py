@@ -1,0 +1,99 @@
+"""The ingest worker's reading: paho hands each message to the worker as it reads the socket
+(decision 0033); events go to their bank's lane, the rest is gathered, and what cannot be read is
+acknowledged at once and dropped, never left holding the broker's window. End to end, through
+real brokers, in ``tests/test_ingest_workers.py`` and ``tests/test_link.py``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import aiomqtt
+import pytest
+from paho.mqtt.client import MQTTMessage
+from paho.mqtt.enums import MQTTErrorCode
+from sqlalchemy import create_engine
+
+from cloud.core.config import Settings
+from cloud.link.worker import Inbox, IngestWorker
+from locker_contract.topics import Channel, topic
+
+
+@pytest.fixture
+def worker() -> IngestWorker:
+    """A worker that never connects: its clients are made, not opened (nor its database)."""
+    settings = Settings(database_url="sqlite://", secret_key=secrets.token_hex(32))
+    return IngestWorker(create_engine("sqlite://"), settings, "mqtt://127.0.0.1:1883")
+
+
+def message(name: bytes, payload: bytes, mid: int) -> MQTTMessage:
+    made = MQTTMessage(mid=mid, topic=name)
+    made.payload, made.qos = payload, 1
+    return made
+
+
+def deliver(client: aiomqtt.Client, *messages: MQTTMessage) -> list[int]:
+    """Hand messages to the client as paho does on reading them; the ids acknowledged."""
+    acked: list[int] = []
+    paho = client._client
+
+    def ack(mid: int, qos: int) -> MQTTErrorCode:
+        acked.append(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    paho.ack = ack  # type: ignore[method-assign]
+    for one in messages:
+        assert paho.on_message is not None
+        paho.on_message(paho, None, one)
+    return acked
+
+
+async def test_events_wait_in_their_lane_and_the_rest_is_gathered(
+    worker: IngestWorker,
+) -> None:
+    client = worker._client()
+    inbox = worker._inbox
+    acked = deliver(
+        client,
+        message(topic("maple", Channel.EVENTS).encode(), b'{"seq": 1}', 1),
+        message(topic("maple", Channel.HEARTBEAT).encode(), b"{}", 2),
+        message(topic("birch", Channel.STATUS).encode(), b'{"state": "offline"}', 3),
+    )
+    assert acked == []  # nothing is acknowledged before it is stored
+    held = [item for lane in inbox.lanes for item in lane.take_now(10, 10)]
+    assert [(bank, channel, payload) for (bank, channel, payload, _), _ in held] == [
+        ("maple", Channel.EVENTS, b'{"seq": 1}')
+    ]
+    assert [token for _, token in held] == [(1, 1)]
+    assert list(inbox.gathered.beats) == ["maple"]
+    assert inbox.gathered.statuses == {"birch": b'{"state": "offline"}'}
+    assert inbox.gathered.tokens == [(2, 1), (3, 1)]
+
+
+async def test_what_cannot_be_read_is_acknowledged_at_once_and_dropped(
+    worker: IngestWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = worker._client()
+    with caplog.at_level(logging.WARNING, logger="cloud.link.worker"):
+        acked = deliver(
+            client,
+            message(b"banks/maple/\xff\xfe", b"{}", 7),  # not UTF-8
+            message(b"banks/maple/elsewhere", b"{}", 8),  # no such channel
+            message(b"banks/no such bank/events", b"{}", 9),
+        )
+    assert acked == [7, 8, 9]
+    assert sum(lane.size for lane in worker._inbox.lanes) == 0
+    assert not worker._inbox.gathered
+    assert len([r for r in caplog.records if r.getMessage().startswith("ignored:")]) == 3
+
+
+async def test_each_connection_reads_into_an_inbox_of_its_own(worker: IngestWorker) -> None:
+    """What a lost connection held is delivered again by the broker on the next one: the next
+    connection must not find it in its lanes as well."""
+    first = worker._client()
+    deliver(first, message(topic("maple", Channel.EVENTS).encode(), b"{}", 1))
+    held: Inbox = worker._inbox
+    worker._client()
+    assert worker._inbox is not held
+    assert sum(lane.size for lane in worker._inbox.lanes) == 0
+    assert sum(lane.size for lane in held.lanes) == 1
