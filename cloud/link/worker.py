@@ -47,6 +47,7 @@ from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.link.coalesce import Gathered, Token
 from cloud.link.lanes import FairLane
+from cloud.link.readahead import read_ahead
 from cloud.services import carriers, commands, presence
 from cloud.services.aside import lost_database
 from cloud.services.ingest import Arrival, Batch, Ingested, Unreadable, ingest_batch
@@ -182,6 +183,7 @@ class IngestWorker:
         # connecting, so that what a resumed session brings at once is read the same way
         inbox = self._inbox = Inbox([FairLane() for _ in range(self.settings.ingest_lanes)])
         client._client.on_message = lambda _paho, _data, message: self._read(client, inbox, message)
+        read_ahead(client._client)
         return client
 
     async def run(self) -> None:
