@@ -12,7 +12,14 @@ from multiprocessing.connection import Connection
 import psycopg
 
 from benchmarks.common import BenchmarkError
-from benchmarks.ingest.config import BEAT_PERIOD_S, FLOOD_BANK, PROBE_BANK, STALL_S, Plan
+from benchmarks.ingest.config import (
+    BEAT_PERIOD_S,
+    FLOOD_BANK,
+    PROBE_BANK,
+    SETTLE_S,
+    STALL_S,
+    Plan,
+)
 from benchmarks.ingest.messages import Publish, Published, Ready, payloads
 from benchmarks.ingest.mqtt import SimBank
 from benchmarks.ingest.rounds import (
@@ -38,6 +45,7 @@ class Beats:
     banks: int
     seconds: float
     heard: int  # banks whose heartbeat the worker stored in the window
+    start: Cpu  # the worker's first seconds: every bank's retained status, written once
 
     @property
     def expected(self) -> int:
@@ -51,10 +59,15 @@ class Beats:
 
 
 def beats_round(run: Run, seconds: float) -> Beats:
-    """One worker, no events: only every bank's heartbeat every ``BEAT_PERIOD_S``."""
+    """One worker, no events: only every bank's heartbeat every ``BEAT_PERIOD_S``. Measured
+    from ``SETTLE_S`` after it connected: in its first seconds it takes every bank's retained
+    status and marks the banks online, once, a cost of its start (shown apart)."""
     processes = start_workers(run, 1)
     began = time.time()
     clock = CpuClock([processes[0].pid], run.broker.pid)
+    time.sleep(SETTLE_S)
+    start = clock.read(postgres_backends(run))
+    clock = CpuClock([processes[0].pid], run.broker.pid, postgres_backends(run) or ())
     time.sleep(seconds)
     cpu = clock.read(postgres_backends(run))
     query = (
@@ -65,7 +78,7 @@ def beats_round(run: Run, seconds: float) -> Beats:
         row = db.execute(query, (began,)).fetchone()
     stop_workers(run, processes)
     heard = int(row[0]) if row else 0  # a starved machine hears fewer: shown, not failed
-    return Beats(len(run.banks), seconds, heard, cpu)
+    return Beats(len(run.banks), seconds, heard, start, cpu)
 
 
 @dataclass(frozen=True, slots=True)

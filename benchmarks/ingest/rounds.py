@@ -135,11 +135,13 @@ def postgres_backends(run: Run) -> list[int] | None:
 class CpuClock:
     """CPU seconds of the consumer's processes and the broker from now on."""
 
-    def __init__(self, consumers: Sequence[int], broker: int) -> None:
+    def __init__(self, consumers: Sequence[int], broker: int, backends: Sequence[int] = ()) -> None:
+        """``backends``: PostgreSQL processes already serving the consumers, counted from now."""
         self.consumers, self.broker = list(consumers), broker
         self.started = time.monotonic()
         self.consumer_at = self.total(self.consumers)
         self.broker_at = self.total([broker])
+        self.backends_at = {pid: cpu_seconds(pid) or 0.0 for pid in backends}
 
     @staticmethod
     def total(pids: Sequence[int]) -> float:
@@ -150,7 +152,11 @@ class CpuClock:
         wall = time.monotonic() - self.started
         consumer = (self.total(self.consumers) - self.consumer_at) / wall
         broker = (self.total([self.broker]) - self.broker_at) / wall
-        postgres = None if backends is None else self.total(backends) / wall
+        if backends is None:
+            postgres = None
+        else:
+            before = sum(self.backends_at.get(pid, 0.0) for pid in backends)
+            postgres = (self.total(backends) - before) / wall
         return Cpu(consumer, postgres, broker)
 
 

@@ -78,7 +78,10 @@ M = TypeVar("M", Heartbeat, BankStatus, BankState, CommandAck)
 BATCH = 1024  # events a lane stores in one transaction, at most
 PER_BANK = 64  # of one bank per batch, at most: the others' events go in the same batch
 RECEIVE_MAXIMUM = 32_768  # messages the broker may hand a worker before it acknowledges any
-PRESENCE_EVERY_S = 0.25  # how often gathered heartbeats, statuses and states are written
+# how often gathered heartbeats, statuses, states and command acks are written: a heartbeat is
+# every 30 s and its absence counts after 90; at 0.25 s the writes' own cost made heartbeats
+# 0.115 of a worker's core, at 1 s 0.101 (issue 13's target: 0.10; decision 0033)
+PRESENCE_EVERY_S = 1.0
 RETRY_S = (0.1, 5.0)  # a database lost: first and longest wait before trying a batch again
 SWEEP_EVERY_S = 5.0
 STABLE_AFTER_S = 60.0  # a connection that lasted this long resets the backoff
