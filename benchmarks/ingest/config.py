@@ -22,6 +22,7 @@ HISTORY = 10  # events per bank stored and applied before the run, as in a fleet
 PROBE_BANK = "bench-probe"
 FLOOD_BANK = "bench-flood"  # the bank that floods, beside the others
 BEAT_PERIOD_S = 30.0  # every bank's heartbeat period (the edge's default), in every round
+RATED_S = 1.0  # a round's window shorter than this gives no rate worth a ratio
 SETTLE_S = 5.0  # a worker's start (every bank's retained status), left out of the heartbeats' cost
 BARE_GROUP = "bench-bare"
 STALL_S = 60.0  # no progress for this long: the run failed

@@ -63,10 +63,10 @@ def beats_round(run: Run, seconds: float) -> Beats:
     from ``SETTLE_S`` after it connected: in its first seconds it takes every bank's retained
     status and marks the banks online, once, a cost of its start (shown apart)."""
     processes = start_workers(run, 1)
-    began = time.time()
     clock = CpuClock([processes[0].pid], run.broker.pid)
     time.sleep(SETTLE_S)
     start = clock.read(postgres_backends(run))
+    began = time.time()
     clock = CpuClock([processes[0].pid], run.broker.pid, postgres_backends(run) or ())
     time.sleep(seconds)
     cpu = clock.read(postgres_backends(run))
