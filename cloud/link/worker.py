@@ -210,12 +210,14 @@ class IngestWorker:
         }
         return work | {"sweep": self._sweep()}
 
-    @staticmethod
-    async def _receive(client: aiomqtt.Client) -> None:
-        """Until the connection is lost: aiomqtt's iterator raises then. Nothing reaches its
-        queue (paho hands every message to ``_read``)."""
-        async for _ in client.messages:
-            pass
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        """Until the connection is lost: aiomqtt's iterator raises then. Nothing should reach
+        its queue (paho hands every message to ``_read``); should anything, it is said and
+        acknowledged, never left holding one of the broker's slots for the session."""
+        async for message in client.messages:
+            name = sanitised(message.topic.value)
+            log.error("a message on %s bypassed the worker's reading", name)
+            self._ack(client, [(message.mid, message.qos)])
 
     def _read(self, client: aiomqtt.Client, inbox: Inbox, message: MQTTMessage) -> None:
         """One message from the broker, put where it waits to be stored (called by paho as it
