@@ -39,9 +39,8 @@ COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    bare: list[
-        Row
-    ]  # counted as aiomqtt's iterator hands them out (the baseline), in paho's callback
+    # counted as aiomqtt's iterator hands them out (issue 13's baseline), then in paho's callback
+    bare: list[Row]
     bursts: list[Row]
     paced: Row
     beats: Beats
