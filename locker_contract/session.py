@@ -40,7 +40,9 @@ Work = Mapping[str, Coroutine[Any, Any, None]]  # a session's tasks, by name
 
 
 class Tally(Protocol):
-    """Where the loop reports the connection: the caller's status, shown on its own pages."""
+    """Where the loop reports the connection: the caller's status, shown on its own pages.
+    ``connected`` once the session is prepared (subscribed, said online), not merely once the
+    broker accepted the connection: what arrives from then on reaches the caller."""
 
     connected: bool
     reconnects: int
@@ -123,10 +125,10 @@ class Reconnecting(Generic[C]):
             self._log.error("%s failed; reconnecting", self.name, exc_info=group.exceptions[0])
 
     async def _connected(self, client: C) -> None:
-        self.tally.connected = True
         self._log.info("%s: connected to %s", self.name, self.endpoint)
         try:
             work = await self._session(client)
+            self.tally.connected = True  # subscribed and said so: what the caller's pages mean
             named = {f"{self.name}.{task}": coroutine for task, coroutine in work.items()}
             await run_together(named)
         finally:

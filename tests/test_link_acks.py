@@ -16,7 +16,7 @@ import pytest
 from locker_contract.messages import EventsAck
 from tests.brokers import Mosquitto
 from tests.linkbench import Rig, applied_seq, fast_settings
-from tests.waiting import DEADLINE_S
+from tests.waiting import DEADLINE_S, until
 
 BANK = "maple-court-3"
 ACK = f"banks/{BANK}/events/ack"
@@ -40,7 +40,10 @@ async def test_the_ack_is_retained_at_qos_0_and_found_by_an_edge_subscribing_lat
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     engine = rig.database(url, [BANK])
-    rig.cloud(engine, fast_settings(url), mosquitto.url).start()
+    cloud = rig.cloud(engine, fast_settings(url), mosquitto.url)
+    cloud.start()
+    # this edge is bare, with no outbox to send again: publish once the worker has subscribed
+    await until(lambda: cloud.worker is not None and cloud.worker.stats.connected, what="worker")
     v5 = aiomqtt.ProtocolVersion.V5
     async with aiomqtt.Client("127.0.0.1", mosquitto.port, protocol=v5) as edge:
         await edge.subscribe(ACK, qos=1)
