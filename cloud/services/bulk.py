@@ -27,9 +27,12 @@ from sqlalchemy import (
     Insert,
     String,
     Table,
+    Text,
     any_,
     bindparam,
+    cast,
     column,
+    func,
     insert,
     inspect,
     text,
@@ -37,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel import Session, SQLModel, col
 
 
@@ -161,6 +165,15 @@ def recordset(s: Session, table: type[SQLModel], names: Sequence[str]) -> str:
 
     typed = ", ".join(f'"{name}" {sql_type(name)}' for name in names)
     return f"json_to_recordset(CAST(:rows AS JSON)) AS r({typed})"
+
+
+def relation(table: type[SQLModel], names: Sequence[str]) -> TableValuedAlias:
+    """``recordset`` as an expression (PostgreSQL): the ``:rows`` parameter as a relation ``r``
+    whose columns (``r.c.<name>``) a query built with SQLAlchemy can name."""
+    columns = inspect(table).columns
+    rows = func.json_to_recordset(cast(bindparam("rows", type_=Text()), JSON))
+    typed = rows.table_valued(*(column(name, columns[name].type) for name in names))
+    return typed.render_derived(name="r", with_types=True)
 
 
 def rows_json(rows: Sequence[Row]) -> str:

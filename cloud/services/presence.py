@@ -14,11 +14,12 @@ so this says that events are not arriving, or that ingest itself is down or fail
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, func, inspect, update
+from sqlalchemy import ColumnElement, Engine, Update, bindparam, case, func, inspect, update
 from sqlalchemy import select as rows_of
 from sqlmodel import Session, col, select
 
@@ -103,31 +104,17 @@ def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: floa
     caught up."""
     if not beats:
         return
-    applied = select(BankCursor.applied_seq).where(col(BankCursor.bank_id) == col(Bank.id))
-    last = bindparam("last", type_=inspect(Bank).c.edge_last_seq.type)
-    at = bindparam("at", type_=inspect(Bank).c.last_heartbeat_at.type)
-    ahead = case(
-        (last <= func.coalesce(applied.scalar_subquery(), 0), None),
-        else_=func.coalesce(col(Bank.edge_ahead_since), at),
-    )
-    query = update(Bank).where(col(Bank.id) == bindparam("bank"))
-    query = query.values(
-        last_heartbeat_at=at,
-        clock_skew_s=bindparam("skew"),
-        edge_last_seq=last,
-        edge_ahead_since=ahead,
-    )
     skews = {b.bank_id: _skew(b) for b in beats}
     rows = [
         {
-            "bank": b.bank_id,
-            "at": b.received_at,
-            "skew": skews[b.bank_id],
-            "last": b.heartbeat.last_seq,
+            "id": b.bank_id,
+            "last_heartbeat_at": b.received_at,
+            "clock_skew_s": skews[b.bank_id],
+            "edge_last_seq": b.heartbeat.last_seq,
         }
         for b in beats
     ]
-    s.connection().execute(query, rows)
+    _write_beats(s, rows)
     skewed = {bank for bank, skew in skews.items() if abs(skew) > skew_alarm_s}
     alarms.raise_open(s, _known(s, skewed), SKEW, at=now)
     alarms.clear_open(s, set(skews) - skewed, SKEW, now)
@@ -137,6 +124,42 @@ def _heartbeats(s: Session, beats: list[Beat], now: datetime, skew_alarm_s: floa
         col(Bank.id).in_(list(skews)), col(Bank.edge_ahead_since).is_(None)
     )
     alarms.clear_open(s, list(s.exec(caught_up)), STALLED, now)
+
+
+def _write_beats(s: Session, rows: Sequence[bulk.Row]) -> None:
+    """``rows`` of ``Bank`` columns written with ``_beating``: on PostgreSQL one statement for
+    every bank (an ``executemany`` sends a statement per row), on SQLite one per bank."""
+    if bulk.postgres(s):
+        r = bulk.relation(Bank, list(rows[0]))
+        query = _beating(r.c.__getitem__)
+        s.connection().execute(query, {"rows": bulk.rows_json(rows)})
+        return
+    # typed binds (a time stored as the column type writes it), named apart from the columns
+    typed = {name: bindparam(f"_{name}", type_=inspect(Bank).c[name].type) for name in rows[0]}
+    query = _beating(typed.__getitem__)
+    s.connection().execute(query, [{f"_{n}": v for n, v in row.items()} for row in rows])
+
+
+def _beating(value: Callable[[str], ColumnElement[Any]]) -> Update:
+    """A heartbeat written, each ``Bank`` column from ``value(name)``: when it came, the bank's
+    clock and stream, and since when it has been ahead of the cloud's cursor (none once the
+    cursor has reached ``edge_last_seq``)."""
+    at, last = value("last_heartbeat_at"), value("edge_last_seq")
+    applied = select(BankCursor.applied_seq).where(col(BankCursor.bank_id) == col(Bank.id))
+    ahead = case(
+        (last <= func.coalesce(applied.scalar_subquery(), 0), None),
+        else_=func.coalesce(col(Bank.edge_ahead_since), at),
+    )
+    return (
+        update(Bank)
+        .where(col(Bank.id) == value("id"))
+        .values(
+            last_heartbeat_at=at,
+            clock_skew_s=value("clock_skew_s"),
+            edge_last_seq=last,
+            edge_ahead_since=ahead,
+        )
+    )
 
 
 def _skew(beat: Beat) -> float:

@@ -73,3 +73,48 @@ def test_a_stream_that_does_not_move_while_the_bank_has_more_alarms_until_it_mov
     with Session(engine) as s:
         bank = s.get_one(Bank, BANK)
         assert (bank.edge_last_seq, bank.edge_ahead_since) == (3, None)
+
+
+def test_heartbeats_of_many_banks_written_at_once_each_keep_their_own_clock_and_stream(
+    cloud: Cloud,
+) -> None:
+    """One write of a worker's gathered heartbeats (one statement on PostgreSQL): each bank's
+    own time, skew and stream, and since when it is ahead kept from before, set or cleared."""
+    fleet(cloud, {"ahead": {"M": 1}, "still": {"M": 1}, "level": {"M": 1}, "skewed": {"M": 1}})
+    engine: Engine = cloud.engine
+    before = datetime.now(UTC) - timedelta(seconds=600)
+    beat(engine, 5, before, bank="still")  # ahead since ``before``
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def heartbeat(last_seq: int, clock: datetime) -> Heartbeat:
+        return Heartbeat(edge_time=clock, last_seq=last_seq, acked_seq=0, uptime_s=1.0,
+                         boards_online=1, boards_total=1)  # fmt: skip
+
+    beats = [
+        presence.Beat("ahead", heartbeat(2, now), now),
+        presence.Beat("still", heartbeat(6, now), now),
+        presence.Beat("level", heartbeat(0, now), now + timedelta(seconds=1)),
+        presence.Beat("skewed", heartbeat(0, now - timedelta(seconds=300)), now),
+        presence.Beat("not-ours", heartbeat(1, now), now),  # unknown: left out
+    ]
+    presence.record(engine, presence.Seen(beats=beats), now, 120.0)
+    with Session(engine) as s:
+        found = {
+            b.id: (b.last_heartbeat_at, b.clock_skew_s, b.edge_last_seq, b.edge_ahead_since)
+            for b in s.exec(select(Bank).where(col(Bank.id) != BANK, col(Bank.id) != "elm"))
+        }
+        open_alarms = s.exec(
+            select(Alarm.bank_id, Alarm.kind).where(col(Alarm.cleared_at).is_(None))
+        )
+        raised = sorted(open_alarms.all())
+
+    def aware(at: datetime | None) -> datetime | None:  # SQLite gives times back naive
+        return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+    assert {bank: (aware(a), skew, seq, aware(b)) for bank, (a, skew, seq, b) in found.items()} == {
+        "ahead": (now, 0.0, 2, now),
+        "still": (now, 0.0, 6, before),
+        "level": (now + timedelta(seconds=1), -1.0, 0, None),
+        "skewed": (now, -300.0, 0, None),
+    }
+    assert raised == [("skewed", "clock.skew")]
