@@ -243,3 +243,27 @@ async def test_a_broker_lost_and_back_is_reconnected_to(mosquitto: Mosquitto) ->
         with pytest.raises(asyncio.CancelledError):
             await running
     assert not counts.connected
+
+
+async def test_connected_only_once_the_session_is_prepared() -> None:
+    """Subscribing is part of connecting: a caller that sees ``connected`` may rely on what
+    arrives from then on reaching it (a worker's first events, an edge's first command)."""
+    broker, clock, counts = Broker(), Clock(), Counts()
+    subscribing, subscribed = asyncio.Event(), asyncio.Event()
+
+    async def session(connection: str) -> Work:
+        subscribing.set()
+        await subscribed.wait()
+        return {"hold": hold()}
+
+    reconnecting = Reconnecting("fake", broker.connect, session, backoff=BACKOFF, tally=counts,
+                                clock=clock, sleep=clock.sleep)  # fmt: skip
+    running = asyncio.create_task(reconnecting.run())
+    await asyncio.wait_for(subscribing.wait(), timeout=5)
+    assert (broker.open, counts.connected) == (1, False)  # the broker accepted; not yet ready
+    subscribed.set()
+    await until(lambda: counts.connected, what="connected once subscribed")
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert not counts.connected
