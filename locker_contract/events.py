@@ -21,6 +21,8 @@ SCHEMA_VERSION: Literal[1] = 1
 BANK_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 Label = Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}$", examples=["A07"])]
+SEQ_MAX = 2**31 - 1  # a bank's stream position, stored by the cloud as a 32-bit INTEGER
+Seq = Annotated[int, Field(ge=0, le=SEQ_MAX)]  # past the bound: a message refused, not a store
 
 
 class _Event(BaseModel):
@@ -317,7 +319,7 @@ class Envelope(BaseModel):
 
     event_id: UUID
     bank_id: Annotated[str, Field(pattern=BANK_ID_PATTERN)]
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[Seq, Field(ge=1)]
     time: AwareDatetime
     schema_version: Literal[1] = SCHEMA_VERSION
     event: Event

@@ -13,7 +13,7 @@ from pydantic_core import ErrorDetails
 
 from locker_contract.cold import TemperatureClass
 from locker_contract.errors import BadMessage
-from locker_contract.events import Label
+from locker_contract.events import Label, Seq
 from locker_contract.text import LONG_TEXT_MAX, FiniteFloat, LongText, Text, sanitised
 
 LINK_VERSION: Literal[1] = 1
@@ -34,7 +34,7 @@ class RefusedEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seq: Annotated[int, Field(ge=1)]
+    seq: Annotated[Seq, Field(ge=1)]
     reason: LongText
 
 
@@ -43,7 +43,7 @@ class EventsAck(Message):
     kept aside in the cloud (``refused`` lists those refused since the last ack). Retained, so
     that an edge learns it on reconnecting; the edge may delete its outbox up to here."""
 
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
     cloud_time: AwareDatetime
     refused: Annotated[list[RefusedEvent], Field(max_length=REFUSED_MAX)] = []
 
@@ -65,8 +65,8 @@ class Heartbeat(Message):
     """Edge to cloud, every few seconds: the edge's clock and how far its outbox has come."""
 
     edge_time: AwareDatetime
-    last_seq: Annotated[int, Field(ge=0)]
-    acked_seq: Annotated[int, Field(ge=0)]
+    last_seq: Seq
+    acked_seq: Seq
     uptime_s: Annotated[FiniteFloat, Field(ge=0)]
     boards_online: Annotated[int, Field(ge=0)]
     boards_total: Annotated[int, Field(ge=0)]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from cloud.link.coalesce import Gathered
+from cloud.link.worker import IngestWorker
 from cloud.models import Alarm, Bank
 from cloud.services import presence
 from cloud.services.ingest import ingest_event
@@ -118,3 +121,23 @@ def test_heartbeats_of_many_banks_written_at_once_each_keep_their_own_clock_and_
         "skewed": (now, -300.0, 0, None),
     }
     assert raised == [("skewed", "clock.skew")]
+
+
+def test_a_worker_refuses_a_heartbeat_out_of_range_alone_and_stores_the_others(
+    cloud: Cloud,
+) -> None:
+    """One bank's heartbeat that the database could not store (a counter past the contract's
+    range) is refused on its own; the other banks' heartbeats of the same write are stored."""
+    fleet(cloud, {"good": {"M": 1}, "buggy": {"M": 1}})
+    worker = IngestWorker(cloud.engine, cloud.settings, "mqtt://127.0.0.1:1883")
+    now = datetime.now(UTC)
+    gathered = Gathered()
+    for n, (bank, seq) in enumerate([("buggy", 2**31), ("good", 4)]):
+        body = {"v": 1, "edge_time": now.isoformat(), "last_seq": seq, "acked_seq": 0,
+                "uptime_s": 1.0, "boards_online": 1, "boards_total": 1}  # fmt: skip
+        gathered.heartbeat(bank, json.dumps(body).encode(), now.timestamp(), (n + 1, 1))
+    assert worker._write_presence(gathered)  # written: not to be tried again
+    with Session(cloud.engine) as s:
+        assert s.get_one(Bank, "good").edge_last_seq == 4
+        assert s.get_one(Bank, "buggy").last_heartbeat_at is None
+    assert worker.stats.rejected == 1

@@ -19,7 +19,7 @@ from locker_contract.commands import (
 )
 from locker_contract.credentials import day_code, day_salt, new_salt, pin_verifier
 from locker_contract.errors import BadMessage, ContractError
-from locker_contract.events import SCHEMA_VERSION, DoorClosed, Envelope, EventAdapter
+from locker_contract.events import SCHEMA_VERSION, SEQ_MAX, DoorClosed, Envelope, EventAdapter
 from locker_contract.messages import BankStatus, CommandAck, EventsAck, Heartbeat, decode
 from tests.locker_contract.samples import (
     COMMANDS,
@@ -231,3 +231,24 @@ def test_day_codes_are_eight_digits_and_differ_by_courier_bank_and_day() -> None
     assert code not in others
     assert day_code(key, "c-1", "bank-1", day) == code  # derived, so the same every time
     assert day_salt(key, "c-1", "bank-1", day) != day_salt(key, "c-1", "bank-2", day)
+
+
+# --- sequence numbers: the range the cloud stores -------------------------------------------
+
+
+@pytest.mark.parametrize("seq", [SEQ_MAX + 1, 2**63])
+def test_a_stream_position_past_what_the_cloud_stores_is_a_bad_message(seq: int) -> None:
+    """A bank's buggy counter must not reach the database, where one row out of range would
+    fail the write of every bank beside it (the presence write, an ingest batch)."""
+    beat = {"v": 1, "edge_time": TIME, "last_seq": seq, "acked_seq": 0, "uptime_s": 1.0,
+            "boards_online": 1, "boards_total": 1}  # fmt: skip
+    with pytest.raises(BadMessage):
+        decode(Heartbeat, json.dumps(beat))
+    with pytest.raises(BadMessage):
+        decode(Heartbeat, json.dumps(beat | {"last_seq": 0, "acked_seq": seq}))
+    with pytest.raises(BadMessage):
+        decode(EventsAck, json.dumps(ACK | {"seq": seq}))
+    with pytest.raises(ValidationError):
+        Envelope.model_validate(envelope("door.closed") | {"seq": seq})
+    Envelope.model_validate(envelope("door.closed") | {"seq": SEQ_MAX})  # the last one stored
+    assert decode(Heartbeat, json.dumps(beat | {"last_seq": SEQ_MAX})).last_seq == SEQ_MAX

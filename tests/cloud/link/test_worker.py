@@ -5,6 +5,8 @@ real brokers, in ``tests/test_ingest_workers.py`` and ``tests/test_link.py``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 
@@ -17,6 +19,7 @@ from sqlalchemy import create_engine
 from cloud.core.config import Settings
 from cloud.link.worker import Inbox, IngestWorker
 from locker_contract.topics import Channel, topic
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -97,3 +100,25 @@ async def test_each_connection_reads_into_an_inbox_of_its_own(worker: IngestWork
     assert worker._inbox is not held
     assert sum(lane.size for lane in worker._inbox.lanes) == 0
     assert sum(lane.size for lane in held.lanes) == 1
+
+
+async def test_a_message_that_bypassed_the_reading_is_said_and_acknowledged(
+    worker: IngestWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should aiomqtt queue a message after all, it must not hold one of the broker's in-flight
+    slots for the whole session: logged (its topic sanitised) and acknowledged."""
+    client = worker._client()
+    acked = deliver(client)  # no message: installs the recording ``ack``
+    stray = aiomqtt.Message(topic="banks/maple/\x1b[2Jevents", payload=b"{}", qos=1, retain=False,
+                            mid=11, properties=None)  # fmt: skip
+    client._queue.put_nowait(stray)
+    receiving = asyncio.create_task(worker._receive(client))
+    with caplog.at_level(logging.ERROR, logger="cloud.link.worker"):
+        await until(lambda: acked == [11], what="the stray message acknowledged")
+    receiving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiving
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(said) == 1
+    assert "bypassed" in said[0]
+    assert "\x1b" not in said[0]
