@@ -47,6 +47,7 @@ from cloud.clock import Clock, SystemClock
 from cloud.core.config import Settings
 from cloud.link.coalesce import Gathered, Token
 from cloud.link.lanes import FairLane
+from cloud.link.publishes import Publish
 from cloud.link.readahead import read_ahead
 from cloud.services import carriers, commands, presence
 from cloud.services.aside import lost_database
@@ -178,15 +179,15 @@ class IngestWorker:
             password=password,
         )
         # acknowledged after the commit (aiomqtt 2.5 has no manual acknowledgement of its own:
-        # paho's, underneath). Not on MQTT 3.1.1: amqtt, the embedded demo broker, drops a
-        # message whose PUBACK takes over 5 s, where Mosquitto waits and delivers it again
-        client._client.manual_ack_set(self.broker.mqtt5)
-        # read in paho's callback, before aiomqtt's queue: its iterator makes a task and a wait
-        # per message, which cost a worker more than paho's reading (decision 0033). Set before
-        # connecting, so that what a resumed session brings at once is read the same way
+        # paho's, underneath). Over MQTT 3.1.1 at once (``_deliver``): amqtt, the embedded demo
+        # broker, drops a message whose PUBACK takes over 5 s, where Mosquitto delivers it again
+        client._client.manual_ack_set(True)
+        # PUBLISHes taken from the socket as it is read, before paho decodes them (decision
+        # 0034) and before aiomqtt's queue (decision 0033). Set before connecting, so that what
+        # a resumed session brings at once is read the same way
         inbox = self._inbox = Inbox([FairLane() for _ in range(self.settings.ingest_lanes)])
-        client._client.on_message = lambda _paho, _data, message: self._read(client, inbox, message)
-        read_ahead(client._client)
+        client._client.on_message = lambda _paho, _data, message: self._stray(client, message)
+        read_ahead(client._client, lambda publish: self._deliver(client, inbox, publish))
         return client
 
     async def run(self) -> None:
@@ -212,24 +213,41 @@ class IngestWorker:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Until the connection is lost: aiomqtt's iterator raises then. Nothing should reach
-        its queue (paho hands every message to ``_read``); should anything, it is said and
-        acknowledged, never left holding one of the broker's slots for the session."""
+        its queue (the worker takes every PUBLISH from the socket); should anything, it is said
+        and acknowledged, never left holding one of the broker's slots for the session."""
         async for message in client.messages:
-            name = sanitised(message.topic.value)
-            log.error("a message on %s bypassed the worker's reading", name)
-            self._ack(client, [(message.mid, message.qos)])
+            self._stray(client, message)
 
-    def _read(self, client: aiomqtt.Client, inbox: Inbox, message: MQTTMessage) -> None:
-        """One message from the broker, put where it waits to be stored (called by paho as it
-        reads the socket, on the event loop)."""
-        token = (message.mid, message.qos)
+    def _stray(self, client: aiomqtt.Client, message: aiomqtt.Message | MQTTMessage) -> None:
+        """A message that reached paho's or aiomqtt's own reading (a QoS 2 PUBLISH, which a
+        broker does not send a QoS 1 subscription): said and acknowledged, not kept."""
         try:
-            address = parse(message.topic)
+            name = message.topic.value if isinstance(message, aiomqtt.Message) else message.topic
+        except UnicodeDecodeError:
+            name = "a topic not UTF-8"
+        log.error("a message on %s bypassed the worker's reading", sanitised(name))
+        self._ack(client, [(message.mid, message.qos)])
+
+    def _deliver(self, client: aiomqtt.Client, inbox: Inbox, publish: Publish) -> None:
+        """A PUBLISH as the socket is read (on the event loop): to be acknowledged once stored,
+        over MQTT 3.1.1 at once (see ``_client``)."""
+        token = (publish.mid, publish.qos)
+        if publish.qos and not self.broker.mqtt5:
+            client._client.ack(publish.mid, publish.qos)
+            token = (publish.mid, 0)  # nothing more to say to the broker
+        self._read(client, inbox, publish.topic, publish.payload, token)
+
+    def _read(
+        self, client: aiomqtt.Client, inbox: Inbox, name: bytes, payload: bytes, token: Token
+    ) -> None:
+        """One message from the broker, put where it waits to be stored."""
+        try:
+            address = parse(name.decode())
         except (ContractError, UnicodeDecodeError) as exc:  # the latter: a topic not UTF-8
             log.warning("ignored: %s", exc)
             self._ack(client, [token])
             return
-        bank, channel, payload = address.bank_id, address.channel, bytes(message.payload)
+        bank, channel = address.bank_id, address.channel
         now = inbox.gathered
         if channel is Channel.EVENTS:
             lane = inbox.lanes[zlib.crc32(bank.encode()) % len(inbox.lanes)]

@@ -1,5 +1,6 @@
 """``ReadAhead`` hands out exactly the bytes the socket brought, in the sizes asked, and says how
-many wait, so that a reader that goes on while any do never leaves a packet unread."""
+many wait, so that a reader that goes on while any do never leaves a packet unread; ``Tapped``
+does so with what is left once the PUBLISHes are taken out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.link.readahead import CHUNK, ReadAhead
+from cloud.link.publishes import Publish
+from cloud.link.readahead import CHUNK, ReadAhead, Tapped
+from tests.cloud.link import packets
 
 
 @pytest.fixture
@@ -72,3 +75,23 @@ def test_any_reads_give_back_the_stream_in_order(data: bytes, sizes: list[int]) 
     finally:
         ours.close()
         theirs.close()
+
+
+def test_tapped_hands_publishes_over_and_paho_the_rest(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    taken: list[Publish] = []
+    tapped = Tapped(ours, taken.append, mqtt5=True)
+    one = packets.publish(b"banks/maple/events", b"{}", mid=1)
+    theirs.sendall(one + one[:5])  # a publish, and the start of the next
+    with pytest.raises(BlockingIOError):  # nothing for paho: as a socket with nothing to say
+        tapped.recv(1)
+    assert [p.mid for p in taken] == [1]
+    theirs.sendall(one[5:] + packets.PINGRESP)
+    assert tapped.recv(1) == packets.PINGRESP[:1]  # the ping's answer, read as paho reads
+    assert [p.mid for p in taken] == [1, 1]
+    assert tapped.pending() == 1
+    assert tapped.recv(1) == packets.PINGRESP[1:]
+    theirs.close()
+    assert tapped.recv(1) == b""  # closed by the other end, as a socket says

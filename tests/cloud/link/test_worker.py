@@ -1,5 +1,5 @@
-"""The ingest worker's reading: paho hands each message to the worker as it reads the socket
-(decision 0033); events go to their bank's lane, the rest is gathered, and what cannot be read is
+"""The ingest worker's reading: PUBLISHes are taken from the socket as paho reads it (decisions
+0033 and 0034); events go to their bank's lane, the rest is gathered, and what cannot be read is
 acknowledged at once and dropped, never left holding the broker's window. End to end, through
 real brokers, in ``tests/test_ingest_workers.py`` and ``tests/test_link.py``."""
 
@@ -9,34 +9,37 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 
 import aiomqtt
 import pytest
-from paho.mqtt.client import MQTTMessage
 from paho.mqtt.enums import MQTTErrorCode
 from sqlalchemy import create_engine
 
 from cloud.core.config import Settings
+from cloud.link.readahead import ReadAhead
 from cloud.link.worker import Inbox, IngestWorker
 from locker_contract.topics import Channel, topic
+from tests.cloud.link import packets
 from tests.waiting import until
 
 
 @pytest.fixture
-def worker() -> IngestWorker:
-    """A worker that never connects: its clients are made, not opened (nor its database)."""
+def worker(monkeypatch: pytest.MonkeyPatch) -> IngestWorker:
+    """A worker that never connects: its clients are made, not opened (nor its database).
+    aiomqtt's reader is not registered: ``deliver`` reads as it would."""
+    monkeypatch.setattr(aiomqtt.Client, "_on_socket_open", lambda *_: None)
     settings = Settings(database_url="sqlite://", secret_key=secrets.token_hex(32))
     return IngestWorker(create_engine("sqlite://"), settings, "mqtt://127.0.0.1:1883")
 
 
-def message(name: bytes, payload: bytes, mid: int) -> MQTTMessage:
-    made = MQTTMessage(mid=mid, topic=name)
-    made.payload, made.qos = payload, 1
-    return made
+def message(name: bytes, payload: bytes, mid: int) -> bytes:
+    return packets.publish(name, payload, mid=mid)
 
 
-def deliver(client: aiomqtt.Client, *messages: MQTTMessage) -> list[int]:
-    """Hand messages to the client as paho does on reading them; the ids acknowledged."""
+def deliver(client: aiomqtt.Client, *messages: bytes, then: bytes = b"") -> list[int]:
+    """Write messages (and ``then``) as the broker does and read them as aiomqtt's reader does:
+    the ids acknowledged (paho's ``ack`` recorded)."""
     acked: list[int] = []
     paho = client._client
 
@@ -45,9 +48,19 @@ def deliver(client: aiomqtt.Client, *messages: MQTTMessage) -> list[int]:
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     paho.ack = ack  # type: ignore[method-assign]
-    for one in messages:
-        assert paho.on_message is not None
-        paho.on_message(paho, None, one)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        assert paho.on_socket_open is not None
+        paho.on_socket_open(paho, None, ours)  # the worker's socket, as paho opens it
+        theirs.sendall(b"".join(messages) + then)
+        sock = paho._sock
+        assert isinstance(sock, ReadAhead)
+        while True:
+            paho.loop_read()
+            if not sock.pending():
+                break
+        paho._sock = None
     return acked
 
 
@@ -122,3 +135,33 @@ async def test_a_message_that_bypassed_the_reading_is_said_and_acknowledged(
     assert len(said) == 1
     assert "bypassed" in said[0]
     assert "\x1b" not in said[0]
+
+
+async def test_over_mqtt_3_1_1_a_message_is_acknowledged_on_receipt(worker: IngestWorker) -> None:
+    """amqtt, the embedded broker, drops a message whose PUBACK is late: acknowledged as read,
+    and nothing is owed to the broker once stored."""
+    old = IngestWorker(worker.engine, worker.settings, "mqtt311://127.0.0.1:1883")
+    client = old._client()
+    event = packets.publish(topic("maple", Channel.EVENTS).encode(), b"{}", mid=5, properties=None)
+    assert deliver(client, event) == [5]
+    held = [item for lane in old._inbox.lanes for item in lane.take_now(10, 10)]
+    assert [token for _, token in held] == [(5, 0)]
+
+
+async def test_other_packets_are_paho_s_and_a_qos_2_message_is_said_and_acknowledged(
+    worker: IngestWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No broker sends QoS 2 to a QoS 1 subscription; should one, paho runs its exchange and
+    the message, not the worker's, is logged and acknowledged, not kept."""
+    client = worker._client()
+    name = topic("maple", Channel.EVENTS).encode()
+    two = packets.publish(name, b"{}", mid=9, qos=2)
+    pubrel = bytes([0x62, 0x02, 0x00, 0x09])
+    with caplog.at_level(logging.ERROR, logger="cloud.link.worker"):
+        acked = deliver(client, message(name, b"{}", 8), two, pubrel, message(name, b"{}", 10))
+    assert acked == [9]
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(said) == 1
+    assert "bypassed" in said[0]
+    held = [item for lane in worker._inbox.lanes for item in lane.take_now(10, 10)]
+    assert [token for _, token in held] == [(8, 1), (10, 1)]
