@@ -14,6 +14,7 @@ from cloud.core.db import transaction
 from cloud.models import (
     Alarm,
     AuditEntry,
+    Bank,
     Command,
     CommandAck,
     Compartment,
@@ -272,6 +273,27 @@ def test_soft_reservations_default_to_the_servers_ttl(cloud: Cloud, engine: Engi
     assert (expires - created).total_seconds() == pytest.approx(
         cloud.settings.soft_reservation_ttl_s, abs=5
     )
+
+
+def test_a_command_goes_out_at_once_then_again_only_to_an_online_bank_silent_for_long(
+    cloud: Cloud, engine: Engine
+) -> None:
+    start = datetime.now(UTC)
+    secret = cloud.settings.secret_key
+    with transaction(engine) as s:
+        s.execute(text("UPDATE command SET state = 'acknowledged'"))  # the fixture's, out of the way
+        s.get_one(Bank, BANK).online = True
+        command = enqueue_command(s, BANK, MaintenanceSet(on=True), ttl_s=600.0, now=start)
+    sent = [d.envelope.command_id for d in due(engine, 30.0, start, secret_key=secret)]
+    assert sent == [command.id]
+    assert due(engine, 30.0, start + timedelta(seconds=29), secret_key=secret) == []
+    later = start + timedelta(seconds=31)
+    assert [d.bank_id for d in due(engine, 30.0, later, secret_key=secret)] == [BANK]
+    with transaction(engine) as s:
+        s.get_one(Bank, BANK).online = False
+    assert due(engine, 30.0, later + timedelta(seconds=31), secret_key=secret) == []
+    with Session(engine) as s:
+        assert s.get_one(Command, command.id).attempts == 2
 
 
 def test_a_command_expires_once_under_its_row_lock(cloud: Cloud, engine: Engine) -> None:
