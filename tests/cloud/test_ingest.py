@@ -281,7 +281,7 @@ def test_a_command_goes_out_at_once_then_again_only_to_an_online_bank_silent_for
     start = datetime.now(UTC)
     secret = cloud.settings.secret_key
     with transaction(engine) as s:
-        s.execute(text("UPDATE command SET state = 'acknowledged'"))  # the fixture's, out of the way
+        s.execute(text("UPDATE command SET state = 'acknowledged'"))  # the fixture's, aside
         s.get_one(Bank, BANK).online = True
         command = enqueue_command(s, BANK, MaintenanceSet(on=True), ttl_s=600.0, now=start)
     sent = [d.envelope.command_id for d in due(engine, 30.0, start, secret_key=secret)]
