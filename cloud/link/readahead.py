@@ -16,12 +16,15 @@ each is handed to a callback as soon as its last byte is read; the client reads 
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import paho.mqtt.client as mqtt
 
 from cloud.link.publishes import Publish, Splitter
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from paho.mqtt.client import SocketLike  # a typing protocol only
@@ -77,10 +80,16 @@ class Tapped(ReadAhead):
         self._deliver = deliver
 
     def _kept(self, data: bytes) -> bytes:
-        publishes, others = self._splitter.feed(data)
-        for publish in publishes:
-            self._deliver(publish)
-        return others
+        split = self._splitter.feed(data)
+        for publish in split.publishes:
+            try:
+                self._deliver(publish)
+            except Exception:  # a bug: said, and the message left to the broker to send again
+                log.exception("a message of the broker could not be taken; reading on")
+        if split.malformed is not None:  # paho takes the connection down: a fresh one resyncs
+            log.error("the broker's stream is not MQTT (%s): reconnecting", split.malformed)
+            raise ConnectionResetError(errno.ECONNRESET, str(split.malformed))
+        return split.others
 
 
 def read_ahead(paho: mqtt.Client, deliver: Callable[[Publish], None] | None = None) -> None:

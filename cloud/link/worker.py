@@ -1,11 +1,11 @@
 """The ingest worker: events in, acks and commands out, bank presence tracked.
 
-- ``events`` are read in paho's callback (decision 0033) and go to a lane (one per bank, by
-  hash); each lane hands ``ingest_batch`` a batch of events of many banks (at most ``PER_BANK``
-  of one, so that a flood from one bank holds another's event back by one batch at most;
-  ``cloud.link.lanes``): one transaction stores and applies them in ``seq`` order. After the
-  commit the worker acknowledges the batch's messages to the broker (manual acknowledgement: a
-  worker that dies holding a batch loses nothing, the broker delivers it again) and publishes,
+- ``events`` are taken from the socket as it is read (decision 0034) and go to a lane (one per
+  bank, by hash); each lane hands ``ingest_batch`` a batch of events of many banks (at most
+  ``PER_BANK`` of one, so that a flood from one bank holds another's event back by one batch at
+  most; ``cloud.link.lanes``): one transaction stores and applies them in ``seq`` order. After
+  the commit the worker acknowledges the batch's messages to the broker (manual acknowledgement:
+  a worker that dies holding a batch loses nothing, the broker delivers it again) and publishes,
   per bank, one retained ``events/ack`` with the highest ``seq`` done without a gap, which lets
   the bank drop its outbox up to there. An event that cannot be applied, or that the contract
   refuses but whose id and seq can be read, is quarantined and counts as done (decision 0009);

@@ -1,5 +1,6 @@
 """``Splitter`` takes a broker's PUBLISHes out of any cut of its stream, decoded as paho decodes
-them, and leaves every other packet, whole and in order, to paho (decision 0034)."""
+them, and leaves every other packet, whole and in order, to paho (decision 0034); past bytes that
+are not MQTT it splits no more."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from paho.mqtt import _packet
 from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 
-from cloud.link.publishes import Publish, Splitter
+from cloud.link.publishes import Publish, Split, Splitter
 from locker_contract.broker import properties
 from tests.cloud.link.packets import PINGRESP, other, publish
 
@@ -21,9 +22,10 @@ def fed(splitter: Splitter, data: bytes, cuts: list[int]) -> tuple[list[Publish]
     others = b""
     at = 0
     for cut in [*sorted(cuts), len(data)]:
-        taken, rest = splitter.feed(data[at:cut])
-        found += taken
-        others += rest
+        split = splitter.feed(data[at:cut])
+        assert split.malformed is None
+        found += split.publishes
+        others += split.others
         at = max(at, cut)
     return found, others
 
@@ -36,23 +38,43 @@ def test_publishes_are_taken_and_the_rest_is_left_whole_in_order() -> None:
         + publish(b"banks/birch/status", b'{"state": "online"}', qos=0, retain=True)
         + PINGRESP
     )
-    found, others = Splitter(properties=True).feed(stream)
-    assert found == [
+    split = Splitter(properties=True).feed(stream)
+    assert split.publishes == [
         Publish(b"banks/maple/events", b'{"seq": 1}', 1, 1, False),
         Publish(b"banks/birch/status", b'{"state": "online"}', 0, 0, True),
     ]
-    assert others == suback + PINGRESP
+    assert split.others == suback + PINGRESP
 
 
 def test_a_packet_cut_anywhere_is_taken_once_all_of_it_is_here() -> None:
     one = publish(b"banks/maple/heartbeat", b"{}" * 100, mid=7)
     splitter = Splitter(properties=True)
     for at in range(len(one) - 1):
-        assert splitter.feed(one[at : at + 1]) == ([], b"")
-    assert splitter.feed(one[-1:]) == (
-        [Publish(b"banks/maple/heartbeat", b"{}" * 100, 7, 1, False)],
-        b"",
-    )
+        assert splitter.feed(one[at : at + 1]) == Split([], b"")
+    taken = Publish(b"banks/maple/heartbeat", b"{}" * 100, 7, 1, False)
+    assert splitter.feed(one[-1:]) == Split([taken], b"")
+
+
+def test_a_large_packet_is_looked_at_once_all_of_it_is_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not joined and split again at every read: that is quadratic (a 32 MiB packet in 16 KiB
+    reads took 22 s of CPU so)."""
+    one = publish(b"banks/maple/events", bytes(8 * 1024 * 1024), mid=1)
+    looks: list[int] = []
+    split_as_before = Splitter._split
+
+    def split(self: Splitter, buf: bytes, found: list[Publish], others: list[bytes]) -> int:
+        looks.append(len(buf))
+        return split_as_before(self, buf, found, others)
+
+    monkeypatch.setattr(Splitter, "_split", split)
+    splitter = Splitter(properties=True)
+    taken: list[Publish] = []
+    for at in range(0, len(one), 16_384):
+        taken += splitter.feed(one[at : at + 16_384]).publishes
+    assert [len(p.payload) for p in taken] == [8 * 1024 * 1024]
+    assert looks == [16_384, len(one)]  # its first piece, then all of it, once
 
 
 @pytest.mark.parametrize(
@@ -61,30 +83,43 @@ def test_a_packet_cut_anywhere_is_taken_once_all_of_it_is_here() -> None:
         publish(b"banks/maple/events", b"{}", mid=3, qos=2),  # QoS 2: paho has its rules
         publish(b"", b"{}", mid=3),  # an empty topic: a topic alias, which we never allow
         publish(b"banks/maple/events", b"{}", mid=0),  # QoS 1 without a packet identifier
-        bytes([0x32, 0x01, 0x00]),  # shorter than its topic's length
+    ],
+)
+def test_a_publish_it_does_not_take_is_left_to_paho_and_the_stream_goes_on(odd: bytes) -> None:
+    after = publish(b"banks/maple/events", b"{}", mid=4)
+    split = Splitter(properties=True).feed(odd + after)
+    assert split.others == odd
+    assert [p.mid for p in split.publishes] == [4]
+    assert split.malformed is None
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        bytes([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) + b"junk",  # a length of five bytes
+        bytes([0x36, 0x03, 0x00, 0x01, 0x61]),  # QoS 3
+        bytes([0x32, 0x01, 0x00]),  # no room for its topic's length
         bytes([0x32, 0x04, 0x00, 0x09, 0x61, 0x62]),  # a topic longer than the packet
+        bytes([0x32, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01]),  # no properties length
         bytes([0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x01, 0x05]),  # properties past its end
     ],
 )
-def test_a_publish_it_cannot_take_is_left_to_paho(odd: bytes) -> None:
-    after = publish(b"banks/maple/events", b"{}", mid=4)
-    found, others = Splitter(properties=True).feed(odd + after)
-    assert others == odd
-    assert [p.mid for p in found] == [4]  # and the stream goes on
-
-
-def test_past_a_remaining_length_of_five_bytes_everything_is_left_to_paho() -> None:
-    broken = bytes([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) + b"junk"
-    after = publish(b"banks/maple/events", b"{}", mid=4)
+def test_past_bytes_that_are_not_mqtt_nothing_more_is_split(broken: bytes) -> None:
+    """What came before is kept; what comes after cannot be framed with any trust."""
+    before, after = publish(b"banks/maple/events", b"{}", mid=1), publish(b"x/y", b"{}", mid=4)
     splitter = Splitter(properties=True)
-    assert splitter.feed(broken + after) == ([], broken + after)
-    assert splitter.feed(after) == ([], after)  # paho ends the connection; nothing is guessed
+    split = splitter.feed(before + PINGRESP + broken + after)
+    assert [p.mid for p in split.publishes] == [1]
+    assert split.others == PINGRESP
+    assert split.malformed is not None
+    assert splitter.feed(after) == Split([], b"", split.malformed)
 
 
 def test_over_mqtt_3_1_1_a_publish_has_no_properties() -> None:
     data = publish(b"banks/maple/events", b"\x00{}", mid=5, properties=None)
-    found, _ = Splitter(properties=False).feed(data)
-    assert found == [Publish(b"banks/maple/events", b"\x00{}", 5, 1, False)]
+    assert Splitter(properties=False).feed(data).publishes == [
+        Publish(b"banks/maple/events", b"\x00{}", 5, 1, False)
+    ]
 
 
 def packed(expiry: int | None, users: list[tuple[str, str]], content: str | None) -> bytes:

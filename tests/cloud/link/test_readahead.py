@@ -4,6 +4,7 @@ does so with what is left once the PUBLISHes are taken out."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 
@@ -95,3 +96,36 @@ def test_tapped_hands_publishes_over_and_paho_the_rest(
     assert tapped.recv(1) == packets.PINGRESP[1:]
     theirs.close()
     assert tapped.recv(1) == b""  # closed by the other end, as a socket says
+
+
+def test_tapped_ends_the_connection_at_bytes_that_are_not_mqtt(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """paho takes a reset socket as a lost connection; the next one starts the stream afresh."""
+    ours, theirs = pair
+    taken: list[Publish] = []
+    tapped = Tapped(ours, taken.append, mqtt5=True)
+    theirs.sendall(packets.publish(b"banks/maple/events", b"{}", mid=1) + bytes([0x36, 0x00]))
+    with pytest.raises(ConnectionResetError):
+        tapped.recv(1)
+    assert [p.mid for p in taken] == [1]  # what came before it was read
+
+
+def test_a_message_the_worker_fails_on_is_said_and_the_reading_goes_on(
+    pair: tuple[socket.socket, socket.socket], caplog: pytest.LogCaptureFixture
+) -> None:
+    ours, theirs = pair
+    taken: list[int] = []
+
+    def deliver(publish: Publish) -> None:
+        if publish.mid == 1:
+            raise RuntimeError("a bug")
+        taken.append(publish.mid)
+
+    tapped = Tapped(ours, deliver, mqtt5=True)
+    one, two = (packets.publish(b"banks/maple/events", b"{}", mid=n) for n in (1, 2))
+    theirs.sendall(one + two + packets.PINGRESP)
+    with caplog.at_level(logging.ERROR, logger="cloud.link.readahead"):
+        assert tapped.recv(2) == packets.PINGRESP
+    assert taken == [2]
+    assert [r.exc_info is not None for r in caplog.records] == [True]
