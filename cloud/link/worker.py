@@ -219,8 +219,9 @@ class IngestWorker:
             self._stray(client, message)
 
     def _stray(self, client: aiomqtt.Client, message: aiomqtt.Message | MQTTMessage) -> None:
-        """A message that reached paho's or aiomqtt's own reading (a QoS 2 PUBLISH, which a
-        broker does not send a QoS 1 subscription): said and acknowledged, not kept."""
+        """A message that reached paho's or aiomqtt's own reading (``Tapped`` leaves a QoS 2
+        PUBLISH to paho, and one with an empty topic or without a packet identifier: none a
+        broker sends a QoS 1 subscription): said and acknowledged, not kept."""
         try:
             name = message.topic.value if isinstance(message, aiomqtt.Message) else message.topic
         except UnicodeDecodeError:

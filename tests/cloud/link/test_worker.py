@@ -165,3 +165,15 @@ async def test_other_packets_are_paho_s_and_a_qos_2_message_is_said_and_acknowle
     assert "bypassed" in said[0]
     held = [item for lane in worker._inbox.lanes for item in lane.take_now(10, 10)]
     assert [token for _, token in held] == [(8, 1), (10, 1)]
+
+
+async def test_a_message_with_an_empty_topic_is_said_and_acknowledged(
+    worker: IngestWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A topic alias the worker never allowed: paho hands it over, it is not kept."""
+    client = worker._client()
+    with caplog.at_level(logging.ERROR, logger="cloud.link.worker"):
+        acked = deliver(client, packets.publish(b"", b"{}", mid=3))
+    assert acked == [3]
+    assert ["bypassed" in r.getMessage() for r in caplog.records] == [True]
+    assert sum(lane.size for lane in worker._inbox.lanes) == 0
