@@ -63,4 +63,4 @@ QUICK = Plan(
     flood_events=2_000,
     flood_s=2.0,
 )
-PACED_SHARE = 0.5  # the paced round's rate, as a share of one worker's burst rate
+PACED_SHARE = 0.5  # the paced round's rate: a share of one worker's burst rate (or published/s)

@@ -126,7 +126,8 @@ def notes(ingest: Sequence[Row]) -> list[str]:
         "published/s: the banks, first publish to last PUBACK; events/s: received (bare) or "
         "stored in PostgreSQL (IngestWorker), first event to last.",
         "age: from a bank publishing an event to the worker storing it; in a burst, mostly the "
-        f"wait behind the backlog. The paced round: {PACED_SHARE:.0%} of one worker's burst rate.",
+        f"wait behind the backlog. The paced round: {PACED_SHARE:.0%} of one worker's burst rate "
+        "(of the banks' published/s, if lower).",
         "cpu: cores used (CPU seconds over wall seconds) from the first publish until the "
         f"consumer had every event; everything shares this machine's {os.cpu_count()} cores.",
     ]
