@@ -379,8 +379,7 @@ class IngestWorker:
             if state is not None:
                 seen.states[bank_id] = state
         try:
-            skew_s = self.settings.clock_skew_alarm_s
-            presence.record(self.engine, seen, self.wall.now(), skew_s)
+            self._record(seen)
             for bank_id, payload in taken.acks:
                 ack = self._decoded(CommandAck, bank_id, payload)
                 if ack is not None:
@@ -391,6 +390,19 @@ class IngestWorker:
                 return False
             log.exception("writing presence failed; the banks will tell again")
         return True
+
+    def _record(self, seen: presence.Seen) -> None:
+        """All banks in one transaction; if the database refuses it, bank by bank, so that one
+        bank's bad data does not cost every other bank its heartbeat (and, in 90 s, its
+        online state)."""
+        skew_s, now = self.settings.clock_skew_alarm_s, self.wall.now()
+        try:
+            presence.record(self.engine, seen, now, skew_s)
+        except Exception as exc:
+            if lost_database(exc):
+                raise
+            log.exception("writing presence refused; writing each bank apart")
+            self.stats.rejected += len(presence.record_each(self.engine, seen, now, skew_s))
 
     def _decoded(self, kind: type[M], bank_id: str, payload: bytes) -> M | None:
         try:

@@ -27,6 +27,7 @@ from cloud.clock import utcnow
 from cloud.core.db import transaction
 from cloud.models import Bank, BankCursor
 from cloud.services import alarms, bulk
+from cloud.services.aside import lost_database
 from locker_contract.messages import BankState, BankStatus, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,34 @@ def record(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> No
             ]
             query = update(Bank).where(col(Bank.id) == bindparam("bank"))
             s.connection().execute(query.values(state=bindparam("state")), rows)
+
+
+def record_each(engine: Engine, seen: Seen, now: datetime, skew_alarm_s: float) -> list[str]:
+    """``record``, each bank in a transaction of its own: for when the whole was refused. What
+    the database refuses of one bank (its data, a bug) is logged and costs the others nothing;
+    losing the database raises. The banks refused."""
+    refused: list[str] = []
+    for bank_id, part in _apart(seen).items():
+        try:
+            record(engine, part, now, skew_alarm_s)
+        except Exception as exc:
+            if lost_database(exc):
+                raise
+            log.exception("bank %s: its heartbeat, status or state not recorded", bank_id)
+            refused.append(bank_id)
+    return refused
+
+
+def _apart(seen: Seen) -> dict[str, Seen]:
+    """What was seen, bank by bank."""
+    parts: dict[str, Seen] = {}
+    for beat in seen.beats:
+        parts.setdefault(beat.bank_id, Seen()).beats.append(beat)
+    for bank_id, online in seen.online.items():
+        parts.setdefault(bank_id, Seen()).online[bank_id] = online
+    for bank_id, state in seen.states.items():
+        parts.setdefault(bank_id, Seen()).states[bank_id] = state
+    return parts
 
 
 def _changing(s: Session, online: dict[str, bool]) -> dict[str, bool]:

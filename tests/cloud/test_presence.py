@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +16,7 @@ from sqlmodel import Session, col, select
 from cloud.link.coalesce import Gathered
 from cloud.link.worker import IngestWorker
 from cloud.models import Alarm, Bank
-from cloud.services import presence
+from cloud.services import alarms, presence
 from cloud.services.ingest import ingest_event
 from locker_contract.events import DoorForcedOpen, Envelope
 from locker_contract.messages import Heartbeat
@@ -141,3 +143,34 @@ def test_a_worker_refuses_a_heartbeat_out_of_range_alone_and_stores_the_others(
         assert s.get_one(Bank, "good").edge_last_seq == 4
         assert s.get_one(Bank, "buggy").last_heartbeat_at is None
     assert worker.stats.rejected == 1
+
+
+def test_a_write_one_bank_spoils_is_written_bank_by_bank(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever makes the database refuse one bank's part of a write (bad data the contract let
+    through, a bug: here the alarms' lookup fails whenever that bank is in it), the other banks'
+    heartbeats are stored: one bank must not turn the fleet offline."""
+    fleet(cloud, {"good": {"M": 1}, "spoiled": {"M": 1}})
+    noted = alarms.note_open
+
+    def spoiled_by_one(s: Session, bank_ids: Collection[str]) -> None:
+        if "spoiled" in bank_ids:
+            raise ValueError("a bug")
+        noted(s, bank_ids)
+
+    monkeypatch.setattr(alarms, "note_open", spoiled_by_one)
+    worker = IngestWorker(cloud.engine, cloud.settings, "mqtt://127.0.0.1:1883")
+    now = datetime.now(UTC)
+    gathered = Gathered()
+    for n, bank in enumerate(["spoiled", "good"]):
+        body = {"v": 1, "edge_time": now.isoformat(), "last_seq": 4, "acked_seq": 0,
+                "uptime_s": 1.0, "boards_online": 1, "boards_total": 1}  # fmt: skip
+        gathered.heartbeat(bank, json.dumps(body).encode(), now.timestamp(), (n + 1, 1))
+    with caplog.at_level(logging.ERROR, logger="cloud"):
+        assert worker._write_presence(gathered)  # written: not to be tried again
+    with Session(cloud.engine) as s:
+        assert (s.get_one(Bank, "good").edge_last_seq, s.get_one(Bank, "good").online) == (4, True)
+        assert s.get_one(Bank, "spoiled").last_heartbeat_at is None
+    assert worker.stats.rejected == 1
+    assert any("spoiled" in r.getMessage() for r in caplog.records)
