@@ -383,7 +383,7 @@ class IngestWorker:
             for bank_id, payload in taken.acks:
                 ack = self._decoded(CommandAck, bank_id, payload)
                 if ack is not None:
-                    commands.record_ack(self.engine, bank_id, ack)
+                    self._record_ack(bank_id, ack)
         except Exception as exc:
             if lost_database(exc):
                 log.warning("writing presence failed, to be tried again: %s", type(exc).__name__)
@@ -403,6 +403,17 @@ class IngestWorker:
                 raise
             log.exception("writing presence refused; writing each bank apart")
             self.stats.rejected += len(presence.record_each(self.engine, seen, now, skew_s))
+
+    def _record_ack(self, bank_id: str, ack: CommandAck) -> None:
+        """One command's ack, on its own: one the database refuses costs the others nothing (its
+        command is sent again, and answered again); losing the database raises."""
+        try:
+            commands.record_ack(self.engine, bank_id, ack)
+        except Exception as exc:
+            if lost_database(exc):
+                raise
+            self.stats.rejected += 1
+            log.exception("bank %s: its ack of a command not recorded", bank_id)
 
     def _decoded(self, kind: type[M], bank_id: str, payload: bytes) -> M | None:
         try:

@@ -13,12 +13,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from cloud.core.db import transaction
 from cloud.link.coalesce import Gathered
 from cloud.link.worker import IngestWorker
-from cloud.models import Alarm, Bank
-from cloud.services import alarms, presence
+from cloud.models import Alarm, Bank, Command
+from cloud.services import alarms, commands, presence
+from cloud.services.commands import enqueue_command
 from cloud.services.ingest import ingest_event
+from locker_contract.commands import MaintenanceSet
 from locker_contract.events import DoorForcedOpen, Envelope
+from locker_contract.messages import CommandAck as CommandAckMessage
 from locker_contract.messages import Heartbeat
 from tests.cloud.conftest import Cloud, fleet
 
@@ -174,3 +178,32 @@ def test_a_write_one_bank_spoils_is_written_bank_by_bank(
         assert s.get_one(Bank, "spoiled").last_heartbeat_at is None
     assert worker.stats.rejected == 1
     assert any("spoiled" in r.getMessage() for r in caplog.records)
+
+
+def test_a_command_ack_the_database_refuses_costs_the_others_nothing(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet(cloud, {"good": {"M": 1}})
+    with transaction(cloud.engine) as s:
+        made = [enqueue_command(s, "good", MaintenanceSet(on=on)) for on in (True, False)]
+    spoiled, fine = made[0].id, made[1].id
+    recorded = commands.record_ack
+
+    def refusing(engine: Engine, bank_id: str, ack: CommandAckMessage) -> None:
+        if ack.command_id == spoiled:
+            raise ValueError("a bug")
+        recorded(engine, bank_id, ack)
+
+    monkeypatch.setattr(commands, "record_ack", refusing)
+    worker = IngestWorker(cloud.engine, cloud.settings, "mqtt://127.0.0.1:1883")
+    gathered = Gathered()
+    for n, command_id in enumerate([spoiled, fine]):
+        ack = CommandAckMessage(
+            command_id=command_id, outcome="applied", edge_time=datetime.now(UTC)
+        )
+        gathered.cmd_ack("good", ack.model_dump_json().encode(), (n + 1, 1))
+    assert worker._write_presence(gathered)
+    with Session(cloud.engine) as s:
+        assert s.get_one(Command, fine).state == "acknowledged"
+        assert s.get_one(Command, spoiled).state == "pending"  # sent again, answered again
+    assert worker.stats.rejected == 1
