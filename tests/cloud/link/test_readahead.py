@@ -78,12 +78,17 @@ def test_any_reads_give_back_the_stream_in_order(data: bytes, sizes: list[int]) 
         theirs.close()
 
 
+def tapping(pair: tuple[socket.socket, socket.socket]) -> tuple[Tapped, list[Publish]]:
+    """Our end of ``pair`` tapped (MQTT 5), and the PUBLISHes it hands over."""
+    taken: list[Publish] = []
+    return Tapped(pair[0], taken.append, mqtt5=True), taken
+
+
 def test_tapped_hands_publishes_over_and_paho_the_rest(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    ours, theirs = pair
-    taken: list[Publish] = []
-    tapped = Tapped(ours, taken.append, mqtt5=True)
+    theirs = pair[1]
+    tapped, taken = tapping(pair)
     one = packets.publish(b"banks/maple/events", b"{}", mid=1)
     theirs.sendall(one + one[:5])  # a publish, and the start of the next
     with pytest.raises(BlockingIOError):  # nothing for paho: as a socket with nothing to say
@@ -102,9 +107,8 @@ def test_tapped_ends_the_connection_at_bytes_that_are_not_mqtt(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     """paho takes a reset socket as a lost connection; the next one starts the stream afresh."""
-    ours, theirs = pair
-    taken: list[Publish] = []
-    tapped = Tapped(ours, taken.append, mqtt5=True)
+    theirs = pair[1]
+    tapped, taken = tapping(pair)
     theirs.sendall(packets.publish(b"banks/maple/events", b"{}", mid=1) + bytes([0x36, 0x00]))
     with pytest.raises(ConnectionResetError):
         tapped.recv(1)
